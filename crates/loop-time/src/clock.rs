@@ -1,0 +1,150 @@
+//! A clock that is either the real monotonic clock or a paused one.
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+/// The time source of one event loop.
+///
+/// A real clock reads [`Instant::now`]. A paused clock starts at the moment it
+/// was made and moves only when [`Clock::advance`] or [`Clock::advance_to`] is
+/// called; the event loop advances it to the next timer deadline whenever it
+/// would otherwise sit idle, which makes timeout tests instant and
+/// deterministic.
+///
+/// The clock also fixes the *origin* from which timer ticks (whole
+/// milliseconds) are counted: [`Clock::deadline_tick`] rounds a deadline up so
+/// a timer never fires early, and [`Clock::now_tick`] rounds the current time
+/// down.
+///
+/// ```
+/// use loop_time::Clock;
+/// use std::time::Duration;
+///
+/// let clock = Clock::paused();
+/// let t0 = clock.now();
+/// clock.advance(Duration::from_secs(3600));
+/// assert_eq!(clock.now() - t0, Duration::from_secs(3600));
+/// ```
+#[derive(Debug)]
+pub struct Clock {
+    /// Tick 0: the instant the clock was made.
+    origin: Instant,
+    /// `None` for a real clock; for a paused clock, how far it has been
+    /// advanced from `origin`.
+    paused_at: Option<Cell<Duration>>,
+}
+
+impl Clock {
+    /// A clock that follows [`Instant::now`].
+    pub fn real() -> Clock {
+        Clock { origin: Instant::now(), paused_at: None }
+    }
+
+    /// A paused clock: it reads the same instant until advanced.
+    pub fn paused() -> Clock {
+        Clock { origin: Instant::now(), paused_at: Some(Cell::new(Duration::ZERO)) }
+    }
+
+    /// Whether this clock is paused.
+    pub fn is_paused(&self) -> bool {
+        self.paused_at.is_some()
+    }
+
+    /// The current time.
+    pub fn now(&self) -> Instant {
+        match &self.paused_at {
+            None => Instant::now(),
+            Some(at) => self.origin + at.get(),
+        }
+    }
+
+    /// Tick 0, the instant from which ticks are counted.
+    pub fn origin(&self) -> Instant {
+        self.origin
+    }
+
+    /// Moves a paused clock forward by `by`.
+    ///
+    /// # Panics
+    /// When the clock is real: only a paused clock can be advanced by hand.
+    /// Build the loop with a paused clock to control time in tests.
+    pub fn advance(&self, by: Duration) {
+        let at = self.paused_at.as_ref().expect(
+            "Clock::advance on a real clock: only a paused clock can be advanced \
+             (build the event loop with `paused_clock()`)",
+        );
+        at.set(at.get() + by);
+    }
+
+    /// Moves a paused clock forward to `when`; does nothing if `when` is not
+    /// later than the current time (a clock never goes back).
+    ///
+    /// # Panics
+    /// When the clock is real (see [`Clock::advance`]).
+    pub fn advance_to(&self, when: Instant) {
+        let now = self.now();
+        if when > now {
+            self.advance(when - now);
+        }
+    }
+
+    /// The tick at or after `when`: the first tick at which a timer for
+    /// `when` may fire without firing early.
+    pub fn deadline_tick(&self, when: Instant) -> u64 {
+        let since = when.saturating_duration_since(self.origin);
+        let ms = since.as_millis();
+        let exact = since == Duration::from_millis(ms as u64);
+        let tick = if exact { ms } else { ms + 1 };
+        u64::try_from(tick).unwrap_or(u64::MAX)
+    }
+
+    /// The last tick that has fully begun at the current time.
+    pub fn now_tick(&self) -> u64 {
+        self.tick_of(self.now())
+    }
+
+    /// The tick that contains `when` (rounded down).
+    pub fn tick_of(&self, when: Instant) -> u64 {
+        let ms = when.saturating_duration_since(self.origin).as_millis();
+        u64::try_from(ms).unwrap_or(u64::MAX)
+    }
+
+    /// The instant at which `tick` begins.
+    pub fn instant_of(&self, tick: u64) -> Instant {
+        self.origin + Duration::from_millis(tick)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_ticks_round_up_now_ticks_round_down() {
+        let clock = Clock::paused();
+        let o = clock.origin();
+        assert_eq!(clock.deadline_tick(o), 0);
+        assert_eq!(clock.deadline_tick(o + Duration::from_micros(1)), 1);
+        assert_eq!(clock.deadline_tick(o + Duration::from_millis(7)), 7);
+        clock.advance(Duration::from_micros(7_999));
+        assert_eq!(clock.now_tick(), 7);
+        clock.advance(Duration::from_micros(1));
+        assert_eq!(clock.now_tick(), 8);
+        assert_eq!(clock.instant_of(8), clock.now());
+    }
+
+    #[test]
+    fn paused_clock_never_goes_back() {
+        let clock = Clock::paused();
+        let t = clock.now();
+        clock.advance_to(t + Duration::from_secs(1));
+        clock.advance_to(t);
+        assert_eq!(clock.now(), t + Duration::from_secs(1));
+    }
+
+    #[test]
+    #[should_panic(expected = "only a paused clock can be advanced")]
+    fn advancing_a_real_clock_is_misuse() {
+        Clock::real().advance(Duration::from_millis(1));
+    }
+}
