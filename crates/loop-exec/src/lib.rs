@@ -1,1 +1,53 @@
-//! Placeholder
+//! The executor of the `loop` runtime: tasks, the run queue, the
+//! [`EventLoop`] that drives `loop-core`'s reactor and `loop-time`'s wheel,
+//! callbacks, timers, the blocking pool and the task combinators.
+//!
+//! Most users depend on the facade crate `loop`, which re-exports all of
+//! this under asyncio's names.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let out = loop_exec::run(async {
+//!     let a = loop_exec::spawn(async { 1 });
+//!     let b = loop_exec::spawn(async {
+//!         loop_exec::sleep(Duration::from_millis(1)).await;
+//!         2
+//!     });
+//!     let (a, b) = loop_exec::gather!(a, b).await;
+//!     a.unwrap() + b.unwrap()
+//! });
+//! assert_eq!(out, 3);
+//! ```
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod blocking;
+mod callback;
+mod combinators;
+mod event_loop;
+mod inner;
+mod shared;
+mod task;
+mod time;
+
+pub use blocking::{spawn_blocking, to_thread};
+pub use callback::{Handle, TimerHandle};
+pub use combinators::{gather, try_gather, yield_now, Gather, TryGather, YieldNow};
+pub use event_loop::{
+    all_tasks, create_task, current_task, get_running_loop, run, spawn, try_get_running_loop, Builder, EventLoop,
+    ExceptionContext, ExceptionHandler, LoopRef, LoopStats,
+};
+pub use loop_sync::{CancelledError, InvalidStateError, ResultCell};
+pub use shared::{LoopClosed, LoopHandle, ThreadsafeTask};
+pub use task::{Task, TaskBuilder, TaskError, TaskId, TaskInfo, TaskState};
+pub use time::{interval, sleep, sleep_until, timeout_at, wait_for, Interval, Sleep, Timeout, TimeoutError};
+
+/// asyncio's name for the one-shot result cell made by
+/// [`LoopRef::create_future`].
+pub type LoopFuture<T> = ResultCell<T>;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::combinators::MaybeDone;
+}

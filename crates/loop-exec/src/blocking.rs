@@ -1,0 +1,275 @@
+//! The blocking pool behind `spawn_blocking` / `run_in_executor`: threads
+//! started on demand up to a bound, idle ones retired after a keep-alive.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::inner::{self, LoopInner};
+use crate::shared::LoopShared;
+use crate::task::Task;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+struct PoolState {
+    queue: VecDeque<Job>,
+    /// Threads alive.
+    threads: usize,
+    /// Threads waiting for work.
+    idle: usize,
+    shutdown: bool,
+}
+
+struct PoolShared {
+    state: Mutex<PoolState>,
+    /// Signalled when work arrives or the pool shuts down.
+    work: Condvar,
+    /// Signalled when a thread exits.
+    exited: Condvar,
+    max_threads: usize,
+    keep_alive: Duration,
+}
+
+/// One loop's pool of threads for blocking work.
+pub(crate) struct BlockingPool {
+    shared: Arc<PoolShared>,
+}
+
+impl BlockingPool {
+    pub(crate) fn new(max_threads: usize, keep_alive: Duration) -> BlockingPool {
+        BlockingPool {
+            shared: Arc::new(PoolShared {
+                state: Mutex::new(PoolState { queue: VecDeque::new(), threads: 0, idle: 0, shutdown: false }),
+                work: Condvar::new(),
+                exited: Condvar::new(),
+                max_threads,
+                keep_alive,
+            }),
+        }
+    }
+
+    /// Queues a job, starting a thread when none is idle and the bound
+    /// allows; beyond the bound jobs wait in the queue.
+    pub(crate) fn execute(&self, job: Job) {
+        let mut state = self.shared.state.lock();
+        state.queue.push_back(job);
+        if state.idle >= state.queue.len() {
+            self.shared.work.notify_one();
+        } else if state.threads < self.shared.max_threads {
+            state.threads += 1;
+            let shared = self.shared.clone();
+            let spawned = thread::Builder::new().name("loop-blocking".into()).spawn(move || worker(shared));
+            if spawned.is_err() {
+                // The OS refused a thread: the job waits for a running one
+                // (or, with none, the shutdown drops it and its task is
+                // reported as failed).
+                state.threads -= 1;
+            }
+        }
+    }
+
+    /// Number of threads alive.
+    #[cfg(test)]
+    pub(crate) fn threads(&self) -> usize {
+        self.shared.state.lock().threads
+    }
+
+    /// Stops taking work, drops queued jobs, and waits up to `timeout` for
+    /// running jobs to finish and their threads to exit.
+    pub(crate) fn shutdown(self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let dropped: Vec<Job> = {
+            let mut state = self.shared.state.lock();
+            state.shutdown = true;
+            state.queue.drain(..).collect()
+        };
+        drop(dropped);
+        self.shared.work.notify_all();
+        let mut state = self.shared.state.lock();
+        while state.threads > 0 {
+            if self.shared.exited.wait_until(&mut state, deadline).timed_out() {
+                break;
+            }
+        }
+    }
+}
+
+fn worker(shared: Arc<PoolShared>) {
+    let mut state = shared.state.lock();
+    loop {
+        if let Some(job) = state.queue.pop_front() {
+            drop(state);
+            job();
+            state = shared.state.lock();
+            continue;
+        }
+        if state.shutdown {
+            break;
+        }
+        state.idle += 1;
+        let timed_out = shared.work.wait_for(&mut state, shared.keep_alive).timed_out();
+        state.idle -= 1;
+        if timed_out && state.queue.is_empty() {
+            break;
+        }
+    }
+    state.threads -= 1;
+    drop(state);
+    shared.exited.notify_all();
+}
+
+/// Where a blocking job's result meets the task awaiting it.
+struct Handoff<T> {
+    state: Mutex<(Option<thread::Result<T>>, Option<Waker>, bool)>,
+}
+
+/// Sends the result and keeps the loop's in-flight count right, whether the
+/// job runs or is dropped unrun.
+struct Sender<T> {
+    handoff: Arc<Handoff<T>>,
+    loop_shared: Arc<LoopShared>,
+}
+
+impl<T> Sender<T> {
+    fn send(self, result: thread::Result<T>) {
+        self.handoff.state.lock().0 = Some(result);
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let waker = {
+            let mut state = self.handoff.state.lock();
+            state.2 = true;
+            state.1.take()
+        };
+        self.loop_shared.blocking_in_flight.fetch_sub(1, Ordering::SeqCst);
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+/// The loop side of a blocking job.
+struct Receiver<T> {
+    handoff: Arc<Handoff<T>>,
+}
+
+impl<T> Future for Receiver<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let mut state = self.handoff.state.lock();
+        match state.0.take() {
+            Some(Ok(value)) => Poll::Ready(value),
+            Some(Err(payload)) => {
+                drop(state);
+                // Re-raised inside the task, which turns it into
+                // `TaskError::Panicked` (resume_unwind skips the hook, so
+                // the panic is not printed twice).
+                panic::resume_unwind(payload)
+            }
+            None if state.2 => {
+                panic!("spawn_blocking: the job was dropped unrun because the loop's blocking pool shut down")
+            }
+            None => {
+                state.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Runs `f` on the blocking pool of `inner` and returns the task awaiting it.
+pub(crate) fn spawn_blocking_on<F, T>(inner: &LoopInner, f: F, location: &'static Location<'static>) -> Task<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let handoff = Arc::new(Handoff { state: Mutex::new((None, None, false)) });
+    inner.shared.blocking_in_flight.fetch_add(1, Ordering::SeqCst);
+    let sender = Sender { handoff: handoff.clone(), loop_shared: inner.shared.clone() };
+    let task = inner.spawn(Receiver { handoff }, None, location);
+    inner.blocking_pool().execute(Box::new(move || {
+        let result = panic::catch_unwind(AssertUnwindSafe(f));
+        sender.send(result);
+    }));
+    task
+}
+
+/// Runs the blocking function `f` on the running loop's thread pool and
+/// returns a task for its result (asyncio's `to_thread` /
+/// `run_in_executor(None, f)`). A panic in `f` becomes
+/// `TaskError::Panicked`. Cancelling the task does not stop `f`: a thread
+/// cannot be interrupted; its result is dropped.
+///
+/// ```
+/// let n = loop_exec::run(async {
+///     loop_exec::spawn_blocking(|| (1..=10).sum::<u32>()).await
+/// });
+/// assert_eq!(n, Ok(55));
+/// ```
+///
+/// # Panics
+/// When no loop is running on this thread.
+#[track_caller]
+pub fn spawn_blocking<F, T>(f: F) -> Task<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let location = Location::caller();
+    inner::with_current(|inner| spawn_blocking_on(inner, f, location))
+        .unwrap_or_else(|| inner::no_running_loop("spawn_blocking()"))
+}
+
+/// Alias of [`spawn_blocking`], asyncio's name.
+#[track_caller]
+pub fn to_thread<F, T>(f: F) -> Task<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let location = Location::caller();
+    inner::with_current(|inner| spawn_blocking_on(inner, f, location))
+        .unwrap_or_else(|| inner::no_running_loop("to_thread()"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    #[test]
+    fn threads_grow_to_the_bound_and_retire_when_idle() {
+        let pool = BlockingPool::new(2, Duration::from_millis(20));
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let release_rx = Arc::new(std::sync::Mutex::new(release_rx));
+        let (done_tx, done_rx) = mpsc::channel();
+        for _ in 0..4 {
+            let rx = release_rx.clone();
+            let done = done_tx.clone();
+            pool.execute(Box::new(move || {
+                rx.lock().unwrap().recv().unwrap();
+                done.send(()).unwrap();
+            }));
+        }
+        assert_eq!(pool.threads(), 2, "bounded at 2 threads, the rest queue");
+        for _ in 0..4 {
+            release_tx.send(()).unwrap();
+        }
+        for _ in 0..4 {
+            done_rx.recv().unwrap();
+        }
+        // Idle threads exit after the keep-alive; shutdown waits for that.
+        pool.shutdown(Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,101 @@
+//! Callbacks scheduled with `call_soon`, `call_later` and `call_at`, and the
+//! handles that cancel them.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::rc::{Rc, Weak};
+use std::time::Instant;
+
+use loop_time::TimerKey;
+
+use crate::inner::LoopInner;
+
+/// A callback waiting in a run queue or a timer.
+pub(crate) struct CallbackCell {
+    /// Taken when run or cancelled.
+    f: RefCell<Option<Box<dyn FnOnce()>>>,
+    cancelled: Cell<bool>,
+}
+
+impl CallbackCell {
+    pub(crate) fn new(f: Box<dyn FnOnce()>) -> Rc<CallbackCell> {
+        Rc::new(CallbackCell { f: RefCell::new(Some(f)), cancelled: Cell::new(false) })
+    }
+
+    /// The callback, unless it was cancelled or already taken.
+    pub(crate) fn take(&self) -> Option<Box<dyn FnOnce()>> {
+        if self.cancelled.get() {
+            return None;
+        }
+        self.f.borrow_mut().take()
+    }
+
+    fn cancel(&self) {
+        self.cancelled.set(true);
+        let f = self.f.borrow_mut().take();
+        drop(f);
+    }
+}
+
+/// Cancels a callback scheduled with `call_soon` (asyncio's `Handle`).
+///
+/// Dropping the handle does *not* cancel the callback.
+pub struct Handle {
+    pub(crate) cell: Rc<CallbackCell>,
+}
+
+impl Handle {
+    /// Cancels the callback if it has not run yet (its closure is dropped).
+    pub fn cancel(&self) {
+        self.cell.cancel();
+    }
+
+    /// Whether [`cancel`](Handle::cancel) was called.
+    pub fn cancelled(&self) -> bool {
+        self.cell.cancelled.get()
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").field("cancelled", &self.cancelled()).finish()
+    }
+}
+
+/// Cancels a callback scheduled with `call_later` / `call_at` (asyncio's
+/// `TimerHandle`). Cancelling removes the timer in O(1).
+///
+/// Dropping the handle does *not* cancel the callback.
+pub struct TimerHandle {
+    pub(crate) cell: Rc<CallbackCell>,
+    pub(crate) key: TimerKey,
+    pub(crate) when: Instant,
+    pub(crate) owner: Weak<LoopInner>,
+}
+
+impl TimerHandle {
+    /// Cancels the callback if it has not run yet.
+    pub fn cancel(&self) {
+        self.cell.cancel();
+        if let Some(inner) = self.owner.upgrade() {
+            let removed = inner.timers.borrow_mut().cancel(self.key);
+            drop(removed);
+        }
+    }
+
+    /// Whether [`cancel`](TimerHandle::cancel) was called.
+    pub fn cancelled(&self) -> bool {
+        self.cell.cancelled.get()
+    }
+
+    /// When the callback is due.
+    pub fn when(&self) -> Instant {
+        self.when
+    }
+}
+
+impl fmt::Debug for TimerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimerHandle").field("when", &self.when).field("cancelled", &self.cancelled()).finish()
+    }
+}

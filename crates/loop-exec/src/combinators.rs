@@ -1,0 +1,264 @@
+//! `yield_now`, `gather` and `try_gather`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+
+use crate::inner;
+
+/// Gives the other ready tasks a turn (asyncio's `await asyncio.sleep(0)`).
+///
+/// On a `loop` event loop the wake-up is deferred until after the loop has
+/// looked at I/O and timers, so a task that yields in a busy loop cannot
+/// starve them. Under any other executor it simply wakes itself.
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future returned by [`yield_now`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        let deferred = inner::with_current(|inner| inner.deferred.borrow_mut().push(cx.waker().clone()));
+        if deferred.is_none() {
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    }
+}
+
+pin_project! {
+    /// A future and, once it finished, its output (used by `gather!`).
+    #[doc(hidden)]
+    #[project = MaybeDoneProj]
+    #[project_replace = MaybeDoneReplace]
+    pub enum MaybeDone<F: Future> {
+        /// Still running.
+        Pending { #[pin] future: F },
+        /// Finished; the output waits to be taken.
+        Done { output: F::Output },
+        /// The output was taken.
+        Taken,
+    }
+}
+
+impl<F: Future> MaybeDone<F> {
+    /// Wraps a future.
+    pub fn new(future: F) -> Self {
+        MaybeDone::Pending { future }
+    }
+
+    /// Polls the future if still pending; true once it is done.
+    pub fn poll_done(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> bool {
+        match self.as_mut().project() {
+            MaybeDoneProj::Pending { future } => match future.poll(cx) {
+                Poll::Ready(output) => {
+                    self.set(MaybeDone::Done { output });
+                    true
+                }
+                Poll::Pending => false,
+            },
+            _ => true,
+        }
+    }
+
+    /// Takes the output.
+    ///
+    /// # Panics
+    /// When the future is not done or its output was taken already.
+    pub fn take_output(self: Pin<&mut Self>) -> F::Output {
+        match self.project_replace(MaybeDone::Taken) {
+            MaybeDoneReplace::Done { output } => output,
+            _ => panic!("gather!: output taken before the future finished"),
+        }
+    }
+}
+
+/// Awaits several futures of any types concurrently and returns their
+/// outputs as a tuple, in argument order (asyncio's `gather(a, b, c)`).
+///
+/// Futures that return `Result` are each returned as they are: that is
+/// asyncio's `return_exceptions=True`.
+///
+/// ```
+/// use loop_exec::{gather, sleep};
+/// use std::time::Duration;
+///
+/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// let (a, b) = ev.run_until_complete(async {
+///     gather!(
+///         async { sleep(Duration::from_secs(2)).await; "slow" },
+///         async { sleep(Duration::from_secs(1)).await; 1 },
+///     )
+///     .await
+/// });
+/// assert_eq!((a, b), ("slow", 1));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[macro_export]
+macro_rules! gather {
+    ($($future:expr),+ $(,)?) => {
+        $crate::__gather!(@munch [] [
+            __g0 __g1 __g2 __g3 __g4 __g5 __g6 __g7 __g8 __g9 __g10 __g11
+            __g12 __g13 __g14 __g15 __g16 __g17 __g18 __g19 __g20 __g21 __g22 __g23
+        ] $($future,)+)
+    };
+}
+
+/// Implementation detail of `gather!`: gives each future its own binding.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __gather {
+    (@munch [$($id:ident = $done:expr;)*] [$next:ident $($ids:ident)*] $future:expr, $($rest:expr,)*) => {
+        $crate::__gather!(@munch [$($id = $done;)* $next = $future;] [$($ids)*] $($rest,)*)
+    };
+    (@munch [$($id:ident = $future:expr;)*] [$($ids:ident)*]) => {
+        async {
+            $( let mut $id = ::core::pin::pin!($crate::__private::MaybeDone::new($future)); )*
+            ::core::future::poll_fn(|cx| {
+                let mut all_done = true;
+                $( all_done &= $id.as_mut().poll_done(cx); )*
+                if all_done {
+                    ::core::task::Poll::Ready(($( $id.as_mut().take_output(), )*))
+                } else {
+                    ::core::task::Poll::Pending
+                }
+            })
+            .await
+        }
+    };
+    (@munch [$($id:ident = $future:expr;)*] [] $($rest:expr,)+) => {
+        ::core::compile_error!("gather! takes at most 24 futures; use gather(iter) for more")
+    };
+}
+
+/// Awaits every future of `futures` concurrently; the outputs come back in
+/// input order (asyncio's `gather(*aws)`).
+///
+/// Every pending future is polled when any of them wakes, so this suits a
+/// handful to a few hundred futures; for thousands, spawn them as tasks and
+/// gather the tasks.
+///
+/// ```
+/// let squares = loop_exec::run(loop_exec::gather((1..=4).map(|i| async move { i * i })));
+/// assert_eq!(squares, [1, 4, 9, 16]);
+/// ```
+pub fn gather<I>(futures: I) -> Gather<I::Item>
+where
+    I: IntoIterator,
+    I::Item: Future,
+{
+    let futures: Vec<_> = futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let outputs = futures.iter().map(|_| None).collect();
+    Gather { remaining: futures.len(), futures, outputs }
+}
+
+/// The future returned by [`gather`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Gather<F: Future> {
+    futures: Vec<Option<Pin<Box<F>>>>,
+    outputs: Vec<Option<F::Output>>,
+    remaining: usize,
+}
+
+impl<F: Future> Unpin for Gather<F> {}
+
+impl<F: Future> Future for Gather<F> {
+    type Output = Vec<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<F::Output>> {
+        let this = &mut *self;
+        for (slot, out) in this.futures.iter_mut().zip(this.outputs.iter_mut()) {
+            if let Some(future) = slot {
+                if let Poll::Ready(v) = future.as_mut().poll(cx) {
+                    *out = Some(v);
+                    *slot = None;
+                    this.remaining -= 1;
+                }
+            }
+        }
+        if this.remaining == 0 {
+            let outputs = std::mem::take(&mut this.outputs);
+            Poll::Ready(outputs.into_iter().map(|o| o.expect("gather: every output is set")).collect())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// Awaits futures returning `Result` concurrently; the first `Err` wins:
+/// the other futures are dropped (cancelled) and the error returned.
+/// Otherwise all the values, in input order.
+///
+/// ```
+/// let r: Result<Vec<i32>, String> = loop_exec::run(loop_exec::try_gather([
+///     Box::pin(async { Ok(1) }) as std::pin::Pin<Box<dyn std::future::Future<Output = _>>>,
+///     Box::pin(async { Err("no".to_string()) }),
+///     Box::pin(std::future::pending()),
+/// ]));
+/// assert_eq!(r, Err("no".to_string()));
+/// ```
+pub fn try_gather<I, T, E>(futures: I) -> TryGather<I::Item, T>
+where
+    I: IntoIterator,
+    I::Item: Future<Output = Result<T, E>>,
+{
+    let futures: Vec<_> = futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let outputs = futures.iter().map(|_| None).collect();
+    TryGather { remaining: futures.len(), futures, outputs }
+}
+
+/// The future returned by [`try_gather`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct TryGather<F, T> {
+    futures: Vec<Option<Pin<Box<F>>>>,
+    outputs: Vec<Option<T>>,
+    remaining: usize,
+}
+
+impl<F, T> Unpin for TryGather<F, T> {}
+
+impl<F, T, E> Future for TryGather<F, T>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    type Output = Result<Vec<T>, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        for i in 0..this.futures.len() {
+            let Some(future) = this.futures[i].as_mut() else { continue };
+            match future.as_mut().poll(cx) {
+                Poll::Pending => {}
+                Poll::Ready(Ok(v)) => {
+                    this.outputs[i] = Some(v);
+                    this.futures[i] = None;
+                    this.remaining -= 1;
+                }
+                Poll::Ready(Err(e)) => {
+                    this.futures.clear();
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+        if this.remaining == 0 {
+            let outputs = std::mem::take(&mut this.outputs);
+            Poll::Ready(Ok(outputs.into_iter().map(|o| o.expect("try_gather: every output is set")).collect()))
+        } else {
+            Poll::Pending
+        }
+    }
+}

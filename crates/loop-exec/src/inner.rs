@@ -1,0 +1,675 @@
+//! The heart of an event loop: run queue, timers, registry of live tasks,
+//! and the turn that ties them to the reactor.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::pin::pin;
+use std::ptr::NonNull;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use loop_core::{Notifier, Reactor};
+use loop_time::{Clock, TimerWheel};
+
+use crate::blocking::BlockingPool;
+use crate::callback::CallbackCell;
+use crate::event_loop::{ExceptionContext, ExceptionHandler, LoopStats};
+use crate::shared::{LoopShared, Remote};
+use crate::task::raw::{self, Header, TaskMeta, TaskRef};
+use crate::task::state::{CANCELLED, COMPLETE, HANDLE, SCHEDULED};
+use crate::task::{Task, TaskInfo, TaskState};
+
+/// Polls (tasks and callbacks) between two looks at the reactor and the
+/// timers, however busy the run queue is. Prime, as in tokio's scheduler, so
+/// it does not line up with common batch sizes.
+pub(crate) const BUDGET: usize = 61;
+
+thread_local! {
+    /// The loop running on this thread, if any.
+    static CURRENT: RefCell<Option<Rc<LoopInner>>> = const { RefCell::new(None) };
+}
+
+/// Calls `f` with the loop running on this thread; `None` when there is none.
+pub(crate) fn with_current<R>(f: impl FnOnce(&Rc<LoopInner>) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|current| {
+            let current = current.try_borrow().ok()?;
+            current.as_ref().map(f)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Whether some loop is running on this thread.
+pub(crate) fn is_running_here() -> bool {
+    with_current(|_| ()).is_some()
+}
+
+/// The panic for loop-bound calls made with no loop running.
+#[track_caller]
+pub(crate) fn no_running_loop(what: &str) -> ! {
+    panic!(
+        "{what} called outside a running event loop: call it from a task or from the future \
+         given to `loop::run` / `EventLoop::run_until_complete`"
+    )
+}
+
+/// Sends a woken task to its loop's run queue: the local queue when we are on
+/// that loop's thread while it runs, the injection queue otherwise.
+pub(crate) fn schedule(task: TaskRef) {
+    let mut task = Some(task);
+    // `try_with` fails only while this thread's TLS is torn down, when it
+    // runs no loop: then the remote path below is the right one.
+    let _ = CURRENT.try_with(|current| {
+        let Ok(current) = current.try_borrow() else { return };
+        let Some(inner) = current.as_ref() else { return };
+        let same_loop = task.as_ref().is_some_and(|t| Arc::ptr_eq(&inner.shared, &t.header().shared));
+        if same_loop {
+            if let Some(task) = task.take() {
+                inner.ready.borrow_mut().push_back(Runnable::Task(task));
+            }
+        }
+    });
+    if let Some(task) = task {
+        let shared = task.header().shared.clone();
+        shared.push_remote(Remote::Wake(task));
+    }
+}
+
+/// Reports a panic of a task nobody awaited to the loop's exception handler.
+pub(crate) fn report_unawaited_panic(header: &Header, message: String) {
+    let ctx = ExceptionContext {
+        message: format!("panic in a task nobody awaited: {message}"),
+        task_id: Some(header.meta.id),
+        task_name: header.meta.name.as_deref().map(str::to_owned),
+        location: Some(header.meta.location),
+    };
+    if with_current(|inner| inner.report(&ctx)).is_none() {
+        crate::event_loop::default_exception_handler(&ctx);
+    }
+}
+
+/// One entry of the run queue.
+pub(crate) enum Runnable {
+    Task(TaskRef),
+    Call(Rc<CallbackCell>),
+}
+
+/// What a timer does when it fires.
+pub(crate) enum TimerEntry {
+    /// Wake a sleeping future.
+    Wake(Option<Waker>),
+    /// Queue a `call_later` / `call_at` callback.
+    Call(Rc<CallbackCell>),
+}
+
+/// Settings fixed when the loop is built.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) paused_clock: bool,
+    pub(crate) debug: bool,
+    pub(crate) slow_callback: Duration,
+    pub(crate) blocking_threads: usize,
+    pub(crate) blocking_keep_alive: Duration,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+/// Live tasks, so the loop can list them and cancel them at close.
+#[derive(Default)]
+struct Registry {
+    slots: Vec<Option<TaskRef>>,
+    free: Vec<usize>,
+    len: usize,
+}
+
+impl Registry {
+    fn insert(&mut self, task: TaskRef) -> usize {
+        self.len += 1;
+        if let Some(i) = self.free.pop() {
+            self.slots[i] = Some(task);
+            i
+        } else {
+            self.slots.push(Some(task));
+            self.slots.len() - 1
+        }
+    }
+
+    fn remove(&mut self, i: usize) -> Option<TaskRef> {
+        let task = self.slots.get_mut(i)?.take()?;
+        self.free.push(i);
+        self.len -= 1;
+        Some(task)
+    }
+
+    fn drain(&mut self) -> Vec<TaskRef> {
+        self.free.clear();
+        self.len = 0;
+        self.slots.drain(..).flatten().collect()
+    }
+}
+
+/// Counters, always on (plain cells on the loop's thread).
+#[derive(Default)]
+struct Counters {
+    polls: Cell<u64>,
+    turns: Cell<u64>,
+    parks: Cell<u64>,
+    timers_fired: Cell<u64>,
+    callbacks: Cell<u64>,
+}
+
+/// One event loop's state. Lives in an `Rc`, used only on its thread.
+pub(crate) struct LoopInner {
+    /// What other threads may touch.
+    pub(crate) shared: Arc<LoopShared>,
+    /// The local run queue (tasks woken on this thread, callbacks).
+    ready: RefCell<VecDeque<Runnable>>,
+    /// Wakers of `yield_now` calls, released after the next reactor check.
+    pub(crate) deferred: RefCell<Vec<Waker>>,
+    /// Timers of this loop.
+    pub(crate) timers: RefCell<TimerWheel<TimerEntry>>,
+    /// Scratch space for timers fired in one turn.
+    fired: RefCell<Vec<TimerEntry>>,
+    /// Real or paused.
+    pub(crate) clock: Clock,
+    /// Where the loop parks.
+    reactor: RefCell<Reactor>,
+    /// Live tasks.
+    registry: RefCell<Registry>,
+    /// The task being polled right now.
+    current_task: Cell<Option<NonNull<Header>>>,
+    running: Cell<bool>,
+    stopping: Cell<bool>,
+    closed: Cell<bool>,
+    pub(crate) config: Config,
+    /// Started on first use.
+    blocking: RefCell<Option<BlockingPool>>,
+    exception_handler: RefCell<Option<ExceptionHandler>>,
+    /// Loop time at the start of the current turn (task ages).
+    turn_start: Cell<Instant>,
+    counters: Counters,
+}
+
+/// Marks a loop as the running one on this thread for as long as it lives.
+struct Enter {
+    previous: Option<Rc<LoopInner>>,
+}
+
+impl Enter {
+    fn new(inner: &Rc<LoopInner>) -> Enter {
+        let previous = CURRENT.with(|current| {
+            current
+                .try_borrow_mut()
+                .expect("an event loop was entered from inside a waker or destructor; run it from plain code")
+                .replace(inner.clone())
+        });
+        Enter { previous }
+    }
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        let _ = CURRENT.try_with(|current| {
+            if let Ok(mut current) = current.try_borrow_mut() {
+                *current = previous;
+            }
+        });
+    }
+}
+
+/// Wakes the future given to `run_until_complete`, which is polled in place
+/// rather than as a task (so it may borrow from the caller's stack).
+struct MainWaker {
+    woken: AtomicBool,
+    notifier: Notifier,
+}
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.notifier.notify();
+    }
+}
+
+impl LoopInner {
+    pub(crate) fn new(config: Config) -> std::io::Result<Rc<LoopInner>> {
+        let reactor = Reactor::new()?;
+        let shared = Arc::new(LoopShared::new(reactor.notifier()));
+        let clock = if config.paused_clock { Clock::paused() } else { Clock::real() };
+        let now = clock.now();
+        Ok(Rc::new(LoopInner {
+            shared,
+            ready: RefCell::new(VecDeque::with_capacity(256)),
+            deferred: RefCell::new(Vec::new()),
+            timers: RefCell::new(TimerWheel::new()),
+            fired: RefCell::new(Vec::new()),
+            clock,
+            reactor: RefCell::new(reactor),
+            registry: RefCell::new(Registry::default()),
+            current_task: Cell::new(None),
+            running: Cell::new(false),
+            stopping: Cell::new(false),
+            closed: Cell::new(false),
+            config,
+            blocking: RefCell::new(None),
+            exception_handler: RefCell::new(None),
+            turn_start: Cell::new(now),
+            counters: Counters::default(),
+        }))
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        self.running.get()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    pub(crate) fn stop(&self) {
+        self.stopping.set(true);
+    }
+
+    /// Queues a callback for the next turn.
+    pub(crate) fn push_call(&self, cell: Rc<CallbackCell>) {
+        self.ready.borrow_mut().push_back(Runnable::Call(cell));
+    }
+
+    /// Spawns a task onto this loop.
+    pub(crate) fn spawn<F>(&self, future: F, name: Option<Box<str>>, location: &'static Location<'static>) -> Task<F::Output>
+    where
+        F: Future + 'static,
+    {
+        assert!(
+            !self.closed.get(),
+            "spawn on a closed event loop: create a new EventLoop (or use loop::run)"
+        );
+        let meta = TaskMeta {
+            id: crate::task::TaskId::next(),
+            name,
+            location,
+            polls: Cell::new(0),
+            created: self.turn_start.get(),
+            registry_slot: Cell::new(0),
+        };
+        // Three references: the registry's, the run queue's, the handle's.
+        let registry_ref = TaskRef::allocate(future, self.shared.clone(), meta, SCHEDULED | HANDLE, 3);
+        let ptr = registry_ref.as_ptr();
+        // SAFETY: `allocate` counted three references; these are the other two.
+        let (queue_ref, handle_ref) = unsafe { (TaskRef::from_counted(ptr), TaskRef::from_counted(ptr)) };
+        let slot = self.registry.borrow_mut().insert(registry_ref);
+        handle_ref.header().meta.registry_slot.set(slot);
+        self.ready.borrow_mut().push_back(Runnable::Task(queue_ref));
+        Task::from_raw(handle_ref)
+    }
+
+    /// Hands a panic or error report to the exception handler.
+    pub(crate) fn report(&self, ctx: &ExceptionContext) {
+        let handler = self.exception_handler.borrow().clone();
+        match handler {
+            Some(h) => h(ctx),
+            None => crate::event_loop::default_exception_handler(ctx),
+        }
+    }
+
+    pub(crate) fn set_exception_handler(&self, handler: Option<ExceptionHandler>) {
+        *self.exception_handler.borrow_mut() = handler;
+    }
+
+    /// The blocking pool, started on first use.
+    pub(crate) fn blocking_pool(&self) -> std::cell::RefMut<'_, BlockingPool> {
+        std::cell::RefMut::map(self.blocking.borrow_mut(), |pool| {
+            pool.get_or_insert_with(|| BlockingPool::new(self.config.blocking_threads, self.config.blocking_keep_alive))
+        })
+    }
+
+    /// Runs the loop until `future` completes and returns its output.
+    pub(crate) fn block_on<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
+        self.check_can_run("run_until_complete");
+        let _enter = Enter::new(self);
+        let _running = RunningGuard::new(self);
+        let main = Arc::new(MainWaker { woken: AtomicBool::new(true), notifier: self.shared.notifier.clone() });
+        let waker = Waker::from(main.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            if main.woken.swap(false, Ordering::SeqCst) {
+                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                    return output;
+                }
+            }
+            self.turn(&|| main.woken.load(Ordering::SeqCst));
+        }
+    }
+
+    /// Runs the loop until `stop()`.
+    pub(crate) fn run_forever(self: &Rc<Self>) {
+        self.check_can_run("run_forever");
+        let _enter = Enter::new(self);
+        let _running = RunningGuard::new(self);
+        self.stopping.set(false);
+        while !self.stopping.get() {
+            self.turn(&|| false);
+        }
+        self.stopping.set(false);
+    }
+
+    fn check_can_run(&self, what: &str) {
+        assert!(
+            !self.closed.get(),
+            "{what} on a closed event loop: create a new EventLoop (or use loop::run)"
+        );
+        assert!(
+            !is_running_here(),
+            "{what} called while an event loop is already running on this thread: \
+             inside async code, `.await` the future (or `loop::spawn` it) instead of starting a nested loop"
+        );
+    }
+
+    /// One turn: look at the reactor (blocking only when nothing is ready),
+    /// take in remote work and due timers, release deferred yields, then run
+    /// at most `BUDGET` of what is ready.
+    fn turn(&self, main_ready: &dyn Fn() -> bool) {
+        self.counters.turns.set(self.counters.turns.get() + 1);
+        let local_work = !self.ready.borrow().is_empty() || !self.deferred.borrow().is_empty();
+        if local_work || main_ready() {
+            let _ = self.reactor.borrow_mut().poll_now();
+        } else {
+            self.park(main_ready);
+        }
+        if !self.shared.injector.is_empty() {
+            self.drain_injector();
+        }
+        if !self.timers.borrow().is_empty() {
+            self.fire_timers();
+        }
+        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
+        for waker in deferred {
+            waker.wake();
+        }
+        if !self.clock.is_paused() || !self.timers.borrow().is_empty() {
+            self.turn_start.set(self.clock.now());
+        }
+        let n = self.ready.borrow().len().min(BUDGET);
+        for _ in 0..n {
+            let Some(next) = self.ready.borrow_mut().pop_front() else { break };
+            match next {
+                Runnable::Task(task) => self.run_task(task),
+                Runnable::Call(cell) => self.run_call(&cell),
+            }
+            if self.stopping.get() {
+                break;
+            }
+        }
+    }
+
+    /// Blocks in the reactor until something happens or the next timer is
+    /// due. A paused clock jumps to that timer instead of waiting for it,
+    /// unless work is pending on another thread (blocking jobs, remote wakes).
+    fn park(&self, main_ready: &dyn Fn() -> bool) {
+        self.counters.parks.set(self.counters.parks.get() + 1);
+        let next = self.timers.borrow().next_deadline().map(|tick| self.clock.instant_of(tick));
+        let timeout = match next {
+            None => None,
+            Some(when) if self.clock.is_paused() => {
+                let outside_work = self.shared.blocking_in_flight.load(Ordering::SeqCst) > 0;
+                if outside_work {
+                    None
+                } else {
+                    let _ = self.reactor.borrow_mut().poll_now();
+                    if self.shared.injector.is_empty() && !main_ready() {
+                        self.clock.advance_to(when);
+                    }
+                    Some(Duration::ZERO)
+                }
+            }
+            Some(when) => Some(when.saturating_duration_since(self.clock.now())),
+        };
+        let shared = &self.shared;
+        let _ = self.reactor.borrow_mut().park(timeout, || shared.injector.is_empty() && !main_ready());
+    }
+
+    fn drain_injector(&self) {
+        while let Some(work) = self.shared.injector.pop() {
+            match work {
+                Remote::Wake(task) => self.ready.borrow_mut().push_back(Runnable::Task(task)),
+                Remote::Call(f) => self.push_call(CallbackCell::new(f)),
+            }
+        }
+    }
+
+    fn fire_timers(&self) {
+        let now = self.clock.now_tick();
+        let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
+        self.timers.borrow_mut().advance_to(now, |_, entry| fired.push(entry));
+        self.counters.timers_fired.set(self.counters.timers_fired.get() + fired.len() as u64);
+        for entry in fired.drain(..) {
+            match entry {
+                TimerEntry::Wake(Some(waker)) => waker.wake(),
+                TimerEntry::Wake(None) => {}
+                TimerEntry::Call(cell) => self.push_call(cell),
+            }
+        }
+        *self.fired.borrow_mut() = fired;
+    }
+
+    fn run_call(&self, cell: &CallbackCell) {
+        let Some(f) = cell.take() else { return };
+        self.counters.callbacks.set(self.counters.callbacks.get() + 1);
+        let start = self.config.debug.then(Instant::now);
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
+            self.report(&ExceptionContext {
+                message: format!("panic in a callback: {}", raw::panic_payload_message(&*payload)),
+                task_id: None,
+                task_name: None,
+                location: None,
+            });
+        }
+        if let Some(start) = start {
+            let took = start.elapsed();
+            if took >= self.config.slow_callback {
+                eprintln!("loop: a callback took {took:.3?} (slow_callback_duration is {:.3?})", self.config.slow_callback);
+            }
+        }
+    }
+
+    fn run_task(&self, task: TaskRef) {
+        let header = task.header();
+        let prev = header.state.fetch_and(!SCHEDULED, Ordering::AcqRel);
+        if prev & COMPLETE != 0 {
+            return;
+        }
+        if prev & CANCELLED != 0 {
+            let previous = self.current_task.replace(Some(task.as_ptr()));
+            task.cancel_now();
+            self.current_task.set(previous);
+            self.complete(&task);
+            return;
+        }
+        self.counters.polls.set(self.counters.polls.get() + 1);
+        let previous = self.current_task.replace(Some(task.as_ptr()));
+        let waker = task.borrowed_waker();
+        let mut cx = Context::from_waker(&waker);
+        let start = self.config.debug.then(Instant::now);
+        let done = task.poll(&mut cx);
+        if let Some(start) = start {
+            self.warn_if_slow(header, start.elapsed());
+        }
+        self.current_task.set(previous);
+        if done {
+            self.complete(&task);
+        }
+    }
+
+    fn warn_if_slow(&self, header: &Header, took: Duration) {
+        if took >= self.config.slow_callback {
+            let meta = &header.meta;
+            eprintln!(
+                "loop: task {}{} (spawned at {}:{}) blocked the loop for {took:.3?} in one poll \
+                 (slow_callback_duration is {:.3?})",
+                meta.id,
+                meta.name.as_deref().map(|n| format!(" `{n}`")).unwrap_or_default(),
+                meta.location.file(),
+                meta.location.line(),
+                self.config.slow_callback
+            );
+        }
+    }
+
+    /// The task's future is gone: wake its awaiter (or drop its output if
+    /// nobody holds the handle) and forget it.
+    fn complete(&self, task: &TaskRef) {
+        let header = task.header();
+        let prev = raw::mark_complete(header);
+        if prev & HANDLE != 0 {
+            // SAFETY: the join waker is only touched on the loop's thread.
+            let waker = unsafe { (*header.join_waker.get()).take() };
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        } else {
+            if let Some(message) = task.panic_message() {
+                report_unawaited_panic(header, message);
+            }
+            task.drop_stage();
+        }
+        let slot = header.meta.registry_slot.get();
+        let entry = self.registry.borrow_mut().remove(slot);
+        drop(entry);
+    }
+
+    /// Snapshots of every live task.
+    pub(crate) fn all_tasks(&self) -> Vec<TaskInfo> {
+        let now = self.clock.now();
+        let current = self.current_task.get();
+        self.registry
+            .borrow()
+            .slots
+            .iter()
+            .flatten()
+            .map(|task| Self::info(task.header(), current == Some(task.as_ptr()), now))
+            .collect()
+    }
+
+    /// Snapshot of the task being polled.
+    pub(crate) fn current_task(&self) -> Option<TaskInfo> {
+        let ptr = self.current_task.get()?;
+        // SAFETY: the current task is being polled, so the run loop holds a
+        // reference to it for the whole poll.
+        let header = unsafe { ptr.as_ref() };
+        Some(Self::info(header, true, self.clock.now()))
+    }
+
+    fn info(header: &Header, running: bool, now: Instant) -> TaskInfo {
+        let state = header.state.load(Ordering::Acquire);
+        let state = if running {
+            TaskState::Running
+        } else if state & CANCELLED != 0 {
+            TaskState::Cancelling
+        } else if state & SCHEDULED != 0 {
+            TaskState::Scheduled
+        } else {
+            TaskState::Idle
+        };
+        let meta = &header.meta;
+        TaskInfo {
+            id: meta.id,
+            name: meta.name.as_deref().map(str::to_owned),
+            state,
+            location: meta.location,
+            polls: meta.polls.get(),
+            age: now.saturating_duration_since(meta.created),
+        }
+    }
+
+    pub(crate) fn stats(&self) -> LoopStats {
+        LoopStats {
+            polls: self.counters.polls.get(),
+            turns: self.counters.turns.get(),
+            parks: self.counters.parks.get(),
+            timers_fired: self.counters.timers_fired.get(),
+            callbacks: self.counters.callbacks.get(),
+            remote_wakes: self.shared.remote_wakes.load(Ordering::Relaxed),
+            tasks_alive: self.registry.borrow().len,
+            timers_pending: self.timers.borrow().len(),
+        }
+    }
+
+    /// asyncio's close after `run`: cancel what is left (dropping every
+    /// future on this thread), drop queued work and timers, shut the blocking
+    /// pool down within a bound. Idempotent.
+    pub(crate) fn close(self: &Rc<Self>) {
+        if self.closed.get() {
+            return;
+        }
+        assert!(
+            !self.running.get(),
+            "close() called on a running event loop: call stop() and let run_forever() return first"
+        );
+        // Futures dropped below may reach their loop (to cancel timers,
+        // spawn, wake): make this the current loop while they do.
+        let _enter = Enter::new(self);
+        self.shared.closed.store(true, Ordering::SeqCst);
+        loop {
+            let tasks = self.registry.borrow_mut().drain();
+            let queued: Vec<Runnable> = self.ready.borrow_mut().drain(..).collect();
+            let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
+            let idle = tasks.is_empty() && queued.is_empty() && deferred.is_empty() && self.shared.injector.is_empty();
+            for task in &tasks {
+                let header = task.header();
+                if header.state.load(Ordering::Acquire) & COMPLETE == 0 {
+                    let _ = raw::mark_cancelled(header);
+                    task.cancel_now();
+                    let prev = raw::mark_complete(header);
+                    if prev & HANDLE != 0 {
+                        // SAFETY: loop thread only.
+                        let waker = unsafe { (*header.join_waker.get()).take() };
+                        drop(waker);
+                    } else {
+                        task.drop_stage();
+                    }
+                }
+            }
+            drop(tasks);
+            drop(queued);
+            drop(deferred);
+            self.shared.drain_dropping();
+            if idle {
+                break;
+            }
+        }
+        let timers = std::mem::take(&mut *self.timers.borrow_mut());
+        drop(timers);
+        let pool = self.blocking.borrow_mut().take();
+        if let Some(pool) = pool {
+            pool.shutdown(self.config.shutdown_timeout);
+        }
+        self.closed.set(true);
+    }
+}
+
+/// Sets `running` for the duration of a run, even if it unwinds.
+struct RunningGuard<'a>(&'a LoopInner);
+
+impl<'a> RunningGuard<'a> {
+    fn new(inner: &'a LoopInner) -> Self {
+        inner.running.set(true);
+        RunningGuard(inner)
+    }
+}
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.0.running.set(false);
+    }
+}

@@ -1,0 +1,206 @@
+//! `Task<T>`: the handle to a spawned task, and the builder for named tasks.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+use super::raw::{self, TaskRef};
+use super::state::{CANCELLED, COMPLETE};
+use super::{TaskError, TaskId};
+
+/// A handle to a task running on an event loop (asyncio's `Task`).
+///
+/// Awaiting it gives the task's output, or a [`TaskError`] when it was
+/// cancelled or panicked. Dropping it *detaches* the task: it keeps running,
+/// as in asyncio, and its output is dropped when it finishes (a panic then
+/// goes to the loop's exception handler).
+///
+/// A `Task` belongs to the thread of its loop (it is not `Send`); from other
+/// threads use `LoopHandle::spawn_threadsafe`.
+///
+/// ```
+/// use loop_exec::{EventLoop, TaskError};
+///
+/// let ev = EventLoop::new()?;
+/// let out = ev.run_until_complete(async {
+///     let task = loop_exec::spawn(async { 6 * 7 });
+///     task.await
+/// });
+/// assert_eq!(out, Ok(42));
+///
+/// let pending = ev.spawn(std::future::pending::<()>());
+/// assert!(pending.cancel());
+/// assert_eq!(ev.run_until_complete(pending), Err(TaskError::Cancelled));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[must_use = "dropping a Task detaches it; call .detach() to say so"]
+pub struct Task<T> {
+    raw: TaskRef,
+    /// The output type, and `!Send`/`!Sync`: the handle stays on the loop's
+    /// thread, where the output lives.
+    _marker: PhantomData<(T, *const ())>,
+}
+
+impl<T> Task<T> {
+    /// Wraps the handle's reference.
+    pub(crate) fn from_raw(raw: TaskRef) -> Task<T> {
+        Task { raw, _marker: PhantomData }
+    }
+
+    /// Requests cancellation: the task's future is dropped (running its
+    /// destructors) the next time the loop gets to it, and awaiting the task
+    /// gives [`TaskError::Cancelled`]. Returns `false` when the task had
+    /// already finished (then nothing changes).
+    pub fn cancel(&self) -> bool {
+        let header = self.raw.header();
+        if !raw::mark_cancelled(header) {
+            return false;
+        }
+        if self.raw.mark_scheduled() {
+            crate::inner::schedule(self.raw.clone_ref());
+        }
+        true
+    }
+
+    /// Whether the task has finished: returned, panicked, or been cancelled.
+    pub fn is_done(&self) -> bool {
+        self.raw.header().state.load(Ordering::Acquire) & COMPLETE != 0
+    }
+
+    /// Whether cancellation was requested while the task was still running
+    /// (its result is, or will be, [`TaskError::Cancelled`]).
+    pub fn is_cancelled(&self) -> bool {
+        self.raw.header().state.load(Ordering::Acquire) & CANCELLED != 0
+    }
+
+    /// The task's name, if it was spawned with one.
+    pub fn name(&self) -> Option<&str> {
+        self.raw.header().meta.name.as_deref()
+    }
+
+    /// The task's id, unique in the process.
+    pub fn id(&self) -> TaskId {
+        self.raw.header().meta.id
+    }
+
+    /// Where the task was spawned.
+    pub fn location(&self) -> &'static Location<'static> {
+        self.raw.header().meta.location
+    }
+
+    /// Lets the task run on without a handle (the same as dropping it, but
+    /// says so).
+    pub fn detach(self) {}
+}
+
+impl<T> Future for Task<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let header = self.raw.header();
+        if header.state.load(Ordering::Acquire) & COMPLETE == 0 {
+            // SAFETY: the join waker is only touched on the loop's thread, and
+            // this handle is not `Send`, so we are on it.
+            let slot = unsafe { &mut *header.join_waker.get() };
+            match slot {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => *slot = Some(cx.waker().clone()),
+            }
+            return Poll::Pending;
+        }
+        let mut out = Poll::Pending;
+        // SAFETY: `T` is the output type this handle was created with, and
+        // the task is complete.
+        unsafe { self.raw.take_output::<T>(&mut out) };
+        out
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        let header = self.raw.header();
+        let prev = raw::clear_handle(header);
+        // SAFETY: loop thread only (the handle is not `Send`).
+        let waker = unsafe { (*header.join_waker.get()).take() };
+        drop(waker);
+        if prev & COMPLETE != 0 {
+            if let Some(message) = self.raw.panic_message() {
+                crate::inner::report_unawaited_panic(header, message);
+            }
+            self.raw.drop_stage();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .field("done", &self.is_done())
+            .finish()
+    }
+}
+
+/// Spawns tasks with a name (asyncio's `create_task(coro, name=...)`).
+///
+/// ```
+/// use loop_exec::{EventLoop, TaskBuilder};
+///
+/// let ev = EventLoop::new()?;
+/// let name = ev.run_until_complete(async {
+///     let task = TaskBuilder::new().name("fetch-3").spawn(async { 1 });
+///     let name = task.name().map(str::to_owned);
+///     task.await.unwrap();
+///     name
+/// });
+/// assert_eq!(name.as_deref(), Some("fetch-3"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct TaskBuilder {
+    name: Option<String>,
+}
+
+impl TaskBuilder {
+    /// A builder with no name set.
+    pub fn new() -> TaskBuilder {
+        TaskBuilder::default()
+    }
+
+    /// Names the task (shown by `all_tasks()`, panics reports and debug
+    /// warnings).
+    pub fn name(mut self, name: impl Into<String>) -> TaskBuilder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Spawns the future on the running loop.
+    ///
+    /// # Panics
+    /// When no event loop is running on this thread.
+    #[track_caller]
+    pub fn spawn<F>(self, future: F) -> Task<F::Output>
+    where
+        F: Future + 'static,
+    {
+        let location = Location::caller();
+        let name = self.name.map(String::into_boxed_str);
+        crate::inner::with_current(|inner| inner.spawn(future, name, location))
+            .unwrap_or_else(|| crate::inner::no_running_loop("TaskBuilder::spawn"))
+    }
+
+    /// Spawns the future on the given loop (running or not).
+    #[track_caller]
+    pub fn spawn_on<F>(self, ev: &crate::LoopRef, future: F) -> Task<F::Output>
+    where
+        F: Future + 'static,
+    {
+        let location = Location::caller();
+        ev.inner().spawn(future, self.name.map(String::into_boxed_str), location)
+    }
+}

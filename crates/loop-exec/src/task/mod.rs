@@ -1,0 +1,120 @@
+//! Tasks: the unit of concurrency on an event loop.
+
+mod handle;
+pub(crate) mod raw;
+pub(crate) mod state;
+
+use std::fmt;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+pub use handle::{Task, TaskBuilder};
+
+/// Why a task produced no value.
+///
+/// ```
+/// use loop_exec::{EventLoop, TaskError};
+///
+/// let ev = EventLoop::new()?;
+/// let task = ev.spawn(async { panic!("boom") });
+/// let err = ev.run_until_complete(task).unwrap_err();
+/// assert_eq!(err, TaskError::Panicked("boom".into()));
+/// assert!(err.is_panic());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskError {
+    /// The task was cancelled (by [`Task::cancel`], or because its loop
+    /// closed) and its future was dropped before it finished.
+    #[error("task was cancelled")]
+    Cancelled,
+    /// The task's future panicked; the panic was caught and the loop went
+    /// on. Carries the panic message.
+    #[error("task panicked: {0}")]
+    Panicked(String),
+}
+
+impl TaskError {
+    /// Whether this is [`TaskError::Cancelled`].
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, TaskError::Cancelled)
+    }
+
+    /// Whether this is [`TaskError::Panicked`].
+    pub fn is_panic(&self) -> bool {
+        matches!(self, TaskError::Panicked(_))
+    }
+}
+
+/// A task's identifier: unique among all tasks of the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(u64);
+
+impl TaskId {
+    /// The next unused id.
+    pub(crate) fn next() -> TaskId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        TaskId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Where a task stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    /// It is polling right now (it is the current task).
+    Running,
+    /// In the run queue, waiting for its turn.
+    Scheduled,
+    /// Waiting to be woken.
+    Idle,
+    /// Cancellation was requested; its future is dropped at its next turn.
+    Cancelling,
+}
+
+/// A snapshot of one live task, as returned by `all_tasks()` and
+/// `current_task()`.
+#[derive(Debug, Clone)]
+pub struct TaskInfo {
+    /// The task's id.
+    pub id: TaskId,
+    /// The name given at spawn, if any.
+    pub name: Option<String>,
+    /// Where it stands.
+    pub state: TaskState,
+    /// Where `spawn` was called.
+    pub location: &'static Location<'static>,
+    /// How many times its future has been polled.
+    pub polls: u64,
+    /// How long ago it was spawned (loop time).
+    pub age: Duration,
+}
+
+impl fmt::Display for TaskInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task {}", self.id)?;
+        if let Some(name) = &self.name {
+            write!(f, " `{name}`")?;
+        }
+        write!(
+            f,
+            " spawned at {}:{}, {:?}, {} polls, age {:.3?}",
+            self.location.file(),
+            self.location.line(),
+            self.state,
+            self.polls,
+            self.age
+        )
+    }
+}

@@ -1,0 +1,404 @@
+//! The task cell: one allocation holding header, future and output, and the
+//! raw waker vtable over a pointer to it.
+
+use std::cell::{Cell, UnsafeCell};
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::time::Instant;
+
+use super::state::{CANCELLED, COMPLETE, HANDLE, REF_MASK, REF_ONE, SCHEDULED};
+use super::{TaskError, TaskId};
+use crate::shared::LoopShared;
+
+/// What the loop knows about a task, for `all_tasks()` and error messages.
+/// Only touched on the loop's thread.
+pub(crate) struct TaskMeta {
+    /// Unique in the process.
+    pub(crate) id: TaskId,
+    /// Set through the task builder.
+    pub(crate) name: Option<Box<str>>,
+    /// Where `spawn` was called.
+    pub(crate) location: &'static Location<'static>,
+    /// Number of times the future was polled.
+    pub(crate) polls: Cell<u64>,
+    /// When the task was spawned (the loop's time at the start of that turn).
+    pub(crate) created: Instant,
+    /// Index of the task's entry in the loop's registry of live tasks.
+    pub(crate) registry_slot: Cell<usize>,
+}
+
+/// The first part of every task cell, whatever its future type.
+///
+/// `state` and `shared` are used from any thread (by wakers); everything
+/// else only on the loop's thread.
+#[repr(C)]
+pub(crate) struct Header {
+    /// Flags and reference count (see `state.rs`).
+    pub(crate) state: AtomicUsize,
+    /// Functions that know the concrete future type.
+    vtable: &'static TaskVtable,
+    /// The loop the task belongs to: where wakes are sent.
+    pub(crate) shared: Arc<LoopShared>,
+    /// Waker of whoever awaits the `Task<T>` handle.
+    pub(crate) join_waker: UnsafeCell<Option<Waker>>,
+    /// Name, id, location, counters.
+    pub(crate) meta: TaskMeta,
+}
+
+/// The type-specific operations on a task cell.
+struct TaskVtable {
+    /// Polls the future; returns true when it finished (output stored).
+    poll: unsafe fn(NonNull<Header>, &mut Context<'_>) -> bool,
+    /// Drops the future and stores `Err(TaskError::Cancelled)`.
+    cancel: unsafe fn(NonNull<Header>),
+    /// Moves the output into `*mut Poll<Result<T, TaskError>>`.
+    take_output: unsafe fn(NonNull<Header>, *mut ()),
+    /// Drops whatever the stage holds, leaving it consumed.
+    drop_stage: unsafe fn(NonNull<Header>),
+    /// The panic message, if the task ended in a panic.
+    panic_message: unsafe fn(NonNull<Header>) -> Option<String>,
+    /// Frees the cell.
+    dealloc: unsafe fn(NonNull<Header>),
+}
+
+/// What the cell holds besides the header.
+enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, TaskError>),
+    Consumed,
+}
+
+/// The whole allocation. `repr(C)` puts the header first, so a pointer to
+/// the cell is a pointer to its header.
+#[repr(C)]
+struct TaskCell<F: Future> {
+    header: Header,
+    stage: UnsafeCell<Stage<F>>,
+}
+
+/// An owned reference to a task cell (one count of its reference count).
+pub(crate) struct TaskRef {
+    ptr: NonNull<Header>,
+}
+
+// SAFETY: a `TaskRef` may travel to other threads (in the injection queue or
+// inside a `Waker`). Off the loop's thread it is only used to touch the
+// atomic `state`, the `Arc<LoopShared>`, and to drop the reference. The
+// future and output are only touched by the loop's thread: a task whose
+// future is alive is always referenced by the loop's registry, so the last
+// reference can only be dropped elsewhere once the future is gone, and the
+// output of a task is dropped by its (non-`Send`) handle or by the loop.
+unsafe impl Send for TaskRef {}
+// SAFETY: as for `Send`: shared access from other threads only touches
+// the atomic state and the `Arc`.
+unsafe impl Sync for TaskRef {}
+
+impl TaskRef {
+    /// Allocates a task cell with reference count `refs` and the given
+    /// initial flags, and returns one reference per requested count as a
+    /// single `TaskRef` (callers split it with `from_raw`).
+    pub(crate) fn allocate<F>(future: F, shared: Arc<LoopShared>, meta: TaskMeta, flags: usize, refs: usize) -> TaskRef
+    where
+        F: Future + 'static,
+    {
+        let cell = Box::new(TaskCell {
+            header: Header {
+                state: AtomicUsize::new(flags | refs * REF_ONE),
+                vtable: &TaskCell::<F>::VTABLE,
+                shared,
+                join_waker: UnsafeCell::new(None),
+                meta,
+            },
+            stage: UnsafeCell::new(Stage::Running(future)),
+        });
+        let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
+        TaskRef { ptr }
+    }
+
+    /// Makes another owned reference from a count already added to the
+    /// reference count (see `allocate`'s `refs`).
+    ///
+    /// # Safety
+    /// The caller must own one reference count that no other `TaskRef` or
+    /// waker accounts for.
+    pub(crate) unsafe fn from_counted(ptr: NonNull<Header>) -> TaskRef {
+        TaskRef { ptr }
+    }
+
+    /// The raw pointer (no reference transferred).
+    pub(crate) fn as_ptr(&self) -> NonNull<Header> {
+        self.ptr
+    }
+
+    /// The header.
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: we own a reference, so the cell is alive.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// Adds a reference and returns it.
+    pub(crate) fn clone_ref(&self) -> TaskRef {
+        inc_ref(self.header());
+        TaskRef { ptr: self.ptr }
+    }
+
+    /// A waker that borrows this reference (no count added). Cloning it
+    /// adds a reference as usual.
+    pub(crate) fn borrowed_waker(&self) -> ManuallyDrop<Waker> {
+        // SAFETY: the vtable's functions uphold the RawWaker contract; the
+        // ManuallyDrop makes sure this borrowed waker never drops a count
+        // it does not own.
+        ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(self.ptr.as_ptr() as *const (), &WAKER_VTABLE)) })
+    }
+
+    /// Polls the future. Loop thread only; the task must not be complete.
+    /// Returns true when the future finished (or panicked).
+    pub(crate) fn poll(&self, cx: &mut Context<'_>) -> bool {
+        let header = self.header();
+        header.meta.polls.set(header.meta.polls.get() + 1);
+        // SAFETY: called only on the loop's thread (the only place the stage
+        // is touched) while the future is still running.
+        unsafe { (header.vtable.poll)(self.ptr, cx) }
+    }
+
+    /// Drops the future and stores `Cancelled`. Loop thread only.
+    pub(crate) fn cancel_now(&self) {
+        // SAFETY: loop thread only; the vtable matches the cell.
+        unsafe { (self.header().vtable.cancel)(self.ptr) }
+    }
+
+    /// Drops the stored output, if any. Loop thread (or handle's thread) only.
+    pub(crate) fn drop_stage(&self) {
+        // SAFETY: only the loop's thread and the non-Send handle call this.
+        unsafe { (self.header().vtable.drop_stage)(self.ptr) }
+    }
+
+    /// The message of the panic the task ended in, if it did.
+    pub(crate) fn panic_message(&self) -> Option<String> {
+        // SAFETY: loop-thread only, as for `drop_stage`.
+        unsafe { (self.header().vtable.panic_message)(self.ptr) }
+    }
+
+    /// Moves the output into `out`, a `*mut Poll<Result<T, TaskError>>`.
+    ///
+    /// # Safety
+    /// `T` must be the output type of the task's future, and the task
+    /// complete.
+    pub(crate) unsafe fn take_output<T>(&self, out: &mut Poll<Result<T, TaskError>>) {
+        // SAFETY: the caller guarantees that `T` matches.
+        unsafe { (self.header().vtable.take_output)(self.ptr, out as *mut _ as *mut ()) }
+    }
+
+    /// Sets `SCHEDULED` unless already set or complete; true when the caller
+    /// must now push a reference onto a run queue.
+    pub(crate) fn mark_scheduled(&self) -> bool {
+        mark_scheduled(self.header())
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference.
+        unsafe { dec_ref(self.ptr) }
+    }
+}
+
+/// Adds one reference.
+fn inc_ref(header: &Header) {
+    let prev = header.state.fetch_add(REF_ONE, Ordering::Relaxed);
+    if prev > isize::MAX as usize {
+        // As `Arc` does: a count this large means references are leaked in
+        // a loop; continuing could overflow into use-after-free.
+        std::process::abort();
+    }
+}
+
+/// Drops one reference, freeing the cell when it was the last.
+///
+/// # Safety
+/// The caller owns one reference to the live cell at `ptr`.
+unsafe fn dec_ref(ptr: NonNull<Header>) {
+    // SAFETY: the caller owns a reference, so the header is alive.
+    let header = unsafe { ptr.as_ref() };
+    let prev = header.state.fetch_sub(REF_ONE, Ordering::AcqRel);
+    if prev & REF_MASK == REF_ONE {
+        // SAFETY: that was the last reference; nobody else can reach the cell.
+        unsafe { (header.vtable.dealloc)(ptr) }
+    }
+}
+
+/// Sets `SCHEDULED`; true when it was clear and the task is not complete.
+fn mark_scheduled(header: &Header) -> bool {
+    let prev = header.state.fetch_or(SCHEDULED, Ordering::AcqRel);
+    prev & (SCHEDULED | COMPLETE) == 0
+}
+
+/// Marks the task complete and returns the previous state.
+pub(crate) fn mark_complete(header: &Header) -> usize {
+    header.state.fetch_or(COMPLETE, Ordering::AcqRel)
+}
+
+/// Requests cancellation; false when the task is already complete.
+pub(crate) fn mark_cancelled(header: &Header) -> bool {
+    let mut state = header.state.load(Ordering::Acquire);
+    loop {
+        if state & COMPLETE != 0 {
+            return false;
+        }
+        match header.state.compare_exchange_weak(state, state | CANCELLED, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return true,
+            Err(now) => state = now,
+        }
+    }
+}
+
+/// Clears the handle flag; returns the previous state.
+pub(crate) fn clear_handle(header: &Header) -> usize {
+    header.state.fetch_and(!HANDLE, Ordering::AcqRel)
+}
+
+static WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+
+/// `RawWaker::clone`: one more reference.
+unsafe fn waker_clone(ptr: *const ()) -> RawWaker {
+    // SAFETY: a waker's pointer is a live task header it holds a count on.
+    let header = unsafe { &*(ptr as *const Header) };
+    inc_ref(header);
+    RawWaker::new(ptr, &WAKER_VTABLE)
+}
+
+/// `Waker::wake`: schedules the task, handing our reference to the queue.
+unsafe fn waker_wake(ptr: *const ()) {
+    // SAFETY: the waker owns one reference to this live header.
+    let task = unsafe { TaskRef::from_counted(NonNull::new_unchecked(ptr as *mut Header)) };
+    if task.mark_scheduled() {
+        crate::inner::schedule(task);
+    }
+}
+
+/// `Waker::wake_by_ref`: schedules the task with a new reference.
+unsafe fn waker_wake_by_ref(ptr: *const ()) {
+    // SAFETY: the waker holds a reference, so the header is alive.
+    let header = unsafe { &*(ptr as *const Header) };
+    if mark_scheduled(header) {
+        inc_ref(header);
+        // SAFETY: the count just added is handed to the new TaskRef.
+        let task = unsafe { TaskRef::from_counted(NonNull::new_unchecked(ptr as *mut Header)) };
+        crate::inner::schedule(task);
+    }
+}
+
+/// `Waker::drop`: one reference less.
+unsafe fn waker_drop(ptr: *const ()) {
+    // SAFETY: the waker owned one reference.
+    unsafe { dec_ref(NonNull::new_unchecked(ptr as *mut Header)) }
+}
+
+impl<F: Future + 'static> TaskCell<F> {
+    const VTABLE: TaskVtable = TaskVtable {
+        poll: Self::poll,
+        cancel: Self::cancel,
+        take_output: Self::take_output,
+        drop_stage: Self::drop_stage,
+        panic_message: Self::panic_message,
+        dealloc: Self::dealloc,
+    };
+
+    /// The stage of the cell at `ptr`.
+    ///
+    /// # Safety
+    /// `ptr` is a live `TaskCell<F>` and the caller is on the loop's thread,
+    /// the only place the stage is accessed, with no other borrow of it live.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn stage<'a>(ptr: NonNull<Header>) -> &'a mut Stage<F> {
+        // SAFETY: per the function's contract.
+        unsafe { &mut *ptr.cast::<TaskCell<F>>().as_ref().stage.get() }
+    }
+
+    /// Replaces the stage, dropping the old one even if its drop panics.
+    fn set_stage(stage: &mut Stage<F>, new: Stage<F>) {
+        let old = std::mem::replace(stage, Stage::Consumed);
+        // A future's or output's destructor may panic: the task still ends
+        // in a defined state and the loop goes on.
+        let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(old)));
+        *stage = new;
+    }
+
+    unsafe fn poll(ptr: NonNull<Header>, cx: &mut Context<'_>) -> bool {
+        // SAFETY: forwarded contract of the vtable entry.
+        let stage = unsafe { Self::stage(ptr) };
+        let Stage::Running(future) = stage else {
+            unreachable!("a task was polled after its future was gone")
+        };
+        // SAFETY: the future lives inside the heap cell and is never moved
+        // until it is dropped in place.
+        let future = unsafe { Pin::new_unchecked(future) };
+        match panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Pending) => false,
+            Ok(Poll::Ready(output)) => {
+                Self::set_stage(stage, Stage::Finished(Ok(output)));
+                true
+            }
+            Err(payload) => {
+                let message = panic_payload_message(&*payload);
+                Self::set_stage(stage, Stage::Finished(Err(TaskError::Panicked(message))));
+                true
+            }
+        }
+    }
+
+    unsafe fn cancel(ptr: NonNull<Header>) {
+        // SAFETY: forwarded contract.
+        let stage = unsafe { Self::stage(ptr) };
+        Self::set_stage(stage, Stage::Finished(Err(TaskError::Cancelled)));
+    }
+
+    unsafe fn take_output(ptr: NonNull<Header>, out: *mut ()) {
+        // SAFETY: forwarded contract: `out` points at a
+        // `Poll<Result<F::Output, TaskError>>`.
+        let out = unsafe { &mut *(out as *mut Poll<Result<F::Output, TaskError>>) };
+        // SAFETY: forwarded contract.
+        let stage = unsafe { Self::stage(ptr) };
+        match std::mem::replace(stage, Stage::Consumed) {
+            Stage::Finished(result) => *out = Poll::Ready(result),
+            _ => panic!("a Task was polled again after it returned its result"),
+        }
+    }
+
+    unsafe fn drop_stage(ptr: NonNull<Header>) {
+        // SAFETY: forwarded contract.
+        let stage = unsafe { Self::stage(ptr) };
+        Self::set_stage(stage, Stage::Consumed);
+    }
+
+    unsafe fn panic_message(ptr: NonNull<Header>) -> Option<String> {
+        // SAFETY: forwarded contract.
+        match unsafe { Self::stage(ptr) } {
+            Stage::Finished(Err(TaskError::Panicked(message))) => Some(message.clone()),
+            _ => None,
+        }
+    }
+
+    unsafe fn dealloc(ptr: NonNull<Header>) {
+        // SAFETY: the last reference is gone; the cell was made by
+        // `Box::new` in `allocate` with this very type.
+        drop(unsafe { Box::from_raw(ptr.cast::<TaskCell<F>>().as_ptr()) });
+    }
+}
+
+/// The text of a panic payload (`&str` or `String`), or a placeholder.
+pub(crate) fn panic_payload_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_string()
+    }
+}

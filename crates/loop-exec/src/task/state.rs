@@ -1,0 +1,30 @@
+//! The bits of a task's atomic state word.
+//!
+//! The low bits are flags; the rest counts references (every `Waker`, the
+//! run-queue entry, the loop's registry entry and the `Task<T>` handle each
+//! hold one). Flags may be read from any thread; the future and its output
+//! are only ever touched on the loop's thread.
+
+/// The task is in a run queue, or about to be pushed onto one by whoever set
+/// this bit. While set, further wakes are no-ops. Cleared by the loop just
+/// before it polls the task, so a wake during the poll queues it again.
+pub(crate) const SCHEDULED: usize = 1 << 0;
+
+/// The future is gone (finished, panicked or cancelled) and the stage holds
+/// the output or nothing. Set once, never cleared; wakes are ignored after it.
+pub(crate) const COMPLETE: usize = 1 << 1;
+
+/// `cancel()` was called before completion: the loop drops the future the
+/// next time it picks the task instead of polling it. Never set on a task
+/// that was already complete.
+pub(crate) const CANCELLED: usize = 1 << 2;
+
+/// A `Task<T>` handle is alive. Without it the output is dropped as soon as
+/// the task completes, and a panic goes to the loop's exception handler.
+pub(crate) const HANDLE: usize = 1 << 3;
+
+/// One reference. All bits from here up are the reference count.
+pub(crate) const REF_ONE: usize = 1 << 6;
+
+/// Mask of the reference count.
+pub(crate) const REF_MASK: usize = !(REF_ONE - 1);

@@ -1,0 +1,274 @@
+//! Sleeping and timeouts on the running loop's timer wheel.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use loop_time::TimerKey;
+use pin_project_lite::pin_project;
+
+use crate::inner::{self, LoopInner, TimerEntry};
+
+/// When a [`Sleep`] is due: fixed at creation when a loop is running, else
+/// on first poll.
+#[derive(Debug, Clone, Copy)]
+enum Deadline {
+    At(Instant),
+    After(Duration),
+}
+
+/// The future returned by [`sleep`] and [`sleep_until`].
+///
+/// It is `Send` and `Unpin`; it registers one timer on the running loop when
+/// first polled and removes it (O(1)) when dropped early.
+pub struct Sleep {
+    deadline: Deadline,
+    /// The timer, once registered, and the loop (by identity) it is on.
+    timer: Option<(TimerKey, usize)>,
+}
+
+/// Identity of a loop, to tell whether a timer key belongs to it.
+fn loop_id(inner: &LoopInner) -> usize {
+    Arc::as_ptr(&inner.shared) as usize
+}
+
+/// Waits until `duration` has passed on the running loop's clock (asyncio's
+/// `asyncio.sleep`).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// let t0 = ev.time();
+/// ev.run_until_complete(loop_exec::sleep(Duration::from_millis(1500)));
+/// assert_eq!(ev.time() - t0, Duration::from_millis(1500));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Panics
+/// When polled outside a running event loop.
+pub fn sleep(duration: Duration) -> Sleep {
+    let deadline = match inner::with_current(|inner| inner.clock.now()) {
+        Some(now) => Deadline::At(now + duration),
+        None => Deadline::After(duration),
+    };
+    Sleep { deadline, timer: None }
+}
+
+/// Waits until the loop's clock reaches `deadline`.
+///
+/// # Panics
+/// When polled outside a running event loop.
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep { deadline: Deadline::At(deadline), timer: None }
+}
+
+impl Sleep {
+    /// When this sleep ends (resolved against the running loop's clock if it
+    /// was created outside one and not yet polled).
+    pub fn deadline(&self) -> Instant {
+        match self.deadline {
+            Deadline::At(at) => at,
+            Deadline::After(d) => inner::with_current(|i| i.clock.now()).unwrap_or_else(Instant::now) + d,
+        }
+    }
+
+    /// Whether the deadline has passed on the running loop's clock.
+    pub fn is_elapsed(&self) -> bool {
+        match self.deadline {
+            Deadline::At(at) => inner::with_current(|i| i.clock.now() >= at).unwrap_or(false),
+            Deadline::After(_) => false,
+        }
+    }
+
+    /// Moves the deadline (the timer is re-registered on the next poll).
+    pub fn reset(&mut self, deadline: Instant) {
+        self.cancel_timer();
+        self.deadline = Deadline::At(deadline);
+    }
+
+    fn cancel_timer(&mut self) {
+        if let Some((key, id)) = self.timer.take() {
+            inner::with_current(|inner| {
+                if loop_id(inner) == id {
+                    let entry = inner.timers.borrow_mut().cancel(key);
+                    drop(entry);
+                }
+            });
+        }
+    }
+
+    fn poll_on(&mut self, inner: &Rc<LoopInner>, cx: &mut Context<'_>) -> Poll<()> {
+        let now = inner.clock.now();
+        let deadline = match self.deadline {
+            Deadline::At(at) => at,
+            Deadline::After(d) => {
+                let at = now + d;
+                self.deadline = Deadline::At(at);
+                at
+            }
+        };
+        if now >= deadline {
+            self.cancel_timer();
+            return Poll::Ready(());
+        }
+        let id = loop_id(inner);
+        let mut timers = inner.timers.borrow_mut();
+        if let Some((key, owner)) = self.timer {
+            if owner == id {
+                if let Some(TimerEntry::Wake(slot)) = timers.get_mut(key) {
+                    if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        *slot = Some(cx.waker().clone());
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+        let tick = inner.clock.deadline_tick(deadline);
+        let key = timers.insert(tick, TimerEntry::Wake(Some(cx.waker().clone())));
+        self.timer = Some((key, id));
+        Poll::Pending
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        inner::with_current(|inner| this.poll_on(inner, cx)).unwrap_or_else(|| inner::no_running_loop("sleep()"))
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.cancel_timer();
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep").field("deadline", &self.deadline).finish()
+    }
+}
+
+/// The deadline passed before the operation finished (asyncio's
+/// `TimeoutError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("deadline has elapsed")]
+pub struct TimeoutError(());
+
+pin_project! {
+    /// The future returned by [`wait_for`] and [`timeout_at`].
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct Timeout<F> {
+        #[pin]
+        future: Option<F>,
+        sleep: Sleep,
+    }
+}
+
+/// Awaits `future` for at most `timeout` (asyncio's `wait_for`, same
+/// argument order). On timeout the inner future is dropped — cancelled —
+/// before `Err(TimeoutError)` is returned. The future is polled before the
+/// timer is checked, so a future that is ready wins even at timeout zero.
+///
+/// ```
+/// use loop_exec::{sleep, wait_for, TimeoutError};
+/// use std::time::Duration;
+///
+/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// let slow = wait_for(sleep(Duration::from_secs(10)), Duration::from_secs(1));
+/// assert!(ev.run_until_complete(slow).is_err());
+/// let fast = wait_for(async { 7 }, Duration::from_secs(1));
+/// assert_eq!(ev.run_until_complete(fast), Ok(7));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn wait_for<F: Future>(future: F, timeout: Duration) -> Timeout<F> {
+    Timeout { future: Some(future), sleep: sleep(timeout) }
+}
+
+/// Awaits `future` until the loop time `deadline` (asyncio's `timeout_at`).
+pub fn timeout_at<F: Future>(future: F, deadline: Instant) -> Timeout<F> {
+    Timeout { future: Some(future), sleep: sleep_until(deadline) }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, TimeoutError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let Some(future) = this.future.as_mut().as_pin_mut() else {
+            panic!("Timeout polled after it completed");
+        };
+        if let Poll::Ready(output) = future.poll(cx) {
+            this.future.set(None);
+            return Poll::Ready(Ok(output));
+        }
+        match Pin::new(&mut *this.sleep).poll(cx) {
+            Poll::Ready(()) => {
+                // Cancel (drop) the inner future before reporting.
+                this.future.set(None);
+                Poll::Ready(Err(TimeoutError(())))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Ticks at a fixed period (see [`interval`]).
+#[derive(Debug)]
+pub struct Interval {
+    period: Duration,
+    next: Option<Instant>,
+    sleep: Option<Sleep>,
+}
+
+/// A stream of ticks every `period`; the first tick completes at once.
+///
+/// A tick that comes late (the loop was busy) is delivered as soon as
+/// possible and the following ones keep the original schedule; ticks missed
+/// entirely are skipped rather than delivered in a burst.
+///
+/// # Panics
+/// When `period` is zero.
+pub fn interval(period: Duration) -> Interval {
+    assert!(period > Duration::ZERO, "interval(Duration::ZERO): the period must be positive");
+    Interval { period, next: None, sleep: None }
+}
+
+impl Interval {
+    /// Waits for the next tick and returns its scheduled time.
+    pub async fn tick(&mut self) -> Instant {
+        std::future::poll_fn(|cx| self.poll_tick(cx)).await
+    }
+
+    /// The period.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// Polls for the next tick.
+    pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
+        let now = inner::with_current(|i| i.clock.now()).unwrap_or_else(|| inner::no_running_loop("Interval::tick"));
+        let due = *self.next.get_or_insert(now);
+        if now < due {
+            let sleep = self.sleep.get_or_insert_with(|| sleep_until(due));
+            if Pin::new(sleep).poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        self.sleep = None;
+        let mut next = due + self.period;
+        while next <= now {
+            next += self.period;
+        }
+        self.next = Some(next);
+        Poll::Ready(due)
+    }
+}
+

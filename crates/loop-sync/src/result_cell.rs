@@ -1,0 +1,215 @@
+//! A one-shot result cell: asyncio's `Future`.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Waker};
+
+use parking_lot::Mutex;
+
+/// The cell was cancelled before a result was set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the result cell was cancelled")]
+pub struct CancelledError;
+
+/// The cell already holds a result (or was cancelled): it can be set once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid state: the result cell is already done")]
+pub struct InvalidStateError;
+
+type DoneCallback<T> = Box<dyn FnOnce(&Result<T, CancelledError>) + Send>;
+
+struct State<T> {
+    /// Wakers of pending `wait`s, by slot; a dropped `Wait` frees its slot.
+    waiters: Vec<Option<Waker>>,
+    /// Run once the outcome is set, in registration order.
+    callbacks: Vec<DoneCallback<T>>,
+}
+
+struct Shared<T> {
+    /// The outcome; written once, under `state`'s lock, then read freely
+    /// (so callbacks and readers never run under the lock).
+    outcome: OnceLock<Result<T, CancelledError>>,
+    state: Mutex<State<T>>,
+}
+
+/// A value set once and awaited by any number of tasks, on any threads
+/// (asyncio's `Future`, made by `loop.create_future()`).
+///
+/// Clones share the same cell. `set_result` or `cancel` completes it once;
+/// a second attempt is an [`InvalidStateError`]. Done-callbacks run in
+/// registration order, on the thread that completes the cell (or at once, if
+/// it is already done).
+///
+/// ```
+/// use loop_sync::{CancelledError, ResultCell};
+///
+/// let cell: ResultCell<&str> = ResultCell::new();
+/// let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+/// let l = log.clone();
+/// cell.add_done_callback(move |r| l.lock().unwrap().push(format!("{r:?}")));
+/// assert!(cell.cancel());
+/// assert_eq!(cell.set_result("late"), Err(loop_sync::InvalidStateError));
+/// assert_eq!(cell.result(), Some(Err(CancelledError)));
+/// assert_eq!(*log.lock().unwrap(), ["Err(CancelledError)"]);
+/// ```
+pub struct ResultCell<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Clone for ResultCell<T> {
+    fn clone(&self) -> Self {
+        ResultCell { shared: self.shared.clone() }
+    }
+}
+
+impl<T> Default for ResultCell<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> ResultCell<T> {
+    /// An empty cell.
+    pub fn new() -> Self {
+        ResultCell {
+            shared: Arc::new(Shared {
+                outcome: OnceLock::new(),
+                state: Mutex::new(State { waiters: Vec::new(), callbacks: Vec::new() }),
+            }),
+        }
+    }
+
+    fn finish(&self, result: Result<T, CancelledError>) -> Result<(), InvalidStateError> {
+        let (waiters, callbacks) = {
+            let mut state = self.shared.state.lock();
+            self.shared.outcome.set(result).map_err(|_| InvalidStateError)?;
+            (std::mem::take(&mut state.waiters), std::mem::take(&mut state.callbacks))
+        };
+        for waker in waiters.into_iter().flatten() {
+            waker.wake();
+        }
+        if let Some(result) = self.shared.outcome.get() {
+            for cb in callbacks {
+                cb(result);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the result and wakes every waiter.
+    pub fn set_result(&self, value: T) -> Result<(), InvalidStateError> {
+        self.finish(Ok(value))
+    }
+
+    /// Cancels the cell; waiters get [`CancelledError`]. Returns `false`
+    /// when it was already done.
+    pub fn cancel(&self) -> bool {
+        self.finish(Err(CancelledError)).is_ok()
+    }
+
+    /// Whether a result was set or the cell cancelled.
+    pub fn is_done(&self) -> bool {
+        self.shared.outcome.get().is_some()
+    }
+
+    /// Whether the cell was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.shared.outcome.get(), Some(Err(_)))
+    }
+
+    /// Runs `f` with the outcome once the cell is done (at once if it is).
+    /// Callbacks run in the order they were added.
+    pub fn add_done_callback(&self, f: impl FnOnce(&Result<T, CancelledError>) + Send + 'static) {
+        {
+            let mut state = self.shared.state.lock();
+            if self.shared.outcome.get().is_none() {
+                state.callbacks.push(Box::new(f));
+                return;
+            }
+        }
+        if let Some(result) = self.shared.outcome.get() {
+            f(result);
+        }
+    }
+
+    /// The outcome, if done.
+    pub fn result(&self) -> Option<Result<T, CancelledError>>
+    where
+        T: Clone,
+    {
+        self.shared.outcome.get().cloned()
+    }
+
+    /// Waits until the cell is done and returns (a clone of) the outcome.
+    pub fn wait(&self) -> Wait<T>
+    where
+        T: Clone,
+    {
+        Wait { cell: self.clone(), slot: None }
+    }
+}
+
+impl<T: Clone> IntoFuture for ResultCell<T> {
+    type Output = Result<T, CancelledError>;
+    type IntoFuture = Wait<T>;
+
+    fn into_future(self) -> Wait<T> {
+        Wait { cell: self, slot: None }
+    }
+}
+
+impl<T> fmt::Debug for ResultCell<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResultCell").field("done", &self.is_done()).finish()
+    }
+}
+
+/// The future returned by [`ResultCell::wait`].
+pub struct Wait<T> {
+    cell: ResultCell<T>,
+    /// Our slot in the waiter list, once registered.
+    slot: Option<usize>,
+}
+
+impl<T> Unpin for Wait<T> {}
+
+impl<T: Clone> Future for Wait<T> {
+    type Output = Result<T, CancelledError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let mut state = this.cell.shared.state.lock();
+        if let Some(result) = this.cell.shared.outcome.get() {
+            this.slot = None;
+            return Poll::Ready(result.clone());
+        }
+        match this.slot {
+            Some(i) => state.waiters[i] = Some(cx.waker().clone()),
+            None => {
+                let i = match state.waiters.iter().position(Option::is_none) {
+                    Some(i) => i,
+                    None => {
+                        state.waiters.push(None);
+                        state.waiters.len() - 1
+                    }
+                };
+                state.waiters[i] = Some(cx.waker().clone());
+                this.slot = Some(i);
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for Wait<T> {
+    fn drop(&mut self) {
+        if let Some(i) = self.slot {
+            let mut state = self.cell.shared.state.lock();
+            if let Some(w) = state.waiters.get_mut(i) {
+                *w = None;
+            }
+        }
+    }
+}
