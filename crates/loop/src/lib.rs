@@ -1,1 +1,62 @@
-//! Placeholder
+//! `loop`: an async runtime with Python asyncio's model and vocabulary.
+//!
+//! One event loop per thread; tasks that need not be `Send`; `gather`,
+//! `wait_for`, `sleep`; callbacks with `call_soon` / `call_later`; a blocking
+//! pool behind `spawn_blocking` (`to_thread`); handles for other threads.
+//! `loop` is a Rust keyword, so the crate is written `r#loop` in paths — or
+//! renamed once: `use r#loop as aio;`.
+//!
+//! ```
+//! use r#loop as aio;
+//! use std::time::Duration;
+//!
+//! async fn fetch(n: u64) -> u64 {
+//!     aio::sleep(Duration::from_millis(n)).await;
+//!     n
+//! }
+//!
+//! let total = aio::run(async {
+//!     let first = aio::create_task(fetch(3));
+//!     let (a, b) = aio::gather!(fetch(1), fetch(2)).await;
+//!     let slow = aio::wait_for(fetch(10_000), Duration::from_millis(5)).await;
+//!     assert!(slow.is_err(), "timed out, and the inner future was dropped");
+//!     a + b + first.await.unwrap()
+//! });
+//! assert_eq!(total, 6);
+//! ```
+//!
+//! | asyncio | loop |
+//! | --- | --- |
+//! | `asyncio.run(coro)` | [`run`] |
+//! | `new_event_loop()`, `run_until_complete`, `run_forever`, `stop`, `close` | [`EventLoop`] |
+//! | `call_soon`, `call_later`, `call_at`, `time` | [`LoopRef::call_soon`] and friends |
+//! | `call_soon_threadsafe`, `run_coroutine_threadsafe` | [`LoopHandle`] |
+//! | `get_running_loop()` | [`get_running_loop`] |
+//! | `create_task(coro, name=)` | [`spawn`] / [`create_task`] / [`TaskBuilder`] |
+//! | `current_task()`, `all_tasks()` | [`current_task`], [`all_tasks`] |
+//! | `sleep`, `wait_for`, `timeout_at` | [`sleep`], [`wait_for`], [`timeout_at`], [`interval`] |
+//! | `gather` | [`gather!`], [`gather()`], [`try_gather`] |
+//! | `to_thread`, `run_in_executor` | [`spawn_blocking`], [`to_thread`], [`LoopRef::run_in_executor`] |
+//! | `loop.create_future()` | [`LoopRef::create_future`] ([`sync::ResultCell`]) |
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
+
+pub use loop_exec::{
+    all_tasks, create_task, current_task, gather, get_running_loop, interval, run, sleep, sleep_until, spawn,
+    spawn_blocking, timeout_at, to_thread, try_gather, try_get_running_loop, wait_for, yield_now, Builder,
+    EventLoop, ExceptionContext, ExceptionHandler, Gather, Handle, Interval, LoopClosed, LoopFuture, LoopHandle,
+    LoopRef, LoopStats, Sleep, Task, TaskBuilder, TaskError, TaskId, TaskInfo, TaskState, ThreadsafeTask, Timeout,
+    TimeoutError, TimerHandle, TryGather, YieldNow,
+};
+
+/// Synchronisation primitives (asyncio's `Lock`, `Event`, `Semaphore`,
+/// queues, and the one-shot result cell); runtime-agnostic.
+pub mod sync {
+    pub use loop_sync::*;
+}
+
+/// The clock and timer wheel the loop is built on, for tools and tests.
+pub mod time {
+    pub use loop_time::{Clock, TimerKey, TimerWheel};
+}

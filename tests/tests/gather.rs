@@ -1,0 +1,103 @@
+//! gather!, gather(iter), try_gather.
+
+use loop_tests::Log;
+use r#loop as aio;
+use std::time::Duration;
+
+fn paused() -> aio::EventLoop {
+    aio::EventLoop::builder().paused_clock().build().unwrap()
+}
+
+#[test]
+fn gather_macro_runs_concurrently_and_keeps_argument_order() {
+    let ev = paused();
+    let t0 = ev.time();
+    let out = ev.run_until_complete(async {
+        aio::gather!(
+            async {
+                aio::sleep(Duration::from_secs(3)).await;
+                'a'
+            },
+            async {
+                aio::sleep(Duration::from_secs(1)).await;
+                2u8
+            },
+            async { "now" },
+        )
+        .await
+    });
+    assert_eq!(out, ('a', 2, "now"));
+    assert_eq!(ev.time() - t0, Duration::from_secs(3), "concurrent: the longest, not the sum");
+}
+
+#[test]
+fn gather_iter_returns_in_input_order_not_completion_order() {
+    let ev = paused();
+    let out = ev.run_until_complete(aio::gather([3u64, 1, 2].map(|s| async move {
+        aio::sleep(Duration::from_secs(s)).await;
+        s
+    })));
+    assert_eq!(out, [3, 1, 2]);
+}
+
+#[test]
+fn gather_of_results_is_return_exceptions_true() {
+    let out: Vec<Result<i32, String>> = aio::run(aio::gather((0..4).map(|i| async move {
+        if i % 2 == 0 {
+            Ok(i)
+        } else {
+            Err(format!("e{i}"))
+        }
+    })));
+    assert_eq!(out, [Ok(0), Err("e1".into()), Ok(2), Err("e3".into())]);
+}
+
+#[test]
+fn gather_of_tasks() {
+    let out = aio::run(async {
+        let tasks: Vec<_> = (0..100).map(|i| aio::spawn(async move { i })).collect();
+        aio::gather(tasks).await
+    });
+    assert_eq!(out.into_iter().map(Result::unwrap).sum::<i32>(), 4950);
+}
+
+#[test]
+fn try_gather_fails_fast_and_drops_the_rest() {
+    let ev = paused();
+    let log = Log::new();
+    let l = log.clone();
+    let t0 = ev.time();
+    let out = ev.run_until_complete(async move {
+        let futs = (0..3u64).map(|i| {
+            let l = l.clone();
+            async move {
+                struct Note(Log, u64);
+                impl Drop for Note {
+                    fn drop(&mut self) {
+                        self.0.push(format!("dropped {}", self.1));
+                    }
+                }
+                let _n = Note(l, i);
+                aio::sleep(Duration::from_secs(10 * (i + 1))).await;
+                if i == 0 {
+                    Err(format!("failed {i}"))
+                } else {
+                    Ok(i)
+                }
+            }
+        });
+        aio::try_gather(futs).await
+    });
+    assert_eq!(out, Err("failed 0".to_string()));
+    assert_eq!(ev.time() - t0, Duration::from_secs(10), "did not wait for the others");
+    let mut entries = log.entries();
+    entries.sort();
+    assert_eq!(entries, ["dropped 0", "dropped 1", "dropped 2"]);
+    assert_eq!(ev.stats().timers_pending, 0);
+}
+
+#[test]
+fn try_gather_all_ok() {
+    let out: Result<Vec<u8>, ()> = aio::run(aio::try_gather((1..=3).map(|i| async move { Ok(i) })));
+    assert_eq!(out, Ok(vec![1, 2, 3]));
+}

@@ -1,0 +1,133 @@
+//! Sleeping, timeouts and the paused clock.
+
+use loop_tests::{DropFlag, Log};
+use r#loop as aio;
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+fn paused() -> aio::EventLoop {
+    aio::EventLoop::builder().paused_clock().build().unwrap()
+}
+
+#[test]
+fn an_hour_of_sleep_on_a_paused_clock_is_instant_and_exact() {
+    let ev = paused();
+    let wall = Instant::now();
+    let t0 = ev.time();
+    ev.run_until_complete(aio::sleep(Duration::from_secs(3600)));
+    assert_eq!(ev.time() - t0, Duration::from_secs(3600));
+    assert!(wall.elapsed() < Duration::from_secs(60), "the paused clock did not wait for real");
+}
+
+#[test]
+fn sleeps_wake_in_deadline_order() {
+    let ev = paused();
+    let log = Log::new();
+    let l = log.clone();
+    ev.run_until_complete(async move {
+        let mut tasks = Vec::new();
+        for (name, ms) in [("c", 30u64), ("a", 10), ("b", 20), ("a2", 10)] {
+            let l = l.clone();
+            tasks.push(aio::spawn(async move {
+                aio::sleep(Duration::from_millis(ms)).await;
+                l.push(name);
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    assert_eq!(log.entries(), ["a", "a2", "b", "c"]);
+}
+
+#[test]
+fn wait_for_drops_the_inner_future_before_reporting_the_timeout() {
+    let ev = paused();
+    let dropped = Rc::new(Cell::new(false));
+    let d = dropped.clone();
+    let t0 = ev.time();
+    let seen_dropped_at_timeout = ev.run_until_complete(async move {
+        let inner = async move {
+            let _guard = DropFlag(d);
+            aio::sleep(Duration::from_secs(10)).await;
+        };
+        let r = aio::wait_for(inner, Duration::from_secs(2)).await;
+        assert!(r.is_err());
+        r.unwrap_err().to_string()
+    });
+    assert_eq!(seen_dropped_at_timeout, "deadline has elapsed");
+    assert!(dropped.get());
+    assert_eq!(ev.time() - t0, Duration::from_secs(2));
+    assert_eq!(ev.stats().timers_pending, 0);
+}
+
+#[test]
+fn wait_for_returns_the_value_when_in_time() {
+    let ev = paused();
+    let out = ev.run_until_complete(aio::wait_for(
+        async {
+            aio::sleep(Duration::from_secs(1)).await;
+            "ok"
+        },
+        Duration::from_secs(2),
+    ));
+    assert_eq!(out, Ok("ok"));
+}
+
+#[test]
+fn timeout_at_uses_loop_time() {
+    let ev = paused();
+    let deadline = ev.time() + Duration::from_millis(500);
+    let out = ev.run_until_complete(aio::timeout_at(std::future::pending::<()>(), deadline));
+    assert!(out.is_err());
+    assert_eq!(ev.time(), deadline);
+}
+
+#[test]
+fn interval_ticks_on_schedule() {
+    let ev = paused();
+    let t0 = ev.time();
+    let ticks = ev.run_until_complete(async {
+        let mut iv = aio::interval(Duration::from_millis(100));
+        let mut ticks = Vec::new();
+        for _ in 0..4 {
+            ticks.push(iv.tick().await);
+        }
+        ticks
+    });
+    let offsets: Vec<_> = ticks.iter().map(|t| (*t - t0).as_millis()).collect();
+    assert_eq!(offsets, [0, 100, 200, 300]);
+}
+
+#[test]
+fn advance_by_hand_fires_due_timers() {
+    let ev = paused();
+    let fired = Rc::new(Cell::new(false));
+    let f = fired.clone();
+    ev.call_later(Duration::from_secs(30), move || f.set(true));
+    ev.advance(Duration::from_secs(30));
+    ev.run_until_complete(aio::yield_now());
+    assert!(fired.get());
+}
+
+#[test]
+fn real_clock_sleep_never_returns_early() {
+    let ev = aio::EventLoop::new().unwrap();
+    let t0 = ev.time();
+    ev.run_until_complete(aio::sleep(Duration::from_millis(15)));
+    assert!(ev.time() - t0 >= Duration::from_millis(15));
+}
+
+#[test]
+fn many_sleeps_registered_and_dropped_leave_no_timer() {
+    let ev = paused();
+    ev.run_until_complete(async {
+        for i in 0..10_000u64 {
+            let s = aio::sleep(Duration::from_millis(1 + i % 5000));
+            let r = aio::wait_for(s, Duration::ZERO).await;
+            assert!(r.is_err());
+        }
+    });
+    assert_eq!(ev.stats().timers_pending, 0);
+}
