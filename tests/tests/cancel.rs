@@ -3,9 +3,9 @@
 use loop_tests::{DropFlag, Log};
 use r#loop as aio;
 use std::cell::Cell;
-use std::rc::Rc;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 

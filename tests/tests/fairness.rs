@@ -31,7 +31,8 @@ fn a_task_that_is_always_ready_does_not_starve_remote_wakes() {
     let cell = ev.create_future::<()>();
     let setter = cell.clone();
     let out = ev.run_until_complete(async move {
-        let t = std::thread::spawn(move || handle.call_soon_threadsafe(move || setter.set_result(()).unwrap()).unwrap());
+        let t =
+            std::thread::spawn(move || handle.call_soon_threadsafe(move || setter.set_result(()).unwrap()).unwrap());
         while !cell.is_done() {
             aio::yield_now().await;
         }

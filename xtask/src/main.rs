@@ -1,1 +1,120 @@
-fn main(){}
+//! Project automation, run as `cargo xtask <command>`:
+//!
+//! - `ci`: everything CI checks: format, clippy (`-D warnings`), every test
+//!   and doctest, the examples built, and a Miri run of the unsafe code
+//!   when Miri can be installed.
+//! - `bench [--quick]`: our loop against tokio and smol on the same
+//!   workloads, in one run; prints the table and writes `BENCHMARKS.md`.
+//! - `miri`: the unsafe code (task cells, wakers) under Miri.
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+use std::path::{Path, PathBuf};
+use std::process::{exit, Command};
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("bench") => bench(&args[1..]),
+        Some("miri") => miri(true),
+        _ => {
+            eprintln!("usage: cargo xtask <ci | bench [--quick] | miri>");
+            exit(2);
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("xtask: FAILED: {e}");
+        exit(1);
+    }
+}
+
+/// The workspace root (the parent of this crate's directory).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+/// Runs a command in the workspace root, echoing it; an error if it fails.
+fn run(program: &str, args: &[&str]) -> Result<(), String> {
+    run_env(program, args, &[])
+}
+
+fn run_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+    println!("\n==> {program} {}", args.join(" "));
+    let started = Instant::now();
+    let status = Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("could not start `{program}`: {e}"))?;
+    println!("<== {program} {} ({:.1?})", args.first().copied().unwrap_or(""), started.elapsed());
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{program} {}` exited with {status}", args.join(" ")))
+    }
+}
+
+fn ci() -> Result<(), String> {
+    let started = Instant::now();
+    run("cargo", &["fmt", "--all", "--check"])?;
+    run("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
+    run("cargo", &["test", "--workspace", "--locked", "--no-fail-fast"])?;
+    run("cargo", &["build", "--workspace", "--examples", "--locked"])?;
+    // The benchmark harness is built by clippy above; run its quickest mode
+    // once so a broken workload is caught (numbers are not judged here).
+    run("cargo", &["run", "--release", "--locked", "-p", "loop-bench", "--", "--smoke"])?;
+    miri(false)?;
+    println!("\nxtask ci: all checks passed in {:.1?}", started.elapsed());
+    Ok(())
+}
+
+/// Whether `cargo +nightly miri` is available, installing it if possible.
+fn miri_available() -> bool {
+    let has = |_: ()| {
+        Command::new("cargo")
+            .args(["+nightly", "miri", "--version"])
+            .current_dir(root())
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    if has(()) {
+        return true;
+    }
+    println!("\n==> rustup component add --toolchain nightly miri rust-src");
+    let _ = Command::new("timeout")
+        .args(["300", "rustup", "component", "add", "--toolchain", "nightly", "miri", "rust-src"])
+        .status();
+    has(())
+}
+
+/// Runs the unsafe code's tests under Miri. `required`: fail when Miri
+/// cannot be installed (the `miri` command); in `ci` that is a warning.
+fn miri(required: bool) -> Result<(), String> {
+    if !miri_available() {
+        let msg = "Miri is not installed and could not be installed (no nightly toolchain download here)";
+        if required {
+            return Err(msg.into());
+        }
+        println!("\nxtask: WARNING: {msg}; skipping the Miri run");
+        return Ok(());
+    }
+    run_env(
+        "cargo",
+        &["+nightly", "miri", "test", "-p", "loop-exec", "-p", "loop-time", "-p", "loop-sync", "--lib", "--tests"],
+        &[("MIRIFLAGS", "-Zmiri-disable-isolation")],
+    )
+}
+
+fn bench(args: &[String]) -> Result<(), String> {
+    let mut cargo_args = vec!["run", "--release", "-p", "loop-bench", "--"];
+    cargo_args.extend(args.iter().map(String::as_str));
+    let out_path = root().join("BENCHMARKS.md");
+    let out = out_path.to_str().ok_or("non-UTF-8 path")?.to_string();
+    cargo_args.push("--write");
+    cargo_args.push(&out);
+    run("cargo", &cargo_args)
+}

@@ -467,7 +467,8 @@ where
     F: Future + 'static,
 {
     let location = Location::caller();
-    inner::with_current(|inner| inner.spawn(future, None, location)).unwrap_or_else(|| inner::no_running_loop("spawn()"))
+    inner::with_current(|inner| inner.spawn(future, None, location))
+        .unwrap_or_else(|| inner::no_running_loop("spawn()"))
 }
 
 /// Alias of [`spawn`], asyncio's name.
@@ -477,7 +478,8 @@ where
     F: Future + 'static,
 {
     let location = Location::caller();
-    inner::with_current(|inner| inner.spawn(future, None, location)).unwrap_or_else(|| inner::no_running_loop("create_task()"))
+    inner::with_current(|inner| inner.spawn(future, None, location))
+        .unwrap_or_else(|| inner::no_running_loop("create_task()"))
 }
 
 /// The task being polled, if called from inside a task (the future given to

@@ -286,14 +286,16 @@ impl LoopInner {
     }
 
     /// Spawns a task onto this loop.
-    pub(crate) fn spawn<F>(&self, future: F, name: Option<Box<str>>, location: &'static Location<'static>) -> Task<F::Output>
+    pub(crate) fn spawn<F>(
+        &self,
+        future: F,
+        name: Option<Box<str>>,
+        location: &'static Location<'static>,
+    ) -> Task<F::Output>
     where
         F: Future + 'static,
     {
-        assert!(
-            !self.closed.get(),
-            "spawn on a closed event loop: create a new EventLoop (or use loop::run)"
-        );
+        assert!(!self.closed.get(), "spawn on a closed event loop: create a new EventLoop (or use loop::run)");
         let meta = TaskMeta {
             id: crate::task::TaskId::next(),
             name,
@@ -365,10 +367,7 @@ impl LoopInner {
     }
 
     fn check_can_run(&self, what: &str) {
-        assert!(
-            !self.closed.get(),
-            "{what} on a closed event loop: create a new EventLoop (or use loop::run)"
-        );
+        assert!(!self.closed.get(), "{what} on a closed event loop: create a new EventLoop (or use loop::run)");
         assert!(
             !is_running_here(),
             "{what} called while an event loop is already running on this thread: \
@@ -478,7 +477,10 @@ impl LoopInner {
         if let Some(start) = start {
             let took = start.elapsed();
             if took >= self.config.slow_callback {
-                eprintln!("loop: a callback took {took:.3?} (slow_callback_duration is {:.3?})", self.config.slow_callback);
+                eprintln!(
+                    "loop: a callback took {took:.3?} (slow_callback_duration is {:.3?})",
+                    self.config.slow_callback
+                );
             }
         }
     }

@@ -271,4 +271,3 @@ impl Interval {
         Poll::Ready(due)
     }
 }
-

@@ -225,9 +225,7 @@ impl<T> TimerWheel<T> {
 
     /// The live entry for `key`, if any.
     fn entry_of(&self, key: TimerKey) -> Option<&Entry<T>> {
-        self.entries
-            .get(key.index as usize)
-            .filter(|e| e.seq == key.seq && e.value.is_some())
+        self.entries.get(key.index as usize).filter(|e| e.seq == key.seq && e.value.is_some())
     }
 
     /// The slot index of the current time at `level`.

@@ -29,10 +29,7 @@ fn main() {
             fetch("news.html", Duration::from_millis(60)),
         )
         .await;
-        println!(
-            "gather!: pages of {a}, {b} and {c} bytes in {:?} (the latencies add up to 150 ms)",
-            t0.elapsed()
-        );
+        println!("gather!: pages of {a}, {b} and {c} bytes in {:?} (the latencies add up to 150 ms)", t0.elapsed());
 
         // gather(iter): any number of futures of one type.
         let sizes = aio::gather((1..=5).map(|i| fetch("p", Duration::from_millis(10 * i)))).await;
@@ -52,9 +49,8 @@ fn main() {
         println!("create_future: {}", done.await.unwrap());
 
         // to_thread: blocking work off the loop.
-        let digest = aio::to_thread(|| (1..=1_000_000u64).fold(0u64, |h, x| h.wrapping_mul(31).wrapping_add(x)))
-            .await
-            .unwrap();
+        let digest =
+            aio::to_thread(|| (1..=1_000_000u64).fold(0u64, |h, x| h.wrapping_mul(31).wrapping_add(x))).await.unwrap();
         println!("to_thread: digest {digest:x}");
 
         // A plain thread hands work to the loop.

@@ -44,10 +44,10 @@
 
 pub use loop_exec::{
     all_tasks, create_task, current_task, gather, get_running_loop, interval, run, sleep, sleep_until, spawn,
-    spawn_blocking, timeout_at, to_thread, try_gather, try_get_running_loop, wait_for, yield_now, Builder,
-    EventLoop, ExceptionContext, ExceptionHandler, Gather, Handle, Interval, LoopClosed, LoopFuture, LoopHandle,
-    LoopRef, LoopStats, Sleep, Task, TaskBuilder, TaskError, TaskId, TaskInfo, TaskState, ThreadsafeTask, Timeout,
-    TimeoutError, TimerHandle, TryGather, YieldNow,
+    spawn_blocking, timeout_at, to_thread, try_gather, try_get_running_loop, wait_for, yield_now, Builder, EventLoop,
+    ExceptionContext, ExceptionHandler, Gather, Handle, Interval, LoopClosed, LoopFuture, LoopHandle, LoopRef,
+    LoopStats, Sleep, Task, TaskBuilder, TaskError, TaskId, TaskInfo, TaskState, ThreadsafeTask, Timeout, TimeoutError,
+    TimerHandle, TryGather, YieldNow,
 };
 
 /// Synchronisation primitives (asyncio's `Lock`, `Event`, `Semaphore`,

@@ -333,9 +333,7 @@ impl<F: Future + 'static> TaskCell<F> {
     unsafe fn poll(ptr: NonNull<Header>, cx: &mut Context<'_>) -> bool {
         // SAFETY: forwarded contract of the vtable entry.
         let stage = unsafe { Self::stage(ptr) };
-        let Stage::Running(future) = stage else {
-            unreachable!("a task was polled after its future was gone")
-        };
+        let Stage::Running(future) = stage else { unreachable!("a task was polled after its future was gone") };
         // SAFETY: the future lives inside the heap cell and is never moved
         // until it is dropped in place.
         let future = unsafe { Pin::new_unchecked(future) };
