@@ -71,6 +71,8 @@ fn a_loop_recovers_after_its_main_future_panics() {
 
 #[test]
 fn zero_blocking_threads_is_refused() {
-    let msg = panic_message(|| drop(aio::EventLoop::builder().blocking_threads(0)));
+    let msg = panic_message(|| {
+        let _ = aio::EventLoop::builder().blocking_threads(0);
+    });
     assert!(msg.contains("at least one thread"), "{msg}");
 }

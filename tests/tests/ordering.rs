@@ -88,7 +88,7 @@ fn callbacks_can_be_cancelled() {
 #[test]
 fn run_forever_until_stop_from_a_callback() {
     let ev = aio::EventLoop::builder().paused_clock().build().unwrap();
-    let r = ev.as_ref().clone();
+    let r = ev.loop_ref().clone();
     let log = Log::new();
     let l = log.clone();
     ev.call_later(Duration::from_secs(5), move || {

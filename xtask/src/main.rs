@@ -86,7 +86,7 @@ fn miri_available() -> bool {
     }
     println!("\n==> rustup component add --toolchain nightly miri rust-src");
     let _ = Command::new("timeout")
-        .args(["300", "rustup", "component", "add", "--toolchain", "nightly", "miri", "rust-src"])
+        .args(["45", "rustup", "component", "add", "--toolchain", "nightly", "miri", "rust-src"])
         .status();
     has(())
 }
@@ -104,8 +104,11 @@ fn miri(required: bool) -> Result<(), String> {
     }
     run_env(
         "cargo",
-        &["+nightly", "miri", "test", "-p", "loop-exec", "-p", "loop-time", "-p", "loop-sync", "--lib", "--tests"],
-        &[("MIRIFLAGS", "-Zmiri-disable-isolation")],
+        // loop-exec holds the project's unsafe code (task cells, wakers);
+        // the other library crates are `forbid(unsafe_code)`.
+        &["+nightly", "miri", "test", "-p", "loop-exec", "--lib"],
+        // parking_lot casts integers to pointers internally.
+        &[("MIRIFLAGS", "-Zmiri-disable-isolation -Zmiri-permissive-provenance")],
     )
 }
 

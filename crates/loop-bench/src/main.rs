@@ -78,7 +78,7 @@ fn main() {
     }
     if let Some(path) = &opts.write {
         let md = markdown(&rows, &opts);
-        std::fs::write(&path, md).expect("write the report");
+        std::fs::write(path, md).expect("write the report");
         println!("wrote {path}");
     }
 }

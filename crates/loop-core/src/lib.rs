@@ -23,5 +23,6 @@
 #![forbid(unsafe_code)]
 
 mod reactor;
+mod sys;
 
 pub use reactor::{Notifier, Reactor};

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use polling::{Events, Poller};
+use crate::sys::{Events, Poller};
 
 /// State shared between a [`Reactor`] and its [`Notifier`]s.
 struct Shared {

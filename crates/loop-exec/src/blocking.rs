@@ -26,6 +26,9 @@ struct PoolState {
     /// Threads waiting for work.
     idle: usize,
     shutdown: bool,
+    /// Join handles of threads started; finished ones are reaped as new
+    /// threads start, the rest joined at shutdown.
+    handles: Vec<thread::JoinHandle<()>>,
 }
 
 struct PoolShared {
@@ -47,7 +50,13 @@ impl BlockingPool {
     pub(crate) fn new(max_threads: usize, keep_alive: Duration) -> BlockingPool {
         BlockingPool {
             shared: Arc::new(PoolShared {
-                state: Mutex::new(PoolState { queue: VecDeque::new(), threads: 0, idle: 0, shutdown: false }),
+                state: Mutex::new(PoolState {
+                    queue: VecDeque::new(),
+                    threads: 0,
+                    idle: 0,
+                    shutdown: false,
+                    handles: Vec::new(),
+                }),
                 work: Condvar::new(),
                 exited: Condvar::new(),
                 max_threads,
@@ -66,8 +75,11 @@ impl BlockingPool {
         } else if state.threads < self.shared.max_threads {
             state.threads += 1;
             let shared = self.shared.clone();
+            state.handles.retain(|h| !h.is_finished());
             let spawned = thread::Builder::new().name("loop-blocking".into()).spawn(move || worker(shared));
-            if spawned.is_err() {
+            if let Ok(handle) = spawned {
+                state.handles.push(handle);
+            } else {
                 // The OS refused a thread: the job waits for a running one
                 // (or, with none, the shutdown drops it and its task is
                 // reported as failed).
@@ -97,6 +109,16 @@ impl BlockingPool {
         while state.threads > 0 {
             if self.shared.exited.wait_until(&mut state, deadline).timed_out() {
                 break;
+            }
+        }
+        let all_exiting = state.threads == 0;
+        let handles = std::mem::take(&mut state.handles);
+        drop(state);
+        for handle in handles {
+            // Threads still running a job past the bound are left detached;
+            // the others are past their last use of the pool and end now.
+            if all_exiting || handle.is_finished() {
+                let _ = handle.join();
             }
         }
     }

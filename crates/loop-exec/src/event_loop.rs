@@ -384,7 +384,7 @@ impl EventLoop {
     }
 
     /// A [`LoopRef`] to this loop.
-    pub fn as_ref(&self) -> &LoopRef {
+    pub fn loop_ref(&self) -> &LoopRef {
         &self.r
     }
 }

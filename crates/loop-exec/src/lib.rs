@@ -31,6 +31,9 @@ mod shared;
 mod task;
 mod time;
 
+#[cfg(test)]
+mod tests;
+
 pub use blocking::{spawn_blocking, to_thread};
 pub use callback::{Handle, TimerHandle};
 pub use combinators::{gather, try_gather, yield_now, Gather, TryGather, YieldNow};

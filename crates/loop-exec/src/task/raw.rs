@@ -109,7 +109,7 @@ impl TaskRef {
     {
         let cell = Box::new(TaskCell {
             header: Header {
-                state: AtomicUsize::new(flags | refs * REF_ONE),
+                state: AtomicUsize::new(flags | (refs * REF_ONE)),
                 vtable: &TaskCell::<F>::VTABLE,
                 shared,
                 join_waker: UnsafeCell::new(None),

@@ -1,0 +1,154 @@
+//! Unit tests of the task cell and waker code paths, small enough to run
+//! under Miri (`cargo xtask miri`): every path that touches `unsafe` in
+//! `task/raw.rs` and `task/handle.rs` is driven here.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll, Waker};
+
+use crate::{spawn, yield_now, EventLoop, TaskError};
+
+/// A future that hands its waker out through a channel, then waits to be
+/// woken `times` times.
+struct WakeMe {
+    tx: mpsc::Sender<Waker>,
+    times: usize,
+}
+
+impl Future for WakeMe {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.times == 0 {
+            return Poll::Ready(());
+        }
+        self.times -= 1;
+        self.tx.send(cx.waker().clone()).unwrap();
+        Poll::Pending
+    }
+}
+
+#[test]
+fn spawn_await_and_detach() {
+    let ev = EventLoop::new().unwrap();
+    let out = ev.run_until_complete(async {
+        let a = spawn(async { String::from("a") });
+        let detached = spawn(async { vec![1u8; 16] });
+        drop(detached);
+        yield_now().await;
+        a.await
+    });
+    assert_eq!(out.as_deref(), Ok("a"));
+}
+
+#[test]
+fn wakers_cloned_dropped_and_woken_from_another_thread() {
+    let ev = EventLoop::new().unwrap();
+    let (tx, rx) = mpsc::channel::<Waker>();
+    let waker_thread = std::thread::spawn(move || {
+        for _ in 0..3 {
+            let w = rx.recv().unwrap();
+            let extra = w.clone();
+            drop(extra);
+            w.wake_by_ref();
+            w.wake(); // the second wake of the same turn is a no-op
+        }
+    });
+    let out = ev.run_until_complete(async move {
+        let task = spawn(WakeMe { tx, times: 3 });
+        task.await
+    });
+    waker_thread.join().unwrap();
+    assert_eq!(out, Ok(()));
+}
+
+#[test]
+fn a_waker_outliving_its_task_and_loop_is_harmless() {
+    let (tx, rx) = mpsc::channel::<Waker>();
+    {
+        let ev = EventLoop::new().unwrap();
+        let task = ev.spawn(WakeMe { tx, times: 1 });
+        ev.run_until_complete(yield_now());
+        assert!(!task.is_done());
+        drop(task);
+        ev.close();
+    }
+    let w = rx.recv().unwrap();
+    w.wake_by_ref();
+    let w2 = w.clone();
+    drop(w);
+    w2.wake();
+}
+
+#[test]
+fn cancel_paths_free_everything() {
+    let ev = EventLoop::new().unwrap();
+    let drops = Rc::new(Cell::new(0));
+    struct D(Rc<Cell<i32>>);
+    impl Drop for D {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+    let d = drops.clone();
+    let out = ev.run_until_complete(async move {
+        let guard = D(d.clone());
+        let before_poll = spawn(async move {
+            let _g = guard;
+        });
+        assert!(before_poll.cancel());
+        let guard = D(d.clone());
+        let pending = spawn(async move {
+            let _g = guard;
+            std::future::pending::<()>().await
+        });
+        yield_now().await;
+        assert!(pending.cancel());
+        let finished = spawn(async { 1 });
+        yield_now().await;
+        assert!(!finished.cancel());
+        (before_poll.await, pending.await, finished.await)
+    });
+    assert_eq!(out, (Err(TaskError::Cancelled), Err(TaskError::Cancelled), Ok(1)));
+    assert_eq!(drops.get(), 2);
+}
+
+#[test]
+fn panics_are_contained_and_outputs_dropped_once() {
+    let ev = EventLoop::new().unwrap();
+    ev.set_exception_handler(|_| {});
+    let dropped = Arc::new(AtomicUsize::new(0));
+    struct Out(Arc<AtomicUsize>);
+    impl Drop for Out {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let d = dropped.clone();
+    ev.run_until_complete(async move {
+        let p = spawn(async { panic!("inside") });
+        assert!(p.await.unwrap_err().is_panic());
+        spawn(async { panic!("detached") }).detach();
+        let kept = spawn(async move { Out(d) });
+        yield_now().await;
+        assert!(kept.is_done());
+        drop(kept); // output dropped by the handle, unread
+    });
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn close_drops_pending_tasks_and_threadsafe_handles_resolve() {
+    let ev = EventLoop::new().unwrap();
+    let handle = ev.handle();
+    let t = ev.spawn(std::future::pending::<u8>());
+    let remote = handle.spawn_threadsafe(std::future::pending::<u8>()).unwrap();
+    ev.run_until_complete(yield_now());
+    ev.close();
+    assert!(t.is_done());
+    assert_eq!(remote.wait(), Err(TaskError::Cancelled));
+}
