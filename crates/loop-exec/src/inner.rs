@@ -86,7 +86,7 @@ pub(crate) fn report_unawaited_panic(header: &Header, message: String) {
     let ctx = ExceptionContext {
         message: format!("panic in a task nobody awaited: {message}"),
         task_id: Some(header.meta.id),
-        task_name: header.meta.name.as_deref().map(str::to_owned),
+        task_name: header.meta.name.as_deref().cloned(),
         location: Some(header.meta.location),
     };
     if with_current(|inner| inner.report(&ctx)).is_none() {
@@ -190,8 +190,11 @@ pub(crate) struct LoopInner {
     /// Started on first use.
     blocking: RefCell<Option<BlockingPool>>,
     exception_handler: RefCell<Option<ExceptionHandler>>,
-    /// Loop time at the start of the current turn (task ages).
-    turn_start: Cell<Instant>,
+    /// Loop time at the start of the current turn (task ages, and the
+    /// first check of a new sleep).
+    pub(crate) turn_start: Cell<Instant>,
+    /// The unused part of this loop's block of task ids: (next, end).
+    task_ids: Cell<(u64, u64)>,
     counters: Counters,
 }
 
@@ -264,6 +267,7 @@ impl LoopInner {
             blocking: RefCell::new(None),
             exception_handler: RefCell::new(None),
             turn_start: Cell::new(now),
+            task_ids: Cell::new((0, 0)),
             counters: Counters::default(),
         }))
     }
@@ -289,7 +293,7 @@ impl LoopInner {
     pub(crate) fn spawn<F>(
         &self,
         future: F,
-        name: Option<Box<str>>,
+        name: Option<Box<String>>,
         location: &'static Location<'static>,
     ) -> Task<F::Output>
     where
@@ -297,12 +301,12 @@ impl LoopInner {
     {
         assert!(!self.closed.get(), "spawn on a closed event loop: create a new EventLoop (or use loop::run)");
         let meta = TaskMeta {
-            id: crate::task::TaskId::next(),
+            id: self.next_task_id(),
             name,
             location,
             polls: Cell::new(0),
-            created: self.turn_start.get(),
             registry_slot: Cell::new(0),
+            created_tick: self.clock.tick_of(self.turn_start.get()),
         };
         // Three references: the registry's, the run queue's, the handle's.
         let registry_ref = TaskRef::allocate(future, self.shared.clone(), meta, SCHEDULED | HANDLE, 3);
@@ -310,9 +314,24 @@ impl LoopInner {
         // SAFETY: `allocate` counted three references; these are the other two.
         let (queue_ref, handle_ref) = unsafe { (TaskRef::from_counted(ptr), TaskRef::from_counted(ptr)) };
         let slot = self.registry.borrow_mut().insert(registry_ref);
+        let slot = u32::try_from(slot).expect("more than 4 billion live tasks on one loop");
         handle_ref.header().meta.registry_slot.set(slot);
         self.ready.borrow_mut().push_back(Runnable::Task(queue_ref));
         Task::from_raw(handle_ref)
+    }
+
+    /// The next task id: from this loop's reserved block, reserving a new
+    /// block when it runs out.
+    fn next_task_id(&self) -> crate::task::TaskId {
+        let (next, end) = self.task_ids.get();
+        let (id, end) = if next < end {
+            (next, end)
+        } else {
+            let start = crate::task::TaskId::reserve_block();
+            (start, start + crate::task::TASK_ID_BLOCK)
+        };
+        self.task_ids.set((id + 1, end));
+        crate::task::TaskId::from_u64(id)
     }
 
     /// Hands a panic or error report to the exception handler.
@@ -396,9 +415,7 @@ impl LoopInner {
         for waker in deferred {
             waker.wake();
         }
-        if !self.clock.is_paused() || !self.timers.borrow().is_empty() {
-            self.turn_start.set(self.clock.now());
-        }
+        self.turn_start.set(self.clock.now());
         let n = self.ready.borrow().len().min(BUDGET);
         for _ in 0..n {
             let Some(next) = self.ready.borrow_mut().pop_front() else { break };
@@ -545,7 +562,7 @@ impl LoopInner {
             }
             task.drop_stage();
         }
-        let slot = header.meta.registry_slot.get();
+        let slot = header.meta.registry_slot.get() as usize;
         let entry = self.registry.borrow_mut().remove(slot);
         drop(entry);
     }
@@ -559,7 +576,7 @@ impl LoopInner {
             .slots
             .iter()
             .flatten()
-            .map(|task| Self::info(task.header(), current == Some(task.as_ptr()), now))
+            .map(|task| self.info(task.header(), current == Some(task.as_ptr()), now))
             .collect()
     }
 
@@ -569,10 +586,10 @@ impl LoopInner {
         // SAFETY: the current task is being polled, so the run loop holds a
         // reference to it for the whole poll.
         let header = unsafe { ptr.as_ref() };
-        Some(Self::info(header, true, self.clock.now()))
+        Some(self.info(header, true, self.clock.now()))
     }
 
-    fn info(header: &Header, running: bool, now: Instant) -> TaskInfo {
+    fn info(&self, header: &Header, running: bool, now: Instant) -> TaskInfo {
         let state = header.state.load(Ordering::Acquire);
         let state = if running {
             TaskState::Running
@@ -586,11 +603,11 @@ impl LoopInner {
         let meta = &header.meta;
         TaskInfo {
             id: meta.id,
-            name: meta.name.as_deref().map(str::to_owned),
+            name: meta.name.as_deref().cloned(),
             state,
             location: meta.location,
-            polls: meta.polls.get(),
-            age: now.saturating_duration_since(meta.created),
+            polls: u64::from(meta.polls.get()),
+            age: now.saturating_duration_since(self.clock.instant_of(meta.created_tick)),
         }
     }
 

@@ -103,7 +103,17 @@ impl Sleep {
     }
 
     fn poll_on(&mut self, inner: &Rc<LoopInner>, cx: &mut Context<'_>) -> Poll<()> {
-        let now = inner.clock.now();
+        let id = loop_id(inner);
+        // First poll of a sleep with a fixed deadline: the time at the start
+        // of this turn is recent enough to decide whether to register a
+        // timer (if the deadline passed since, the timer fires next turn),
+        // and it saves a clock read on the hot register/cancel path.
+        let first_poll = !matches!(self.timer, Some((_, owner)) if owner == id);
+        let now = if first_poll && matches!(self.deadline, Deadline::At(_)) {
+            inner.turn_start.get()
+        } else {
+            inner.clock.now()
+        };
         let deadline = match self.deadline {
             Deadline::At(at) => at,
             Deadline::After(d) => {
@@ -116,7 +126,6 @@ impl Sleep {
             self.cancel_timer();
             return Poll::Ready(());
         }
-        let id = loop_id(inner);
         let mut timers = inner.timers.borrow_mut();
         if let Some((key, owner)) = self.timer {
             if owner == id {

@@ -60,3 +60,8 @@ pub mod sync {
 pub mod time {
     pub use loop_time::{Clock, TimerKey, TimerWheel};
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

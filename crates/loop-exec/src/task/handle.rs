@@ -79,7 +79,7 @@ impl<T> Task<T> {
 
     /// The task's name, if it was spawned with one.
     pub fn name(&self) -> Option<&str> {
-        self.raw.header().meta.name.as_deref()
+        self.raw.header().meta.name.as_deref().map(String::as_str)
     }
 
     /// The task's id, unique in the process.
@@ -189,7 +189,7 @@ impl TaskBuilder {
         F: Future + 'static,
     {
         let location = Location::caller();
-        let name = self.name.map(String::into_boxed_str);
+        let name = self.name.map(Box::new);
         crate::inner::with_current(|inner| inner.spawn(future, name, location))
             .unwrap_or_else(|| crate::inner::no_running_loop("TaskBuilder::spawn"))
     }
@@ -201,6 +201,6 @@ impl TaskBuilder {
         F: Future + 'static,
     {
         let location = Location::caller();
-        ev.inner().spawn(future, self.name.map(String::into_boxed_str), location)
+        ev.inner().spawn(future, self.name.map(Box::new), location)
     }
 }

@@ -51,11 +51,20 @@ impl TaskError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TaskId(u64);
 
+/// Task ids are handed to loops in blocks, so spawning does not touch a
+/// shared counter for every task.
+pub(crate) const TASK_ID_BLOCK: u64 = 1024;
+
 impl TaskId {
-    /// The next unused id.
-    pub(crate) fn next() -> TaskId {
+    /// Reserves the next block of `TASK_ID_BLOCK` unused ids; returns its
+    /// first.
+    pub(crate) fn reserve_block() -> u64 {
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        TaskId(NEXT.fetch_add(1, Ordering::Relaxed))
+        NEXT.fetch_add(TASK_ID_BLOCK, Ordering::Relaxed)
+    }
+
+    pub(crate) fn from_u64(id: u64) -> TaskId {
+        TaskId(id)
     }
 
     /// The id as a number.

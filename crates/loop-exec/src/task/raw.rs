@@ -10,7 +10,6 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
-use std::time::Instant;
 
 use super::state::{CANCELLED, COMPLETE, HANDLE, REF_MASK, REF_ONE, SCHEDULED};
 use super::{TaskError, TaskId};
@@ -21,16 +20,17 @@ use crate::shared::LoopShared;
 pub(crate) struct TaskMeta {
     /// Unique in the process.
     pub(crate) id: TaskId,
-    /// Set through the task builder.
-    pub(crate) name: Option<Box<str>>,
+    /// Set through the task builder (boxed twice to keep unnamed tasks small).
+    pub(crate) name: Option<Box<String>>,
     /// Where `spawn` was called.
     pub(crate) location: &'static Location<'static>,
-    /// Number of times the future was polled.
-    pub(crate) polls: Cell<u64>,
-    /// When the task was spawned (the loop's time at the start of that turn).
-    pub(crate) created: Instant,
+    /// Number of times the future was polled (saturating).
+    pub(crate) polls: Cell<u32>,
     /// Index of the task's entry in the loop's registry of live tasks.
-    pub(crate) registry_slot: Cell<usize>,
+    pub(crate) registry_slot: Cell<u32>,
+    /// When the task was spawned: the loop's clock tick (ms) at the start
+    /// of that turn.
+    pub(crate) created_tick: u64,
 }
 
 /// The first part of every task cell, whatever its future type.
@@ -161,7 +161,7 @@ impl TaskRef {
     /// Returns true when the future finished (or panicked).
     pub(crate) fn poll(&self, cx: &mut Context<'_>) -> bool {
         let header = self.header();
-        header.meta.polls.set(header.meta.polls.get() + 1);
+        header.meta.polls.set(header.meta.polls.get().saturating_add(1));
         // SAFETY: called only on the loop's thread (the only place the stage
         // is touched) while the future is still running.
         unsafe { (header.vtable.poll)(self.ptr, cx) }
