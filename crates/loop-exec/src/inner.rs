@@ -29,6 +29,11 @@ use crate::task::{Task, TaskInfo, TaskState};
 /// it does not line up with common batch sizes.
 pub(crate) const BUDGET: usize = 61;
 
+/// Turns between two refreshes of the cached turn time when no timer needs
+/// the clock (it is also refreshed after every park and whenever timers are
+/// checked).
+const TIME_REFRESH_TURNS: u64 = 32;
+
 thread_local! {
     /// The loop running on this thread, if any.
     static CURRENT: RefCell<Option<Rc<LoopInner>>> = const { RefCell::new(None) };
@@ -190,8 +195,10 @@ pub(crate) struct LoopInner {
     /// Started on first use.
     blocking: RefCell<Option<BlockingPool>>,
     exception_handler: RefCell<Option<ExceptionHandler>>,
-    /// Loop time at the start of the current turn (task ages, and the
-    /// first check of a new sleep).
+    /// The loop time as last read: at the start of the turn when timers are
+    /// pending or the loop parked, otherwise at most `TIME_REFRESH_TURNS`
+    /// turns old. Never ahead of the clock. Used for task ages and for the
+    /// first check of a new sleep.
     pub(crate) turn_start: Cell<Instant>,
     /// The unused part of this loop's block of task ids: (next, end).
     task_ids: Cell<(u64, u64)>,
@@ -400,22 +407,28 @@ impl LoopInner {
     fn turn(&self, main_ready: &dyn Fn() -> bool) {
         self.counters.turns.set(self.counters.turns.get() + 1);
         let local_work = !self.ready.borrow().is_empty() || !self.deferred.borrow().is_empty();
-        if local_work || main_ready() {
-            let _ = self.reactor.borrow_mut().poll_now();
-        } else {
+        let parked = !(local_work || main_ready());
+        if parked {
             self.park(main_ready);
+        } else {
+            let _ = self.reactor.borrow_mut().poll_now();
         }
         if !self.shared.injector.is_empty() {
             self.drain_injector();
         }
         if !self.timers.borrow().is_empty() {
+            // Reads the clock and refreshes `turn_start`.
             self.fire_timers();
+        } else if parked || self.counters.turns.get() % TIME_REFRESH_TURNS == 0 {
+            // Nobody needs the exact time this turn; refresh the cached turn
+            // time after a park and now and then, so that task ages stay
+            // close without a clock read on every turn.
+            self.turn_start.set(self.clock.now());
         }
         let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
         for waker in deferred {
             waker.wake();
         }
-        self.turn_start.set(self.clock.now());
         let n = self.ready.borrow().len().min(BUDGET);
         for _ in 0..n {
             let Some(next) = self.ready.borrow_mut().pop_front() else { break };
@@ -465,7 +478,9 @@ impl LoopInner {
     }
 
     fn fire_timers(&self) {
-        let now = self.clock.now_tick();
+        let now_instant = self.clock.now();
+        self.turn_start.set(now_instant);
+        let now = self.clock.tick_of(now_instant);
         let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
         self.timers.borrow_mut().advance_to(now, |_, entry| fired.push(entry));
         self.counters.timers_fired.set(self.counters.timers_fired.get() + fired.len() as u64);
@@ -512,7 +527,7 @@ impl LoopInner {
             let previous = self.current_task.replace(Some(task.as_ptr()));
             task.cancel_now();
             self.current_task.set(previous);
-            self.complete(&task);
+            self.complete(task);
             return;
         }
         self.counters.polls.set(self.counters.polls.get() + 1);
@@ -526,7 +541,7 @@ impl LoopInner {
         }
         self.current_task.set(previous);
         if done {
-            self.complete(&task);
+            self.complete(task);
         }
     }
 
@@ -546,11 +561,12 @@ impl LoopInner {
     }
 
     /// The task's future is gone: wake its awaiter (or drop its output if
-    /// nobody holds the handle) and forget it.
-    fn complete(&self, task: &TaskRef) {
+    /// nobody holds the handle), forget it, and release the run queue's and
+    /// the registry's references.
+    fn complete(&self, task: TaskRef) {
         let header = task.header();
-        let prev = raw::mark_complete(header);
-        if prev & HANDLE != 0 {
+        // HANDLE only changes on this thread: a plain load is exact.
+        if header.state.load(Ordering::Acquire) & HANDLE != 0 {
             // SAFETY: the join waker is only touched on the loop's thread.
             let waker = unsafe { (*header.join_waker.get()).take() };
             if let Some(waker) = waker {
@@ -563,8 +579,17 @@ impl LoopInner {
             task.drop_stage();
         }
         let slot = header.meta.registry_slot.get() as usize;
-        let entry = self.registry.borrow_mut().remove(slot);
-        drop(entry);
+        let registry_ref = self.registry.borrow_mut().remove(slot);
+        match registry_ref {
+            Some(registry_ref) => {
+                debug_assert_eq!(registry_ref.as_ptr(), task.as_ptr());
+                std::mem::forget(registry_ref);
+                task.complete_releasing_two();
+            }
+            None => {
+                raw::mark_complete(task.header());
+            }
+        }
     }
 
     /// Snapshots of every live task.

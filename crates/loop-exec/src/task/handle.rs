@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -39,7 +40,8 @@ use super::{TaskError, TaskId};
 /// ```
 #[must_use = "dropping a Task detaches it; call .detach() to say so"]
 pub struct Task<T> {
-    raw: TaskRef,
+    /// The handle's reference; released (with the `HANDLE` flag) in `drop`.
+    raw: ManuallyDrop<TaskRef>,
     /// The output type, and `!Send`/`!Sync`: the handle stays on the loop's
     /// thread, where the output lives.
     _marker: PhantomData<(T, *const ())>,
@@ -48,7 +50,7 @@ pub struct Task<T> {
 impl<T> Task<T> {
     /// Wraps the handle's reference.
     pub(crate) fn from_raw(raw: TaskRef) -> Task<T> {
-        Task { raw, _marker: PhantomData }
+        Task { raw: ManuallyDrop::new(raw), _marker: PhantomData }
     }
 
     /// Requests cancellation: the task's future is dropped (running its
@@ -123,16 +125,20 @@ impl<T> Future for Task<T> {
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
         let header = self.raw.header();
-        let prev = raw::clear_handle(header);
         // SAFETY: loop thread only (the handle is not `Send`).
         let waker = unsafe { (*header.join_waker.get()).take() };
         drop(waker);
-        if prev & COMPLETE != 0 {
+        // COMPLETE is only ever set on this (the loop's) thread, so a plain
+        // load cannot miss it.
+        if header.state.load(Ordering::Acquire) & COMPLETE != 0 {
             if let Some(message) = self.raw.panic_message() {
                 crate::inner::report_unawaited_panic(header, message);
             }
             self.raw.drop_stage();
         }
+        // SAFETY: `raw` is taken exactly once, here, and never used after.
+        let raw = unsafe { ManuallyDrop::take(&mut self.raw) };
+        raw.release_handle();
     }
 }
 

@@ -202,6 +202,39 @@ impl TaskRef {
     }
 }
 
+impl TaskRef {
+    /// Marks the task complete and drops two references — this one and one
+    /// more the caller owns and has forgotten (the registry's) — in a single
+    /// atomic step. Loop thread only, and only once per task.
+    pub(crate) fn complete_releasing_two(self) {
+        let ptr = ManuallyDrop::new(self).ptr;
+        // SAFETY: we own two references, so the header is alive.
+        let header = unsafe { ptr.as_ref() };
+        // COMPLETE is clear (only this call sets it) and below REF_ONE, so
+        // subtracting `2 * REF_ONE - COMPLETE` drops two counts and sets it.
+        let prev = header.state.fetch_sub(2 * REF_ONE - COMPLETE, Ordering::AcqRel);
+        debug_assert_eq!(prev & COMPLETE, 0, "a task completed twice");
+        if prev & REF_MASK == 2 * REF_ONE {
+            // SAFETY: those were the last references.
+            unsafe { (header.vtable.dealloc)(ptr) }
+        }
+    }
+
+    /// Clears `HANDLE` and drops this reference (the handle's) in a single
+    /// atomic step.
+    pub(crate) fn release_handle(self) {
+        let ptr = ManuallyDrop::new(self).ptr;
+        // SAFETY: we own a reference, so the header is alive.
+        let header = unsafe { ptr.as_ref() };
+        let prev = header.state.fetch_sub(REF_ONE + HANDLE, Ordering::AcqRel);
+        debug_assert_ne!(prev & HANDLE, 0, "a task handle was released twice");
+        if prev & REF_MASK == REF_ONE {
+            // SAFETY: that was the last reference.
+            unsafe { (header.vtable.dealloc)(ptr) }
+        }
+    }
+}
+
 impl Drop for TaskRef {
     fn drop(&mut self) {
         // SAFETY: we own one reference.
@@ -258,10 +291,6 @@ pub(crate) fn mark_cancelled(header: &Header) -> bool {
     }
 }
 
-/// Clears the handle flag; returns the previous state.
-pub(crate) fn clear_handle(header: &Header) -> usize {
-    header.state.fetch_and(!HANDLE, Ordering::AcqRel)
-}
 
 static WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
 
