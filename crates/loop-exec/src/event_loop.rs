@@ -453,7 +453,7 @@ pub fn get_running_loop() -> LoopRef {
 
 /// The loop running on this thread, or `None`.
 pub fn try_get_running_loop() -> Option<LoopRef> {
-    inner::with_current(|inner| LoopRef { inner: inner.clone() })
+    inner::current_rc().map(|inner| LoopRef { inner })
 }
 
 /// Spawns a task on the running loop (asyncio's `create_task`). The future

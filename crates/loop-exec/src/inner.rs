@@ -35,19 +35,45 @@ pub(crate) const BUDGET: usize = 61;
 const TIME_REFRESH_TURNS: u64 = 32;
 
 thread_local! {
-    /// The loop running on this thread, if any.
-    static CURRENT: RefCell<Option<Rc<LoopInner>>> = const { RefCell::new(None) };
+    /// The loop running on this thread, or null. A non-null pointer comes
+    /// from `Rc::into_raw` in the `Enter` guard that set it; that guard owns
+    /// the strong count the pointer stands for and lives (on this thread's
+    /// stack) for as long as the pointer is installed.
+    static CURRENT: Cell<*const LoopInner> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The running loop's pointer, or null.
+fn current_ptr() -> *const LoopInner {
+    // `try_with` fails only while TLS is being torn down: no loop runs then.
+    CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null())
 }
 
 /// Calls `f` with the loop running on this thread; `None` when there is none.
-pub(crate) fn with_current<R>(f: impl FnOnce(&Rc<LoopInner>) -> R) -> Option<R> {
-    CURRENT
-        .try_with(|current| {
-            let current = current.try_borrow().ok()?;
-            current.as_ref().map(f)
-        })
-        .ok()
-        .flatten()
+pub(crate) fn with_current<R>(f: impl FnOnce(&LoopInner) -> R) -> Option<R> {
+    let ptr = current_ptr();
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null CURRENT is kept alive by the `Enter` guard that
+    // installed it, which outlives any code that can run on this thread
+    // while it is installed (see `CURRENT`); only a shared reference is
+    // handed out, and the loop's mutable state sits behind `Cell`/`RefCell`.
+    Some(f(unsafe { &*ptr }))
+}
+
+/// An owning handle to the loop running on this thread.
+pub(crate) fn current_rc() -> Option<Rc<LoopInner>> {
+    let ptr = current_ptr();
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: the pointer came from `Rc::into_raw` and its strong count is
+    // held by the live `Enter` guard (see `CURRENT`), so adding a count and
+    // rebuilding an `Rc` from it is sound.
+    unsafe {
+        Rc::increment_strong_count(ptr);
+        Some(Rc::from_raw(ptr))
+    }
 }
 
 /// Whether some loop is running on this thread.
@@ -68,16 +94,9 @@ pub(crate) fn no_running_loop(what: &str) -> ! {
 /// that loop's thread while it runs, the injection queue otherwise.
 pub(crate) fn schedule(task: TaskRef) {
     let mut task = Some(task);
-    // `try_with` fails only while this thread's TLS is torn down, when it
-    // runs no loop: then the remote path below is the right one.
-    let _ = CURRENT.try_with(|current| {
-        let Ok(current) = current.try_borrow() else { return };
-        let Some(inner) = current.as_ref() else { return };
-        let same_loop = task.as_ref().is_some_and(|t| Arc::ptr_eq(&inner.shared, &t.header().shared));
-        if same_loop {
-            if let Some(task) = task.take() {
-                inner.ready.borrow_mut().push_back(Runnable::Task(task));
-            }
+    with_current(|inner| {
+        if let Some(t) = task.take_if(|t| Arc::ptr_eq(&inner.shared, &t.header().shared)) {
+            inner.ready.borrow_mut().push_back(Runnable::Task(t));
         }
     });
     if let Some(task) = task {
@@ -207,29 +226,26 @@ pub(crate) struct LoopInner {
 
 /// Marks a loop as the running one on this thread for as long as it lives.
 struct Enter {
-    previous: Option<Rc<LoopInner>>,
+    /// What `CURRENT` held before (restored on drop).
+    previous: *const LoopInner,
+    /// Our strong count on the loop, as installed in `CURRENT`.
+    this: *const LoopInner,
 }
 
 impl Enter {
     fn new(inner: &Rc<LoopInner>) -> Enter {
-        let previous = CURRENT.with(|current| {
-            current
-                .try_borrow_mut()
-                .expect("an event loop was entered from inside a waker or destructor; run it from plain code")
-                .replace(inner.clone())
-        });
-        Enter { previous }
+        let this = Rc::into_raw(inner.clone());
+        let previous = CURRENT.with(|current| current.replace(this));
+        Enter { previous, this }
     }
 }
 
 impl Drop for Enter {
     fn drop(&mut self) {
-        let previous = self.previous.take();
-        let _ = CURRENT.try_with(|current| {
-            if let Ok(mut current) = current.try_borrow_mut() {
-                *current = previous;
-            }
-        });
+        let _ = CURRENT.try_with(|current| current.set(self.previous));
+        // SAFETY: `this` came from `Rc::into_raw` in `new` and is released
+        // exactly once, here, after it was uninstalled.
+        drop(unsafe { Rc::from_raw(self.this) });
     }
 }
 

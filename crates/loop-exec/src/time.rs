@@ -3,7 +3,6 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -102,7 +101,7 @@ impl Sleep {
         }
     }
 
-    fn poll_on(&mut self, inner: &Rc<LoopInner>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_on(&mut self, inner: &LoopInner, cx: &mut Context<'_>) -> Poll<()> {
         let id = loop_id(inner);
         // First poll of a sleep with a fixed deadline: the time at the start
         // of this turn is recent enough to decide whether to register a

@@ -92,10 +92,12 @@ impl Clock {
     /// `when` may fire without firing early.
     pub fn deadline_tick(&self, when: Instant) -> u64 {
         let since = when.saturating_duration_since(self.origin);
-        let ms = since.as_millis();
-        let exact = since == Duration::from_millis(ms as u64);
-        let tick = if exact { ms } else { ms + 1 };
-        u64::try_from(tick).unwrap_or(u64::MAX)
+        let (ms, rest) = split_millis(since);
+        if rest == 0 {
+            ms
+        } else {
+            ms.saturating_add(1)
+        }
     }
 
     /// The last tick that has fully begun at the current time.
@@ -105,14 +107,20 @@ impl Clock {
 
     /// The tick that contains `when` (rounded down).
     pub fn tick_of(&self, when: Instant) -> u64 {
-        let ms = when.saturating_duration_since(self.origin).as_millis();
-        u64::try_from(ms).unwrap_or(u64::MAX)
+        split_millis(when.saturating_duration_since(self.origin)).0
     }
 
     /// The instant at which `tick` begins.
     pub fn instant_of(&self, tick: u64) -> Instant {
         self.origin + Duration::from_millis(tick)
     }
+}
+
+/// Whole milliseconds of `d` (saturating) and the nanoseconds left over,
+/// without the 128-bit arithmetic of `Duration::as_millis`.
+fn split_millis(d: Duration) -> (u64, u32) {
+    let ms = d.as_secs().saturating_mul(1000).saturating_add(u64::from(d.subsec_nanos() / 1_000_000));
+    (ms, d.subsec_nanos() % 1_000_000)
 }
 
 #[cfg(test)]
