@@ -94,6 +94,20 @@ impl BlockingPool {
         self.shared.state.lock().threads
     }
 
+    /// Waits (on the pool's own condition variable) until at most `n`
+    /// threads are alive; false if `timeout` passed first.
+    #[cfg(test)]
+    pub(crate) fn wait_for_threads(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.shared.state.lock();
+        while state.threads > n {
+            if self.shared.exited.wait_until(&mut state, deadline).timed_out() {
+                return state.threads <= n;
+            }
+        }
+        true
+    }
+
     /// Stops taking work, drops queued jobs, and waits up to `timeout` for
     /// running jobs to finish and their threads to exit.
     pub(crate) fn shutdown(self, timeout: Duration) {
@@ -291,7 +305,13 @@ mod tests {
         for _ in 0..4 {
             done_rx.recv().unwrap();
         }
-        // Idle threads exit after the keep-alive; shutdown waits for that.
+        // Idle threads retire after the keep-alive, with no shutdown.
+        assert!(pool.wait_for_threads(0, Duration::from_secs(30)), "idle threads retired");
+        // A new job starts a new thread.
+        let (tx, rx) = mpsc::channel();
+        pool.execute(Box::new(move || tx.send(7).unwrap()));
+        assert_eq!(rx.recv().unwrap(), 7);
+        assert_eq!(pool.threads(), 1);
         pool.shutdown(Duration::from_secs(5));
     }
 }

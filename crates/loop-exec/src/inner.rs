@@ -313,6 +313,7 @@ impl LoopInner {
     }
 
     /// Spawns a task onto this loop.
+    #[allow(clippy::box_collection)] // the thin name pointer, see `TaskMeta::name`
     pub(crate) fn spawn<F>(
         &self,
         future: F,

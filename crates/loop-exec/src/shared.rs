@@ -117,6 +117,7 @@ impl LoopHandle {
 
     /// Runs `future` as a task on the loop and returns a handle that can be
     /// awaited (from any loop or executor) or waited on from a plain thread.
+    #[track_caller]
     pub fn spawn_threadsafe<F>(&self, future: F) -> Result<ThreadsafeTask<F::Output>, LoopClosed>
     where
         F: Future + Send + 'static,
@@ -125,11 +126,12 @@ impl LoopHandle {
         let slot = Arc::new(Slot::new());
         let guard = SlotGuard(slot.clone());
         let same_loop = self.shared.clone();
+        let location = std::panic::Location::caller();
         self.call_soon_threadsafe(move || {
             let wrapped = Forward { future: Some(Box::pin(future)), guard };
             crate::inner::with_current(|inner| {
                 debug_assert!(Arc::ptr_eq(&inner.shared, &same_loop));
-                inner.spawn(wrapped, None, std::panic::Location::caller()).detach();
+                inner.spawn(wrapped, None, location).detach();
             });
         })?;
         Ok(ThreadsafeTask { slot, shared: self.shared.clone() })

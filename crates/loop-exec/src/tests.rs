@@ -152,3 +152,16 @@ fn close_drops_pending_tasks_and_threadsafe_handles_resolve() {
     assert!(t.is_done());
     assert_eq!(remote.wait(), Err(TaskError::Cancelled));
 }
+
+#[test]
+fn thread_crossing_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<crate::LoopHandle>();
+    send_sync::<crate::ThreadsafeTask<String>>();
+    send_sync::<crate::ResultCell<String>>();
+    send::<crate::Sleep>();
+    send::<crate::Timeout<crate::Sleep>>();
+    send::<crate::YieldNow>();
+    send_sync::<TaskError>();
+}

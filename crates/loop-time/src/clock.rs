@@ -119,7 +119,7 @@ impl Clock {
 /// Whole milliseconds of `d` (saturating) and the nanoseconds left over,
 /// without the 128-bit arithmetic of `Duration::as_millis`.
 fn split_millis(d: Duration) -> (u64, u32) {
-    let ms = d.as_secs().saturating_mul(1000).saturating_add(u64::from(d.subsec_nanos() / 1_000_000));
+    let ms = d.as_secs().saturating_mul(1000).saturating_add(u64::from(d.subsec_millis()));
     (ms, d.subsec_nanos() % 1_000_000)
 }
 

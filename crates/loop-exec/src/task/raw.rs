@@ -20,7 +20,9 @@ use crate::shared::LoopShared;
 pub(crate) struct TaskMeta {
     /// Unique in the process.
     pub(crate) id: TaskId,
-    /// Set through the task builder (boxed twice to keep unnamed tasks small).
+    /// Set through the task builder. `Box<String>` on purpose: a thin
+    /// pointer keeps every task 8 bytes smaller; only named tasks pay.
+    #[allow(clippy::box_collection)]
     pub(crate) name: Option<Box<String>>,
     /// Where `spawn` was called.
     pub(crate) location: &'static Location<'static>,
@@ -290,7 +292,6 @@ pub(crate) fn mark_cancelled(header: &Header) -> bool {
         }
     }
 }
-
 
 static WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
 
