@@ -165,3 +165,29 @@ fn thread_crossing_types_are_send_and_sync() {
     send::<crate::YieldNow>();
     send_sync::<TaskError>();
 }
+
+#[test]
+fn cancelling_a_self_referential_future_drops_it_in_place() {
+    let ev = EventLoop::new().unwrap();
+    let out = ev.run_until_complete(async {
+        /// Reads through its borrow when dropped: if the future were moved
+        /// before being dropped, this would read freed or stale memory.
+        struct ReadOnDrop<'a>(&'a Vec<u8>);
+        impl Drop for ReadOnDrop<'_> {
+            fn drop(&mut self) {
+                assert_eq!(self.0.iter().sum::<u8>(), 6);
+            }
+        }
+        let task = spawn(async {
+            let local = vec![1u8, 2, 3];
+            let guard = ReadOnDrop(&local); // a borrow held across an await
+            std::future::pending::<()>().await;
+            drop(guard);
+            local.len()
+        });
+        yield_now().await; // it starts and suspends holding the borrow
+        assert!(task.cancel());
+        task.await
+    });
+    assert_eq!(out, Err(TaskError::Cancelled));
+}

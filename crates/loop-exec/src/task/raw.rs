@@ -351,13 +351,20 @@ impl<F: Future + 'static> TaskCell<F> {
         unsafe { &mut *ptr.cast::<TaskCell<F>>().as_ref().stage.get() }
     }
 
-    /// Replaces the stage, dropping the old one even if its drop panics.
+    /// Replaces the stage, dropping the old one *in place* — the future is
+    /// pinned and may point into itself, so it must never be moved — and
+    /// even if its destructor panics.
     fn set_stage(stage: &mut Stage<F>, new: Stage<F>) {
-        let old = std::mem::replace(stage, Stage::Consumed);
+        let ptr: *mut Stage<F> = stage;
         // A future's or output's destructor may panic: the task still ends
-        // in a defined state and the loop goes on.
-        let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(old)));
-        *stage = new;
+        // in a defined state and the loop goes on. If it panics, the drop
+        // glue has still dropped every other field during the unwind, so the
+        // place holds no live value either way.
+        // SAFETY: `ptr` comes from a live `&mut` and the value is dropped
+        // exactly once; nothing reads it before the write below.
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| unsafe { std::ptr::drop_in_place(ptr) }));
+        // SAFETY: the place is valid for writes and holds no live value.
+        unsafe { std::ptr::write(ptr, new) };
     }
 
     unsafe fn poll(ptr: NonNull<Header>, cx: &mut Context<'_>) -> bool {
@@ -393,9 +400,10 @@ impl<F: Future + 'static> TaskCell<F> {
         let out = unsafe { &mut *(out as *mut Poll<Result<F::Output, TaskError>>) };
         // SAFETY: forwarded contract.
         let stage = unsafe { Self::stage(ptr) };
-        match std::mem::replace(stage, Stage::Consumed) {
-            Stage::Finished(result) => *out = Poll::Ready(result),
-            _ => panic!("a Task was polled again after it returned its result"),
+        assert!(matches!(stage, Stage::Finished(_)), "a Task was polled again after it returned its result");
+        // Only the output is moved out; a running future is never moved.
+        if let Stage::Finished(result) = std::mem::replace(stage, Stage::Consumed) {
+            *out = Poll::Ready(result);
         }
     }
 

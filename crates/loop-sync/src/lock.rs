@@ -1,0 +1,218 @@
+//! `Lock` (no data) and `Mutex<T>` (data inside): FIFO, cancel-safe.
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::future::Future;
+use std::ops::{Deref, DerefMut};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::semaphore::{Acquire, Semaphore, SemaphorePermit};
+
+/// A mutual-exclusion lock without data (asyncio's `Lock`).
+///
+/// `acquire().await` returns a guard; the lock is released when the guard
+/// is dropped. Waiters get the lock in arrival order; a new caller never
+/// takes it while someone is queued.
+///
+/// ```
+/// # loop_sync::__block_on(async {
+/// let lock = loop_sync::Lock::new();
+/// let guard = lock.acquire().await;
+/// assert!(lock.locked());
+/// assert!(lock.try_acquire().is_none());
+/// drop(guard);
+/// assert!(!lock.locked());
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct Lock {
+    sem: Semaphore,
+}
+
+impl Default for Lock {
+    fn default() -> Self {
+        Lock::new()
+    }
+}
+
+impl Lock {
+    /// An unlocked lock.
+    pub fn new() -> Lock {
+        Lock { sem: Semaphore::new(1) }
+    }
+
+    /// Waits for the lock.
+    pub fn acquire(&self) -> LockAcquire<'_> {
+        LockAcquire { inner: self.sem.acquire(), lock: self }
+    }
+
+    /// Takes the lock if it is free and nobody is queued.
+    pub fn try_acquire(&self) -> Option<LockGuard<'_>> {
+        self.sem.try_acquire().map(|permit| LockGuard { _permit: permit, lock: self })
+    }
+
+    /// Whether the lock is held (or someone is queued for it).
+    pub fn locked(&self) -> bool {
+        self.sem.locked()
+    }
+}
+
+/// The future returned by [`Lock::acquire`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct LockAcquire<'a> {
+    inner: Acquire<'a>,
+    lock: &'a Lock,
+}
+
+impl<'a> Future for LockAcquire<'a> {
+    type Output = LockGuard<'a>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<LockGuard<'a>> {
+        let lock = self.lock;
+        Pin::new(&mut self.inner).poll(cx).map(|permit| LockGuard { _permit: permit, lock })
+    }
+}
+
+/// Holds a [`Lock`]; releases it when dropped.
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct LockGuard<'a> {
+    _permit: SemaphorePermit<'a>,
+    lock: &'a Lock,
+}
+
+impl<'a> LockGuard<'a> {
+    /// The lock this guard holds.
+    pub fn lock(&self) -> &'a Lock {
+        self.lock
+    }
+}
+
+impl fmt::Debug for LockGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LockGuard")
+    }
+}
+
+/// A lock holding data (tokio's and async-lock's `Mutex<T>`): the guard
+/// dereferences to the data. FIFO and cancel-safe like [`Lock`].
+///
+/// ```
+/// # loop_sync::__block_on(async {
+/// let counter = loop_sync::Mutex::new(0);
+/// *counter.lock().await += 1;
+/// *counter.lock().await += 1;
+/// assert_eq!(counter.into_inner(), 2);
+/// # });
+/// ```
+pub struct Mutex<T: ?Sized> {
+    sem: Semaphore,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: the data is only reached through a guard, and at most one guard
+// exists at a time (it holds the semaphore's only permit), so sending the
+// mutex to another thread or sharing it is as safe as sending `T`.
+unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
+// SAFETY: as above: shared access hands out `&mut T` to one guard at a time,
+// which only requires `T: Send` (as for `std::sync::Mutex`).
+unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
+
+impl<T> Mutex<T> {
+    /// A mutex holding `data`.
+    pub fn new(data: T) -> Mutex<T> {
+        Mutex { sem: Semaphore::new(1), data: UnsafeCell::new(data) }
+    }
+
+    /// The data, consuming the mutex.
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+impl<T: ?Sized> Mutex<T> {
+    /// Waits for the lock.
+    pub fn lock(&self) -> MutexLock<'_, T> {
+        MutexLock { inner: self.sem.acquire(), mutex: self }
+    }
+
+    /// Takes the lock if it is free and nobody is queued.
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        self.sem.try_acquire().map(|permit| MutexGuard { _permit: permit, mutex: self })
+    }
+
+    /// Whether the lock is held (or someone is queued for it).
+    pub fn locked(&self) -> bool {
+        self.sem.locked()
+    }
+
+    /// The data, through exclusive access to the mutex (no locking needed).
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    fn default() -> Self {
+        Mutex::new(T::default())
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for Mutex<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mutex").field("locked", &self.locked()).finish_non_exhaustive()
+    }
+}
+
+/// The future returned by [`Mutex::lock`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct MutexLock<'a, T: ?Sized> {
+    inner: Acquire<'a>,
+    mutex: &'a Mutex<T>,
+}
+
+impl<'a, T: ?Sized> Future for MutexLock<'a, T> {
+    type Output = MutexGuard<'a, T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<MutexGuard<'a, T>> {
+        let mutex = self.mutex;
+        Pin::new(&mut self.inner).poll(cx).map(|permit| MutexGuard { _permit: permit, mutex })
+    }
+}
+
+/// Holds a [`Mutex`]; dereferences to its data; releases it when dropped.
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct MutexGuard<'a, T: ?Sized> {
+    _permit: SemaphorePermit<'a>,
+    mutex: &'a Mutex<T>,
+}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// The mutex this guard holds.
+    pub fn mutex(this: &Self) -> &'a Mutex<T> {
+        this.mutex
+    }
+}
+
+impl<T: ?Sized> Deref for MutexGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: this guard holds the mutex's only permit, so no other
+        // guard, and so no other reference to the data, exists.
+        unsafe { &*self.mutex.data.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`; `&mut self` makes this borrow unique.
+        unsafe { &mut *self.mutex.data.get() }
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}

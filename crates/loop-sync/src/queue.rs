@@ -1,0 +1,618 @@
+//! asyncio's queues: `Queue` (FIFO), `LifoQueue`, `PriorityQueue`.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use parking_lot::Mutex;
+
+use crate::waiters::{WaiterList, WakeList};
+
+/// `put_nowait` could not add the item; the item comes back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TryPutError<T> {
+    /// The queue is at `maxsize` (asyncio's `QueueFull`).
+    #[error("the queue is full (QueueFull)")]
+    Full(T),
+    /// The queue was shut down (asyncio's `QueueShutDown`).
+    #[error("the queue was shut down (QueueShutDown)")]
+    ShutDown(T),
+}
+
+impl<T> TryPutError<T> {
+    /// The item that was not put.
+    pub fn into_inner(self) -> T {
+        match self {
+            TryPutError::Full(t) | TryPutError::ShutDown(t) => t,
+        }
+    }
+}
+
+/// `get_nowait` found nothing to take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TryGetError {
+    /// The queue is empty (asyncio's `QueueEmpty`).
+    #[error("the queue is empty (QueueEmpty)")]
+    Empty,
+    /// The queue was shut down and is empty (asyncio's `QueueShutDown`).
+    #[error("the queue was shut down (QueueShutDown)")]
+    ShutDown,
+}
+
+/// The queue was shut down (asyncio's `QueueShutDown`). From `put`, it
+/// carries the item back; from `get`, it carries `()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the queue was shut down (QueueShutDown)")]
+pub struct QueueShutDown<T = ()>(pub T);
+
+/// `task_done` was called more times than items were put (asyncio's
+/// `ValueError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("task_done() called more times than there were items put in the queue")]
+pub struct TaskDoneError;
+
+/// Where a queue keeps its items: the order items come out in.
+pub trait QueueStorage<T>: Default + Send {
+    /// Adds an item.
+    fn push(&mut self, item: T);
+    /// Takes the next item.
+    fn pop(&mut self) -> Option<T>;
+    /// Puts back an item a cancelled getter had been handed, so that it is
+    /// the next one out.
+    fn put_back(&mut self, item: T);
+    /// Number of items.
+    fn len(&self) -> usize;
+    /// Drops every item; returns how many there were.
+    fn clear(&mut self) -> usize;
+}
+
+/// First in, first out.
+#[derive(Debug)]
+pub struct Fifo<T>(VecDeque<T>);
+
+impl<T> Default for Fifo<T> {
+    fn default() -> Self {
+        Fifo(VecDeque::new())
+    }
+}
+
+impl<T: Send> QueueStorage<T> for Fifo<T> {
+    fn push(&mut self, item: T) {
+        self.0.push_back(item);
+    }
+    fn pop(&mut self) -> Option<T> {
+        self.0.pop_front()
+    }
+    fn put_back(&mut self, item: T) {
+        self.0.push_front(item);
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn clear(&mut self) -> usize {
+        let n = self.0.len();
+        self.0.clear();
+        n
+    }
+}
+
+/// Last in, first out.
+#[derive(Debug)]
+pub struct Lifo<T>(Vec<T>);
+
+impl<T> Default for Lifo<T> {
+    fn default() -> Self {
+        Lifo(Vec::new())
+    }
+}
+
+impl<T: Send> QueueStorage<T> for Lifo<T> {
+    fn push(&mut self, item: T) {
+        self.0.push(item);
+    }
+    fn pop(&mut self) -> Option<T> {
+        self.0.pop()
+    }
+    fn put_back(&mut self, item: T) {
+        self.0.push(item);
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn clear(&mut self) -> usize {
+        let n = self.0.len();
+        self.0.clear();
+        n
+    }
+}
+
+/// Lowest first.
+#[derive(Debug)]
+pub struct Priority<T: Ord>(BinaryHeap<Reverse<T>>);
+
+impl<T: Ord> Default for Priority<T> {
+    fn default() -> Self {
+        Priority(BinaryHeap::new())
+    }
+}
+
+impl<T: Ord + Send> QueueStorage<T> for Priority<T> {
+    fn push(&mut self, item: T) {
+        self.0.push(Reverse(item));
+    }
+    fn pop(&mut self) -> Option<T> {
+        self.0.pop().map(|Reverse(t)| t)
+    }
+    fn put_back(&mut self, item: T) {
+        self.0.push(Reverse(item));
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn clear(&mut self) -> usize {
+        let n = self.0.len();
+        self.0.clear();
+        n
+    }
+}
+
+/// A getter's node: what it was handed.
+enum GetSlot<T> {
+    Waiting,
+    Handed(T),
+    ShutDown,
+}
+
+/// A putter's node: whether a free slot was reserved for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PutSlot {
+    Waiting,
+    Granted,
+    ShutDown,
+}
+
+struct State<S, T> {
+    items: S,
+    /// 0 = unbounded.
+    maxsize: usize,
+    getters: WaiterList<GetSlot<T>>,
+    putters: WaiterList<PutSlot>,
+    /// Slots granted to putters that have not inserted their item yet.
+    reserved: usize,
+    /// Items put and not yet marked done.
+    unfinished: usize,
+    joiners: WaiterList<()>,
+    shutdown: bool,
+}
+
+impl<S: QueueStorage<T>, T> State<S, T> {
+    fn has_room(&self) -> bool {
+        self.maxsize == 0 || self.items.len() + self.reserved < self.maxsize
+    }
+
+    /// An item enters the queue: straight to the longest-waiting getter,
+    /// or into storage.
+    fn deliver(&mut self, item: T, wakes: &mut WakeList) {
+        if let Some(key) = self.getters.front() {
+            *self.getters.payload_mut(key) = GetSlot::Handed(item);
+            wakes.push(self.getters.unlink(key));
+        } else {
+            self.items.push(item);
+        }
+    }
+
+    /// Reserves free slots for waiting putters, in order.
+    fn grant_putters(&mut self, wakes: &mut WakeList) {
+        while self.has_room() {
+            let Some(key) = self.putters.front() else { break };
+            *self.putters.payload_mut(key) = PutSlot::Granted;
+            self.reserved += 1;
+            wakes.push(self.putters.unlink(key));
+        }
+    }
+
+    fn take(&mut self, wakes: &mut WakeList) -> Option<T> {
+        let item = self.items.pop()?;
+        self.grant_putters(wakes);
+        Some(item)
+    }
+
+    fn finish_tasks(&mut self, n: usize, wakes: &mut WakeList) {
+        self.unfinished = self.unfinished.saturating_sub(n);
+        if self.unfinished == 0 {
+            for key in self.joiners.keys() {
+                wakes.push(self.joiners.unlink(key));
+            }
+        }
+    }
+}
+
+struct Shared<S, T> {
+    state: Mutex<State<S, T>>,
+}
+
+/// An async queue (asyncio's `Queue`, and with another storage its
+/// `LifoQueue` and `PriorityQueue`).
+///
+/// Clones share one queue: any number of producers and consumers, on any
+/// threads or executors. `maxsize` 0 is unbounded; otherwise `put` waits
+/// while the queue is full (backpressure). Waiting getters and putters are
+/// served in arrival order. Cancel-safe: a dropped `get` that had already
+/// been handed an item puts it back at the front; a dropped `put` never
+/// inserts its item.
+///
+/// `task_done` / `join` track processing as in asyncio, and `shutdown`
+/// follows Python 3.13.
+///
+/// ```
+/// # loop_sync::__block_on(async {
+/// use loop_sync::{Queue, TryGetError};
+///
+/// let q = Queue::new(2);
+/// q.put(1).await.unwrap();
+/// q.put_nowait(2).unwrap();
+/// assert!(q.full());
+/// assert!(q.put_nowait(3).is_err());
+/// assert_eq!(q.get().await, Ok(1));
+/// assert_eq!(q.get_nowait(), Ok(2));
+/// assert_eq!(q.get_nowait(), Err(TryGetError::Empty));
+/// q.task_done().unwrap();
+/// q.task_done().unwrap();
+/// q.join().await; // every item was processed
+/// # });
+/// ```
+pub struct QueueOf<S, T> {
+    shared: Arc<Shared<S, T>>,
+}
+
+/// FIFO queue.
+pub type Queue<T> = QueueOf<Fifo<T>, T>;
+/// LIFO queue (asyncio's `LifoQueue`).
+pub type LifoQueue<T> = QueueOf<Lifo<T>, T>;
+/// Priority queue, lowest first (asyncio's `PriorityQueue`).
+pub type PriorityQueue<T> = QueueOf<Priority<T>, T>;
+
+impl<S, T> Clone for QueueOf<S, T> {
+    fn clone(&self) -> Self {
+        QueueOf { shared: self.shared.clone() }
+    }
+}
+
+impl<S: QueueStorage<T>, T> QueueOf<S, T> {
+    /// A queue holding at most `maxsize` items (0: unbounded).
+    pub fn new(maxsize: usize) -> Self {
+        QueueOf {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    items: S::default(),
+                    maxsize,
+                    getters: WaiterList::default(),
+                    putters: WaiterList::default(),
+                    reserved: 0,
+                    unfinished: 0,
+                    joiners: WaiterList::default(),
+                    shutdown: false,
+                }),
+            }),
+        }
+    }
+
+    /// An unbounded queue.
+    pub fn unbounded() -> Self {
+        Self::new(0)
+    }
+
+    /// Puts an item, waiting while the queue is full.
+    pub fn put(&self, item: T) -> Put<'_, S, T> {
+        Put { queue: self, item: Some(item), key: None }
+    }
+
+    /// Puts an item if there is room now.
+    pub fn put_nowait(&self, item: T) -> Result<(), TryPutError<T>> {
+        let mut wakes = WakeList::default();
+        {
+            let mut state = self.shared.state.lock();
+            if state.shutdown {
+                return Err(TryPutError::ShutDown(item));
+            }
+            if !state.has_room() || !state.putters.is_empty() {
+                return Err(TryPutError::Full(item));
+            }
+            state.unfinished += 1;
+            state.deliver(item, &mut wakes);
+        }
+        wakes.wake_all();
+        Ok(())
+    }
+
+    /// Takes an item, waiting while the queue is empty.
+    pub fn get(&self) -> Get<'_, S, T> {
+        Get { queue: self, key: None }
+    }
+
+    /// Takes an item if one is there.
+    pub fn get_nowait(&self) -> Result<T, TryGetError> {
+        let mut wakes = WakeList::default();
+        let result = {
+            let mut state = self.shared.state.lock();
+            match state.take(&mut wakes) {
+                Some(item) => Ok(item),
+                None if state.shutdown => Err(TryGetError::ShutDown),
+                None => Err(TryGetError::Empty),
+            }
+        };
+        wakes.wake_all();
+        result
+    }
+
+    /// Number of items in the queue.
+    pub fn qsize(&self) -> usize {
+        self.shared.state.lock().items.len()
+    }
+
+    /// Whether the queue holds no item.
+    pub fn empty(&self) -> bool {
+        self.qsize() == 0
+    }
+
+    /// Whether a `put` would wait.
+    pub fn full(&self) -> bool {
+        !self.shared.state.lock().has_room()
+    }
+
+    /// The bound given at creation (0: unbounded).
+    pub fn maxsize(&self) -> usize {
+        self.shared.state.lock().maxsize
+    }
+
+    /// Marks one item taken earlier as processed.
+    pub fn task_done(&self) -> Result<(), TaskDoneError> {
+        let mut wakes = WakeList::default();
+        {
+            let mut state = self.shared.state.lock();
+            if state.unfinished == 0 {
+                return Err(TaskDoneError);
+            }
+            state.finish_tasks(1, &mut wakes);
+        }
+        wakes.wake_all();
+        Ok(())
+    }
+
+    /// Waits until every item put has been marked done.
+    pub fn join(&self) -> Join<'_, S, T> {
+        Join { queue: self, key: None }
+    }
+
+    /// Shuts the queue down (Python 3.13): `put` fails from now on, waiting
+    /// putters get their item back in the error, and `get` fails once the
+    /// queue is empty. With `immediate`, the items left are dropped (each
+    /// counted as done, which releases `join`) and waiting getters fail now.
+    pub fn shutdown(&self, immediate: bool) {
+        let mut wakes = WakeList::default();
+        let dropped;
+        {
+            let mut state = self.shared.state.lock();
+            state.shutdown = true;
+            if immediate {
+                let mut items = std::mem::take(&mut state.items);
+                let n = items.clear();
+                dropped = Some(items);
+                state.finish_tasks(n, &mut wakes);
+            } else {
+                dropped = None;
+            }
+            if state.items.len() == 0 {
+                for key in state.getters.keys() {
+                    *state.getters.payload_mut(key) = GetSlot::ShutDown;
+                    wakes.push(state.getters.unlink(key));
+                }
+            }
+            for key in state.putters.keys() {
+                *state.putters.payload_mut(key) = PutSlot::ShutDown;
+                wakes.push(state.putters.unlink(key));
+            }
+        }
+        drop(dropped);
+        wakes.wake_all();
+    }
+
+    /// Whether `shutdown` was called.
+    pub fn is_shutdown(&self) -> bool {
+        self.shared.state.lock().shutdown
+    }
+}
+
+impl<S: QueueStorage<T>, T> fmt::Debug for QueueOf<S, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared.state.lock();
+        f.debug_struct("Queue")
+            .field("qsize", &state.items.len())
+            .field("maxsize", &state.maxsize)
+            .field("getters", &state.getters.len())
+            .field("putters", &state.putters.len())
+            .field("unfinished", &state.unfinished)
+            .field("shutdown", &state.shutdown)
+            .finish()
+    }
+}
+
+/// The future returned by [`QueueOf::put`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Put<'a, S: QueueStorage<T>, T> {
+    queue: &'a QueueOf<S, T>,
+    item: Option<T>,
+    key: Option<usize>,
+}
+
+impl<S: QueueStorage<T>, T> Unpin for Put<'_, S, T> {}
+
+impl<S: QueueStorage<T>, T> Future for Put<'_, S, T> {
+    type Output = Result<(), QueueShutDown<T>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let mut wakes = WakeList::default();
+        let result = {
+            let mut state = this.queue.shared.state.lock();
+            match this.key {
+                None => {
+                    let item = this.item.take().expect("Put polled after completion");
+                    if state.shutdown {
+                        Poll::Ready(Err(QueueShutDown(item)))
+                    } else if state.has_room() && state.putters.is_empty() {
+                        state.unfinished += 1;
+                        state.deliver(item, &mut wakes);
+                        Poll::Ready(Ok(()))
+                    } else {
+                        this.item = Some(item);
+                        this.key = Some(state.putters.push_back(PutSlot::Waiting, cx.waker().clone()));
+                        Poll::Pending
+                    }
+                }
+                Some(key) => {
+                    if state.putters.is_linked(key) {
+                        state.putters.set_waker(key, cx.waker());
+                        Poll::Pending
+                    } else {
+                        this.key = None;
+                        let item = this.item.take().expect("Put polled after completion");
+                        match state.putters.remove(key) {
+                            PutSlot::Granted => {
+                                state.reserved -= 1;
+                                state.unfinished += 1;
+                                state.deliver(item, &mut wakes);
+                                Poll::Ready(Ok(()))
+                            }
+                            PutSlot::ShutDown | PutSlot::Waiting => Poll::Ready(Err(QueueShutDown(item))),
+                        }
+                    }
+                }
+            }
+        };
+        wakes.wake_all();
+        result
+    }
+}
+
+impl<S: QueueStorage<T>, T> Drop for Put<'_, S, T> {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let mut wakes = WakeList::default();
+        {
+            let mut state = self.queue.shared.state.lock();
+            if state.putters.remove(key) == PutSlot::Granted {
+                // Our reserved slot goes to the next putter; our item is
+                // dropped with us, never inserted.
+                state.reserved -= 1;
+                state.grant_putters(&mut wakes);
+            }
+        }
+        wakes.wake_all();
+    }
+}
+
+/// The future returned by [`QueueOf::get`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Get<'a, S: QueueStorage<T>, T> {
+    queue: &'a QueueOf<S, T>,
+    key: Option<usize>,
+}
+
+impl<S: QueueStorage<T>, T> Future for Get<'_, S, T> {
+    type Output = Result<T, QueueShutDown>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut wakes = WakeList::default();
+        let result = {
+            let mut state = self.queue.shared.state.lock();
+            match self.key {
+                None => match state.take(&mut wakes) {
+                    Some(item) => Poll::Ready(Ok(item)),
+                    None if state.shutdown => Poll::Ready(Err(QueueShutDown(()))),
+                    None => {
+                        self.key = Some(state.getters.push_back(GetSlot::Waiting, cx.waker().clone()));
+                        Poll::Pending
+                    }
+                },
+                Some(key) => {
+                    if state.getters.is_linked(key) {
+                        state.getters.set_waker(key, cx.waker());
+                        Poll::Pending
+                    } else {
+                        self.key = None;
+                        match state.getters.remove(key) {
+                            GetSlot::Handed(item) => Poll::Ready(Ok(item)),
+                            GetSlot::ShutDown | GetSlot::Waiting => Poll::Ready(Err(QueueShutDown(()))),
+                        }
+                    }
+                }
+            }
+        };
+        wakes.wake_all();
+        result
+    }
+}
+
+impl<S: QueueStorage<T>, T> Drop for Get<'_, S, T> {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let mut wakes = WakeList::default();
+        {
+            let mut state = self.queue.shared.state.lock();
+            if let GetSlot::Handed(item) = state.getters.remove(key) {
+                // Handed an item we will never return: it goes to the next
+                // waiting getter, or back to where it is taken next.
+                if state.getters.is_empty() {
+                    state.items.put_back(item);
+                } else {
+                    state.deliver(item, &mut wakes);
+                }
+            }
+        }
+        wakes.wake_all();
+    }
+}
+
+/// The future returned by [`QueueOf::join`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Join<'a, S: QueueStorage<T>, T> {
+    queue: &'a QueueOf<S, T>,
+    key: Option<usize>,
+}
+
+impl<S: QueueStorage<T>, T> Future for Join<'_, S, T> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.queue.shared.state.lock();
+        match self.key {
+            None if state.unfinished == 0 => Poll::Ready(()),
+            None => {
+                self.key = Some(state.joiners.push_back((), cx.waker().clone()));
+                Poll::Pending
+            }
+            Some(key) if state.joiners.is_linked(key) => {
+                state.joiners.set_waker(key, cx.waker());
+                Poll::Pending
+            }
+            Some(key) => {
+                state.joiners.remove(key);
+                self.key = None;
+                Poll::Ready(())
+            }
+        }
+    }
+}
+
+impl<S: QueueStorage<T>, T> Drop for Join<'_, S, T> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.queue.shared.state.lock().joiners.remove(key);
+        }
+    }
+}
