@@ -104,9 +104,9 @@ fn miri(required: bool) -> Result<(), String> {
     }
     run_env(
         "cargo",
-        // loop-exec holds the project's unsafe code (task cells, wakers);
-        // the other library crates are `forbid(unsafe_code)`.
-        &["+nightly", "miri", "test", "-p", "loop-exec", "--lib"],
+        // The unsafe code: loop-exec (task cells, wakers), loop-sync (Mutex);
+        // loop-time, loop-core and the facade are `forbid(unsafe_code)`.
+        &["+nightly", "miri", "test", "-p", "loop-exec", "-p", "loop-sync", "--lib"],
         // parking_lot casts integers to pointers internally.
         &[("MIRIFLAGS", "-Zmiri-disable-isolation -Zmiri-permissive-provenance")],
     )

@@ -9,6 +9,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod alloc_count;
+mod sync_workloads;
 mod workloads;
 
 use workloads::{Workload, RUNTIMES, WORKLOADS};
@@ -59,7 +60,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let opts = parse();
     let mut rows = Vec::new();
-    for w in WORKLOADS {
+    for w in WORKLOADS.iter().chain(sync_workloads::SYNC_WORKLOADS) {
         if opts.only.as_deref().is_some_and(|o| o != w.name) {
             continue;
         }

@@ -96,19 +96,19 @@ pub const WORKLOADS: &[Workload] = &[
     },
 ];
 
-fn per_op(start: Instant, n: usize) -> f64 {
+pub fn per_op(start: Instant, n: usize) -> f64 {
     start.elapsed().as_nanos() as f64 / n as f64
 }
 
 /// Runs `f` inside tokio's current-thread runtime and a `LocalSet`.
-fn on_tokio<F: Future<Output = f64>>(f: F) -> f64 {
+pub fn on_tokio<F: Future<Output = f64>>(f: F) -> f64 {
     let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, f)
 }
 
 /// Runs `f` inside a smol `LocalExecutor` driven by `smol::block_on`.
-fn on_smol<Fut: Future<Output = f64>>(f: impl FnOnce(Rc<smol::LocalExecutor<'static>>) -> Fut) -> f64 {
+pub fn on_smol<Fut: Future<Output = f64>>(f: impl FnOnce(Rc<smol::LocalExecutor<'static>>) -> Fut) -> f64 {
     let ex = Rc::new(smol::LocalExecutor::new());
     let fut = f(ex.clone());
     smol::block_on(ex.run(fut))

@@ -216,3 +216,36 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
         fmt::Debug::fmt(&**self, f)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// Small enough for Miri: guards on two threads touching the data.
+    #[test]
+    fn mutex_guards_are_exclusive_across_threads() {
+        let m = Arc::new(Mutex::new(Vec::new()));
+        let m2 = m.clone();
+        let t = std::thread::spawn(move || {
+            crate::__block_on(async {
+                for i in 0..20 {
+                    m2.lock().await.push(i);
+                }
+            })
+        });
+        crate::__block_on(async {
+            for i in 100..120 {
+                let mut g = m.lock().await;
+                g.push(i);
+                assert!(m.try_lock().is_none());
+            }
+        });
+        t.join().unwrap();
+        let mut v = Arc::try_unwrap(m).unwrap().into_inner();
+        v.sort();
+        assert_eq!(v.len(), 40);
+        assert_eq!(v[0], 0);
+        assert_eq!(v[39], 119);
+    }
+}

@@ -66,6 +66,10 @@ pub trait QueueStorage<T>: Default + Send {
     fn put_back(&mut self, item: T);
     /// Number of items.
     fn len(&self) -> usize;
+    /// Whether there is no item.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Drops every item; returns how many there were.
     fn clear(&mut self) -> usize;
 }
@@ -406,7 +410,7 @@ impl<S: QueueStorage<T>, T> QueueOf<S, T> {
             } else {
                 dropped = None;
             }
-            if state.items.len() == 0 {
+            if state.items.is_empty() {
                 for key in state.getters.keys() {
                     *state.getters.payload_mut(key) = GetSlot::ShutDown;
                     wakes.push(state.getters.unlink(key));

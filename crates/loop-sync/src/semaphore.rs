@@ -5,6 +5,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use parking_lot::Mutex;
 
 use crate::waiters::{WaiterList, WakeList};
@@ -25,35 +27,55 @@ struct Want {
     assigned: usize,
 }
 
+/// Set in [`Semaphore::word`] while any waiter is queued: the lock-free fast
+/// paths then step aside, so nobody barges past a waiter.
+const WAITERS: usize = 1;
+/// One permit in [`Semaphore::word`].
+const ONE: usize = 2;
+
 #[derive(Debug)]
 struct State {
-    /// Permits free to take.
-    permits: usize,
     /// Permits handed to waiters that are still in the queue (the head one
     /// collects permits until it has all it needs).
     reserved: usize,
     waiters: WaiterList<Want>,
 }
 
+/// Takes up to `max` permits from the word; returns how many it took.
+fn take_permits(word: &AtomicUsize, max: usize) -> usize {
+    let mut cur = word.load(Ordering::Acquire);
+    loop {
+        let take = (cur / ONE).min(max);
+        if take == 0 {
+            return 0;
+        }
+        match word.compare_exchange_weak(cur, cur - take * ONE, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return take,
+            Err(now) => cur = now,
+        }
+    }
+}
+
 impl State {
     /// Hands free permits to the waiters in FIFO order; a waiter is
     /// released once it holds all it asked for. The head waiter keeps what
     /// it was given even when that is not yet enough: nobody behind it, and
-    /// no newcomer, can take those permits (no barging).
-    fn assign(&mut self, wakes: &mut WakeList) {
-        while self.permits > 0 {
-            let Some(key) = self.waiters.front() else { break };
+    /// no newcomer, can take those permits (no barging). Clears the
+    /// `WAITERS` bit once the queue is empty. Called under the lock.
+    fn assign(&mut self, word: &AtomicUsize, wakes: &mut WakeList) {
+        while let Some(key) = self.waiters.front() {
             let want = self.waiters.payload_mut(key);
-            let take = (want.needed - want.assigned).min(self.permits);
+            let take = take_permits(word, want.needed - want.assigned);
             want.assigned += take;
-            self.permits -= take;
             self.reserved += take;
-            if want.assigned == want.needed {
-                self.reserved -= want.needed;
-                wakes.push(self.waiters.unlink(key));
-            } else {
+            if want.assigned < want.needed {
                 break;
             }
+            self.reserved -= want.needed;
+            wakes.push(self.waiters.unlink(key));
+        }
+        if self.waiters.is_empty() {
+            word.fetch_and(!WAITERS, Ordering::AcqRel);
         }
     }
 }
@@ -85,13 +107,24 @@ impl State {
 /// # });
 /// ```
 pub struct Semaphore {
+    /// Free permits times `ONE`, plus the `WAITERS` bit. Uncontended
+    /// acquires and releases only touch this word.
+    word: AtomicUsize,
+    /// The waiter queue; taken only when someone has to wait.
     state: Mutex<State>,
 }
 
 impl Semaphore {
     /// A semaphore with `permits` permits.
+    ///
+    /// # Panics
+    /// When `permits` exceeds `usize::MAX / 2`.
     pub fn new(permits: usize) -> Semaphore {
-        Semaphore { state: Mutex::new(State { permits, reserved: 0, waiters: WaiterList::default() }) }
+        assert!(permits <= usize::MAX / ONE, "Semaphore::new: at most usize::MAX / 2 permits");
+        Semaphore {
+            word: AtomicUsize::new(permits * ONE),
+            state: Mutex::new(State { reserved: 0, waiters: WaiterList::default() }),
+        }
     }
 
     /// Waits for one permit.
@@ -113,40 +146,58 @@ impl Semaphore {
     /// Takes `n` permits if that is possible without waiting and nobody is
     /// queued.
     pub fn try_acquire_many(&self, n: usize) -> Option<SemaphorePermit<'_>> {
-        let mut state = self.state.lock();
-        if state.waiters.is_empty() && state.permits >= n {
-            state.permits -= n;
-            Some(SemaphorePermit { sem: self, n })
-        } else {
-            None
+        self.try_take(n).then(|| SemaphorePermit { sem: self, n })
+    }
+
+    /// The lock-free path: takes `n` permits when no one is queued.
+    fn try_take(&self, n: usize) -> bool {
+        let Some(need) = n.checked_mul(ONE) else { return false };
+        let mut cur = self.word.load(Ordering::Acquire);
+        loop {
+            if cur & WAITERS != 0 || cur < need {
+                return false;
+            }
+            match self.word.compare_exchange_weak(cur, cur - need, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
         }
     }
 
     /// Adds `n` permits (asyncio's `release()`), waking waiters in order.
     ///
     /// # Panics
-    /// When the count would overflow `usize`.
+    /// When the count would exceed `usize::MAX / 2`.
     pub fn release(&self, n: usize) {
+        let add = n.checked_mul(ONE).expect("Semaphore::release: too many permits");
+        let mut cur = self.word.load(Ordering::Acquire);
+        while cur & WAITERS == 0 {
+            let new = cur.checked_add(add).expect("Semaphore::release: the permit count overflowed");
+            match self.word.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return,
+                Err(now) => cur = now,
+            }
+        }
         let mut wakes = WakeList::default();
         {
             let mut state = self.state.lock();
-            state.permits =
-                state.permits.checked_add(n).expect("Semaphore::release: the permit count overflowed usize");
-            state.assign(&mut wakes);
+            let prev = self.word.fetch_add(add, Ordering::AcqRel);
+            assert!(prev.checked_add(add).is_some(), "Semaphore::release: the permit count overflowed");
+            state.assign(&self.word, &mut wakes);
         }
         wakes.wake_all();
     }
 
     /// Permits free right now (not counting those handed to a queued waiter).
     pub fn available_permits(&self) -> usize {
-        self.state.lock().permits
+        self.word.load(Ordering::Acquire) / ONE
     }
 
     /// Whether an `acquire()` would have to wait: no permit is free or
     /// someone is queued (asyncio's `locked()`).
     pub fn locked(&self) -> bool {
-        let state = self.state.lock();
-        state.permits == 0 || !state.waiters.is_empty()
+        let word = self.word.load(Ordering::Acquire);
+        word < ONE || word & WAITERS != 0
     }
 
     /// Number of queued waiters.
@@ -157,8 +208,10 @@ impl Semaphore {
 
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.state.lock();
-        f.debug_struct("Semaphore").field("permits", &state.permits).field("waiters", &state.waiters.len()).finish()
+        f.debug_struct("Semaphore")
+            .field("permits", &self.available_permits())
+            .field("waiters", &self.waiters())
+            .finish()
     }
 }
 
@@ -211,24 +264,26 @@ impl<'a> Future for Acquire<'a> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SemaphorePermit<'a>> {
         let sem = self.sem;
         let n = self.n;
+        if self.key.is_none() && sem.try_take(n) {
+            return Poll::Ready(SemaphorePermit { sem, n });
+        }
+        let mut wakes = WakeList::default();
         let mut state = sem.state.lock();
-        match self.key {
+        let result = match self.key {
             None => {
-                if state.waiters.is_empty() && state.permits >= n {
-                    state.permits -= n;
-                    return Poll::Ready(SemaphorePermit { sem, n });
-                }
+                // Queue up; from now on the fast paths step aside.
+                sem.word.fetch_or(WAITERS, Ordering::AcqRel);
                 let key = state.waiters.push_back(Want { needed: n, assigned: 0 }, cx.waker().clone());
-                // At the head of an empty queue we may collect what is free
-                // now (and, with enough, be done at once).
-                let mut wakes = WakeList::default();
-                state.assign(&mut wakes);
-                if !state.waiters.is_linked(key) {
+                // At the head of the queue we collect what is free now (and,
+                // with enough, are done at once).
+                state.assign(&sem.word, &mut wakes);
+                if state.waiters.is_linked(key) {
+                    self.key = Some(key);
+                    Poll::Pending
+                } else {
                     state.waiters.remove(key);
-                    return Poll::Ready(SemaphorePermit { sem, n });
+                    Poll::Ready(SemaphorePermit { sem, n })
                 }
-                self.key = Some(key);
-                Poll::Pending
             }
             Some(key) => {
                 if state.waiters.is_linked(key) {
@@ -240,16 +295,20 @@ impl<'a> Future for Acquire<'a> {
                     Poll::Ready(SemaphorePermit { sem, n })
                 }
             }
-        }
+        };
+        drop(state);
+        wakes.wake_all();
+        result
     }
 }
 
 impl Drop for Acquire<'_> {
     fn drop(&mut self) {
         let Some(key) = self.key.take() else { return };
+        let sem = self.sem;
         let mut wakes = WakeList::default();
         {
-            let mut state = self.sem.state.lock();
+            let mut state = sem.state.lock();
             let granted = !state.waiters.is_linked(key);
             let want = state.waiters.remove(key);
             // Give back whatever we had been handed, to the next in line.
@@ -259,10 +318,8 @@ impl Drop for Acquire<'_> {
                 state.reserved -= want.assigned;
                 want.assigned
             };
-            if give_back > 0 {
-                state.permits += give_back;
-            }
-            state.assign(&mut wakes);
+            sem.word.fetch_add(give_back * ONE, Ordering::AcqRel);
+            state.assign(&sem.word, &mut wakes);
         }
         wakes.wake_all();
     }
@@ -312,13 +369,21 @@ impl BoundedSemaphore {
     pub fn release(&self) -> Result<(), SemaphoreOverflow> {
         let mut wakes = WakeList::default();
         {
+            // Under the lock the queue (and `reserved`) cannot change, and
+            // the word only grows through releases, which we serialize here.
             let mut state = self.sem.state.lock();
-            // Free plus handed-to-a-queued-waiter permits: the semaphore's value.
-            if state.permits + state.reserved >= self.bound {
-                return Err(SemaphoreOverflow { bound: self.bound });
+            let mut cur = self.sem.word.load(Ordering::Acquire);
+            loop {
+                // Free plus handed-to-a-queued-waiter permits: the value.
+                if cur / ONE + state.reserved >= self.bound {
+                    return Err(SemaphoreOverflow { bound: self.bound });
+                }
+                match self.sem.word.compare_exchange_weak(cur, cur + ONE, Ordering::AcqRel, Ordering::Acquire) {
+                    Ok(_) => break,
+                    Err(now) => cur = now,
+                }
             }
-            state.permits += 1;
-            state.assign(&mut wakes);
+            state.assign(&self.sem.word, &mut wakes);
         }
         wakes.wake_all();
         Ok(())
@@ -338,5 +403,42 @@ impl BoundedSemaphore {
 impl fmt::Debug for BoundedSemaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BoundedSemaphore").field("sem", &self.sem).field("bound", &self.bound).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// Two threads take turns; while one holds the only permit, the word
+    /// shows none free and `try_acquire` fails (a failed `try_acquire` once
+    /// minted a permit by dropping a guard it never handed out).
+    #[test]
+    fn the_only_permit_is_never_duplicated() {
+        let sem = Arc::new(Semaphore::new(1));
+        let held = Arc::new(AtomicUsize::new(0));
+        let rounds = if cfg!(miri) { 20 } else { 5_000 };
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let (sem, held) = (sem.clone(), held.clone());
+                std::thread::spawn(move || {
+                    crate::__block_on(async {
+                        for _ in 0..rounds {
+                            let permit = sem.acquire().await;
+                            assert_eq!(held.fetch_add(1, Ordering::SeqCst), 0, "two holders");
+                            assert!(sem.try_acquire().is_none());
+                            assert!(sem.word.load(Ordering::SeqCst) < ONE, "a free permit while held");
+                            held.fetch_sub(1, Ordering::SeqCst);
+                            drop(permit);
+                        }
+                    })
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(sem.available_permits(), 1);
     }
 }
