@@ -5,7 +5,8 @@
 //!   when Miri can be installed.
 //! - `bench [--quick]`: our loop against tokio and smol on the same
 //!   workloads, in one run; prints the table and writes `BENCHMARKS.md`.
-//! - `miri`: the unsafe code (task cells, wakers) under Miri.
+//! - `miri`: the unsafe code (task cells, wakers, `Mutex`) under Miri.
+//! - `loom`: loom models of loop-sync's waiter hand-offs.
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -19,8 +20,9 @@ fn main() {
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
         Some("miri") => miri(true),
+        Some("loom") => loom(3),
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [--quick] | miri>");
+            eprintln!("usage: cargo xtask <ci | bench [--quick] | miri | loom>");
             exit(2);
         }
     };
@@ -67,6 +69,7 @@ fn ci() -> Result<(), String> {
     // once so a broken workload is caught (numbers are not judged here).
     run("cargo", &["run", "--release", "--locked", "-p", "loop-bench", "--", "--smoke"])?;
     miri(false)?;
+    loom(2)?;
     println!("\nxtask ci: all checks passed in {:.1?}", started.elapsed());
     Ok(())
 }
@@ -109,6 +112,17 @@ fn miri(required: bool) -> Result<(), String> {
         &["+nightly", "miri", "test", "-p", "loop-exec", "-p", "loop-sync", "--lib"],
         // parking_lot casts integers to pointers internally.
         &[("MIRIFLAGS", "-Zmiri-disable-isolation -Zmiri-permissive-provenance")],
+    )
+}
+
+/// Model-checks loop-sync's hand-offs with loom, exploring schedules with
+/// up to `preemptions` preemptions (CI runs a small bound).
+fn loom(preemptions: u32) -> Result<(), String> {
+    let bound = preemptions.to_string();
+    run_env(
+        "cargo",
+        &["test", "--release", "--locked", "-p", "loop-sync", "--test", "loom", "--target-dir", "target/loom"],
+        &[("RUSTFLAGS", "--cfg loop_loom"), ("LOOM_MAX_PREEMPTIONS", &bound)],
     )
 }
 

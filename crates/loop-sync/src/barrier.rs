@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use parking_lot::Mutex;
+use crate::shim::Mutex;
 
 use crate::waiters::{WaiterList, WakeList};
 

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::Future;
 
-use parking_lot::Mutex as SyncMutex;
+use crate::shim::Mutex as SyncMutex;
 
 use crate::lock::{Lock, LockGuard, Mutex, MutexGuard};
 use crate::waiters::{WaiterList, WakeList};

@@ -3,10 +3,10 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
-use parking_lot::Mutex;
+use crate::shim::{AtomicBool, Mutex};
 
 use crate::waiters::{WaiterList, WakeList};
 

@@ -28,6 +28,7 @@ mod lock;
 mod queue;
 mod result_cell;
 mod semaphore;
+mod shim;
 mod waiters;
 
 pub use barrier::{Barrier, BarrierWait, BarrierWaitResult, BrokenBarrierError};

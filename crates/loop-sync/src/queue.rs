@@ -5,10 +5,9 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use parking_lot::Mutex;
+use crate::shim::{Arc, Mutex};
 
 use crate::waiters::{WaiterList, WakeList};
 
