@@ -20,9 +20,49 @@
 //! ```
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
-#![forbid(unsafe_code)]
 
+mod async_io;
+mod net;
 mod reactor;
+mod source;
 mod sys;
 
+pub use async_io::{Async, Ready};
+pub use net::{
+    Incoming, OwnedReadHalf, OwnedWriteHalf, TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener,
+    UnixReadHalf, UnixStream, UnixWriteHalf,
+};
 pub use reactor::{Notifier, Reactor};
+pub use source::EnterGuard;
+
+/// Drives `future` with only `reactor` (no executor): for this crate's
+/// examples and tests.
+#[doc(hidden)]
+pub fn __block_on_reactor<F: std::future::Future>(reactor: &mut Reactor, future: F) -> F::Output {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Flag(AtomicBool, Notifier);
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+            self.1.notify();
+        }
+    }
+    let flag = Arc::new(Flag(AtomicBool::new(true), reactor.notifier()));
+    let waker = Waker::from(flag.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if flag.0.swap(false, Ordering::SeqCst) {
+            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                return out;
+            }
+        }
+        reactor.park(None, || !flag.0.load(Ordering::SeqCst)).expect("reactor park failed");
+    }
+}

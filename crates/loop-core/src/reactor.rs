@@ -2,14 +2,20 @@
 
 use std::fmt;
 use std::io;
+use std::os::fd::{BorrowedFd, RawFd};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(not(miri))]
+use polling::PollMode;
+
+use crate::source::{EnterGuard, Registry};
 use crate::sys::{Events, Poller};
 
 /// State shared between a [`Reactor`] and its [`Notifier`]s.
-struct Shared {
+pub(crate) struct Shared {
     /// The OS poller (epoll/kqueue); its `notify` interrupts a `wait`.
     poller: Poller,
     /// True while the loop is parked or about to park. A notifier only pays
@@ -18,6 +24,47 @@ struct Shared {
     parked: AtomicBool,
     /// How many `notify` syscalls were made (a counter for diagnostics).
     notifies: AtomicU64,
+}
+
+impl Shared {
+    /// Registers `fd` under `key` for both directions.
+    pub(crate) fn add(&self, fd: RawFd, key: usize) -> io::Result<()> {
+        #[cfg(not(miri))]
+        {
+            let mode = if self.poller.supports_edge() { PollMode::Edge } else { PollMode::Level };
+            // SAFETY: `polling` requires the fd to be removed with `delete`
+            // before it is closed. Every registration belongs to a `Source`,
+            // which deletes it in its `Drop`, and the I/O objects (`Async`)
+            // drop their source before the fd they own.
+            unsafe { self.poller.add_with_mode(fd, polling::Event::all(key), mode) }
+        }
+        #[cfg(miri)]
+        {
+            let _ = (fd, key);
+            Poller::unsupported()
+        }
+    }
+
+    /// Removes `fd`'s registration.
+    pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {
+        #[cfg(not(miri))]
+        {
+            // SAFETY: the fd is open: its `Source` is dropped before it.
+            let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+            self.poller.delete(fd)
+        }
+        #[cfg(miri)]
+        {
+            let _ = fd;
+            Poller::unsupported()
+        }
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
 }
 
 /// Where an event loop waits for something to happen.
@@ -29,9 +76,9 @@ pub struct Reactor {
     shared: Arc<Shared>,
     /// Reused buffer for the events of one wait.
     events: Events,
-    /// Number of I/O sources registered; while zero a non-blocking poll has
-    /// nothing to report and is skipped without a syscall.
-    sources: usize,
+    /// The registered I/O sources; while there are none a non-blocking poll
+    /// has nothing to report and is skipped without a syscall.
+    registry: Rc<Registry>,
 }
 
 /// Wakes a parked [`Reactor`] from any thread. Cheap to clone.
@@ -43,15 +90,19 @@ pub struct Notifier {
 impl Reactor {
     /// Creates a reactor with its own OS poller.
     pub fn new() -> io::Result<Reactor> {
-        Ok(Reactor {
-            shared: Arc::new(Shared {
-                poller: Poller::new()?,
-                parked: AtomicBool::new(false),
-                notifies: AtomicU64::new(0),
-            }),
-            events: Events::new(),
-            sources: 0,
-        })
+        let shared = Arc::new(Shared {
+            poller: Poller::new()?,
+            parked: AtomicBool::new(false),
+            notifies: AtomicU64::new(0),
+        });
+        Ok(Reactor { registry: Rc::new(Registry::new(shared.clone())), shared, events: Events::new() })
+    }
+
+    /// Makes this reactor the one I/O objects created on this thread
+    /// register with, until the guard is dropped. The event loop enters its
+    /// reactor while it runs.
+    pub fn enter(&self) -> EnterGuard {
+        EnterGuard::new(self.registry.clone())
     }
 
     /// A handle that wakes this reactor from any thread.
@@ -61,7 +112,7 @@ impl Reactor {
 
     /// Number of registered I/O sources.
     pub fn sources(&self) -> usize {
-        self.sources
+        self.registry.len()
     }
 
     /// Parks the calling thread until an event arrives, a [`Notifier`]
@@ -75,7 +126,7 @@ impl Reactor {
     pub fn park(&mut self, timeout: Option<Duration>, may_block: impl FnOnce() -> bool) -> io::Result<usize> {
         self.shared.parked.store(true, Ordering::SeqCst);
         let timeout = if may_block() { timeout } else { Some(Duration::ZERO) };
-        if timeout == Some(Duration::ZERO) && self.sources == 0 {
+        if timeout == Some(Duration::ZERO) && self.registry.len() == 0 {
             self.shared.parked.store(false, Ordering::SeqCst);
             return Ok(0);
         }
@@ -83,7 +134,10 @@ impl Reactor {
         let result = self.shared.poller.wait(&mut self.events, timeout);
         self.shared.parked.store(false, Ordering::SeqCst);
         match result {
-            Ok(n) => Ok(n),
+            Ok(n) => {
+                self.registry.dispatch(&self.events);
+                Ok(n)
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
             Err(e) => Err(e),
         }
@@ -92,7 +146,7 @@ impl Reactor {
     /// Collects whatever events are ready without blocking. Free (no
     /// syscall) while no I/O source is registered.
     pub fn poll_now(&mut self) -> io::Result<usize> {
-        if self.sources == 0 {
+        if self.registry.len() == 0 {
             return Ok(0);
         }
         self.park(Some(Duration::ZERO), || false)
@@ -120,7 +174,7 @@ impl Notifier {
 
 impl fmt::Debug for Reactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Reactor").field("sources", &self.sources).finish_non_exhaustive()
+        f.debug_struct("Reactor").field("sources", &self.registry.len()).finish_non_exhaustive()
     }
 }
 

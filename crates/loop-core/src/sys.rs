@@ -26,6 +26,19 @@ mod miri_poller {
         }
 
         pub(crate) fn clear(&mut self) {}
+
+        pub(crate) fn iter(&self) -> std::iter::Empty<polling_event::Event> {
+            std::iter::empty()
+        }
+    }
+
+    /// The shape of `polling::Event`, for the code that reads events.
+    pub(crate) mod polling_event {
+        pub(crate) struct Event {
+            pub(crate) key: usize,
+            pub(crate) readable: bool,
+            pub(crate) writable: bool,
+        }
     }
 
     /// A notification flag and a condition variable to wait on it.
@@ -57,6 +70,11 @@ mod miri_poller {
             }
             *notified = false;
             Ok(0)
+        }
+
+        /// The stand-in has no I/O sources.
+        pub(crate) fn unsupported<T>() -> io::Result<T> {
+            Err(io::Error::new(io::ErrorKind::Unsupported, "no I/O sources under Miri"))
         }
 
         pub(crate) fn notify(&self) -> io::Result<()> {

@@ -230,13 +230,16 @@ struct Enter {
     previous: *const LoopInner,
     /// Our strong count on the loop, as installed in `CURRENT`.
     this: *const LoopInner,
+    /// I/O objects created meanwhile register with this loop's reactor.
+    _reactor: loop_core::EnterGuard,
 }
 
 impl Enter {
     fn new(inner: &Rc<LoopInner>) -> Enter {
+        let reactor = inner.reactor.borrow().enter();
         let this = Rc::into_raw(inner.clone());
         let previous = CURRENT.with(|current| current.replace(this));
-        Enter { previous, this }
+        Enter { previous, this, _reactor: reactor }
     }
 }
 

@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![forbid(unsafe_code)]
+#![allow(clippy::type_complexity)]
 
 pub use loop_exec::{
     all_tasks, create_task, current_task, gather, get_running_loop, interval, run, sleep, sleep_until, spawn,
@@ -48,6 +49,15 @@ pub use loop_exec::{
     ExceptionContext, ExceptionHandler, Gather, Handle, Interval, LoopClosed, LoopFuture, LoopHandle, LoopRef,
     LoopStats, Sleep, Task, TaskBuilder, TaskError, TaskId, TaskInfo, TaskState, ThreadsafeTask, Timeout, TimeoutError,
     TimerHandle, TryGather, YieldNow,
+};
+
+pub mod net;
+mod streams;
+
+pub use streams::{
+    open_connection, open_unix_connection, start_server, start_unix_server, tcp_streams, IncompleteReadError,
+    LimitOverrunError, Server, StreamError, StreamReader, StreamWriter, DEFAULT_HIGH_WATER, DEFAULT_LIMIT,
+    DEFAULT_LOW_WATER,
 };
 
 /// Synchronisation primitives (asyncio's `Lock`, `Event`, `Semaphore`,

@@ -1,0 +1,222 @@
+//! `Async<T>`: any file descriptor, driven by the reactor (asyncio's
+//! `add_reader` / `add_writer`).
+
+use std::fmt;
+use std::future::Future;
+use std::io::{self, IoSlice, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+use crate::source::{current_registry, Source, READ, WRITE};
+
+/// An I/O object registered with the running loop's reactor.
+///
+/// `Async::new` puts the descriptor in non-blocking mode and registers it;
+/// [`readable`](Async::readable) / [`writable`](Async::writable) wait for
+/// readiness, and [`read_with`](Async::read_with) /
+/// [`write_with`](Async::write_with) retry an operation until it does not
+/// block. When `&T` implements `Read` / `Write`, `Async<T>` implements
+/// `futures-io`'s `AsyncRead` / `AsyncWrite`.
+///
+/// An `Async` belongs to the loop (thread) that created it. Dropping it
+/// deregisters the descriptor before closing it.
+///
+/// ```
+/// use loop_core::Async;
+/// use std::io::{Read, Write};
+/// use std::os::unix::net::UnixStream;
+///
+/// # let mut reactor = loop_core::Reactor::new()?;
+/// # let _enter = reactor.enter();
+/// let (a, mut b) = UnixStream::pair()?;
+/// let a = Async::new(a)?;
+/// b.write_all(b"ping")?;
+/// # let mut buf = [0u8; 4];
+/// # let n = loop_core::__block_on_reactor(&mut reactor, a.read_with(|mut s| s.read(&mut buf)))?;
+/// # assert_eq!(&buf[..n], b"ping");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Async<T: AsFd> {
+    /// Dropped first (fields drop in order): deregisters while `io` is open.
+    source: Rc<Source>,
+    io: Option<T>,
+}
+
+impl<T: AsFd> Async<T> {
+    /// Registers `io` with the running loop's reactor, after switching it to
+    /// non-blocking mode.
+    ///
+    /// Fails (with a message saying so) when no event loop runs on this
+    /// thread, or when the OS refuses the registration.
+    pub fn new(io: T) -> io::Result<Async<T>> {
+        rustix::io::ioctl_fionbio(io.as_fd(), true)?;
+        let source = current_registry()?.register(io.as_fd())?;
+        Ok(Async { source, io: Some(io) })
+    }
+
+    /// The inner I/O object.
+    pub fn get_ref(&self) -> &T {
+        self.io.as_ref().expect("Async used after into_inner")
+    }
+
+    /// The inner I/O object, mutably. Do not replace its descriptor.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.io.as_mut().expect("Async used after into_inner")
+    }
+
+    /// Deregisters and returns the I/O object (still non-blocking).
+    pub fn into_inner(mut self) -> T {
+        let io = self.io.take().expect("Async used after into_inner");
+        // `self` (and with it the source) is dropped here: deregistered
+        // while `io` is still open.
+        drop(self);
+        io
+    }
+
+    /// Waits until the descriptor is (believed) readable. May complete
+    /// spuriously: an operation can still find nothing to read.
+    pub fn readable(&self) -> Ready<'_> {
+        Ready { source: &self.source, dir: READ }
+    }
+
+    /// Waits until the descriptor is (believed) writable. May complete
+    /// spuriously.
+    pub fn writable(&self) -> Ready<'_> {
+        Ready { source: &self.source, dir: WRITE }
+    }
+
+    /// Polls for readability (see [`readable`](Async::readable)).
+    pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.source.poll_ready(READ, cx).map(Ok)
+    }
+
+    /// Polls for writability.
+    pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.source.poll_ready(WRITE, cx).map(Ok)
+    }
+
+    /// Runs `op` until it does not fail with `WouldBlock`, waiting for
+    /// readability in between.
+    pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        std::future::poll_fn(|cx| self.poll_io(READ, cx, &mut op)).await
+    }
+
+    /// Runs `op` until it does not fail with `WouldBlock`, waiting for
+    /// writability in between.
+    pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        std::future::poll_fn(|cx| self.poll_io(WRITE, cx, &mut op)).await
+    }
+
+    /// One attempt of `op` in `dir`: `Pending` (with the waker stored) when
+    /// it would block.
+    pub(crate) fn poll_io<R>(
+        &self,
+        dir: usize,
+        cx: &mut Context<'_>,
+        op: &mut impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            if self.source.poll_ready(dir, cx).is_pending() {
+                return Poll::Pending;
+            }
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.source.clear_ready(dir),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+}
+
+impl<T: AsFd> AsFd for Async<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.get_ref().as_fd()
+    }
+}
+
+impl<T: AsFd> AsRawFd for Async<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.get_ref().as_fd().as_raw_fd()
+    }
+}
+
+impl<T: AsFd + fmt::Debug> fmt::Debug for Async<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Async").field(&self.io).finish()
+    }
+}
+
+/// The future returned by [`Async::readable`] and [`Async::writable`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Ready<'a> {
+    source: &'a Source,
+    dir: usize,
+}
+
+impl Future for Ready<'_> {
+    type Output = io::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.source.poll_ready(self.dir, cx).map(Ok)
+    }
+}
+
+impl<T: AsFd> AsyncRead for Async<T>
+where
+    for<'a> &'a T: Read,
+{
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.poll_io(READ, cx, &mut |mut io: &T| io.read(buf))
+    }
+}
+
+impl<T: AsFd> AsyncRead for &Async<T>
+where
+    for<'a> &'a T: Read,
+{
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.poll_io(READ, cx, &mut |mut io: &T| io.read(buf))
+    }
+}
+
+impl<T: AsFd> AsyncWrite for Async<T>
+where
+    for<'a> &'a T: Write,
+{
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.poll_io(WRITE, cx, &mut |mut io: &T| io.write(buf))
+    }
+
+    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        self.poll_io(WRITE, cx, &mut |mut io: &T| io.write_vectored(bufs))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_io(WRITE, cx, &mut |mut io: &T| io.flush())
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
+impl<T: AsFd> AsyncWrite for &Async<T>
+where
+    for<'a> &'a T: Write,
+{
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.poll_io(WRITE, cx, &mut |mut io: &T| io.write(buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_io(WRITE, cx, &mut |mut io: &T| io.flush())
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}

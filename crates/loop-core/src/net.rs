@@ -1,0 +1,545 @@
+//! TCP, UDP and Unix-domain sockets on the reactor.
+
+use std::fmt;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{self, Shutdown, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net as unix;
+use std::path::Path;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use futures_io::{AsyncRead, AsyncWrite};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::async_io::Async;
+use crate::source::{READ, WRITE};
+
+/// A TCP listening socket.
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// let listener = loop_core::TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+/// let (stream, peer) = listener.accept().await?;
+/// # Ok(()) }
+/// ```
+pub struct TcpListener {
+    io: Async<net::TcpListener>,
+}
+
+impl TcpListener {
+    /// Binds to `addr` (port 0 picks a free port), with `SO_REUSEADDR` on.
+    pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(1024)?;
+        TcpListener::from_std(socket.into())
+    }
+
+    /// Wraps a std listener.
+    pub fn from_std(listener: net::TcpListener) -> io::Result<TcpListener> {
+        Ok(TcpListener { io: Async::new(listener)? })
+    }
+
+    /// Waits for a connection.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (stream, addr) = self.io.read_with(|l| l.accept()).await?;
+        Ok((TcpStream::from_std(stream)?, addr))
+    }
+
+    /// Polls for a connection.
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        match self.io.poll_io(READ, cx, &mut |l: &net::TcpListener| l.accept()) {
+            Poll::Ready(Ok((stream, addr))) => Poll::Ready(TcpStream::from_std(stream).map(|s| (s, addr))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// The connections, as a `Stream`.
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+}
+
+impl AsFd for TcpListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.as_fd()
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener").field("local_addr", &self.local_addr().ok()).finish()
+    }
+}
+
+/// The stream of [`TcpListener::incoming`].
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+impl Stream for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.listener.poll_accept(cx).map(|r| Some(r.map(|(s, _)| s)))
+    }
+}
+
+/// A TCP connection. Implements `AsyncRead` / `AsyncWrite` (also on
+/// `&TcpStream`), and splits into owned halves.
+pub struct TcpStream {
+    io: Rc<Async<net::TcpStream>>,
+}
+
+impl TcpStream {
+    /// Connects to `addr`. A refused connection is `ConnectionRefused`.
+    pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_nonblocking(true)?;
+        match socket.connect(&addr.into()) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+        let stream = Async::new(net::TcpStream::from(socket))?;
+        stream.writable().await?;
+        if let Some(e) = stream.get_ref().take_error()? {
+            return Err(e);
+        }
+        // A failed connect can also show up only as a missing peer.
+        stream.get_ref().peer_addr()?;
+        Ok(TcpStream { io: Rc::new(stream) })
+    }
+
+    /// Wraps a connected std stream.
+    pub fn from_std(stream: net::TcpStream) -> io::Result<TcpStream> {
+        Ok(TcpStream { io: Rc::new(Async::new(stream)?) })
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        self.io.get_ref().set_nodelay(on)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.io.get_ref().nodelay()
+    }
+
+    /// Shuts down reading, writing or both (`Write` sends EOF to the peer).
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
+    }
+
+    /// Reads some bytes (0 at EOF).
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.read_with(|mut s| s.read(buf)).await
+    }
+
+    /// Writes some bytes.
+    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io.write_with(|mut s| s.write(buf)).await
+    }
+
+    /// Writes all of `buf`.
+    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            let n = self.write(buf).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            buf = &buf[n..];
+        }
+        Ok(())
+    }
+
+    /// Waits for readability.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.io.readable().await
+    }
+
+    /// Waits for writability.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.io.writable().await
+    }
+
+    /// Splits into a read half and a write half that can live in different
+    /// tasks (on this loop).
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        (OwnedReadHalf { io: self.io.clone() }, OwnedWriteHalf { io: self.io, shutdown_on_drop: true })
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.as_fd()
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("local_addr", &self.local_addr().ok())
+            .field("peer_addr", &self.peer_addr().ok())
+            .finish()
+    }
+}
+
+/// `AsyncRead` over a shared `Async<T>`.
+fn poll_read<T: AsFd>(io: &Async<T>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>
+where
+    for<'a> &'a T: Read,
+{
+    io.poll_io(READ, cx, &mut |mut s: &T| s.read(buf))
+}
+
+/// `AsyncWrite::poll_write` over a shared `Async<T>`.
+fn poll_write<T: AsFd>(io: &Async<T>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>
+where
+    for<'a> &'a T: Write,
+{
+    io.poll_io(WRITE, cx, &mut |mut s: &T| s.write(buf))
+}
+
+fn poll_write_vectored<T: AsFd>(io: &Async<T>, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>>
+where
+    for<'a> &'a T: Write,
+{
+    io.poll_io(WRITE, cx, &mut |mut s: &T| s.write_vectored(bufs))
+}
+
+macro_rules! stream_io_impls {
+    ($ty:ty, $inner:ty, $shutdown:expr) => {
+        impl AsyncRead for $ty {
+            fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+                poll_read::<$inner>(&self.io, cx, buf)
+            }
+        }
+
+        impl AsyncWrite for $ty {
+            fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+                poll_write::<$inner>(&self.io, cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                poll_write_vectored::<$inner>(&self.io, cx, bufs)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            /// Sends EOF (shuts the write side down).
+            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                let shutdown: fn(&$inner) -> io::Result<()> = $shutdown;
+                Poll::Ready(match shutdown(self.io.get_ref()) {
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+                    other => other,
+                })
+            }
+        }
+    };
+}
+
+stream_io_impls!(TcpStream, net::TcpStream, |s| s.shutdown(Shutdown::Write));
+stream_io_impls!(OwnedReadHalf, net::TcpStream, |s| s.shutdown(Shutdown::Read));
+stream_io_impls!(OwnedWriteHalf, net::TcpStream, |s| s.shutdown(Shutdown::Write));
+stream_io_impls!(UnixStream, unix::UnixStream, |s| s.shutdown(Shutdown::Write));
+stream_io_impls!(UnixReadHalf, unix::UnixStream, |s| s.shutdown(Shutdown::Read));
+stream_io_impls!(UnixWriteHalf, unix::UnixStream, |s| s.shutdown(Shutdown::Write));
+
+/// The read half of a [`TcpStream`].
+#[derive(Debug)]
+pub struct OwnedReadHalf {
+    io: Rc<Async<net::TcpStream>>,
+}
+
+/// The write half of a [`TcpStream`]. Dropping it sends EOF (shuts down the
+/// write side) unless [`forget_shutdown`](OwnedWriteHalf::forget_shutdown)
+/// was called.
+#[derive(Debug)]
+pub struct OwnedWriteHalf {
+    io: Rc<Async<net::TcpStream>>,
+    shutdown_on_drop: bool,
+}
+
+impl OwnedReadHalf {
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+
+    /// Whether both halves came from the same stream.
+    pub fn is_pair_of(&self, other: &OwnedWriteHalf) -> bool {
+        Rc::ptr_eq(&self.io, &other.io)
+    }
+
+    /// Joins the halves back into a stream.
+    ///
+    /// # Panics
+    /// When the halves come from different streams.
+    pub fn unsplit(self, mut write: OwnedWriteHalf) -> TcpStream {
+        assert!(self.is_pair_of(&write), "unsplit: the halves come from different streams");
+        write.shutdown_on_drop = false;
+        drop(write);
+        TcpStream { io: self.io }
+    }
+}
+
+impl OwnedWriteHalf {
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// Do not send EOF when this half is dropped.
+    pub fn forget_shutdown(mut self) {
+        self.shutdown_on_drop = false;
+    }
+}
+
+impl Drop for OwnedWriteHalf {
+    fn drop(&mut self) {
+        if self.shutdown_on_drop {
+            let _ = self.io.get_ref().shutdown(Shutdown::Write);
+        }
+    }
+}
+
+/// A UDP socket.
+pub struct UdpSocket {
+    io: Async<net::UdpSocket>,
+}
+
+impl UdpSocket {
+    /// Binds to `addr`.
+    pub fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
+        Ok(UdpSocket { io: Async::new(net::UdpSocket::bind(addr)?)? })
+    }
+
+    /// Sends a datagram to `addr`.
+    pub async fn send_to(&self, buf: &[u8], addr: SocketAddr) -> io::Result<usize> {
+        self.io.write_with(|s| s.send_to(buf, addr)).await
+    }
+
+    /// Receives a datagram and its sender.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.io.read_with(|s| s.recv_from(buf)).await
+    }
+
+    /// Sets the default peer for `send` / `recv`.
+    pub fn connect(&self, addr: SocketAddr) -> io::Result<()> {
+        self.io.get_ref().connect(addr)
+    }
+
+    /// Sends to the connected peer.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io.write_with(|s| s.send(buf)).await
+    }
+
+    /// Receives from the connected peer.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.read_with(|s| s.recv(buf)).await
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// The connected peer.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+}
+
+impl fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UdpSocket").field("local_addr", &self.local_addr().ok()).finish()
+    }
+}
+
+/// A Unix-domain listening socket.
+pub struct UnixListener {
+    io: Async<unix::UnixListener>,
+}
+
+impl UnixListener {
+    /// Binds to a filesystem path.
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        Ok(UnixListener { io: Async::new(unix::UnixListener::bind(path)?)? })
+    }
+
+    /// Waits for a connection.
+    pub async fn accept(&self) -> io::Result<(UnixStream, unix::SocketAddr)> {
+        let (stream, addr) = self.io.read_with(|l| l.accept()).await?;
+        Ok((UnixStream::from_std(stream)?, addr))
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<unix::SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixListener").finish_non_exhaustive()
+    }
+}
+
+/// A Unix-domain stream socket.
+pub struct UnixStream {
+    io: Rc<Async<unix::UnixStream>>,
+}
+
+impl UnixStream {
+    /// Connects to the socket at `path`.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        socket.set_nonblocking(true)?;
+        match socket.connect(&socket2::SockAddr::unix(path)?) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+        let stream = Async::new(unix::UnixStream::from(std::os::fd::OwnedFd::from(socket)))?;
+        stream.writable().await?;
+        if let Some(e) = stream.get_ref().take_error()? {
+            return Err(e);
+        }
+        Ok(UnixStream { io: Rc::new(stream) })
+    }
+
+    /// A connected pair.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = unix::UnixStream::pair()?;
+        Ok((UnixStream::from_std(a)?, UnixStream::from_std(b)?))
+    }
+
+    /// Wraps a std stream.
+    pub fn from_std(stream: unix::UnixStream) -> io::Result<UnixStream> {
+        Ok(UnixStream { io: Rc::new(Async::new(stream)?) })
+    }
+
+    /// Shuts down reading, writing or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
+    }
+
+    /// Reads some bytes (0 at EOF).
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.read_with(|mut s| s.read(buf)).await
+    }
+
+    /// Writes some bytes.
+    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io.write_with(|mut s| s.write(buf)).await
+    }
+
+    /// Splits into read and write halves.
+    pub fn into_split(self) -> (UnixReadHalf, UnixWriteHalf) {
+        (UnixReadHalf { io: self.io.clone() }, UnixWriteHalf { io: self.io })
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream").finish_non_exhaustive()
+    }
+}
+
+/// The read half of a [`UnixStream`].
+#[derive(Debug)]
+pub struct UnixReadHalf {
+    io: Rc<Async<unix::UnixStream>>,
+}
+
+/// The write half of a [`UnixStream`].
+#[derive(Debug)]
+pub struct UnixWriteHalf {
+    io: Rc<Async<unix::UnixStream>>,
+}
+
+/// A Unix-domain datagram socket.
+pub struct UnixDatagram {
+    io: Async<unix::UnixDatagram>,
+}
+
+impl UnixDatagram {
+    /// Binds to a filesystem path.
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram { io: Async::new(unix::UnixDatagram::bind(path)?)? })
+    }
+
+    /// A connected pair.
+    pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let (a, b) = unix::UnixDatagram::pair()?;
+        Ok((UnixDatagram { io: Async::new(a)? }, UnixDatagram { io: Async::new(b)? }))
+    }
+
+    /// Sends to the connected peer.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io.write_with(|s| s.send(buf)).await
+    }
+
+    /// Receives from the connected peer.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.read_with(|s| s.recv(buf)).await
+    }
+
+    /// Sends to the socket at `path`.
+    pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
+        let path = path.as_ref();
+        self.io.write_with(|s| s.send_to(buf, path)).await
+    }
+
+    /// Receives a datagram and its sender.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, unix::SocketAddr)> {
+        self.io.read_with(|s| s.recv_from(buf)).await
+    }
+}
+
+impl fmt::Debug for UnixDatagram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixDatagram").finish_non_exhaustive()
+    }
+}
+

@@ -1,0 +1,185 @@
+//! I/O sources registered with a reactor: readiness cached per direction,
+//! wakers per direction, deregistered on drop.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use crate::reactor::Shared;
+use crate::sys::Events;
+
+/// Read direction index.
+pub(crate) const READ: usize = 0;
+/// Write direction index.
+pub(crate) const WRITE: usize = 1;
+
+thread_local! {
+    /// The registry of the loop running on this thread, for `Async::new`.
+    static CURRENT: RefCell<Option<Rc<Registry>>> = const { RefCell::new(None) };
+}
+
+/// Makes a reactor's registry the current one while alive (restores the
+/// previous on drop). Returned by [`crate::Reactor::enter`].
+#[derive(Debug)]
+pub struct EnterGuard {
+    previous: Option<Rc<Registry>>,
+}
+
+impl EnterGuard {
+    pub(crate) fn new(registry: Rc<Registry>) -> EnterGuard {
+        let previous = CURRENT.with(|c| c.borrow_mut().replace(registry));
+        EnterGuard { previous }
+    }
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+/// The registry of the reactor entered on this thread.
+pub(crate) fn current_registry() -> io::Result<Rc<Registry>> {
+    CURRENT.with(|c| c.borrow().clone()).ok_or_else(|| {
+        io::Error::other(
+            "no running event loop on this thread: create I/O objects inside a task or the future \
+             given to loop::run / EventLoop::run_until_complete",
+        )
+    })
+}
+
+/// One direction of a source.
+#[derive(Debug, Default)]
+struct Direction {
+    /// Readiness as last reported by the OS and not yet disproved by an
+    /// operation that would block. Starts true: try the operation first.
+    ready: Cell<bool>,
+    /// Tasks waiting for this direction (usually one; a few when several
+    /// futures watch the same source). Woken and cleared on readiness.
+    wakers: RefCell<Vec<Waker>>,
+}
+
+/// A file descriptor registered with the reactor.
+#[derive(Debug)]
+pub(crate) struct Source {
+    registry: Rc<Registry>,
+    key: usize,
+    fd: RawFd,
+    dirs: [Direction; 2],
+}
+
+impl Source {
+    /// Whether the direction is believed ready; if not, remembers `cx`'s
+    /// waker for when it becomes ready.
+    pub(crate) fn poll_ready(&self, dir: usize, cx: &mut Context<'_>) -> Poll<()> {
+        let d = &self.dirs[dir];
+        if d.ready.get() {
+            return Poll::Ready(());
+        }
+        let mut wakers = d.wakers.borrow_mut();
+        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            wakers.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// An operation in `dir` would block: forget the readiness and wait for
+    /// the next edge.
+    pub(crate) fn clear_ready(&self, dir: usize) {
+        self.dirs[dir].ready.set(false);
+    }
+
+    fn set_ready(&self, dir: usize) {
+        let d = &self.dirs[dir];
+        d.ready.set(true);
+        let wakers = std::mem::take(&mut *d.wakers.borrow_mut());
+        for w in wakers {
+            w.wake();
+        }
+    }
+}
+
+impl Drop for Source {
+    fn drop(&mut self) {
+        self.registry.deregister(self.key, self.fd);
+    }
+}
+
+/// The sources of one reactor, by key.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    shared: Arc<Shared>,
+    sources: RefCell<Vec<Option<Weak<Source>>>>,
+    free: RefCell<Vec<usize>>,
+    live: Cell<usize>,
+}
+
+impl Registry {
+    pub(crate) fn new(shared: Arc<Shared>) -> Registry {
+        Registry { shared, sources: RefCell::new(Vec::new()), free: RefCell::new(Vec::new()), live: Cell::new(0) }
+    }
+
+    /// Number of registered sources.
+    pub(crate) fn len(&self) -> usize {
+        self.live.get()
+    }
+
+    /// Registers `fd` (edge-triggered where the OS supports it, so events
+    /// need no re-arming).
+    pub(crate) fn register(self: &Rc<Self>, fd: BorrowedFd<'_>) -> io::Result<Rc<Source>> {
+        let key = match self.free.borrow_mut().pop() {
+            Some(key) => key,
+            None => {
+                let mut sources = self.sources.borrow_mut();
+                sources.push(None);
+                sources.len() - 1
+            }
+        };
+        let raw = fd.as_raw_fd();
+        if let Err(e) = self.shared.add(raw, key) {
+            self.free.borrow_mut().push(key);
+            return Err(e);
+        }
+        let source = Rc::new(Source {
+            registry: self.clone(),
+            key,
+            fd: raw,
+            dirs: [Direction::default(), Direction::default()],
+        });
+        source.dirs[READ].ready.set(true);
+        source.dirs[WRITE].ready.set(true);
+        self.sources.borrow_mut()[key] = Some(Rc::downgrade(&source));
+        self.live.set(self.live.get() + 1);
+        Ok(source)
+    }
+
+    fn deregister(&self, key: usize, fd: RawFd) {
+        // The fd is still open here (the source is dropped before its I/O
+        // object). A failure means the fd is already gone from the poller;
+        // nothing is left to undo.
+        let _ = self.shared.delete(fd);
+        if let Some(slot) = self.sources.borrow_mut().get_mut(key) {
+            *slot = None;
+        }
+        self.free.borrow_mut().push(key);
+        self.live.set(self.live.get() - 1);
+    }
+
+    /// Marks the sources named by `events` ready and wakes their waiters.
+    pub(crate) fn dispatch(&self, events: &Events) {
+        for ev in events.iter() {
+            let source = self.sources.borrow().get(ev.key).and_then(|s| s.as_ref()).and_then(Weak::upgrade);
+            let Some(source) = source else { continue };
+            if ev.readable {
+                source.set_ready(READ);
+            }
+            if ev.writable {
+                source.set_ready(WRITE);
+            }
+        }
+    }
+}

@@ -1,0 +1,789 @@
+//! asyncio's high-level streams: `open_connection`, `start_server`,
+//! `StreamReader`, `StreamWriter`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use futures_io::{AsyncRead, AsyncWrite};
+use loop_core::{OwnedReadHalf, OwnedWriteHalf, TcpStream, UnixListener, UnixReadHalf, UnixWriteHalf};
+use loop_exec::Task;
+use loop_sync::Event;
+
+use crate::net::ToAddrs;
+
+/// Default read limit of a [`StreamReader`] (asyncio's 64 KiB).
+pub const DEFAULT_LIMIT: usize = 64 * 1024;
+/// Default high-water mark of a [`StreamWriter`]'s buffer.
+pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
+/// Default low-water mark of a [`StreamWriter`]'s buffer.
+pub const DEFAULT_LOW_WATER: usize = 16 * 1024;
+
+/// EOF came before the expected bytes (asyncio's `IncompleteReadError`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} bytes read on a total of {} expected bytes", partial.len(), expected.map_or("undefined".to_string(), |n| n.to_string()))]
+pub struct IncompleteReadError {
+    /// What was read before EOF.
+    pub partial: Vec<u8>,
+    /// How many bytes were expected (`None`: up to a separator).
+    pub expected: Option<usize>,
+}
+
+/// The separator was not found within the limit (asyncio's
+/// `LimitOverrunError`). The data stays in the reader's buffer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct LimitOverrunError {
+    /// What went wrong.
+    pub message: String,
+    /// How many bytes to consume to get past the limit.
+    pub consumed: usize,
+}
+
+/// What the reading methods of a [`StreamReader`] can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// The OS reported an error.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// EOF before the expected data.
+    #[error(transparent)]
+    IncompleteRead(#[from] IncompleteReadError),
+    /// No separator within the limit.
+    #[error(transparent)]
+    LimitOverrun(#[from] LimitOverrunError),
+}
+
+impl From<StreamError> for io::Error {
+    fn from(e: StreamError) -> io::Error {
+        match e {
+            StreamError::Io(e) => e,
+            StreamError::IncompleteRead(e) => io::Error::new(io::ErrorKind::UnexpectedEof, e),
+            StreamError::LimitOverrun(e) => io::Error::new(io::ErrorKind::InvalidData, e),
+        }
+    }
+}
+
+/// Buffered reading from a stream (asyncio's `StreamReader`).
+///
+/// Data is read from the socket only when a method needs it, so the buffer
+/// never holds more than about twice the limit.
+pub struct StreamReader<R = OwnedReadHalf> {
+    io: R,
+    buf: Vec<u8>,
+    /// Start of the unread data in `buf`.
+    pos: usize,
+    eof: bool,
+    limit: usize,
+}
+
+impl<R: AsyncRead + Unpin> StreamReader<R> {
+    /// A reader with the default limit (64 KiB).
+    pub fn new(io: R) -> Self {
+        Self::with_limit(io, DEFAULT_LIMIT)
+    }
+
+    /// A reader with `limit` as the most `readuntil`/`readline` will buffer
+    /// looking for a separator.
+    ///
+    /// # Panics
+    /// When `limit` is zero.
+    pub fn with_limit(io: R, limit: usize) -> Self {
+        assert!(limit > 0, "StreamReader limit must be positive");
+        StreamReader { io, buf: Vec::new(), pos: 0, eof: false, limit }
+    }
+
+    /// The limit.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Whether EOF was reached and the buffer is empty.
+    pub fn at_eof(&self) -> bool {
+        self.eof && self.buffered() == 0
+    }
+
+    fn buffered(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        let out = self.buf[self.pos..self.pos + n].to_vec();
+        self.pos += n;
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+        out
+    }
+
+    /// Reads once from the socket into the buffer; returns the byte count
+    /// (0 at EOF).
+    async fn fill(&mut self, want: usize) -> io::Result<usize> {
+        if self.eof {
+            return Ok(0);
+        }
+        if self.pos > 0 && self.pos * 2 >= self.buf.len() {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let start = self.buf.len();
+        self.buf.resize(start + want.max(4096), 0);
+        let result = poll_fn(|cx| Pin::new(&mut self.io).poll_read(cx, &mut self.buf[start..])).await;
+        let n = *result.as_ref().unwrap_or(&0);
+        self.buf.truncate(start + n);
+        if result.is_ok() && n == 0 {
+            self.eof = true;
+        }
+        result
+    }
+
+    /// Reads up to `n` bytes: whatever is available as soon as there is
+    /// some; empty at EOF.
+    pub async fn read(&mut self, n: usize) -> io::Result<Vec<u8>> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        if self.buffered() == 0 {
+            self.fill(n.min(self.limit)).await?;
+        }
+        let k = n.min(self.buffered());
+        Ok(self.take(k))
+    }
+
+    /// Reads until EOF.
+    pub async fn read_to_end(&mut self) -> io::Result<Vec<u8>> {
+        while self.fill(self.limit).await? > 0 {}
+        let n = self.buffered();
+        Ok(self.take(n))
+    }
+
+    /// Reads exactly `n` bytes; at EOF before that, an
+    /// [`IncompleteReadError`] carrying what was read.
+    pub async fn readexactly(&mut self, n: usize) -> Result<Vec<u8>, StreamError> {
+        while self.buffered() < n {
+            if self.fill(n - self.buffered()).await? == 0 {
+                let k = self.buffered();
+                return Err(IncompleteReadError { partial: self.take(k), expected: Some(n) }.into());
+            }
+        }
+        Ok(self.take(n))
+    }
+
+    /// Reads up to and including `separator`.
+    ///
+    /// Errors: [`LimitOverrunError`] when the separator is not found within
+    /// the limit (the data stays buffered); [`IncompleteReadError`] at EOF
+    /// (with all the data read).
+    ///
+    /// # Panics
+    /// When `separator` is empty.
+    pub async fn readuntil(&mut self, separator: &[u8]) -> Result<Vec<u8>, StreamError> {
+        assert!(!separator.is_empty(), "readuntil: the separator must not be empty");
+        let mut searched = 0;
+        loop {
+            let data = &self.buf[self.pos..];
+            if let Some(i) = find(&data[searched..], separator) {
+                let end = searched + i + separator.len();
+                if end > self.limit {
+                    return Err(LimitOverrunError {
+                        message: "separator is found, but chunk is longer than limit".into(),
+                        consumed: searched + i,
+                    }
+                    .into());
+                }
+                return Ok(self.take(end));
+            }
+            searched = data.len().saturating_sub(separator.len() - 1);
+            if data.len() > self.limit {
+                return Err(LimitOverrunError {
+                    message: "separator is not found, and chunk exceeds the limit".into(),
+                    consumed: data.len(),
+                }
+                .into());
+            }
+            if self.fill(self.limit).await? == 0 {
+                let k = self.buffered();
+                return Err(IncompleteReadError { partial: self.take(k), expected: None }.into());
+            }
+        }
+    }
+
+    /// Reads a line (up to and including `\n`); at EOF the partial line
+    /// (empty when nothing is left).
+    pub async fn readline(&mut self) -> Result<Vec<u8>, StreamError> {
+        match self.readuntil(b"\n").await {
+            Err(StreamError::IncompleteRead(e)) => Ok(e.partial),
+            other => other,
+        }
+    }
+
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &R {
+        &self.io
+    }
+}
+
+impl<R> fmt::Debug for StreamReader<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamReader")
+            .field("buffered", &(self.buf.len() - self.pos))
+            .field("eof", &self.eof)
+            .field("limit", &self.limit)
+            .finish()
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.len() == 1 {
+        return haystack.iter().position(|&b| b == needle[0]);
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The writer's shared state (with its flusher task).
+struct WriterState {
+    buf: Vec<u8>,
+    /// Start of the unwritten data in `buf`.
+    pos: usize,
+    /// Set when the buffer went above the high-water mark; cleared at the
+    /// low-water mark. `drain` waits while it is set.
+    paused: bool,
+    high: usize,
+    low: usize,
+    eof_requested: bool,
+    closing: bool,
+    /// The first write error; every later `drain` reports it.
+    error: Option<(io::ErrorKind, String)>,
+    /// The flusher has finished (closed, or failed).
+    done: bool,
+    drain_wakers: Vec<Waker>,
+    flusher: Option<Waker>,
+}
+
+impl WriterState {
+    fn pending(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    fn wake_drainers(&mut self) {
+        for w in self.drain_wakers.drain(..) {
+            w.wake();
+        }
+    }
+
+    fn wake_flusher(&mut self) {
+        if let Some(w) = self.flusher.take() {
+            w.wake();
+        }
+    }
+
+    fn error(&self) -> Option<io::Error> {
+        self.error.as_ref().map(|(kind, msg)| io::Error::new(*kind, msg.clone()))
+    }
+}
+
+struct WriterShared<W> {
+    io: RefCell<W>,
+    state: RefCell<WriterState>,
+}
+
+/// Buffered writing to a stream (asyncio's `StreamWriter`).
+///
+/// `write` never blocks: it sends what the socket takes at once and buffers
+/// the rest, which a background task flushes. `drain().await` is the
+/// backpressure: it waits while the buffer is above the high-water mark
+/// (64 KiB) until it falls to the low one (16 KiB), and reports a write
+/// error (a reset peer is `ConnectionReset` or `BrokenPipe`).
+pub struct StreamWriter<W: 'static = OwnedWriteHalf> {
+    shared: Rc<WriterShared<W>>,
+    flusher: Option<Task<()>>,
+    peer: Option<SocketAddr>,
+}
+
+impl<W: AsyncWrite + Unpin + 'static> StreamWriter<W> {
+    /// A writer over `io`; starts its flusher task on the running loop.
+    ///
+    /// # Panics
+    /// When no event loop is running on this thread.
+    pub fn new(io: W) -> Self {
+        Self::with_peer(io, None)
+    }
+
+    fn with_peer(io: W, peer: Option<SocketAddr>) -> Self {
+        let shared = Rc::new(WriterShared {
+            io: RefCell::new(io),
+            state: RefCell::new(WriterState {
+                buf: Vec::new(),
+                pos: 0,
+                paused: false,
+                high: DEFAULT_HIGH_WATER,
+                low: DEFAULT_LOW_WATER,
+                eof_requested: false,
+                closing: false,
+                error: None,
+                done: false,
+                drain_wakers: Vec::new(),
+                flusher: None,
+            }),
+        });
+        let flusher = loop_exec::spawn(flush_loop(shared.clone()));
+        StreamWriter { shared, flusher: Some(flusher), peer }
+    }
+
+    /// Sets the buffer limits: `drain` blocks above `high` until the buffer
+    /// is down to `low`.
+    ///
+    /// # Panics
+    /// When `low > high`.
+    pub fn set_write_buffer_limits(&self, high: usize, low: usize) {
+        assert!(low <= high, "set_write_buffer_limits: low ({low}) must not exceed high ({high})");
+        let mut st = self.shared.state.borrow_mut();
+        st.high = high;
+        st.low = low;
+    }
+
+    /// Bytes buffered and not yet handed to the OS.
+    pub fn get_write_buffer_size(&self) -> usize {
+        self.shared.state.borrow().pending()
+    }
+
+    /// Queues `data`. Never blocks; after `close` or a write error the data
+    /// is dropped (and `drain` reports the error).
+    pub fn write(&self, mut data: &[u8]) {
+        let mut st = self.shared.state.borrow_mut();
+        if st.closing || st.eof_requested || st.error.is_some() || data.is_empty() {
+            return;
+        }
+        if st.pending() == 0 {
+            // Nothing queued: hand the OS what it takes right now.
+            let mut cx = Context::from_waker(Waker::noop());
+            match Pin::new(&mut *self.shared.io.borrow_mut()).poll_write(&mut cx, data) {
+                Poll::Ready(Ok(n)) => data = &data[n..],
+                Poll::Ready(Err(e)) => {
+                    st.error = Some((e.kind(), e.to_string()));
+                    st.wake_drainers();
+                    return;
+                }
+                Poll::Pending => {}
+            }
+            if data.is_empty() {
+                return;
+            }
+        }
+        st.buf.extend_from_slice(data);
+        if st.pending() > st.high {
+            st.paused = true;
+        }
+        st.wake_flusher();
+    }
+
+    /// Queues several buffers.
+    pub fn writelines<'a>(&self, lines: impl IntoIterator<Item = &'a [u8]>) {
+        for line in lines {
+            self.write(line);
+        }
+    }
+
+    /// Waits until the buffer is below the low-water mark if it went above
+    /// the high one; reports the first write error.
+    pub async fn drain(&self) -> io::Result<()> {
+        poll_fn(|cx| {
+            let mut st = self.shared.state.borrow_mut();
+            if let Some(e) = st.error() {
+                return Poll::Ready(Err(e));
+            }
+            if !st.paused || st.done {
+                return Poll::Ready(Ok(()));
+            }
+            st.drain_wakers.push(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Sends EOF after the buffered data (half-close: the peer reads EOF,
+    /// this side can still read).
+    pub fn write_eof(&self) {
+        let mut st = self.shared.state.borrow_mut();
+        st.eof_requested = true;
+        st.wake_flusher();
+    }
+
+    /// Whether `write_eof` is supported (always, for sockets).
+    pub fn can_write_eof(&self) -> bool {
+        true
+    }
+
+    /// Closes the writer: the buffered data is still sent, then EOF.
+    pub fn close(&self) {
+        let mut st = self.shared.state.borrow_mut();
+        st.closing = true;
+        st.wake_flusher();
+    }
+
+    /// Whether `close` was called (or the writer failed).
+    pub fn is_closing(&self) -> bool {
+        let st = self.shared.state.borrow();
+        st.closing || st.done
+    }
+
+    /// Waits until the writer is closed and its buffer flushed (or failed).
+    pub async fn wait_closed(&mut self) -> io::Result<()> {
+        if let Some(task) = self.flusher.take() {
+            let _ = task.await;
+        }
+        match self.shared.state.borrow().error() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// The peer's address, for TCP.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+}
+
+impl<W: 'static> Drop for StreamWriter<W> {
+    fn drop(&mut self) {
+        // Flush what is buffered, then send EOF: dropping never loses data.
+        let mut st = self.shared.state.borrow_mut();
+        st.closing = true;
+        if let Some(w) = st.flusher.take() {
+            w.wake();
+        }
+        if let Some(task) = self.flusher.take() {
+            task.detach();
+        }
+    }
+}
+
+impl<W: 'static> fmt::Debug for StreamWriter<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.shared.state.borrow();
+        f.debug_struct("StreamWriter")
+            .field("buffered", &st.pending())
+            .field("closing", &st.closing)
+            .field("peer", &self.peer)
+            .finish()
+    }
+}
+
+/// The background task of a `StreamWriter`: flushes the buffer whenever it
+/// has data, sends EOF when asked, records the first error.
+async fn flush_loop<W: AsyncWrite + Unpin>(shared: Rc<WriterShared<W>>) {
+    let result: io::Result<()> = async {
+        loop {
+            // Wait for something to do.
+            poll_fn(|cx| {
+                let mut st = shared.state.borrow_mut();
+                if st.pending() > 0 || st.closing || st.eof_requested {
+                    Poll::Ready(())
+                } else {
+                    st.flusher = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            })
+            .await;
+            // Write everything queued.
+            loop {
+                let written = poll_fn(|cx| {
+                    let st = shared.state.borrow();
+                    if st.pending() == 0 {
+                        return Poll::Ready(Ok(0));
+                    }
+                    let chunk = &st.buf[st.pos..];
+                    Pin::new(&mut *shared.io.borrow_mut()).poll_write(cx, chunk)
+                })
+                .await?;
+                let mut st = shared.state.borrow_mut();
+                if written == 0 {
+                    st.buf.clear();
+                    st.pos = 0;
+                    st.paused = false;
+                    st.wake_drainers();
+                    break;
+                }
+                st.pos += written;
+                if st.pending() <= st.low && st.paused {
+                    st.paused = false;
+                    st.wake_drainers();
+                }
+                if st.pos > 64 * 1024 && st.pos * 2 > st.buf.len() {
+                    let pos = st.pos;
+                    st.buf.drain(..pos);
+                    st.pos = 0;
+                }
+            }
+            let (eof, closing) = {
+                let st = shared.state.borrow();
+                (st.eof_requested, st.closing)
+            };
+            if eof || closing {
+                poll_fn(|cx| Pin::new(&mut *shared.io.borrow_mut()).poll_close(cx)).await?;
+                return Ok(());
+            }
+        }
+    }
+    .await;
+    let mut st = shared.state.borrow_mut();
+    if let Err(e) = result {
+        st.error = Some((e.kind(), e.to_string()));
+        st.buf.clear();
+        st.pos = 0;
+    }
+    st.done = true;
+    st.paused = false;
+    st.wake_drainers();
+}
+
+/// Opens a TCP connection (asyncio's `open_connection`); `addr` may be a
+/// `SocketAddr` or a `"host:port"` (resolved off the loop).
+///
+/// ```no_run
+/// # r#loop::run(async {
+/// let (mut reader, writer) = r#loop::open_connection("127.0.0.1:8080").await?;
+/// writer.write(b"GET / HTTP/1.0\r\n\r\n");
+/// writer.drain().await?;
+/// let status = reader.readline().await?;
+/// # Ok::<(), r#loop::StreamError>(()) });
+/// ```
+pub async fn open_connection(addr: impl ToAddrs) -> io::Result<(StreamReader, StreamWriter)> {
+    let stream = crate::net::connect(addr).await?;
+    Ok(tcp_streams(stream))
+}
+
+/// Wraps a connected `TcpStream` as a reader/writer pair.
+pub fn tcp_streams(stream: TcpStream) -> (StreamReader, StreamWriter) {
+    let peer = stream.peer_addr().ok();
+    let (r, w) = stream.into_split();
+    (StreamReader::new(r), StreamWriter::with_peer(w, peer))
+}
+
+/// Opens a Unix-domain connection.
+pub async fn open_unix_connection(
+    path: impl AsRef<std::path::Path>,
+) -> io::Result<(StreamReader<UnixReadHalf>, StreamWriter<UnixWriteHalf>)> {
+    let stream = loop_core::UnixStream::connect(path).await?;
+    let (r, w) = stream.into_split();
+    Ok((StreamReader::new(r), StreamWriter::new(w)))
+}
+
+/// Handler tasks of a server, and how to wait for them.
+struct Clients {
+    tasks: RefCell<HashMap<u64, Task<()>>>,
+    next: Cell<u64>,
+    closed: Cell<bool>,
+    /// Set once the server is closed and every handler finished.
+    all_done: Event,
+    /// Set when the server is closed.
+    closed_event: Event,
+}
+
+impl Clients {
+    fn check_done(&self) {
+        if self.closed.get() && self.tasks.borrow().is_empty() {
+            self.all_done.set();
+        }
+    }
+}
+
+/// Removes a handler from its server's set when it ends (or is cancelled).
+struct ClientGuard {
+    clients: Rc<Clients>,
+    id: u64,
+}
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        let task = self.clients.tasks.borrow_mut().remove(&self.id);
+        if let Some(task) = task {
+            task.detach();
+        }
+        self.clients.check_done();
+    }
+}
+
+/// A running server (asyncio's `Server`), returned by [`start_server`].
+pub struct Server {
+    local_addr: Option<SocketAddr>,
+    accept: RefCell<Option<Task<()>>>,
+    clients: Rc<Clients>,
+}
+
+impl Server {
+    /// The address it listens on (TCP).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
+    }
+
+    /// Whether it still accepts connections.
+    pub fn is_serving(&self) -> bool {
+        !self.clients.closed.get()
+    }
+
+    /// Stops accepting (the listening socket is closed at once); running
+    /// handlers go on.
+    pub fn close(&self) {
+        if let Some(task) = self.accept.borrow_mut().take() {
+            task.cancel();
+        }
+        self.clients.closed.set(true);
+        self.clients.closed_event.set();
+        self.clients.check_done();
+    }
+
+    /// Cancels every running handler (asyncio's `abort_clients`).
+    pub fn abort_clients(&self) {
+        let tasks: Vec<_> = self.clients.tasks.borrow().keys().copied().collect();
+        for id in tasks {
+            if let Some(task) = self.clients.tasks.borrow().get(&id) {
+                task.cancel();
+            }
+        }
+    }
+
+    /// Number of handlers running.
+    pub fn active_clients(&self) -> usize {
+        self.clients.tasks.borrow().len()
+    }
+
+    /// Waits until `close` was called and every handler finished.
+    pub async fn wait_closed(&self) {
+        self.clients.all_done.wait().await;
+    }
+
+    /// Serves until `close` is called.
+    pub async fn serve_forever(&self) {
+        self.clients.closed_event.wait().await;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(task) = self.accept.borrow_mut().take() {
+            task.cancel();
+        }
+    }
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("serving", &self.is_serving())
+            .field("clients", &self.active_clients())
+            .finish()
+    }
+}
+
+fn spawn_client<Fut>(clients: &Rc<Clients>, fut: Fut)
+where
+    Fut: Future<Output = ()> + 'static,
+{
+    let id = clients.next.get();
+    clients.next.set(id + 1);
+    let guard = ClientGuard { clients: clients.clone(), id };
+    let task = loop_exec::spawn(async move {
+        let _guard = guard;
+        fut.await;
+    });
+    clients.tasks.borrow_mut().insert(id, task);
+}
+
+fn new_clients() -> Rc<Clients> {
+    Rc::new(Clients {
+        tasks: RefCell::new(HashMap::new()),
+        next: Cell::new(0),
+        closed: Cell::new(false),
+        all_done: Event::new(),
+        closed_event: Event::new(),
+    })
+}
+
+/// Starts a TCP server (asyncio's `start_server`): every connection runs
+/// `handler(reader, writer)` as its own task.
+///
+/// ```
+/// use r#loop as aio;
+///
+/// aio::run(async {
+///     let server = aio::start_server(
+///         |mut reader, writer| async move {
+///             let line = reader.readline().await.unwrap();
+///             writer.write(&line);
+///         },
+///         "127.0.0.1:0",
+///     )
+///     .await?;
+///     let (mut reader, writer) = aio::open_connection(server.local_addr().unwrap()).await?;
+///     writer.write(b"echo me\n");
+///     assert_eq!(reader.readline().await.unwrap(), b"echo me\n");
+///     server.close();
+///     server.wait_closed().await;
+///     Ok::<(), std::io::Error>(())
+/// })
+/// .unwrap();
+/// ```
+pub async fn start_server<H, Fut>(handler: H, addr: impl ToAddrs) -> io::Result<Server>
+where
+    H: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let listener = crate::net::bind(addr).await?;
+    let local_addr = listener.local_addr().ok();
+    let clients = new_clients();
+    let c = clients.clone();
+    let accept = loop_exec::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    let (r, w) = tcp_streams(stream);
+                    spawn_client(&c, handler(r, w));
+                }
+                Err(e) => accept_error_pause(e).await,
+            }
+        }
+    });
+    Ok(Server { local_addr, accept: RefCell::new(Some(accept)), clients })
+}
+
+/// Starts a Unix-domain server at `path`.
+pub async fn start_unix_server<H, Fut>(handler: H, path: impl AsRef<std::path::Path>) -> io::Result<Server>
+where
+    H: Fn(StreamReader<UnixReadHalf>, StreamWriter<UnixWriteHalf>) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let listener = UnixListener::bind(path)?;
+    let clients = new_clients();
+    let c = clients.clone();
+    let accept = loop_exec::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    let (r, w) = stream.into_split();
+                    spawn_client(&c, handler(StreamReader::new(r), StreamWriter::new(w)));
+                }
+                Err(e) => accept_error_pause(e).await,
+            }
+        }
+    });
+    Ok(Server { local_addr: None, accept: RefCell::new(Some(accept)), clients })
+}
+
+/// After a failed `accept` (e.g. out of file descriptors), wait a moment
+/// rather than spin, as asyncio does.
+async fn accept_error_pause(e: io::Error) {
+    if e.kind() != io::ErrorKind::ConnectionAborted {
+        eprintln!("loop: accept failed: {e}; retrying in 100 ms");
+        loop_exec::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
