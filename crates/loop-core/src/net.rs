@@ -76,6 +76,12 @@ impl AsFd for TcpListener {
     }
 }
 
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
 impl fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpListener").field("local_addr", &self.local_addr().ok()).finish()

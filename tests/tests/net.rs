@@ -1,0 +1,345 @@
+//! Networking on real sockets over 127.0.0.1.
+
+use r#loop as aio;
+use r#loop::net::{Async, TcpListener, TcpStream, UdpSocket, UnixDatagram};
+use r#loop::{StreamError, StreamReader};
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+fn localhost() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// An echo server on the streams API; returns its address.
+async fn echo_server() -> aio::Server {
+    aio::start_server(
+        |mut reader, writer| async move {
+            loop {
+                let data = match reader.read(64 * 1024).await {
+                    Ok(d) if !d.is_empty() => d,
+                    _ => break,
+                };
+                writer.write(&data);
+                if writer.drain().await.is_err() {
+                    break;
+                }
+            }
+            writer.close();
+        },
+        localhost(),
+    )
+    .await
+    .unwrap()
+}
+
+#[test]
+fn a_thousand_concurrent_connections_echo_every_byte() {
+    aio::run(async {
+        let server = echo_server().await;
+        let addr = server.local_addr().unwrap();
+        let clients: Vec<_> = (0..1000u32)
+            .map(|i| {
+                aio::spawn(async move {
+                    let (mut reader, writer) = aio::open_connection(addr).await?;
+                    let msg: Vec<u8> = (0..512).map(|j| (i as usize * 31 + j) as u8).collect();
+                    writer.write(&msg);
+                    writer.drain().await?;
+                    let back = reader.readexactly(msg.len()).await?;
+                    assert_eq!(back, msg, "client {i} got its own bytes back");
+                    Ok::<_, StreamError>(())
+                })
+            })
+            .collect();
+        for (i, c) in clients.into_iter().enumerate() {
+            c.await.unwrap().unwrap_or_else(|e| panic!("client {i}: {e}"));
+        }
+        server.close();
+        server.wait_closed().await;
+    });
+}
+
+#[test]
+fn sixty_four_mib_through_one_connection_with_a_checksum() {
+    aio::run(async {
+        let listener = TcpListener::bind(localhost()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        const TOTAL: usize = 64 << 20;
+        let receiver = aio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut reader = StreamReader::new(stream.into_split().0);
+            let (mut n, mut sum) = (0usize, 0u64);
+            loop {
+                let chunk = reader.read(256 * 1024).await.unwrap();
+                if chunk.is_empty() {
+                    break;
+                }
+                for &b in &chunk {
+                    sum = sum.wrapping_mul(31).wrapping_add(b as u64);
+                }
+                n += chunk.len();
+            }
+            (n, sum)
+        });
+        let (_, writer) = aio::open_connection(addr).await.unwrap();
+        let mut expected = 0u64;
+        let block: Vec<u8> = (0..1 << 20).map(|i: usize| (i * 7 % 251) as u8).collect();
+        for _ in 0..64 {
+            for &b in &block {
+                expected = expected.wrapping_mul(31).wrapping_add(b as u64);
+            }
+            writer.write(&block);
+            writer.drain().await.unwrap();
+        }
+        writer.write_eof();
+        let (n, sum) = receiver.await.unwrap();
+        assert_eq!(n, TOTAL);
+        assert_eq!(sum, expected);
+    });
+}
+
+#[test]
+fn write_eof_is_a_half_close_the_peer_sees_as_eof() {
+    aio::run(async {
+        let server = aio::start_server(
+            |mut reader, writer| async move {
+                let all = reader.read_to_end().await.unwrap(); // returns at the client's EOF
+                writer.write(format!("got {} bytes", all.len()).as_bytes());
+                writer.close();
+            },
+            localhost(),
+        )
+        .await
+        .unwrap();
+        let (mut reader, writer) = aio::open_connection(server.local_addr().unwrap()).await.unwrap();
+        writer.write(b"hello");
+        writer.write_eof();
+        // Our read side still works after our half-close.
+        assert_eq!(reader.read_to_end().await.unwrap(), b"got 5 bytes");
+        assert!(reader.at_eof());
+    });
+}
+
+#[test]
+fn a_reset_peer_is_an_error_on_read_and_on_drain() {
+    aio::run(async {
+        let listener = TcpListener::bind(localhost()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (mut reader, writer) = aio::open_connection(addr).await.unwrap();
+        let (peer, _) = listener.accept().await.unwrap();
+        // Linger 0: closing sends RST instead of FIN.
+        socket2::SockRef::from(&peer).set_linger(Some(Duration::ZERO)).unwrap();
+        drop(peer);
+        let read = reader.read(100).await;
+        assert!(
+            matches!(&read, Err(e) if e.kind() == io::ErrorKind::ConnectionReset),
+            "read after RST: {read:?}"
+        );
+        let mut drained = Ok(());
+        for _ in 0..100 {
+            writer.write(&[0u8; 4096]);
+            drained = writer.drain().await;
+            if drained.is_err() {
+                break;
+            }
+            aio::sleep(Duration::from_millis(1)).await;
+        }
+        let e = drained.expect_err("drain reports the reset");
+        assert!(
+            matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe),
+            "drain error: {e:?}"
+        );
+    });
+}
+
+#[test]
+fn connecting_to_a_closed_port_is_connection_refused() {
+    aio::run(async {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap(); // bound, then closed
+        let err = TcpStream::connect(port).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+    });
+}
+
+#[test]
+fn readuntil_limit_overrun_keeps_the_data() {
+    aio::run(async {
+        let (a, b) = r#loop::net::UnixStream::pair().unwrap();
+        let (ra, _wa) = a.into_split();
+        let mut reader = StreamReader::with_limit(ra, 16);
+        b.write(b"0123456789abcdefXYZ\nrest").await.unwrap();
+        let err = reader.readuntil(b"\n").await.unwrap_err();
+        let StreamError::LimitOverrun(e) = err else { panic!("expected LimitOverrun, got {err:?}") };
+        assert!(e.consumed >= 16);
+        // Nothing was lost: the bytes are still there to read.
+        assert_eq!(reader.readexactly(20).await.unwrap(), b"0123456789abcdefXYZ\n");
+        drop(b);
+        let err = reader.readexactly(10).await.unwrap_err();
+        let StreamError::IncompleteRead(e) = err else { panic!("expected IncompleteRead") };
+        assert_eq!((e.partial, e.expected), (b"rest".to_vec(), Some(10)));
+    });
+}
+
+#[test]
+fn readline_returns_the_partial_line_at_eof() {
+    aio::run(async {
+        let (a, b) = r#loop::net::UnixStream::pair().unwrap();
+        let mut reader = StreamReader::new(a.into_split().0);
+        b.write(b"one\ntwo").await.unwrap();
+        drop(b);
+        assert_eq!(reader.readline().await.unwrap(), b"one\n");
+        assert_eq!(reader.readline().await.unwrap(), b"two");
+        assert_eq!(reader.readline().await.unwrap(), b"");
+        assert!(reader.at_eof());
+    });
+}
+
+#[test]
+fn a_slow_reader_makes_drain_wait_and_bounds_the_buffer() {
+    aio::run(async {
+        let listener = TcpListener::bind(localhost()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (_, writer) = aio::open_connection(addr).await.unwrap();
+        let (peer, _) = listener.accept().await.unwrap();
+        writer.set_write_buffer_limits(64 * 1024, 16 * 1024);
+        let chunk = vec![7u8; 8 * 1024];
+        let mut max_buffered = 0;
+        let mut waited = 0;
+        // Nobody reads: the kernel buffers fill, then ours; drain must stop us.
+        let stalled = aio::wait_for(
+            async {
+                loop {
+                    writer.write(&chunk);
+                    max_buffered = max_buffered.max(writer.get_write_buffer_size());
+                    let before = writer.get_write_buffer_size();
+                    writer.drain().await.unwrap();
+                    if before > 64 * 1024 {
+                        waited += 1;
+                    }
+                }
+            },
+            Duration::from_millis(300),
+        )
+        .await;
+        assert!(stalled.is_err(), "the writer had to stop");
+        assert!(max_buffered > 64 * 1024, "the buffer did reach the high-water mark");
+        assert!(max_buffered <= 64 * 1024 + chunk.len(), "never above high water + one write: {max_buffered}");
+        // Now the reader catches up and drain returns.
+        let reader = aio::spawn(async move {
+            let mut buf = vec![0u8; 1 << 20];
+            let mut total = 0;
+            while let Ok(n) = peer.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                total += n;
+            }
+            total
+        });
+        writer.drain().await.unwrap();
+        assert!(writer.get_write_buffer_size() <= 16 * 1024);
+        writer.close();
+        assert!(reader.await.unwrap() > 0);
+        let _ = waited;
+    });
+}
+
+#[test]
+fn a_dropped_listener_closes_its_fd() {
+    use std::os::fd::AsRawFd;
+    aio::run(async {
+        let listener = TcpListener::bind(localhost()).unwrap();
+        let fd = listener.as_raw_fd();
+        let path = format!("/proc/self/fd/{fd}");
+        let before = std::fs::read_link(&path).unwrap();
+        assert!(before.to_string_lossy().starts_with("socket:"));
+        drop(listener);
+        // Gone, or reused by another test for something else.
+        assert_ne!(std::fs::read_link(&path).ok(), Some(before));
+    });
+}
+
+#[test]
+fn async_over_a_pipe() {
+    aio::run(async {
+        let (r, mut w) = std::io::pipe().unwrap();
+        let r = Async::new(r).unwrap();
+        let writer = aio::spawn_blocking(move || {
+            w.write_all(b"through the pipe").unwrap();
+        });
+        let mut buf = [0u8; 64];
+        let mut got = Vec::new();
+        while got.len() < 16 {
+            let n = r.read_with(|mut p| p.read(&mut buf)).await.unwrap();
+            got.extend_from_slice(&buf[..n]);
+        }
+        writer.await.unwrap();
+        assert_eq!(got, b"through the pipe");
+    });
+}
+
+#[test]
+fn udp_round_trip() {
+    aio::run(async {
+        let a = UdpSocket::bind(localhost()).unwrap();
+        let b = UdpSocket::bind(localhost()).unwrap();
+        a.send_to(b"ping", b.local_addr().unwrap()).await.unwrap();
+        let mut buf = [0u8; 16];
+        let (n, from) = b.recv_from(&mut buf).await.unwrap();
+        assert_eq!((&buf[..n], from), (&b"ping"[..], a.local_addr().unwrap()));
+        b.connect(from).unwrap();
+        b.send(b"pong").await.unwrap();
+        let n = a.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"pong");
+    });
+}
+
+#[test]
+fn unix_stream_server_and_datagrams() {
+    let dir = std::env::temp_dir().join(format!("loop-unix-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.sock");
+    let p = path.clone();
+    aio::run(async move {
+        let server = aio::start_unix_server(
+            |mut reader, writer| async move {
+                let line = reader.readline().await.unwrap();
+                writer.write(&line.to_ascii_uppercase());
+                writer.close();
+            },
+            &p,
+        )
+        .await
+        .unwrap();
+        let (mut reader, writer) = aio::open_unix_connection(&p).await.unwrap();
+        writer.write(b"shout\n");
+        assert_eq!(reader.readline().await.unwrap(), b"SHOUT\n");
+        server.close();
+        server.wait_closed().await;
+
+        let (x, y) = UnixDatagram::pair().unwrap();
+        x.send(b"dgram").await.unwrap();
+        let mut buf = [0u8; 8];
+        let n = y.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"dgram");
+    });
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_timed_out_read_from_a_silent_peer_leaves_the_connection_usable() {
+    aio::run(async {
+        let listener = TcpListener::bind(localhost()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = Rc::new(TcpStream::connect(addr).await.unwrap());
+        let (peer, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 8];
+        let timed_out = aio::wait_for(client.read(&mut buf), Duration::from_millis(20)).await;
+        assert!(timed_out.is_err(), "the silent peer sent nothing");
+        peer.write_all(b"late").await.unwrap();
+        let n = client.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"late");
+    });
+}
