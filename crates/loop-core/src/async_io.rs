@@ -191,7 +191,11 @@ where
         self.poll_io(WRITE, cx, &mut |mut io: &T| io.write(buf))
     }
 
-    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         self.poll_io(WRITE, cx, &mut |mut io: &T| io.write_vectored(bufs))
     }
 

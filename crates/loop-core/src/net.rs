@@ -548,4 +548,3 @@ impl fmt::Debug for UnixDatagram {
         f.debug_struct("UnixDatagram").finish_non_exhaustive()
     }
 }
-

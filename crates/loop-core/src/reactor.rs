@@ -90,11 +90,8 @@ pub struct Notifier {
 impl Reactor {
     /// Creates a reactor with its own OS poller.
     pub fn new() -> io::Result<Reactor> {
-        let shared = Arc::new(Shared {
-            poller: Poller::new()?,
-            parked: AtomicBool::new(false),
-            notifies: AtomicU64::new(0),
-        });
+        let shared =
+            Arc::new(Shared { poller: Poller::new()?, parked: AtomicBool::new(false), notifies: AtomicU64::new(0) });
         Ok(Reactor { registry: Rc::new(Registry::new(shared.clone())), shared, events: Events::new() })
     }
 

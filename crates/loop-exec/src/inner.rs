@@ -439,7 +439,7 @@ impl LoopInner {
         if !self.timers.borrow().is_empty() {
             // Reads the clock and refreshes `turn_start`.
             self.fire_timers();
-        } else if parked || self.counters.turns.get() % TIME_REFRESH_TURNS == 0 {
+        } else if parked || self.counters.turns.get().is_multiple_of(TIME_REFRESH_TURNS) {
             // Nobody needs the exact time this turn; refresh the cached turn
             // time after a park and now and then, so that task ages stay
             // close without a clock read on every turn.

@@ -786,4 +786,3 @@ async fn accept_error_pause(e: io::Error) {
         loop_exec::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
-
