@@ -2,6 +2,14 @@
 //! that no other test's threads or fds are counted.
 
 use loop_tests::{open_fds, threads};
+
+fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path().join("comm")).unwrap_or_default().trim().to_string())
+        .collect()
+}
 use r#loop as aio;
 use std::time::Duration;
 
@@ -40,5 +48,12 @@ fn run_leaves_no_task_thread_or_fd_behind() {
     }
     assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 150, "every leftover task was dropped");
     assert_eq!(open_fds(), fds_before, "the poller's fds were closed");
-    assert_eq!(threads(), threads_before, "the blocking pool's threads were joined");
+    // The pool joins its threads, but Linux wakes `pthread_join` a moment
+    // before it removes the exited thread from /proc/self/task; give the
+    // kernel a bounded while to finish reaping (no sleep: a yield loop).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while threads() > threads_before && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    assert_eq!(threads(), threads_before, "the blocking pool's threads were joined: {:?}", thread_names());
 }
