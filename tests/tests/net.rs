@@ -337,3 +337,22 @@ fn a_timed_out_read_from_a_silent_peer_leaves_the_connection_usable() {
         assert_eq!(&buf[..n], b"late");
     });
 }
+
+#[test]
+fn an_eof_that_arrives_with_the_last_data_is_not_lost() {
+    aio::run(async {
+        for _ in 0..50 {
+            let listener = TcpListener::bind(localhost()).unwrap();
+            let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+            let (peer, _) = listener.accept().await.unwrap();
+            // Data and FIN both arrive before the reader looks: one edge.
+            peer.write_all(b"last words").await.unwrap();
+            drop(peer);
+            let mut buf = [0u8; 4096];
+            let n = client.read(&mut buf).await.unwrap(); // a short read
+            assert_eq!(&buf[..n], b"last words");
+            let eof = aio::wait_for(client.read(&mut buf), Duration::from_secs(5)).await;
+            assert_eq!(eof.expect("EOF must not be lost after a short read").unwrap(), 0);
+        }
+    });
+}

@@ -9,6 +9,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod alloc_count;
+mod net_workloads;
 mod sync_workloads;
 mod workloads;
 
@@ -23,10 +24,15 @@ struct Options {
     scale: f64,
     write: Option<String>,
     only: Option<String>,
+    /// Run one runtime (`loop`, `tokio`, `smol`, `floor`) once with `n`
+    /// operations and print nothing: what `--syscalls` runs under strace.
+    single: Option<(String, usize)>,
+    /// Count syscalls per operation of the I/O workloads with `strace -c -f`.
+    syscalls: bool,
 }
 
 fn parse() -> Options {
-    let mut o = Options { reps: 7, scale: 1.0, write: None, only: None };
+    let mut o = Options { reps: 7, scale: 1.0, write: None, only: None, single: None, syscalls: false };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -37,6 +43,12 @@ fn parse() -> Options {
             }
             "--write" => o.write = args.next(),
             "--only" => o.only = args.next(),
+            "--single" => {
+                let rt = args.next().unwrap_or_default();
+                let n = args.next().and_then(|n| n.parse().ok()).unwrap_or(1000);
+                o.single = Some((rt, n));
+            }
+            "--syscalls" => o.syscalls = true,
             other => {
                 eprintln!("loop-bench: unknown flag {other}");
                 std::process::exit(2);
@@ -50,6 +62,8 @@ fn parse() -> Options {
 struct Row {
     workload: &'static Workload,
     values: Vec<f64>,
+    /// The hand-written `polling` loop's number, for I/O workloads.
+    floor: Option<f64>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -59,8 +73,12 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     let opts = parse();
+    if let Some((rt, n)) = &opts.single {
+        run_single(opts.only.as_deref().unwrap_or(""), rt, *n);
+        return;
+    }
     let mut rows = Vec::new();
-    for w in WORKLOADS.iter().chain(sync_workloads::SYNC_WORKLOADS) {
+    for w in WORKLOADS.iter().chain(sync_workloads::SYNC_WORKLOADS).chain(net_workloads::NET_WORKLOADS) {
         if opts.only.as_deref().is_some_and(|o| o != w.name) {
             continue;
         }
@@ -73,12 +91,18 @@ fn main() {
             let samples: Vec<f64> = (0..opts.reps).map(|_| (w.run)(*rt, n)).collect();
             values.push(median(samples));
         }
-        let row = Row { workload: w, values };
+        let floor = net_workloads::floor(w.name, n).map(|_| {
+            let _ = net_workloads::floor(w.name, n.min(1000));
+            median((0..opts.reps).map(|_| net_workloads::floor(w.name, n).unwrap()).collect())
+        });
+        let row = Row { workload: w, values, floor };
         print_row(&row);
         rows.push(row);
     }
+    let syscalls = if opts.syscalls { syscall_table(&rows) } else { String::new() };
     if let Some(path) = &opts.write {
-        let md = markdown(&rows, &opts);
+        let mut md = markdown(&rows, &opts);
+        md.push_str(&syscalls);
         std::fs::write(path, md).expect("write the report");
         println!("wrote {path}");
     }
@@ -88,7 +112,9 @@ fn print_row(row: &Row) {
     let w = row.workload;
     let cells: Vec<String> =
         RUNTIMES.iter().zip(&row.values).map(|(rt, v)| format!("{}={:.0}", rt.name(), v)).collect();
-    println!("{:<44} {:<8} {}  {}", w.title, w.unit, cells.join("  "), ratio_text(row));
+    let floor =
+        row.floor.map(|f| format!("  floor={f:.0} (loop at {:.0}% of the floor's time)", row.values[0] / f * 100.0));
+    println!("{:<44} {:<8} {}  {}{}", w.title, w.unit, cells.join("  "), ratio_text(row), floor.unwrap_or_default());
 }
 
 /// Best peer divided by ours: above 1 means we are faster (or smaller).
@@ -138,9 +164,99 @@ fn markdown(rows: &[Row], opts: &Options) -> String {
             row.values[1] / row.values[0]
         ));
     }
+    let io_rows: Vec<_> = rows.iter().filter(|r| r.floor.is_some()).collect();
+    if !io_rows.is_empty() {
+        s.push_str("\nI/O against the floor (a hand-written `polling` loop on the same sockets, one thread):\n\n");
+        s.push_str("| workload | floor ns/rt | loop ns/rt | loop round trips/s | loop vs floor | tokio vs floor | smol vs floor |\n");
+        s.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        for row in io_rows {
+            let f = row.floor.unwrap();
+            s.push_str(&format!(
+                "| {} | {:.0} | {:.0} | {:.0} | {:+.1}% | {:+.1}% | {:+.1}% |\n",
+                row.workload.title,
+                f,
+                row.values[0],
+                1e9 / row.values[0],
+                (row.values[0] / f - 1.0) * 100.0,
+                (row.values[1] / f - 1.0) * 100.0,
+                (row.values[2] / f - 1.0) * 100.0
+            ));
+        }
+    }
     s.push_str("\nWorkloads:\n\n");
     for row in rows {
         s.push_str(&format!("- **{}**: {}\n", row.workload.title, row.workload.about));
+    }
+    s
+}
+
+/// Runs one workload on one runtime (or the floor) once, for strace.
+fn run_single(name: &str, rt: &str, n: usize) {
+    let w = WORKLOADS
+        .iter()
+        .chain(sync_workloads::SYNC_WORKLOADS)
+        .chain(net_workloads::NET_WORKLOADS)
+        .find(|w| w.name == name)
+        .expect("--single needs --only WORKLOAD");
+    match rt {
+        "floor" => drop(net_workloads::floor(name, n)),
+        _ => {
+            let rt = RUNTIMES.iter().find(|r| r.name() == rt).expect("runtime: loop, tokio, smol or floor");
+            (w.run)(*rt, n);
+        }
+    }
+}
+
+/// Total syscalls of `self --only name --single rt n`, counted by strace.
+fn count_syscalls(name: &str, rt: &str, n: usize) -> Option<u64> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::env::temp_dir().join(format!("loop-bench-strace-{}-{name}-{rt}-{n}", std::process::id()));
+    let status = std::process::Command::new("strace")
+        .arg("-f")
+        .arg("-c")
+        .arg("-o")
+        .arg(&out)
+        .arg(&exe)
+        .args(["--only", name, "--single", rt, &n.to_string()])
+        .status()
+        .ok()?;
+    let text = std::fs::read_to_string(&out).ok()?;
+    let _ = std::fs::remove_file(&out);
+    if !status.success() {
+        return None;
+    }
+    // The summary's last line: "100.00 ... total" with the call count in
+    // the fourth column.
+    let total = text.lines().rev().find(|l| l.trim_end().ends_with("total"))?;
+    total.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Syscalls per round trip of each I/O workload, for every runtime and the
+/// floor: (calls(n) - calls(n/10)) / (n - n/10), so start-up cancels out.
+fn syscall_table(rows: &[Row]) -> String {
+    let mut s = String::from(
+        "\nSyscalls per round trip (`strace -c -f`, start-up subtracted by differencing two run lengths):\n\n\
+         | workload | loop | tokio | smol | floor |\n| --- | ---: | ---: | ---: | ---: |\n",
+    );
+    for row in rows.iter().filter(|r| r.floor.is_some()) {
+        let name = row.workload.name;
+        let n = if name == "echo50" { 20_000 } else { 2_000 };
+        let per = |rt: &str| -> String {
+            match (count_syscalls(name, rt, n), count_syscalls(name, rt, n / 10)) {
+                (Some(a), Some(b)) if a > b => format!("{:.2}", (a - b) as f64 / (n - n / 10) as f64),
+                _ => "n/a".into(),
+            }
+        };
+        let line = format!(
+            "| {} | {} | {} | {} | {} |\n",
+            row.workload.title,
+            per("loop"),
+            per("tokio"),
+            per("smol"),
+            per("floor")
+        );
+        print!("syscalls: {line}");
+        s.push_str(&line);
     }
     s
 }

@@ -102,7 +102,7 @@ pub fn per_op(start: Instant, n: usize) -> f64 {
 
 /// Runs `f` inside tokio's current-thread runtime and a `LocalSet`.
 pub fn on_tokio<F: Future<Output = f64>>(f: F) -> f64 {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().enable_io().build().unwrap();
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, f)
 }

@@ -111,6 +111,43 @@ impl<T: AsFd> Async<T> {
         std::future::poll_fn(|cx| self.poll_io(WRITE, cx, &mut op)).await
     }
 
+    /// A read or write moved `n < len` bytes: the socket is drained (or
+    /// full), so the next attempt would only fail with `WouldBlock`. Forget
+    /// the readiness now and save that syscall; with edge-triggered events
+    /// any later data still produces a new event. (tokio does the same.)
+    pub(crate) fn note_short(&self, dir: usize, n: usize, len: usize) {
+        if n > 0 && n < len {
+            self.source.clear_ready(dir);
+        }
+    }
+
+    /// Reads into `buf` (`AsyncRead`'s work), clearing readiness after a
+    /// short read.
+    pub(crate) fn poll_read_buf(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>
+    where
+        for<'a> &'a T: Read,
+    {
+        let len = buf.len();
+        let r = self.poll_io(READ, cx, &mut |mut io: &T| io.read(buf));
+        if let Poll::Ready(Ok(n)) = r {
+            self.note_short(READ, n, len);
+        }
+        r
+    }
+
+    /// Writes from `buf` (`AsyncWrite`'s work), clearing readiness after a
+    /// short write.
+    pub(crate) fn poll_write_buf(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>
+    where
+        for<'a> &'a T: Write,
+    {
+        let r = self.poll_io(WRITE, cx, &mut |mut io: &T| io.write(buf));
+        if let Poll::Ready(Ok(n)) = r {
+            self.note_short(WRITE, n, buf.len());
+        }
+        r
+    }
+
     /// One attempt of `op` in `dir`: `Pending` (with the waker stored) when
     /// it would block.
     pub(crate) fn poll_io<R>(
@@ -170,7 +207,7 @@ where
     for<'a> &'a T: Read,
 {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.poll_io(READ, cx, &mut |mut io: &T| io.read(buf))
+        self.poll_read_buf(cx, buf)
     }
 }
 
@@ -179,7 +216,7 @@ where
     for<'a> &'a T: Read,
 {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.poll_io(READ, cx, &mut |mut io: &T| io.read(buf))
+        self.poll_read_buf(cx, buf)
     }
 }
 
@@ -188,7 +225,7 @@ where
     for<'a> &'a T: Write,
 {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.poll_io(WRITE, cx, &mut |mut io: &T| io.write(buf))
+        self.poll_write_buf(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -213,7 +250,7 @@ where
     for<'a> &'a T: Write,
 {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.poll_io(WRITE, cx, &mut |mut io: &T| io.write(buf))
+        self.poll_write_buf(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -160,12 +160,12 @@ impl TcpStream {
 
     /// Reads some bytes (0 at EOF).
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.read_with(|mut s| s.read(buf)).await
+        std::future::poll_fn(|cx| self.io.poll_read_buf(cx, buf)).await
     }
 
     /// Writes some bytes.
     pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.write_with(|mut s| s.write(buf)).await
+        std::future::poll_fn(|cx| self.io.poll_write_buf(cx, buf)).await
     }
 
     /// Writes all of `buf`.
@@ -223,7 +223,7 @@ fn poll_read<T: AsFd>(io: &Async<T>, cx: &mut Context<'_>, buf: &mut [u8]) -> Po
 where
     for<'a> &'a T: Read,
 {
-    io.poll_io(READ, cx, &mut |mut s: &T| s.read(buf))
+    io.poll_read_buf(cx, buf)
 }
 
 /// `AsyncWrite::poll_write` over a shared `Async<T>`.
@@ -231,7 +231,7 @@ fn poll_write<T: AsFd>(io: &Async<T>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<
 where
     for<'a> &'a T: Write,
 {
-    io.poll_io(WRITE, cx, &mut |mut s: &T| s.write(buf))
+    io.poll_write_buf(cx, buf)
 }
 
 fn poll_write_vectored<T: AsFd>(io: &Async<T>, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>>
@@ -472,12 +472,12 @@ impl UnixStream {
 
     /// Reads some bytes (0 at EOF).
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.read_with(|mut s| s.read(buf)).await
+        std::future::poll_fn(|cx| self.io.poll_read_buf(cx, buf)).await
     }
 
     /// Writes some bytes.
     pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.write_with(|mut s| s.write(buf)).await
+        std::future::poll_fn(|cx| self.io.poll_write_buf(cx, buf)).await
     }
 
     /// Splits into read and write halves.

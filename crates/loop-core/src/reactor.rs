@@ -2,14 +2,11 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-#[cfg(not(miri))]
-use polling::PollMode;
 
 use crate::source::{EnterGuard, Registry};
 use crate::sys::{Events, Poller};
@@ -27,37 +24,15 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Registers `fd` under `key` for both directions.
+    /// Registers `fd` under `key` for both directions (edge-triggered where
+    /// the OS supports it).
     pub(crate) fn add(&self, fd: RawFd, key: usize) -> io::Result<()> {
-        #[cfg(not(miri))]
-        {
-            let mode = if self.poller.supports_edge() { PollMode::Edge } else { PollMode::Level };
-            // SAFETY: `polling` requires the fd to be removed with `delete`
-            // before it is closed. Every registration belongs to a `Source`,
-            // which deletes it in its `Drop`, and the I/O objects (`Async`)
-            // drop their source before the fd they own.
-            unsafe { self.poller.add_with_mode(fd, polling::Event::all(key), mode) }
-        }
-        #[cfg(miri)]
-        {
-            let _ = (fd, key);
-            Poller::unsupported()
-        }
+        self.poller.register(fd, key)
     }
 
-    /// Removes `fd`'s registration.
+    /// Removes `fd`'s registration; `fd` must still be open.
     pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {
-        #[cfg(not(miri))]
-        {
-            // SAFETY: the fd is open: its `Source` is dropped before it.
-            let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-            self.poller.delete(fd)
-        }
-        #[cfg(miri)]
-        {
-            let _ = fd;
-            Poller::unsupported()
-        }
+        self.poller.deregister(fd)
     }
 }
 

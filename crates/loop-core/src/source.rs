@@ -61,6 +61,11 @@ struct Direction {
     /// Tasks waiting for this direction (usually one; a few when several
     /// futures watch the same source). Woken and cleared on readiness.
     wakers: RefCell<Vec<Waker>>,
+    /// The peer hung up or the socket failed: operations in this direction
+    /// no longer block, so readiness is never cleared again. (An edge for
+    /// EOF may arrive together with the last data; forgetting it after a
+    /// short read would wait forever.)
+    closed: Cell<bool>,
 }
 
 /// A file descriptor registered with the reactor.
@@ -90,12 +95,18 @@ impl Source {
     /// An operation in `dir` would block: forget the readiness and wait for
     /// the next edge.
     pub(crate) fn clear_ready(&self, dir: usize) {
-        self.dirs[dir].ready.set(false);
+        let d = &self.dirs[dir];
+        if !d.closed.get() {
+            d.ready.set(false);
+        }
     }
 
-    fn set_ready(&self, dir: usize) {
+    fn set_ready(&self, dir: usize, closed: bool) {
         let d = &self.dirs[dir];
         d.ready.set(true);
+        if closed {
+            d.closed.set(true);
+        }
         let wakers = std::mem::take(&mut *d.wakers.borrow_mut());
         for w in wakers {
             w.wake();
@@ -175,10 +186,10 @@ impl Registry {
             let source = self.sources.borrow().get(ev.key).and_then(|s| s.as_ref()).and_then(Weak::upgrade);
             let Some(source) = source else { continue };
             if ev.readable {
-                source.set_ready(READ);
+                source.set_ready(READ, ev.closed);
             }
             if ev.writable {
-                source.set_ready(WRITE);
+                source.set_ready(WRITE, false);
             }
         }
     }

@@ -221,6 +221,8 @@ pub(crate) struct LoopInner {
     pub(crate) turn_start: Cell<Instant>,
     /// The unused part of this loop's block of task ids: (next, end).
     task_ids: Cell<(u64, u64)>,
+    /// Tasks and callbacks run since the reactor was last asked for events.
+    polls_since_io: Cell<usize>,
     counters: Counters,
 }
 
@@ -294,6 +296,7 @@ impl LoopInner {
             exception_handler: RefCell::new(None),
             turn_start: Cell::new(now),
             task_ids: Cell::new((0, 0)),
+            polls_since_io: Cell::new(0),
             counters: Counters::default(),
         }))
     }
@@ -430,8 +433,13 @@ impl LoopInner {
         let parked = !(local_work || main_ready());
         if parked {
             self.park(main_ready);
-        } else {
+            self.polls_since_io.set(0);
+        } else if self.polls_since_io.get() >= BUDGET {
+            // Busy: still look at I/O at least every BUDGET polls, so ready
+            // tasks cannot starve sockets. (Each look costs syscalls; doing
+            // it every turn would tax every wake-up.)
             let _ = self.reactor.borrow_mut().poll_now();
+            self.polls_since_io.set(0);
         }
         if !self.shared.injector.is_empty() {
             self.drain_injector();
@@ -450,6 +458,7 @@ impl LoopInner {
             waker.wake();
         }
         let n = self.ready.borrow().len().min(BUDGET);
+        self.polls_since_io.set(self.polls_since_io.get() + n);
         for _ in 0..n {
             let Some(next) = self.ready.borrow_mut().pop_front() else { break };
             match next {
