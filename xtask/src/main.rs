@@ -133,5 +133,12 @@ fn bench(args: &[String]) -> Result<(), String> {
     let out = out_path.to_str().ok_or("non-UTF-8 path")?.to_string();
     cargo_args.push("--write");
     cargo_args.push(&out);
+    // Syscalls per echo round trip, when strace is installed.
+    let has_strace = Command::new("strace").arg("-V").output().map(|o| o.status.success()).unwrap_or(false);
+    if has_strace {
+        cargo_args.push("--syscalls");
+    } else {
+        println!("xtask: strace not found (apt-get install strace): skipping the syscall counts");
+    }
     run("cargo", &cargo_args)
 }
