@@ -94,6 +94,13 @@ impl<T: AsFd> Async<T> {
         self.source.poll_ready(READ, cx).map(Ok)
     }
 
+    /// An operation found nothing after all: forgets the readability and
+    /// polls for the next edge (`Ready` if one already arrived).
+    pub fn poll_read_with_clear(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.source.clear_ready(READ);
+        self.source.poll_ready(READ, cx)
+    }
+
     /// Polls for writability.
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.source.poll_ready(WRITE, cx).map(Ok)

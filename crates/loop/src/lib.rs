@@ -40,7 +40,7 @@
 //! | `loop.create_future()` | [`LoopRef::create_future`] ([`sync::ResultCell`]) |
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![allow(clippy::type_complexity)]
 
 pub use loop_exec::{
@@ -52,6 +52,8 @@ pub use loop_exec::{
 };
 
 pub mod net;
+pub mod process;
+pub mod signal;
 mod streams;
 
 pub use streams::{

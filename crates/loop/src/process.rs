@@ -1,0 +1,402 @@
+//! Subprocesses (asyncio's `create_subprocess_exec` / `Process`).
+//!
+//! [`Command`] mirrors `std::process::Command`; [`Child`] has async
+//! [`wait`](Child::wait), [`output`](Command::output) and
+//! [`communicate`](Child::communicate), and its pipes are async streams.
+//! Children are reaped without blocking the loop: on Linux through a pidfd
+//! registered with the reactor; elsewhere by polling `try_wait` with a
+//! short back-off. A dropped `Child` is still reaped (no zombies), and
+//! killed first with [`Command::kill_on_drop`].
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::pin::Pin;
+use std::process::{self as stdp, ExitStatus, Output};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_io::{AsyncRead, AsyncWrite};
+use loop_core::Async;
+
+pub use std::process::Stdio;
+
+/// Builds a child process: program, arguments, environment, working
+/// directory and stdio, as `std::process::Command` does.
+///
+/// ```
+/// use r#loop::process::Command;
+///
+/// let out = r#loop::run(async { Command::new("sh").args(["-c", "echo hi; exit 3"]).output().await })?;
+/// assert_eq!(out.stdout, b"hi\n");
+/// assert_eq!(out.status.code(), Some(3));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Command {
+    inner: stdp::Command,
+    kill_on_drop: bool,
+}
+
+impl Command {
+    /// A command running `program` (looked up in `PATH`).
+    pub fn new(program: impl AsRef<OsStr>) -> Command {
+        Command { inner: stdp::Command::new(program), kill_on_drop: false }
+    }
+
+    /// Adds an argument.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
+        self.inner.arg(arg);
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.inner.args(args);
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Command {
+        self.inner.env(key, value);
+        self
+    }
+
+    /// Sets several environment variables.
+    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Command
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        self.inner.envs(vars);
+        self
+    }
+
+    /// Removes an environment variable.
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Command {
+        self.inner.env_remove(key);
+        self
+    }
+
+    /// Starts from an empty environment.
+    pub fn env_clear(&mut self) -> &mut Command {
+        self.inner.env_clear();
+        self
+    }
+
+    /// Sets the working directory.
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
+        self.inner.current_dir(dir);
+        self
+    }
+
+    /// Sets stdin (`Stdio::piped()`, `null()`, `inherit()`).
+    pub fn stdin(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
+        self.inner.stdin(cfg);
+        self
+    }
+
+    /// Sets stdout.
+    pub fn stdout(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
+        self.inner.stdout(cfg);
+        self
+    }
+
+    /// Sets stderr.
+    pub fn stderr(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
+        self.inner.stderr(cfg);
+        self
+    }
+
+    /// Kill the child (SIGKILL) if its `Child` is dropped before it exits.
+    pub fn kill_on_drop(&mut self, on: bool) -> &mut Command {
+        self.kill_on_drop = on;
+        self
+    }
+
+    /// Starts the child. A program that cannot be started is the OS error
+    /// (`NotFound`, `PermissionDenied`).
+    ///
+    /// # Panics
+    /// When no event loop runs on this thread and the child has pipes.
+    pub fn spawn(&mut self) -> io::Result<Child> {
+        let mut child = self.inner.spawn()?;
+        let stdin = child.stdin.take().map(|s| Async::new(pipe(s)).map(|io| ChildStdin { io })).transpose()?;
+        let stdout = child.stdout.take().map(|s| Async::new(pipe(s)).map(|io| ChildStdout { io })).transpose()?;
+        let stderr = child.stderr.take().map(|s| Async::new(pipe(s)).map(|io| ChildStderr { io })).transpose()?;
+        let exit = ExitWatch::new(child.id());
+        Ok(Child { child: Some(child), stdin, stdout, stderr, exit, status: None, kill_on_drop: self.kill_on_drop })
+    }
+
+    /// Runs the child to completion, collecting stdout and stderr (piped
+    /// unless set otherwise; stdin is null).
+    pub async fn output(&mut self) -> io::Result<Output> {
+        self.inner.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = self.spawn()?;
+        let (stdout, stderr) = child.communicate(None).await?;
+        let status = child.wait().await?;
+        Ok(Output { status, stdout, stderr })
+    }
+
+    /// Runs the child to completion and returns its exit status.
+    pub async fn status(&mut self) -> io::Result<ExitStatus> {
+        self.spawn()?.wait().await
+    }
+}
+
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+/// How the exit of a child is noticed.
+enum ExitWatch {
+    /// Linux: a pidfd, readable once the child has exited.
+    Pidfd(Async<OwnedFd>),
+    /// Elsewhere (or without pidfd support): `try_wait` with back-off.
+    Poll,
+}
+
+impl ExitWatch {
+    fn new(pid: u32) -> ExitWatch {
+        #[cfg(target_os = "linux")]
+        {
+            let pid = rustix::process::Pid::from_raw(pid as i32);
+            if let Some(pid) = pid {
+                if let Ok(fd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
+                    if let Ok(fd) = Async::new(fd) {
+                        return ExitWatch::Pidfd(fd);
+                    }
+                }
+            }
+        }
+        let _ = pid;
+        ExitWatch::Poll
+    }
+}
+
+/// A running (or finished) child process.
+pub struct Child {
+    child: Option<stdp::Child>,
+    /// The child's stdin, when piped.
+    pub stdin: Option<ChildStdin>,
+    /// The child's stdout, when piped.
+    pub stdout: Option<ChildStdout>,
+    /// The child's stderr, when piped.
+    pub stderr: Option<ChildStderr>,
+    exit: ExitWatch,
+    status: Option<ExitStatus>,
+    kill_on_drop: bool,
+}
+
+impl Child {
+    fn std(&mut self) -> &mut stdp::Child {
+        self.child.as_mut().expect("the child is always present until drop")
+    }
+
+    /// The OS process id.
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().map(stdp::Child::id).unwrap_or(0)
+    }
+
+    /// The exit status if the child has exited (reaping it), without waiting.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        if let Some(status) = self.status {
+            return Ok(Some(status));
+        }
+        let status = self.std().try_wait()?;
+        self.status = status;
+        Ok(status)
+    }
+
+    /// Waits for the child to exit and reaps it. Closes our end of its
+    /// stdin first, as `std` does, so a child reading stdin can finish.
+    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+        drop(self.stdin.take());
+        if let Some(status) = self.status {
+            return Ok(status);
+        }
+        let status = match &self.exit {
+            ExitWatch::Pidfd(fd) => {
+                let child = self.child.as_mut().expect("child present");
+                fd.read_with(|_| match child.try_wait()? {
+                    Some(status) => Ok(status),
+                    None => Err(io::ErrorKind::WouldBlock.into()),
+                })
+                .await?
+            }
+            ExitWatch::Poll => {
+                let mut backoff = Duration::from_millis(1);
+                loop {
+                    if let Some(status) = self.std().try_wait()? {
+                        break status;
+                    }
+                    loop_exec::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(50));
+                }
+            }
+        };
+        self.status = Some(status);
+        Ok(status)
+    }
+
+    /// Sends SIGKILL (a child that already exited is not an error).
+    pub fn kill(&mut self) -> io::Result<()> {
+        self.send_signal(libc::SIGKILL)
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGTERM`) to the child.
+    pub fn send_signal(&mut self, signal: i32) -> io::Result<()> {
+        if self.try_wait()?.is_some() {
+            return Ok(());
+        }
+        let sig = rustix::process::Signal::from_named_raw(signal)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("{signal} is not a signal number")))?;
+        let pid = rustix::process::Pid::from_raw(self.id() as i32)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the child has no pid"))?;
+        // The pid is our unreaped child, so it cannot have been recycled.
+        Ok(rustix::process::kill_process(pid, sig)?)
+    }
+
+    /// Writes `input` to stdin (then closes it) while reading stdout and
+    /// stderr to the end, all concurrently — no deadlock however large
+    /// either side is (asyncio's `communicate`). Returns (stdout, stderr);
+    /// a stream that is not piped gives an empty vector.
+    pub async fn communicate(&mut self, input: Option<&[u8]>) -> io::Result<(Vec<u8>, Vec<u8>)> {
+        let stdin = self.stdin.take();
+        let stdout = self.stdout.take();
+        let stderr = self.stderr.take();
+        let write = async move {
+            if let (Some(stdin), Some(input)) = (stdin, input) {
+                let mut rest = input;
+                while !rest.is_empty() {
+                    match stdin.io.write_with(|mut s| s.write(rest)).await {
+                        Ok(n) => rest = &rest[n..],
+                        // The child stopped reading (exited): not our error.
+                        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break,
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Ok(())
+        };
+        let (w, out, err) =
+            loop_exec::gather!(write, read_all(stdout.map(|s| s.io)), read_all(stderr.map(|s| s.io))).await;
+        w?;
+        Ok((out?, err?))
+    }
+
+    /// Waits for exit while collecting stdout and stderr.
+    pub async fn wait_with_output(mut self) -> io::Result<Output> {
+        let (stdout, stderr) = self.communicate(None).await?;
+        let status = self.wait().await?;
+        Ok(Output { status, stdout, stderr })
+    }
+}
+
+async fn read_all<T: AsFd>(io: Option<Async<T>>) -> io::Result<Vec<u8>>
+where
+    for<'a> &'a T: Read,
+{
+    let mut out = Vec::new();
+    let Some(io) = io else { return Ok(out) };
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = io.read_with(|mut s| s.read(&mut buf)).await?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        if self.status.is_some() {
+            return;
+        }
+        if self.kill_on_drop {
+            let _ = child.kill();
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        // Reap it later, so it never lingers as a zombie. A thread blocked in
+        // `wait` is simple and works with or without a running loop.
+        let spawned = std::thread::Builder::new().name("loop-reaper".into()).spawn(move || {
+            let _ = child.wait();
+        });
+        drop(spawned);
+    }
+}
+
+impl fmt::Debug for Child {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Child").field("id", &self.id()).field("status", &self.status).finish()
+    }
+}
+
+macro_rules! pipe_type {
+    ($name:ident, $std:ty, $doc:literal) => {
+        #[doc = $doc]
+        pub struct $name {
+            io: Async<$std>,
+        }
+
+        impl AsFd for $name {
+            fn as_fd(&self) -> BorrowedFd<'_> {
+                self.io.as_fd()
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(stringify!($name))
+            }
+        }
+    };
+}
+
+/// A pipe end as a `File`, whose `&File` reads and writes.
+fn pipe(end: impl Into<OwnedFd>) -> File {
+    File::from(end.into())
+}
+
+pipe_type!(ChildStdin, File, "The child's stdin: `AsyncWrite`; dropping it closes the pipe.");
+pipe_type!(ChildStdout, File, "The child's stdout: `AsyncRead` (wrap it in a `StreamReader` for `readline`).");
+pipe_type!(ChildStderr, File, "The child's stderr: `AsyncRead`.");
+
+impl AsyncWrite for ChildStdin {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncRead for ChildStdout {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncRead for ChildStderr {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}

@@ -1,0 +1,251 @@
+//! Unix signals as ordinary wake-ups (asyncio's `add_signal_handler`).
+//!
+//! A listener ([`Signals`], or [`ctrl_c`]) owns one end of a socket pair;
+//! the process-wide signal handler writes the signal's number to the other
+//! end of every listener that asked for it. That handler only does
+//! async-signal-safe work: atomic loads and `write(2)`. Several listeners
+//! for one signal each get it; when the last listener of a signal is
+//! dropped, the signal's default disposition is restored.
+#![allow(unsafe_code)]
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::{self, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use loop_core::Async;
+
+pub use libc::{SIGALRM, SIGCHLD, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
+
+/// How many listeners may exist at once in the process.
+const MAX_LISTENERS: usize = 64;
+
+/// One listener's place, read by the signal handler.
+struct Slot {
+    /// Write end of the listener's socket pair (-1: free).
+    fd: AtomicI32,
+    /// Bit `n` set: the listener wants signal `n`.
+    mask: AtomicU64,
+}
+
+/// The handler's view of all listeners: fixed, so the handler never
+/// allocates or locks.
+static SLOTS: [Slot; MAX_LISTENERS] =
+    [const { Slot { fd: AtomicI32::new(-1), mask: AtomicU64::new(0) } }; MAX_LISTENERS];
+
+/// A socket pair kept for a slot. Pairs are never closed: a slot's write
+/// fd stays valid for the life of the process, so a handler that read it a
+/// moment before the listener went away never writes into a recycled fd.
+struct Pair {
+    read: UnixStream,
+    write: UnixStream,
+}
+
+/// Bookkeeping outside the handler.
+struct Registry {
+    /// Per slot: its pair when the slot is free (taken by the listener
+    /// while in use).
+    pairs: Vec<Option<Pair>>,
+    /// Listeners per signal number.
+    listeners: [usize; 65],
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry { pairs: Vec::new(), listeners: [0; 65] });
+
+extern "C" fn handler(sig: libc::c_int) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: reading this thread's errno location is async-signal-safe.
+    let saved = unsafe { *libc::__errno_location() };
+    if (1..64).contains(&sig) {
+        let bit = 1u64 << sig;
+        let byte = sig as u8;
+        for slot in &SLOTS {
+            if slot.mask.load(Ordering::Acquire) & bit != 0 {
+                let fd = slot.fd.load(Ordering::Acquire);
+                if fd >= 0 {
+                    // SAFETY: `write` is async-signal-safe; `fd` is a socket
+                    // that is never closed (see `Pair`); a full buffer just
+                    // drops the byte (the listener is already woken).
+                    unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+                }
+            }
+        }
+    }
+    #[cfg(target_os = "linux")]
+    // SAFETY: as above; restores errno for the interrupted code.
+    unsafe {
+        *libc::__errno_location() = saved
+    };
+}
+
+/// Installs our handler for `sig`, or restores the default.
+fn set_disposition(sig: i32, ours: bool) -> io::Result<()> {
+    // SAFETY: a zeroed `sigaction` is a valid starting value; we fill the
+    // handler, an empty mask and flags before passing it to the kernel.
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction =
+        if ours { handler as extern "C" fn(libc::c_int) as libc::sighandler_t } else { libc::SIG_DFL };
+    action.sa_flags = libc::SA_RESTART;
+    // SAFETY: `sa_mask` is a valid, owned signal set.
+    unsafe { libc::sigemptyset(&mut action.sa_mask) };
+    // SAFETY: valid signal number (checked by the caller) and action.
+    if unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A stream of the signals it was created for.
+///
+/// ```no_run
+/// use r#loop::signal::{Signals, SIGHUP, SIGTERM};
+///
+/// r#loop::run(async {
+///     let mut signals = Signals::new([SIGTERM, SIGHUP])?;
+///     while let Ok(sig) = signals.recv().await {
+///         if sig == SIGTERM {
+///             break; // shut down
+///         }
+///     }
+///     Ok::<(), std::io::Error>(())
+/// })
+/// .unwrap();
+/// ```
+pub struct Signals {
+    io: Option<Async<UnixStream>>,
+    write: Option<UnixStream>,
+    slot: usize,
+    signals: Vec<i32>,
+    pending: VecDeque<i32>,
+}
+
+impl Signals {
+    /// Starts listening for `signals`.
+    ///
+    /// Errors: `InvalidInput` for a number that is not a catchable signal
+    /// (`SIGKILL`, `SIGSTOP`, and the fault signals `SIGSEGV`, `SIGBUS`,
+    /// `SIGILL`, `SIGFPE` are refused); `Other` when no loop is running or
+    /// more than 64 listeners exist.
+    pub fn new(signals: impl IntoIterator<Item = i32>) -> io::Result<Signals> {
+        let signals: Vec<i32> = signals.into_iter().collect();
+        for &sig in &signals {
+            let forbidden = [libc::SIGKILL, libc::SIGSTOP, libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
+            if !(1..64).contains(&sig) || forbidden.contains(&sig) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("signal {sig} cannot be listened for"),
+                ));
+            }
+        }
+        let mut reg = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = match reg.pairs.iter().position(Option::is_some) {
+            Some(slot) => slot,
+            None if reg.pairs.len() < MAX_LISTENERS => {
+                let (read, write) = UnixStream::pair()?;
+                write.set_nonblocking(true)?;
+                SLOTS[reg.pairs.len()].fd.store(write.as_raw_fd(), Ordering::Release);
+                reg.pairs.push(Some(Pair { read, write }));
+                reg.pairs.len() - 1
+            }
+            None => return Err(io::Error::other("too many signal listeners (at most 64 at once)")),
+        };
+        let Pair { read, write } = reg.pairs[slot].take().expect("a free slot has its pair");
+        // Forget bytes a previous listener left behind.
+        read.set_nonblocking(true)?;
+        let mut junk = [0u8; 256];
+        while matches!((&read).read(&mut junk), Ok(n) if n > 0) {}
+        let io = match Async::new(read.try_clone()?) {
+            Ok(io) => io,
+            Err(e) => {
+                reg.pairs[slot] = Some(Pair { read, write });
+                return Err(e);
+            }
+        };
+        drop(read);
+        let mut mask = 0u64;
+        for &sig in &signals {
+            mask |= 1 << sig;
+        }
+        SLOTS[slot].mask.store(mask, Ordering::Release);
+        for &sig in &signals {
+            reg.listeners[sig as usize] += 1;
+            if reg.listeners[sig as usize] == 1 {
+                set_disposition(sig, true)?;
+            }
+        }
+        Ok(Signals { io: Some(io), write: Some(write), slot, signals, pending: VecDeque::new() })
+    }
+
+    /// Waits for the next signal and returns its number.
+    pub async fn recv(&mut self) -> io::Result<i32> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Polls for the next signal.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<i32>> {
+        loop {
+            if let Some(sig) = self.pending.pop_front() {
+                return Poll::Ready(Ok(sig));
+            }
+            let io = self.io.as_ref().expect("listener alive");
+            let mut buf = [0u8; 64];
+            let n = match io.poll_readable(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(r) => r.and_then(|()| io.get_ref().read(&mut buf)),
+            };
+            match n {
+                Ok(n) => self.pending.extend(buf[..n].iter().map(|&b| b as i32).filter(|s| self.signals.contains(s))),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Nothing after all: wait for the next write.
+                    return match io.poll_read_with_clear(cx) {
+                        Poll::Ready(()) => continue,
+                        Poll::Pending => Poll::Pending,
+                    };
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl Stream for Signals {
+    type Item = io::Result<i32>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_recv(cx).map(Some)
+    }
+}
+
+impl Drop for Signals {
+    fn drop(&mut self) {
+        SLOTS[self.slot].mask.store(0, Ordering::Release);
+        let mut reg = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        for &sig in &self.signals {
+            reg.listeners[sig as usize] -= 1;
+            if reg.listeners[sig as usize] == 0 {
+                let _ = set_disposition(sig, false);
+            }
+        }
+        if let (Some(io), Some(write)) = (self.io.take(), self.write.take()) {
+            let read = io.into_inner();
+            reg.pairs[self.slot] = Some(Pair { read, write });
+        }
+    }
+}
+
+impl fmt::Debug for Signals {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signals").field("signals", &self.signals).finish()
+    }
+}
+
+/// Waits for Ctrl-C (`SIGINT`).
+pub async fn ctrl_c() -> io::Result<()> {
+    Signals::new([libc::SIGINT])?.recv().await.map(drop)
+}
