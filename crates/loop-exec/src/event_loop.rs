@@ -124,8 +124,10 @@ impl Builder {
         self
     }
 
-    /// Debug mode (asyncio's): warns on stderr when one poll of a task or one
-    /// callback takes longer than [`slow_callback_duration`](Self::slow_callback_duration).
+    /// Debug mode (asyncio's): reports (through the exception handler, which
+    /// prints to stderr by default) every poll of a task or callback that
+    /// takes longer than [`slow_callback_duration`](Self::slow_callback_duration),
+    /// naming the task and where it was spawned.
     pub fn debug(mut self, on: bool) -> Builder {
         self.config.debug = on;
         self
@@ -486,6 +488,22 @@ where
 /// `run` is not a task).
 pub fn current_task() -> Option<TaskInfo> {
     inner::with_current(|inner| inner.current_task()).flatten()
+}
+
+/// A readable table of every unfinished task of the running loop (id,
+/// name, state, spawn location, polls, age) — what to print when a program
+/// seems stuck.
+///
+/// # Panics
+/// When no loop is running on this thread.
+#[track_caller]
+pub fn dump_tasks() -> String {
+    let tasks = all_tasks();
+    let mut out = format!("{} task(s) alive\n", tasks.len());
+    for t in tasks {
+        out.push_str(&format!("  {t}\n"));
+    }
+    out
 }
 
 /// Every unfinished task of the running loop.

@@ -577,15 +577,15 @@ impl LoopInner {
     fn warn_if_slow(&self, header: &Header, took: Duration) {
         if took >= self.config.slow_callback {
             let meta = &header.meta;
-            eprintln!(
-                "loop: task {}{} (spawned at {}:{}) blocked the loop for {took:.3?} in one poll \
-                 (slow_callback_duration is {:.3?})",
-                meta.id,
-                meta.name.as_deref().map(|n| format!(" `{n}`")).unwrap_or_default(),
-                meta.location.file(),
-                meta.location.line(),
-                self.config.slow_callback
-            );
+            self.report(&ExceptionContext {
+                message: format!(
+                    "slow poll: one poll took {took:.3?}, blocking the loop (slow_callback_duration is {:.3?})",
+                    self.config.slow_callback
+                ),
+                task_id: Some(meta.id),
+                task_name: meta.name.as_deref().cloned(),
+                location: Some(meta.location),
+            });
         }
     }
 

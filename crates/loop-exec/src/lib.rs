@@ -28,6 +28,7 @@ mod combinators;
 mod event_loop;
 mod inner;
 mod shared;
+mod structured;
 mod task;
 mod time;
 
@@ -38,11 +39,15 @@ pub use blocking::{spawn_blocking, to_thread};
 pub use callback::{Handle, TimerHandle};
 pub use combinators::{gather, try_gather, yield_now, Gather, TryGather, YieldNow};
 pub use event_loop::{
-    all_tasks, create_task, current_task, get_running_loop, run, spawn, try_get_running_loop, Builder, EventLoop,
-    ExceptionContext, ExceptionHandler, LoopRef, LoopStats,
+    all_tasks, create_task, current_task, dump_tasks, get_running_loop, run, spawn, try_get_running_loop, Builder,
+    EventLoop, ExceptionContext, ExceptionHandler, LoopRef, LoopStats,
 };
 pub use loop_sync::{CancelledError, InvalidStateError, ResultCell};
 pub use shared::{LoopClosed, LoopHandle, ThreadsafeTask};
+pub use structured::{
+    as_completed, shield, wait, AsCompleted, AsCompletedWithin, ChildError, EmptyWait, GroupClosed, GroupError,
+    ReturnWhen, Shield, TaskGroup, TimeoutScope,
+};
 pub use task::{Task, TaskBuilder, TaskError, TaskId, TaskInfo, TaskState};
 pub use time::{interval, sleep, sleep_until, timeout_at, wait_for, Interval, Sleep, Timeout, TimeoutError};
 

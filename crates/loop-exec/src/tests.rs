@@ -191,3 +191,15 @@ fn cancelling_a_self_referential_future_drops_it_in_place() {
     });
     assert_eq!(out, Err(TaskError::Cancelled));
 }
+
+#[test]
+fn a_task_group_catches_a_child_panic_and_cancels_the_rest() {
+    let ev = EventLoop::new().unwrap();
+    let out = ev.run_until_complete(async {
+        let group: crate::TaskGroup<u8, ()> = crate::TaskGroup::new();
+        group.spawn(async { std::future::pending::<Result<u8, ()>>().await }).unwrap();
+        group.spawn(async { panic!("child") }).unwrap();
+        group.join().await
+    });
+    assert_eq!(out.unwrap_err().errors, [crate::ChildError::Panicked("child".into())]);
+}

@@ -170,6 +170,12 @@ impl fmt::Debug for Sleep {
 #[error("deadline has elapsed")]
 pub struct TimeoutError(());
 
+impl TimeoutError {
+    pub(crate) fn new() -> TimeoutError {
+        TimeoutError(())
+    }
+}
+
 pin_project! {
     /// The future returned by [`wait_for`] and [`timeout_at`].
     #[must_use = "futures do nothing unless awaited"]

@@ -47,6 +47,9 @@ pub struct Task<T> {
     _marker: PhantomData<(T, *const ())>,
 }
 
+// A handle holds no pinned data: it can move freely whatever `T` is.
+impl<T> Unpin for Task<T> {}
+
 impl<T> Task<T> {
     /// Wraps the handle's reference.
     pub(crate) fn from_raw(raw: TaskRef) -> Task<T> {
@@ -97,6 +100,30 @@ impl<T> Task<T> {
     /// Lets the task run on without a handle (the same as dropping it, but
     /// says so).
     pub fn detach(self) {}
+
+    /// Whether the task ended in a panic (its result is
+    /// [`TaskError::Panicked`]); false while it runs or after its result was
+    /// taken.
+    pub fn is_panicked(&self) -> bool {
+        self.is_done() && self.raw.panic_message().is_some()
+    }
+
+    /// `Ready` once the task has finished, without taking its result; the
+    /// waker is registered like an `.await`'s. Used by `wait` and
+    /// `as_completed`.
+    pub fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let header = self.raw.header();
+        if header.state.load(Ordering::Acquire) & COMPLETE != 0 {
+            return Poll::Ready(());
+        }
+        // SAFETY: loop-thread only (the handle is not `Send`).
+        let slot = unsafe { &mut *header.join_waker.get() };
+        match slot {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
 }
 
 impl<T> Future for Task<T> {

@@ -1,0 +1,542 @@
+//! Structured concurrency and waiting combinators: `TaskGroup`, `wait`,
+//! `as_completed`, `shield`, timeout scopes.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use futures_core::Stream;
+
+use crate::task::raw::panic_payload_message;
+use crate::{sleep_until, Sleep, Task, TaskError, TimeoutError};
+
+/// Why a child of a [`TaskGroup`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChildError<E> {
+    /// It returned this error.
+    #[error("a child task failed: {0:?}")]
+    Failed(E),
+    /// It panicked with this message.
+    #[error("a child task panicked: {0}")]
+    Panicked(String),
+}
+
+/// Every failure of a [`TaskGroup`]'s children (asyncio's
+/// `ExceptionGroup`), in the order the children were spawned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} child task(s) of the group failed", errors.len())]
+pub struct GroupError<E> {
+    /// The failures.
+    pub errors: Vec<ChildError<E>>,
+}
+
+/// The group is joining (or failed): it takes no new children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the task group is finishing and takes no new tasks")]
+pub struct GroupClosed;
+
+/// A child of a group: its value, or why it failed.
+type Child<T, E> = Task<Result<T, ChildError<E>>>;
+
+struct GroupState<T, E> {
+    tasks: RefCell<Vec<Child<T, E>>>,
+    failed: Cell<bool>,
+    closing: Cell<bool>,
+}
+
+impl<T, E> GroupState<T, E> {
+    fn cancel_all(&self) {
+        for t in self.tasks.borrow().iter() {
+            t.cancel();
+        }
+    }
+}
+
+/// A scope for tasks (asyncio's `TaskGroup`): `join().await` waits for all
+/// children. The first child that fails — returns `Err` or panics — cancels
+/// every sibling, and `join` reports every failure, not only the first.
+/// Dropping a group that was not joined cancels its children: no child
+/// outlives its scope.
+///
+/// ```
+/// use loop_exec::{sleep, TaskGroup, ChildError};
+/// use std::time::Duration;
+///
+/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// let out = ev.run_until_complete(async {
+///     let group = TaskGroup::new();
+///     group.spawn(async { sleep(Duration::from_secs(1)).await; Ok(1) }).unwrap();
+///     group.spawn(async { Err::<i32, _>("bad input") }).unwrap();
+///     group.spawn(async { sleep(Duration::from_secs(60)).await; Ok(3) }).unwrap(); // cancelled
+///     group.join().await
+/// });
+/// assert_eq!(out.unwrap_err().errors, [ChildError::Failed("bad input")]);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct TaskGroup<T, E> {
+    state: Rc<GroupState<T, E>>,
+}
+
+impl<T: 'static, E: 'static> Default for TaskGroup<T, E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: 'static, E: 'static> TaskGroup<T, E> {
+    /// An empty group.
+    pub fn new() -> Self {
+        TaskGroup {
+            state: Rc::new(GroupState {
+                tasks: RefCell::new(Vec::new()),
+                failed: Cell::new(false),
+                closing: Cell::new(false),
+            }),
+        }
+    }
+
+    /// Spawns a child on the running loop.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> Result<(), GroupClosed>
+    where
+        F: Future<Output = Result<T, E>> + 'static,
+    {
+        self.spawn_named_at(None, future, Location::caller())
+    }
+
+    /// Spawns a named child.
+    #[track_caller]
+    pub fn spawn_named<F>(&self, name: impl Into<String>, future: F) -> Result<(), GroupClosed>
+    where
+        F: Future<Output = Result<T, E>> + 'static,
+    {
+        self.spawn_named_at(Some(name.into()), future, Location::caller())
+    }
+
+    fn spawn_named_at<F>(
+        &self,
+        name: Option<String>,
+        future: F,
+        location: &'static Location<'static>,
+    ) -> Result<(), GroupClosed>
+    where
+        F: Future<Output = Result<T, E>> + 'static,
+    {
+        if self.state.closing.get() || self.state.failed.get() {
+            return Err(GroupClosed);
+        }
+        let group = Rc::downgrade(&self.state);
+        let child = async move {
+            let outcome = match (CatchUnwind { future }).await {
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(e)) => ChildError::Failed(e),
+                Err(message) => ChildError::Panicked(message),
+            };
+            // The first failure cancels every sibling.
+            if let Some(group) = group.upgrade() {
+                if !group.failed.replace(true) {
+                    group.cancel_all();
+                }
+            }
+            Err(outcome)
+        };
+        let task = crate::inner::with_current(|inner| inner.spawn(child, name.map(Box::new), location))
+            .unwrap_or_else(|| crate::inner::no_running_loop("TaskGroup::spawn"));
+        self.state.tasks.borrow_mut().push(task);
+        Ok(())
+    }
+
+    /// Waits for every child. `Ok` with their values (in spawn order) when
+    /// none failed; otherwise every failure. Children cancelled because a
+    /// sibling failed are not failures.
+    pub async fn join(self) -> Result<Vec<T>, GroupError<E>> {
+        self.state.closing.set(true);
+        // Wait until every child has finished, keeping them in the group
+        // meanwhile, so a failing child can still cancel all of them.
+        std::future::poll_fn(|cx| {
+            let tasks = self.state.tasks.borrow();
+            let mut all = true;
+            for t in tasks.iter() {
+                all &= t.poll_finished(cx).is_ready();
+            }
+            if all {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        let tasks = std::mem::take(&mut *self.state.tasks.borrow_mut());
+        let mut values = Vec::new();
+        let mut errors = Vec::new();
+        for task in tasks {
+            match task.await {
+                Ok(Ok(v)) => values.push(v),
+                Ok(Err(e)) => errors.push(e),
+                Err(TaskError::Cancelled) => {}
+                Err(TaskError::Panicked(m)) => errors.push(ChildError::Panicked(m)),
+            }
+        }
+        if errors.is_empty() {
+            Ok(values)
+        } else {
+            Err(GroupError { errors })
+        }
+    }
+
+    /// Number of children not yet joined.
+    pub fn len(&self) -> usize {
+        self.state.tasks.borrow().len()
+    }
+
+    /// Whether there is no child left to join.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<T, E> Drop for TaskGroup<T, E> {
+    fn drop(&mut self) {
+        // Not joined (or `join` was itself cancelled): no child outlives the
+        // scope.
+        self.state.closing.set(true);
+        self.state.cancel_all();
+    }
+}
+
+impl<T, E> fmt::Debug for TaskGroup<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskGroup")
+            .field("children", &self.state.tasks.borrow().len())
+            .field("failed", &self.state.failed.get())
+            .finish()
+    }
+}
+
+/// Polls a future, turning a panic into `Err(message)`.
+struct CatchUnwind<F> {
+    future: F,
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: structural pinning of the only field; it is never moved.
+        let future = unsafe { self.map_unchecked_mut(|s| &mut s.future) };
+        match panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(panic_payload_message(&*payload))),
+        }
+    }
+}
+
+/// When [`wait`] returns (asyncio's `return_when`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReturnWhen {
+    /// As soon as any task finishes.
+    FirstCompleted,
+    /// As soon as any task panics or is cancelled (else when all finish).
+    FirstException,
+    /// When every task has finished.
+    AllCompleted,
+}
+
+/// `wait` was given no task (asyncio raises `ValueError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("wait() needs at least one task")]
+pub struct EmptyWait;
+
+/// Waits for tasks (asyncio's `wait`) and returns `(done, pending)`; never
+/// cancels the pending ones. With a timeout, returns what is done when it
+/// expires.
+///
+/// ```
+/// use loop_exec::{sleep, spawn, wait, ReturnWhen};
+/// use std::time::Duration;
+///
+/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// ev.run_until_complete(async {
+///     let tasks = vec![
+///         spawn(async { sleep(Duration::from_secs(1)).await; 1 }),
+///         spawn(async { sleep(Duration::from_secs(9)).await; 2 }),
+///     ];
+///     let (done, pending) = wait(tasks, ReturnWhen::FirstCompleted, None).await.unwrap();
+///     assert_eq!((done.len(), pending.len()), (1, 1));
+///     assert_eq!(done.into_iter().next().unwrap().await, Ok(1));
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub async fn wait<T>(
+    tasks: Vec<Task<T>>,
+    return_when: ReturnWhen,
+    timeout: Option<Duration>,
+) -> Result<(Vec<Task<T>>, Vec<Task<T>>), EmptyWait> {
+    if tasks.is_empty() {
+        return Err(EmptyWait);
+    }
+    let mut timer = timeout.map(crate::sleep);
+    std::future::poll_fn(|cx| {
+        let mut finished = 0;
+        let mut failed = false;
+        for t in &tasks {
+            if t.poll_finished(cx).is_ready() {
+                finished += 1;
+                failed |= t.is_panicked() || t.is_cancelled();
+            }
+        }
+        let done = match return_when {
+            ReturnWhen::FirstCompleted => finished > 0,
+            ReturnWhen::FirstException => failed || finished == tasks.len(),
+            ReturnWhen::AllCompleted => finished == tasks.len(),
+        };
+        if done {
+            return Poll::Ready(());
+        }
+        match timer.as_mut() {
+            Some(t) => Pin::new(t).poll(cx),
+            None => Poll::Pending,
+        }
+    })
+    .await;
+    Ok(tasks.into_iter().partition(Task::is_done))
+}
+
+/// Yields task results in the order the tasks finish (asyncio's
+/// `as_completed`), as a `futures-core` `Stream`.
+///
+/// ```
+/// use loop_exec::{as_completed, sleep, spawn};
+/// use std::time::Duration;
+///
+/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// let order = ev.run_until_complete(async {
+///     let tasks = [3u64, 1, 2].map(|s| spawn(async move { sleep(Duration::from_secs(s)).await; s }));
+///     let mut results = as_completed(tasks);
+///     let mut order = Vec::new();
+///     while let Some(r) = results.next().await {
+///         order.push(r.unwrap());
+///     }
+///     order
+/// });
+/// assert_eq!(order, [1, 2, 3]);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn as_completed<T>(tasks: impl IntoIterator<Item = Task<T>>) -> AsCompleted<T> {
+    AsCompleted { tasks: tasks.into_iter().collect(), deadline: None, expired: false }
+}
+
+/// The stream returned by [`as_completed`].
+pub struct AsCompleted<T> {
+    tasks: Vec<Task<T>>,
+    deadline: Option<Sleep>,
+    expired: bool,
+}
+
+impl<T> AsCompleted<T> {
+    /// An overall timeout: once it expires the stream yields one
+    /// `Err(TimeoutError)` and ends (the remaining tasks keep running;
+    /// get them back with [`into_pending`](AsCompleted::into_pending)).
+    pub fn timeout(self, timeout: Duration) -> AsCompletedWithin<T> {
+        AsCompletedWithin { inner: AsCompleted { deadline: Some(crate::sleep(timeout)), ..self } }
+    }
+
+    /// The next result, in completion order; `None` when all were yielded.
+    pub async fn next(&mut self) -> Option<Result<T, TaskError>> {
+        std::future::poll_fn(|cx| self.poll_next_result(cx)).await
+    }
+
+    /// The tasks not yielded yet.
+    pub fn into_pending(self) -> Vec<Task<T>> {
+        self.tasks
+    }
+
+    fn poll_next_result(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, TaskError>>> {
+        if self.tasks.is_empty() {
+            return Poll::Ready(None);
+        }
+        let ready = self.tasks.iter().position(|t| t.poll_finished(cx).is_ready());
+        match ready {
+            Some(i) => {
+                let mut task = self.tasks.swap_remove(i);
+                Pin::new(&mut task).poll(cx).map(Some)
+            }
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl<T> Stream for AsCompleted<T> {
+    type Item = Result<T, TaskError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_next_result(cx)
+    }
+}
+
+/// [`AsCompleted`] with an overall timeout.
+pub struct AsCompletedWithin<T> {
+    inner: AsCompleted<T>,
+}
+
+impl<T> AsCompletedWithin<T> {
+    /// The next result; `Err(TimeoutError)` once (then `None`) if the
+    /// timeout expires first.
+    pub async fn next(&mut self) -> Option<Result<Result<T, TaskError>, TimeoutError>> {
+        std::future::poll_fn(|cx| self.poll_next_within(cx)).await
+    }
+
+    /// The tasks not yielded yet.
+    pub fn into_pending(self) -> Vec<Task<T>> {
+        self.inner.tasks
+    }
+
+    fn poll_next_within(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Result<T, TaskError>, TimeoutError>>> {
+        if self.inner.expired {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(r) = self.inner.poll_next_result(cx) {
+            return Poll::Ready(r.map(Ok));
+        }
+        if let Some(d) = self.inner.deadline.as_mut() {
+            if Pin::new(d).poll(cx).is_ready() {
+                self.inner.expired = true;
+                return Poll::Ready(Some(Err(TimeoutError::new())));
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> Stream for AsCompletedWithin<T> {
+    type Item = Result<Result<T, TaskError>, TimeoutError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_next_within(cx)
+    }
+}
+
+/// Awaits a task without owning it (asyncio's `shield`): if the awaiting
+/// future is dropped (cancelled), the task keeps running and its result stays
+/// reachable through `task`.
+pub fn shield<T>(task: &mut Task<T>) -> Shield<'_, T> {
+    Shield { task }
+}
+
+/// The future returned by [`shield`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Shield<'a, T> {
+    task: &'a mut Task<T>,
+}
+
+impl<T> Future for Shield<'_, T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut *self.task).poll(cx)
+    }
+}
+
+/// The shared deadline of a [`TimeoutScope`].
+struct ScopeState {
+    deadline: Cell<Instant>,
+    /// The running scope's waker, to re-arm its timer after `reschedule`.
+    waker: RefCell<Option<Waker>>,
+}
+
+/// A timeout whose deadline can be read and moved while it runs (asyncio's
+/// `asyncio.timeout()` context manager and its `reschedule`). Clones share
+/// the deadline, so code inside the scope can push it back.
+///
+/// Nested scopes are independent: only the one whose deadline passed
+/// reports [`TimeoutError`]; an outer expiry drops the inner scope.
+///
+/// ```
+/// use loop_exec::{sleep, TimeoutScope};
+/// use std::time::Duration;
+///
+/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// let out = ev.run_until_complete(async {
+///     let scope = TimeoutScope::after(Duration::from_secs(1));
+///     let s = scope.clone();
+///     scope
+///         .run(async move {
+///             // Progress: push the deadline back before it passes.
+///             s.reschedule(s.deadline() + Duration::from_secs(5));
+///             sleep(Duration::from_secs(3)).await;
+///             "finished"
+///         })
+///         .await
+/// });
+/// assert_eq!(out, Ok("finished"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct TimeoutScope {
+    state: Rc<ScopeState>,
+}
+
+impl TimeoutScope {
+    /// A scope expiring `timeout` from now (loop time).
+    ///
+    /// # Panics
+    /// When no event loop runs on this thread.
+    pub fn after(timeout: Duration) -> TimeoutScope {
+        let now = crate::inner::with_current(|i| i.clock.now())
+            .unwrap_or_else(|| crate::inner::no_running_loop("TimeoutScope::after"));
+        TimeoutScope::at(now + timeout)
+    }
+
+    /// A scope expiring at loop time `deadline`.
+    pub fn at(deadline: Instant) -> TimeoutScope {
+        TimeoutScope { state: Rc::new(ScopeState { deadline: Cell::new(deadline), waker: RefCell::new(None) }) }
+    }
+
+    /// The current deadline.
+    pub fn deadline(&self) -> Instant {
+        self.state.deadline.get()
+    }
+
+    /// Moves the deadline (earlier or later) while the scope runs.
+    pub fn reschedule(&self, deadline: Instant) {
+        self.state.deadline.set(deadline);
+        if let Some(w) = self.state.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+
+    /// Runs `future` within the scope: its output, or `TimeoutError` (after
+    /// dropping it) once the deadline passes.
+    pub async fn run<F: Future>(&self, future: F) -> Result<F::Output, TimeoutError> {
+        let mut future = std::pin::pin!(future);
+        let mut timer: Option<(Instant, Sleep)> = None;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(v) = future.as_mut().poll(cx) {
+                return Poll::Ready(Ok(v));
+            }
+            let deadline = self.state.deadline.get();
+            if timer.as_ref().is_none_or(|(at, _)| *at != deadline) {
+                timer = Some((deadline, sleep_until(deadline)));
+            }
+            *self.state.waker.borrow_mut() = Some(cx.waker().clone());
+            let (_, sleep) = timer.as_mut().expect("set above");
+            match Pin::new(sleep).poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(TimeoutError::new())),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+}
+
+impl fmt::Debug for TimeoutScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimeoutScope").field("deadline", &self.deadline()).finish()
+    }
+}

@@ -1,0 +1,293 @@
+//! Structured concurrency, waiting combinators and seeing into the loop.
+
+use loop_tests::Log;
+use r#loop as aio;
+use r#loop::{ChildError, ReturnWhen, TaskGroup, TimeoutScope};
+use std::time::Duration;
+
+fn paused() -> aio::EventLoop {
+    aio::EventLoop::builder().paused_clock().build().unwrap()
+}
+
+#[test]
+fn a_failing_child_cancels_its_siblings_and_every_error_is_reported() {
+    let ev = paused();
+    let log = Log::new();
+    let l = log.clone();
+    let t0 = ev.time();
+    let out = ev.run_until_complete(async move {
+        let group: TaskGroup<u32, String> = TaskGroup::new();
+        let l2 = l.clone();
+        group
+            .spawn(async move {
+                struct Dropped(Log);
+                impl Drop for Dropped {
+                    fn drop(&mut self) {
+                        self.0.push("sibling cancelled");
+                    }
+                }
+                let _d = Dropped(l2);
+                aio::sleep(Duration::from_secs(3600)).await;
+                Ok(0)
+            })
+            .unwrap();
+        group.spawn(async { Err("first".to_string()) }).unwrap();
+        group.spawn(async { Err("second".to_string()) }).unwrap();
+        group.spawn(async { panic!("third") }).unwrap();
+        group.join().await
+    });
+    // The first failure cancels everything still pending — including the
+    // two later failing children, which had not started yet (as in asyncio,
+    // a child cancelled before it ran reports nothing).
+    let errors = out.unwrap_err().errors;
+    assert_eq!(errors, [ChildError::Failed("first".to_string())]);
+    assert_eq!(log.entries(), ["sibling cancelled"]);
+    assert!(ev.time() - t0 < Duration::from_secs(1), "did not wait for the cancelled sibling");
+}
+
+#[test]
+fn the_first_failure_is_reported_first() {
+    let ev = paused();
+    let out = ev.run_until_complete(async {
+        let group: TaskGroup<(), String> = TaskGroup::new();
+        // Both would fail in their first poll; the first to run wins and
+        // cancels the other before it starts.
+        group.spawn(async { Err("a".to_string()) }).unwrap();
+        group.spawn(async { panic!("b") }).unwrap();
+        aio::yield_now().await;
+        aio::yield_now().await;
+        group.join().await
+    });
+    let errors = out.unwrap_err().errors;
+    assert!(!errors.is_empty());
+    assert_eq!(errors[0], ChildError::Failed("a".to_string()));
+}
+
+#[test]
+fn a_successful_group_returns_values_in_spawn_order_and_nests() {
+    let ev = paused();
+    let out = ev.run_until_complete(async {
+        let outer: TaskGroup<Vec<u64>, ()> = TaskGroup::new();
+        for base in [10u64, 20] {
+            outer
+                .spawn(async move {
+                    let inner: TaskGroup<u64, ()> = TaskGroup::new();
+                    for i in 0..3 {
+                        inner
+                            .spawn(async move {
+                                aio::sleep(Duration::from_millis(30 - i * 10)).await;
+                                Ok(base + i)
+                            })
+                            .unwrap();
+                    }
+                    inner.join().await.map_err(|_| ())
+                })
+                .unwrap();
+        }
+        outer.join().await
+    });
+    assert_eq!(out, Ok(vec![vec![10, 11, 12], vec![20, 21, 22]]));
+}
+
+#[test]
+fn dropping_a_group_cancels_its_children() {
+    let ev = paused();
+    let log = Log::new();
+    let l = log.clone();
+    ev.run_until_complete(async move {
+        let group: TaskGroup<(), ()> = TaskGroup::new();
+        let l2 = l.clone();
+        group
+            .spawn(async move {
+                aio::sleep(Duration::from_secs(1)).await;
+                l2.push("child finished");
+                Ok(())
+            })
+            .unwrap();
+        drop(group);
+        aio::sleep(Duration::from_secs(2)).await;
+    });
+    assert!(log.entries().is_empty(), "the child did not outlive its group");
+}
+
+#[test]
+fn wait_with_each_return_when() {
+    let ev = paused();
+    ev.run_until_complete(async {
+        let mk = |secs: u64, fail: bool| {
+            aio::spawn(async move {
+                aio::sleep(Duration::from_secs(secs)).await;
+                if fail {
+                    panic!("task {secs} failed");
+                }
+                secs
+            })
+        };
+        let (done, pending) =
+            aio::wait(vec![mk(1, false), mk(5, false)], ReturnWhen::FirstCompleted, None).await.unwrap();
+        assert_eq!((done.len(), pending.len()), (1, 1));
+        let (done, pending) = aio::wait(pending, ReturnWhen::AllCompleted, None).await.unwrap();
+        assert_eq!((done.len(), pending.len()), (1, 0));
+        let (done, pending) =
+            aio::wait(vec![mk(1, false), mk(2, true), mk(9, false)], ReturnWhen::FirstException, None).await.unwrap();
+        assert_eq!((done.len(), pending.len()), (2, 1), "returned at the first failure, not before");
+        assert!(done.iter().any(|t| t.is_panicked()));
+        assert!(!pending[0].is_cancelled(), "wait never cancels the pending ones");
+        let (done, pending) = aio::wait(pending, ReturnWhen::AllCompleted, Some(Duration::from_secs(1))).await.unwrap();
+        assert_eq!((done.len(), pending.len()), (0, 1), "the timeout returns what is done so far");
+        let empty: Vec<aio::Task<()>> = Vec::new();
+        assert!(aio::wait(empty, ReturnWhen::AllCompleted, None).await.is_err());
+    });
+}
+
+#[test]
+fn as_completed_yields_in_completion_order_with_an_overall_timeout() {
+    let ev = paused();
+    ev.run_until_complete(async {
+        let tasks = [30u64, 10, 20].map(|ms| {
+            aio::spawn(async move {
+                aio::sleep(Duration::from_millis(ms)).await;
+                ms
+            })
+        });
+        let mut stream = aio::as_completed(tasks);
+        let mut order = Vec::new();
+        while let Some(r) = stream.next().await {
+            order.push(r.unwrap());
+        }
+        assert_eq!(order, [10, 20, 30]);
+
+        let tasks = [5u64, 50].map(|ms| {
+            aio::spawn(async move {
+                aio::sleep(Duration::from_millis(ms)).await;
+                ms
+            })
+        });
+        let mut stream = aio::as_completed(tasks).timeout(Duration::from_millis(20));
+        assert_eq!(stream.next().await, Some(Ok(Ok(5))));
+        assert!(matches!(stream.next().await, Some(Err(_))), "then the timeout");
+        assert_eq!(stream.next().await, None);
+        assert_eq!(stream.into_pending().len(), 1, "the slow task is still there, running");
+    });
+}
+
+#[test]
+fn shield_survives_the_awaiters_cancellation() {
+    let ev = paused();
+    ev.run_until_complete(async {
+        let mut task = aio::spawn(async {
+            aio::sleep(Duration::from_secs(2)).await;
+            "done"
+        });
+        let r = aio::wait_for(aio::shield(&mut task), Duration::from_secs(1)).await;
+        assert!(r.is_err(), "the awaiter timed out and was dropped");
+        assert!(!task.is_cancelled());
+        assert_eq!(task.await, Ok("done"), "the result is still reachable");
+    });
+}
+
+#[test]
+fn select_takes_the_first_ready_branch_and_drops_the_others() {
+    let ev = paused();
+    let log = Log::new();
+    let l = log.clone();
+    let out = ev.run_until_complete(async move {
+        let l2 = l.clone();
+        aio::select! {
+            v = async move {
+                struct Dropped(Log);
+                impl Drop for Dropped {
+                    fn drop(&mut self) {
+                        self.0.push("loser dropped");
+                    }
+                }
+                let _d = Dropped(l2);
+                aio::sleep(Duration::from_secs(10)).await;
+                1
+            } => v,
+            v = async { aio::sleep(Duration::from_secs(1)).await; 2 } => v * 10,
+        }
+    });
+    assert_eq!(out, 20);
+    assert_eq!(log.entries(), ["loser dropped"]);
+    // Biased: when both are ready, the first branch wins.
+    let first = aio::run(async {
+        aio::select! {
+            a = async { "a" } => a,
+            b = async { "b" } => b,
+        }
+    });
+    assert_eq!(first, "a");
+}
+
+#[test]
+fn timeout_scopes_reschedule_and_only_the_expired_one_reports() {
+    let ev = paused();
+    ev.run_until_complete(async {
+        // Moved later while running: finishes.
+        let scope = TimeoutScope::after(Duration::from_secs(1));
+        let s = scope.clone();
+        let r = scope
+            .run(async move {
+                s.reschedule(s.deadline() + Duration::from_secs(10));
+                aio::sleep(Duration::from_secs(5)).await;
+            })
+            .await;
+        assert!(r.is_ok());
+        // Nested: the inner one expires, the outer does not.
+        let outer = TimeoutScope::after(Duration::from_secs(10));
+        let r = outer
+            .run(async {
+                let inner = TimeoutScope::after(Duration::from_secs(1));
+                inner.run(aio::sleep(Duration::from_secs(5))).await
+            })
+            .await;
+        assert!(matches!(r, Ok(Err(_))), "only the inner scope timed out");
+        // Moved earlier: expires sooner.
+        let t0 = aio::get_running_loop().time();
+        let scope = TimeoutScope::after(Duration::from_secs(100));
+        let s = scope.clone();
+        let r = scope
+            .run(async move {
+                s.reschedule(aio::get_running_loop().time() + Duration::from_secs(2));
+                aio::sleep(Duration::from_secs(50)).await;
+            })
+            .await;
+        assert!(r.is_err());
+        assert_eq!(aio::get_running_loop().time() - t0, Duration::from_secs(2));
+    });
+}
+
+#[test]
+fn a_blocking_poll_is_reported_with_the_task_name_and_location() {
+    let ev = aio::EventLoop::builder().debug(true).slow_callback_duration(Duration::from_millis(20)).build().unwrap();
+    let seen = Log::new();
+    let s = seen.clone();
+    ev.set_exception_handler(move |ctx| {
+        s.push(format!("{} | {:?} | {}", ctx.message, ctx.task_name, ctx.location.map(|l| l.file()).unwrap_or("")))
+    });
+    ev.run_until_complete(async {
+        let t = aio::TaskBuilder::new().name("blocker").spawn(async {
+            std::thread::sleep(Duration::from_millis(40)); // blocks the loop on purpose
+        });
+        t.await.unwrap();
+    });
+    let entries = seen.entries();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(entries[0].starts_with("slow poll"), "{entries:?}");
+    assert!(entries[0].contains("Some(\"blocker\")"), "{entries:?}");
+    assert!(entries[0].ends_with("structured.rs"), "{entries:?}");
+}
+
+#[test]
+fn dump_tasks_lists_what_is_alive() {
+    aio::run(async {
+        let t = aio::TaskBuilder::new().name("fetch-3").spawn(aio::sleep(Duration::from_secs(60)));
+        aio::yield_now().await;
+        let dump = aio::dump_tasks();
+        assert!(dump.starts_with("1 task(s) alive"), "{dump}");
+        assert!(dump.contains("`fetch-3` spawned at"), "{dump}");
+        assert!(dump.contains("structured.rs"), "{dump}");
+        t.cancel();
+    });
+}
