@@ -280,6 +280,36 @@ fn a_blocking_poll_is_reported_with_the_task_name_and_location() {
 }
 
 #[test]
+fn tasks_show_what_they_wait_on_and_where() {
+    let ev = paused();
+    ev.run_until_complete(async {
+        let sem = std::rc::Rc::new(r#loop::sync::Semaphore::new(0));
+        let s = sem.clone();
+        let waiter = aio::TaskBuilder::new().name("fetch-3").spawn(async move {
+            let (line, acquire) = (line!(), s.acquire());
+            let _p = acquire.await;
+            line
+        });
+        let sleeper = aio::spawn(aio::sleep(Duration::from_secs(60)));
+        aio::sleep(Duration::from_millis(1300)).await;
+        let tasks = aio::all_tasks();
+        let w = tasks.iter().find(|t| t.id == waiter.id()).unwrap().waiting.unwrap();
+        assert_eq!(w.kind, r#loop::sync::WaitKind::Semaphore);
+        assert!(w.location.file().ends_with("structured.rs"));
+        assert_eq!(w.waited, Duration::from_millis(1300));
+        let z = tasks.iter().find(|t| t.id == sleeper.id()).unwrap().waiting.unwrap();
+        assert_eq!(z.kind, r#loop::sync::WaitKind::Sleep);
+        let dump = aio::dump_tasks();
+        assert!(dump.contains("`fetch-3` spawned at"), "{dump}");
+        assert!(dump.contains("waiting on Semaphore::acquire at"), "{dump}");
+        sem.release(1);
+        let line = waiter.await.unwrap();
+        assert_eq!(w.location.line(), line);
+        sleeper.cancel();
+    });
+}
+
+#[test]
 fn dump_tasks_lists_what_is_alive() {
     aio::run(async {
         let t = aio::TaskBuilder::new().name("fetch-3").spawn(aio::sleep(Duration::from_secs(60)));

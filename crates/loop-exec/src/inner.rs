@@ -228,6 +228,8 @@ pub(crate) struct LoopInner {
 
 /// Marks a loop as the running one on this thread for as long as it lives.
 struct Enter {
+    /// The wait observer installed before (restored on drop).
+    previous_observer: Option<loop_sync::WaitObserver>,
     /// What `CURRENT` held before (restored on drop).
     previous: *const LoopInner,
     /// Our strong count on the loop, as installed in `CURRENT`.
@@ -241,17 +243,24 @@ impl Enter {
         let reactor = inner.reactor.borrow().enter();
         let this = Rc::into_raw(inner.clone());
         let previous = CURRENT.with(|current| current.replace(this));
-        Enter { previous, this, _reactor: reactor }
+        let previous_observer = loop_sync::set_wait_observer(Some(record_wait));
+        Enter { previous_observer, previous, this, _reactor: reactor }
     }
 }
 
 impl Drop for Enter {
     fn drop(&mut self) {
         let _ = CURRENT.try_with(|current| current.set(self.previous));
+        loop_sync::set_wait_observer(self.previous_observer);
         // SAFETY: `this` came from `Rc::into_raw` in `new` and is released
         // exactly once, here, after it was uninstalled.
         drop(unsafe { Rc::from_raw(self.this) });
     }
+}
+
+/// The wait observer: records on the current task what it now waits on.
+fn record_wait(kind: loop_sync::WaitKind, location: &'static Location<'static>) {
+    with_current(|inner| inner.record_wait(kind, location));
 }
 
 /// Wakes the future given to `run_until_complete`, which is polled in place
@@ -337,6 +346,9 @@ impl LoopInner {
             polls: Cell::new(0),
             registry_slot: Cell::new(0),
             created_tick: self.clock.tick_of(self.turn_start.get()),
+            waiting_kind: Cell::new(None),
+            waiting_since: Cell::new(0),
+            waiting_at: Cell::new(None),
         };
         // Three references: the registry's, the run queue's, the handle's.
         let registry_ref = TaskRef::allocate(future, self.shared.clone(), meta, SCHEDULED | HANDLE, 3);
@@ -348,6 +360,20 @@ impl LoopInner {
         handle_ref.header().meta.registry_slot.set(slot);
         self.ready.borrow_mut().push_back(Runnable::Task(queue_ref));
         Task::from_raw(handle_ref)
+    }
+
+    /// Notes on the task being polled that it now waits on `kind` at
+    /// `location` (no-op outside a task).
+    pub(crate) fn record_wait(&self, kind: loop_sync::WaitKind, location: &'static Location<'static>) {
+        let Some(ptr) = self.current_task.get() else { return };
+        // SAFETY: the current task is being polled; the run loop holds a
+        // reference to it for the whole poll.
+        let meta = unsafe { &ptr.as_ref().meta };
+        if meta.waiting_kind.get() != Some(kind) || meta.waiting_at.get() != Some(location) {
+            meta.waiting_kind.set(Some(kind));
+            meta.waiting_at.set(Some(location));
+            meta.waiting_since.set(self.clock.tick_of(self.turn_start.get()) as u32);
+        }
     }
 
     /// The next task id: from this loop's reserved block, reserving a new
@@ -560,6 +586,7 @@ impl LoopInner {
             return;
         }
         self.counters.polls.set(self.counters.polls.get() + 1);
+        header.meta.waiting_kind.set(None);
         let previous = self.current_task.replace(Some(task.as_ptr()));
         let waker = task.borrowed_waker();
         let mut cx = Context::from_waker(&waker);
@@ -662,6 +689,17 @@ impl LoopInner {
             location: meta.location,
             polls: u64::from(meta.polls.get()),
             age: now.saturating_duration_since(self.clock.instant_of(meta.created_tick)),
+            waiting: match (meta.waiting_kind.get(), meta.waiting_at.get()) {
+                (Some(kind), Some(location)) => {
+                    let now_tick = self.clock.tick_of(now) as u32;
+                    Some(crate::task::WaitInfo {
+                        kind,
+                        location,
+                        waited: Duration::from_millis(u64::from(now_tick.wrapping_sub(meta.waiting_since.get()))),
+                    })
+                }
+                _ => None,
+            },
         }
     }
 

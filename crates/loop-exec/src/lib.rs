@@ -48,7 +48,7 @@ pub use structured::{
     as_completed, shield, wait, AsCompleted, AsCompletedWithin, ChildError, EmptyWait, GroupClosed, GroupError,
     ReturnWhen, Shield, TaskGroup, TimeoutScope,
 };
-pub use task::{Task, TaskBuilder, TaskError, TaskId, TaskInfo, TaskState};
+pub use task::{Task, TaskBuilder, TaskError, TaskId, TaskInfo, TaskState, WaitInfo};
 pub use time::{interval, sleep, sleep_until, timeout_at, wait_for, Interval, Sleep, Timeout, TimeoutError};
 
 /// asyncio's name for the one-shot result cell made by

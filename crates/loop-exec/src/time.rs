@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -26,6 +27,11 @@ enum Deadline {
 /// first polled and removes it (O(1)) when dropped early.
 pub struct Sleep {
     deadline: Deadline,
+    /// Where the sleep was created (shown by `all_tasks` while it waits).
+    location: &'static Location<'static>,
+    /// Do not report the wait (the deadline of a `wait_for`: the inner
+    /// future's wait is the interesting one).
+    quiet: bool,
     /// The timer, once registered, and the loop (by identity) it is on.
     timer: Option<(TimerKey, usize)>,
 }
@@ -50,20 +56,22 @@ fn loop_id(inner: &LoopInner) -> usize {
 ///
 /// # Panics
 /// When polled outside a running event loop.
+#[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
     let deadline = match inner::with_current(|inner| inner.clock.now()) {
         Some(now) => Deadline::At(now + duration),
         None => Deadline::After(duration),
     };
-    Sleep { deadline, timer: None }
+    Sleep { deadline, timer: None, location: Location::caller(), quiet: false }
 }
 
 /// Waits until the loop's clock reaches `deadline`.
 ///
 /// # Panics
 /// When polled outside a running event loop.
+#[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep { deadline: Deadline::At(deadline), timer: None }
+    Sleep { deadline: Deadline::At(deadline), timer: None, location: Location::caller(), quiet: false }
 }
 
 impl Sleep {
@@ -132,6 +140,10 @@ impl Sleep {
                     if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                         *slot = Some(cx.waker().clone());
                     }
+                    drop(timers);
+                    if !self.quiet {
+                        inner.record_wait(loop_sync::WaitKind::Sleep, self.location);
+                    }
                     return Poll::Pending;
                 }
             }
@@ -139,6 +151,10 @@ impl Sleep {
         let tick = inner.clock.deadline_tick(deadline);
         let key = timers.insert(tick, TimerEntry::Wake(Some(cx.waker().clone())));
         self.timer = Some((key, id));
+        drop(timers);
+        if !self.quiet {
+            inner.record_wait(loop_sync::WaitKind::Sleep, self.location);
+        }
         Poll::Pending
     }
 }
@@ -202,13 +218,15 @@ pin_project! {
 /// assert_eq!(ev.run_until_complete(fast), Ok(7));
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn wait_for<F: Future>(future: F, timeout: Duration) -> Timeout<F> {
-    Timeout { future: Some(future), sleep: sleep(timeout) }
+    Timeout { future: Some(future), sleep: Sleep { quiet: true, ..sleep(timeout) } }
 }
 
 /// Awaits `future` until the loop time `deadline` (asyncio's `timeout_at`).
+#[track_caller]
 pub fn timeout_at<F: Future>(future: F, deadline: Instant) -> Timeout<F> {
-    Timeout { future: Some(future), sleep: sleep_until(deadline) }
+    Timeout { future: Some(future), sleep: Sleep { quiet: true, ..sleep_until(deadline) } }
 }
 
 impl<F: Future> Future for Timeout<F> {

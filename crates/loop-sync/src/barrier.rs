@@ -7,6 +7,9 @@ use std::task::{Context, Poll};
 
 use crate::shim::Mutex;
 
+use std::panic::Location;
+
+use crate::observe::{note_wait, WaitKind};
 use crate::waiters::{WaiterList, WakeList};
 
 /// The barrier was reset or aborted while waiting, or is broken (asyncio's
@@ -86,8 +89,9 @@ impl Barrier {
     }
 
     /// Waits for the other parties.
+    #[track_caller]
     pub fn wait(&self) -> BarrierWait<'_> {
-        BarrierWait { barrier: self, key: None }
+        BarrierWait { barrier: self, key: None, location: Location::caller() }
     }
 
     /// The number of parties.
@@ -146,6 +150,7 @@ impl fmt::Debug for Barrier {
 pub struct BarrierWait<'a> {
     barrier: &'a Barrier,
     key: Option<usize>,
+    location: &'static Location<'static>,
 }
 
 impl Future for BarrierWait<'_> {
@@ -163,6 +168,7 @@ impl Future for BarrierWait<'_> {
                     }
                     if state.waiters.len() + 1 < parties {
                         self.key = Some(state.waiters.push_back(Slot::Waiting, cx.waker().clone()));
+                        note_wait(WaitKind::Barrier, self.location);
                         return Poll::Pending;
                     }
                     // We complete the round: release everyone, in order.
@@ -175,6 +181,7 @@ impl Future for BarrierWait<'_> {
                 Some(key) => {
                     if state.waiters.is_linked(key) {
                         state.waiters.set_waker(key, cx.waker());
+                        note_wait(WaitKind::Barrier, self.location);
                         return Poll::Pending;
                     }
                     self.key = None;

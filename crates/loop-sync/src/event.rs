@@ -8,6 +8,9 @@ use std::task::{Context, Poll};
 
 use crate::shim::{AtomicBool, Mutex};
 
+use std::panic::Location;
+
+use crate::observe::{note_wait, WaitKind};
 use crate::waiters::{WaiterList, WakeList};
 
 /// A flag that tasks wait to see set (asyncio's `Event`).
@@ -69,8 +72,9 @@ impl Event {
     }
 
     /// Waits until the flag is set.
+    #[track_caller]
     pub fn wait(&self) -> EventWait<'_> {
-        EventWait { event: self, key: None }
+        EventWait { event: self, key: None, location: Location::caller() }
     }
 
     /// Number of tasks waiting.
@@ -90,6 +94,7 @@ impl fmt::Debug for Event {
 pub struct EventWait<'a> {
     event: &'a Event,
     key: Option<usize>,
+    location: &'static Location<'static>,
 }
 
 impl Future for EventWait<'_> {
@@ -106,11 +111,13 @@ impl Future for EventWait<'_> {
                     return Poll::Ready(());
                 }
                 self.key = Some(waiters.push_back((), cx.waker().clone()));
+                note_wait(WaitKind::Event, self.location);
                 Poll::Pending
             }
             Some(key) => {
                 if waiters.is_linked(key) {
                     waiters.set_waker(key, cx.waker());
+                    note_wait(WaitKind::Event, self.location);
                     Poll::Pending
                 } else {
                     waiters.remove(key);

@@ -25,6 +25,7 @@ mod barrier;
 mod condition;
 mod event;
 mod lock;
+mod observe;
 mod queue;
 mod result_cell;
 mod semaphore;
@@ -35,6 +36,7 @@ pub use barrier::{Barrier, BarrierWait, BarrierWaitResult, BrokenBarrierError};
 pub use condition::{Condition, Relock};
 pub use event::{Event, EventWait};
 pub use lock::{Lock, LockAcquire, LockGuard, Mutex, MutexGuard, MutexLock};
+pub use observe::{note_wait, set_wait_observer, WaitKind, WaitObserver};
 pub use queue::{
     Fifo, Get, Join, Lifo, LifoQueue, Priority, PriorityQueue, Put, Queue, QueueOf, QueueShutDown, QueueStorage,
     TaskDoneError, TryGetError, TryPutError,

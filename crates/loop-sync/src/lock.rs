@@ -7,6 +7,9 @@ use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::panic::Location;
+
+use crate::observe::WaitKind;
 use crate::semaphore::{Acquire, Semaphore, SemaphorePermit};
 
 /// A mutual-exclusion lock without data (asyncio's `Lock`).
@@ -43,8 +46,9 @@ impl Lock {
     }
 
     /// Waits for the lock.
+    #[track_caller]
     pub fn acquire(&self) -> LockAcquire<'_> {
-        LockAcquire { inner: self.sem.acquire(), lock: self }
+        LockAcquire { inner: self.sem.acquire_as(1, WaitKind::Lock, Location::caller()), lock: self }
     }
 
     /// Takes the lock if it is free and nobody is queued.
@@ -132,8 +136,9 @@ impl<T> Mutex<T> {
 
 impl<T: ?Sized> Mutex<T> {
     /// Waits for the lock.
+    #[track_caller]
     pub fn lock(&self) -> MutexLock<'_, T> {
-        MutexLock { inner: self.sem.acquire(), mutex: self }
+        MutexLock { inner: self.sem.acquire_as(1, WaitKind::Mutex, Location::caller()), mutex: self }
     }
 
     /// Takes the lock if it is free and nobody is queued.

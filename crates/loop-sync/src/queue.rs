@@ -9,6 +9,9 @@ use std::task::{Context, Poll};
 
 use crate::shim::{Arc, Mutex};
 
+use std::panic::Location;
+
+use crate::observe::{note_wait, WaitKind};
 use crate::waiters::{WaiterList, WakeList};
 
 /// `put_nowait` could not add the item; the item comes back.
@@ -310,8 +313,9 @@ impl<S: QueueStorage<T>, T> QueueOf<S, T> {
     }
 
     /// Puts an item, waiting while the queue is full.
+    #[track_caller]
     pub fn put(&self, item: T) -> Put<'_, S, T> {
-        Put { queue: self, item: Some(item), key: None }
+        Put { queue: self, item: Some(item), key: None, location: Location::caller() }
     }
 
     /// Puts an item if there is room now.
@@ -333,8 +337,9 @@ impl<S: QueueStorage<T>, T> QueueOf<S, T> {
     }
 
     /// Takes an item, waiting while the queue is empty.
+    #[track_caller]
     pub fn get(&self) -> Get<'_, S, T> {
-        Get { queue: self, key: None }
+        Get { queue: self, key: None, location: Location::caller() }
     }
 
     /// Takes an item if one is there.
@@ -387,8 +392,9 @@ impl<S: QueueStorage<T>, T> QueueOf<S, T> {
     }
 
     /// Waits until every item put has been marked done.
+    #[track_caller]
     pub fn join(&self) -> Join<'_, S, T> {
-        Join { queue: self, key: None }
+        Join { queue: self, key: None, location: Location::caller() }
     }
 
     /// Shuts the queue down (Python 3.13): `put` fails from now on, waiting
@@ -450,6 +456,7 @@ pub struct Put<'a, S: QueueStorage<T>, T> {
     queue: &'a QueueOf<S, T>,
     item: Option<T>,
     key: Option<usize>,
+    location: &'static Location<'static>,
 }
 
 impl<S: QueueStorage<T>, T> Unpin for Put<'_, S, T> {}
@@ -498,6 +505,9 @@ impl<S: QueueStorage<T>, T> Future for Put<'_, S, T> {
             }
         };
         wakes.wake_all();
+        if result.is_pending() {
+            note_wait(WaitKind::QueuePut, this.location);
+        }
         result
     }
 }
@@ -524,6 +534,7 @@ impl<S: QueueStorage<T>, T> Drop for Put<'_, S, T> {
 pub struct Get<'a, S: QueueStorage<T>, T> {
     queue: &'a QueueOf<S, T>,
     key: Option<usize>,
+    location: &'static Location<'static>,
 }
 
 impl<S: QueueStorage<T>, T> Future for Get<'_, S, T> {
@@ -557,6 +568,9 @@ impl<S: QueueStorage<T>, T> Future for Get<'_, S, T> {
             }
         };
         wakes.wake_all();
+        if result.is_pending() {
+            note_wait(WaitKind::QueueGet, self.location);
+        }
         result
     }
 }
@@ -586,6 +600,7 @@ impl<S: QueueStorage<T>, T> Drop for Get<'_, S, T> {
 pub struct Join<'a, S: QueueStorage<T>, T> {
     queue: &'a QueueOf<S, T>,
     key: Option<usize>,
+    location: &'static Location<'static>,
 }
 
 impl<S: QueueStorage<T>, T> Future for Join<'_, S, T> {
@@ -597,10 +612,12 @@ impl<S: QueueStorage<T>, T> Future for Join<'_, S, T> {
             None if state.unfinished == 0 => Poll::Ready(()),
             None => {
                 self.key = Some(state.joiners.push_back((), cx.waker().clone()));
+                note_wait(WaitKind::QueueJoin, self.location);
                 Poll::Pending
             }
             Some(key) if state.joiners.is_linked(key) => {
                 state.joiners.set_waker(key, cx.waker());
+                note_wait(WaitKind::QueueJoin, self.location);
                 Poll::Pending
             }
             Some(key) => {

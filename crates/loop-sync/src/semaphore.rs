@@ -9,7 +9,9 @@ use std::sync::atomic::Ordering;
 
 use crate::shim::{AtomicUsize, Mutex};
 
+use crate::observe::{note_wait, WaitKind};
 use crate::waiters::{WaiterList, WakeList};
+use std::panic::Location;
 
 /// Releasing a `BoundedSemaphore` would raise it above its initial value
 /// (asyncio's `ValueError`): more releases than acquires.
@@ -128,13 +130,20 @@ impl Semaphore {
     }
 
     /// Waits for one permit.
+    #[track_caller]
     pub fn acquire(&self) -> Acquire<'_> {
-        self.acquire_many(1)
+        self.acquire_as(1, WaitKind::Semaphore, Location::caller())
     }
 
     /// Waits for `n` permits at once (taken together, in FIFO order).
+    #[track_caller]
     pub fn acquire_many(&self, n: usize) -> Acquire<'_> {
-        Acquire { sem: self, n, key: None }
+        self.acquire_as(n, WaitKind::Semaphore, Location::caller())
+    }
+
+    /// An acquire that reports itself as `kind` waiting at `location`.
+    pub(crate) fn acquire_as(&self, n: usize, kind: WaitKind, location: &'static Location<'static>) -> Acquire<'_> {
+        Acquire { sem: self, n, key: None, kind, location }
     }
 
     /// Takes one permit if that is possible without waiting and nobody is
@@ -256,6 +265,9 @@ pub struct Acquire<'a> {
     n: usize,
     /// Our node in the waiter queue, once queued.
     key: Option<usize>,
+    /// What to report while waiting, and where the wait was written.
+    kind: WaitKind,
+    location: &'static Location<'static>,
 }
 
 impl<'a> Future for Acquire<'a> {
@@ -298,6 +310,9 @@ impl<'a> Future for Acquire<'a> {
         };
         drop(state);
         wakes.wake_all();
+        if result.is_pending() {
+            note_wait(self.kind, self.location);
+        }
         result
     }
 }
@@ -350,13 +365,15 @@ impl BoundedSemaphore {
     }
 
     /// Waits for one permit.
+    #[track_caller]
     pub fn acquire(&self) -> Acquire<'_> {
-        self.sem.acquire()
+        self.sem.acquire_as(1, WaitKind::Semaphore, Location::caller())
     }
 
     /// Waits for `n` permits.
+    #[track_caller]
     pub fn acquire_many(&self, n: usize) -> Acquire<'_> {
-        self.sem.acquire_many(n)
+        self.sem.acquire_as(n, WaitKind::Semaphore, Location::caller())
     }
 
     /// Takes one permit without waiting, if possible.

@@ -108,6 +108,19 @@ pub struct TaskInfo {
     pub polls: u64,
     /// How long ago it was spawned (loop time).
     pub age: Duration,
+    /// What it waits on, if one of the runtime's own futures said so.
+    pub waiting: Option<WaitInfo>,
+}
+
+/// What a task waits on and since when.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitInfo {
+    /// The kind of wait.
+    pub kind: loop_sync::WaitKind,
+    /// Where in the source the wait was written.
+    pub location: &'static Location<'static>,
+    /// How long it has waited (loop time, about).
+    pub waited: Duration,
 }
 
 impl fmt::Display for TaskInfo {
@@ -116,14 +129,17 @@ impl fmt::Display for TaskInfo {
         if let Some(name) = &self.name {
             write!(f, " `{name}`")?;
         }
-        write!(
-            f,
-            " spawned at {}:{}, {:?}, {} polls, age {:.3?}",
-            self.location.file(),
-            self.location.line(),
-            self.state,
-            self.polls,
-            self.age
-        )
+        write!(f, " spawned at {}:{}, {:?}", self.location.file(), self.location.line(), self.state)?;
+        if let Some(w) = &self.waiting {
+            write!(
+                f,
+                ", waiting on {} at {}:{} for {:.3?}",
+                w.kind.describe(),
+                w.location.file(),
+                w.location.line(),
+                w.waited
+            )?;
+        }
+        write!(f, ", {} polls, age {:.3?}", self.polls, self.age)
     }
 }

@@ -33,6 +33,14 @@ pub(crate) struct TaskMeta {
     /// When the task was spawned: the loop's clock tick (ms) at the start
     /// of that turn.
     pub(crate) created_tick: u64,
+    /// What the task waits on, as reported by the leaf future that last
+    /// returned `Pending` (cleared at every poll), and where that wait was
+    /// written.
+    pub(crate) waiting_kind: Cell<Option<loop_sync::WaitKind>>,
+    /// Loop tick (ms, wrapping) when that wait began.
+    pub(crate) waiting_since: Cell<u32>,
+    /// The source location of the wait.
+    pub(crate) waiting_at: Cell<Option<&'static Location<'static>>>,
 }
 
 /// The first part of every task cell, whatever its future type.
