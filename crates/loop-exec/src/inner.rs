@@ -219,6 +219,10 @@ pub(crate) struct LoopInner {
     /// turns old. Never ahead of the clock. Used for task ages and for the
     /// first check of a new sleep.
     pub(crate) turn_start: Cell<Instant>,
+    /// `turn_start` as a (wrapping) millisecond tick, for wait times.
+    turn_tick: Cell<u32>,
+    /// Whether the task being polled had reported a wait before this poll.
+    polled_was_waiting: Cell<bool>,
     /// The unused part of this loop's block of task ids: (next, end).
     task_ids: Cell<(u64, u64)>,
     /// Tasks and callbacks run since the reactor was last asked for events.
@@ -304,6 +308,8 @@ impl LoopInner {
             blocking: RefCell::new(None),
             exception_handler: RefCell::new(None),
             turn_start: Cell::new(now),
+            turn_tick: Cell::new(0),
+            polled_was_waiting: Cell::new(false),
             task_ids: Cell::new((0, 0)),
             polls_since_io: Cell::new(0),
             counters: Counters::default(),
@@ -369,11 +375,11 @@ impl LoopInner {
         // SAFETY: the current task is being polled; the run loop holds a
         // reference to it for the whole poll.
         let meta = unsafe { &ptr.as_ref().meta };
-        if meta.waiting_kind.get() != Some(kind) || meta.waiting_at.get() != Some(location) {
-            meta.waiting_kind.set(Some(kind));
-            meta.waiting_at.set(Some(location));
-            meta.waiting_since.set(self.clock.tick_of(self.turn_start.get()) as u32);
+        if !self.polled_was_waiting.get() || meta.waiting_at.get() != Some(location) {
+            meta.waiting_since.set(self.turn_tick.get());
         }
+        meta.waiting_kind.set(Some(kind));
+        meta.waiting_at.set(Some(location));
     }
 
     /// The next task id: from this loop's reserved block, reserving a new
@@ -477,7 +483,9 @@ impl LoopInner {
             // Nobody needs the exact time this turn; refresh the cached turn
             // time after a park and now and then, so that task ages stay
             // close without a clock read on every turn.
-            self.turn_start.set(self.clock.now());
+            let now = self.clock.now();
+            self.turn_start.set(now);
+            self.turn_tick.set(self.clock.tick_of(now) as u32);
         }
         let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
         for waker in deferred {
@@ -536,6 +544,7 @@ impl LoopInner {
         let now_instant = self.clock.now();
         self.turn_start.set(now_instant);
         let now = self.clock.tick_of(now_instant);
+        self.turn_tick.set(now as u32);
         let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
         self.timers.borrow_mut().advance_to(now, |_, entry| fired.push(entry));
         self.counters.timers_fired.set(self.counters.timers_fired.get() + fired.len() as u64);
@@ -586,7 +595,9 @@ impl LoopInner {
             return;
         }
         self.counters.polls.set(self.counters.polls.get() + 1);
-        header.meta.waiting_kind.set(None);
+        // The wait the task reported last time, if any: a re-poll that
+        // reports the same wait again continues it (keeps its start time).
+        self.polled_was_waiting.set(header.meta.waiting_kind.take().is_some());
         let previous = self.current_task.replace(Some(task.as_ptr()));
         let waker = task.borrowed_waker();
         let mut cx = Context::from_waker(&waker);
