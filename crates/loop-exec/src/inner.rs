@@ -350,9 +350,8 @@ impl LoopInner {
             name,
             location,
             polls: Cell::new(0),
-            registry_slot: Cell::new(0),
-            created_tick: self.clock.tick_of(self.turn_start.get()),
-            waiting_kind: Cell::new(None),
+            slot_and_wait: Cell::new(0),
+            created_tick: self.clock.tick_of(self.turn_start.get()) as u32,
             waiting_since: Cell::new(0),
             waiting_at: Cell::new(None),
         };
@@ -362,8 +361,11 @@ impl LoopInner {
         // SAFETY: `allocate` counted three references; these are the other two.
         let (queue_ref, handle_ref) = unsafe { (TaskRef::from_counted(ptr), TaskRef::from_counted(ptr)) };
         let slot = self.registry.borrow_mut().insert(registry_ref);
-        let slot = u32::try_from(slot).expect("more than 4 billion live tasks on one loop");
-        handle_ref.header().meta.registry_slot.set(slot);
+        let slot = u32::try_from(slot)
+            .ok()
+            .filter(|&s| s <= raw::MAX_SLOT)
+            .expect("more than 16 million live tasks on one loop: a task leak? (all_tasks() lists them)");
+        handle_ref.header().meta.slot_and_wait.set(slot);
         self.ready.borrow_mut().push_back(Runnable::Task(queue_ref));
         Task::from_raw(handle_ref)
     }
@@ -378,7 +380,7 @@ impl LoopInner {
         if !self.polled_was_waiting.get() || meta.waiting_at.get() != Some(location) {
             meta.waiting_since.set(self.turn_tick.get());
         }
-        meta.waiting_kind.set(Some(kind));
+        meta.replace_waiting_kind(Some(kind));
         meta.waiting_at.set(Some(location));
     }
 
@@ -597,7 +599,7 @@ impl LoopInner {
         self.counters.polls.set(self.counters.polls.get() + 1);
         // The wait the task reported last time, if any: a re-poll that
         // reports the same wait again continues it (keeps its start time).
-        self.polled_was_waiting.set(header.meta.waiting_kind.take().is_some());
+        self.polled_was_waiting.set(header.meta.replace_waiting_kind(None).is_some());
         let previous = self.current_task.replace(Some(task.as_ptr()));
         let waker = task.borrowed_waker();
         let mut cx = Context::from_waker(&waker);
@@ -645,7 +647,7 @@ impl LoopInner {
             }
             task.drop_stage();
         }
-        let slot = header.meta.registry_slot.get() as usize;
+        let slot = header.meta.registry_slot();
         let registry_ref = self.registry.borrow_mut().remove(slot);
         match registry_ref {
             Some(registry_ref) => {
@@ -699,8 +701,8 @@ impl LoopInner {
             state,
             location: meta.location,
             polls: u64::from(meta.polls.get()),
-            age: now.saturating_duration_since(self.clock.instant_of(meta.created_tick)),
-            waiting: match (meta.waiting_kind.get(), meta.waiting_at.get()) {
+            age: Duration::from_millis(u64::from((self.clock.tick_of(now) as u32).wrapping_sub(meta.created_tick))),
+            waiting: match (meta.waiting_kind(), meta.waiting_at.get()) {
                 (Some(kind), Some(location)) => {
                     let now_tick = self.clock.tick_of(now) as u32;
                     Some(crate::task::WaitInfo {

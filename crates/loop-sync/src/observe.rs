@@ -40,7 +40,33 @@ pub enum WaitKind {
     Io,
 }
 
+/// Every kind, in code order (code = index + 1; 0 means none).
+const KINDS: [WaitKind; 12] = [
+    WaitKind::Sleep,
+    WaitKind::TaskJoin,
+    WaitKind::Lock,
+    WaitKind::Mutex,
+    WaitKind::Semaphore,
+    WaitKind::Event,
+    WaitKind::Barrier,
+    WaitKind::QueueGet,
+    WaitKind::QueuePut,
+    WaitKind::QueueJoin,
+    WaitKind::ResultCell,
+    WaitKind::Io,
+];
+
 impl WaitKind {
+    /// A one-byte code (never 0), for executors that pack it.
+    pub fn code(self) -> u8 {
+        KINDS.iter().position(|k| *k == self).map_or(0, |i| i as u8 + 1)
+    }
+
+    /// The kind with this [`code`](WaitKind::code); `None` for 0 or unknown.
+    pub fn from_code(code: u8) -> Option<WaitKind> {
+        KINDS.get((code as usize).checked_sub(1)?).copied()
+    }
+
     /// A short human name ("Semaphore::acquire").
     pub fn describe(self) -> &'static str {
         match self {

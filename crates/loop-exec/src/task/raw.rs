@@ -28,15 +28,14 @@ pub(crate) struct TaskMeta {
     pub(crate) location: &'static Location<'static>,
     /// Number of times the future was polled (saturating).
     pub(crate) polls: Cell<u32>,
-    /// Index of the task's entry in the loop's registry of live tasks.
-    pub(crate) registry_slot: Cell<u32>,
-    /// When the task was spawned: the loop's clock tick (ms) at the start
-    /// of that turn.
-    pub(crate) created_tick: u64,
-    /// What the task waits on, as reported by the leaf future that last
-    /// returned `Pending` (cleared at every poll), and where that wait was
-    /// written.
-    pub(crate) waiting_kind: Cell<Option<loop_sync::WaitKind>>,
+    /// Low 24 bits: index of the task's entry in the loop's registry of
+    /// live tasks. High 8 bits: the `WaitKind::code` of what the task waits
+    /// on (0: nothing reported), set by the leaf future that last returned
+    /// `Pending` and cleared at every poll. Packed to keep tasks small.
+    pub(crate) slot_and_wait: Cell<u32>,
+    /// When the task was spawned: the loop's clock tick (ms, wrapping) at
+    /// the start of that turn.
+    pub(crate) created_tick: u32,
     /// Loop tick (ms, wrapping) when that wait began.
     pub(crate) waiting_since: Cell<u32>,
     /// The source location of the wait.
@@ -108,6 +107,30 @@ unsafe impl Send for TaskRef {}
 // SAFETY: as for `Send`: shared access from other threads only touches
 // the atomic state and the `Arc`.
 unsafe impl Sync for TaskRef {}
+
+/// Registry slots must fit in 24 bits (see `TaskMeta::slot_and_wait`).
+pub(crate) const MAX_SLOT: u32 = (1 << 24) - 1;
+
+impl TaskMeta {
+    /// The task's registry slot.
+    pub(crate) fn registry_slot(&self) -> usize {
+        (self.slot_and_wait.get() & MAX_SLOT) as usize
+    }
+
+    /// What the task waits on, if reported.
+    pub(crate) fn waiting_kind(&self) -> Option<loop_sync::WaitKind> {
+        loop_sync::WaitKind::from_code((self.slot_and_wait.get() >> 24) as u8)
+    }
+
+    /// Sets (or with `None` clears) what the task waits on; returns what
+    /// was set before.
+    pub(crate) fn replace_waiting_kind(&self, kind: Option<loop_sync::WaitKind>) -> Option<loop_sync::WaitKind> {
+        let old = self.waiting_kind();
+        let code = kind.map_or(0, loop_sync::WaitKind::code) as u32;
+        self.slot_and_wait.set((self.slot_and_wait.get() & MAX_SLOT) | (code << 24));
+        old
+    }
+}
 
 impl TaskRef {
     /// Allocates a task cell with reference count `refs` and the given
