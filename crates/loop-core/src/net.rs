@@ -17,6 +17,18 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::async_io::Async;
 use crate::source::{READ, WRITE};
 
+/// Starts a non-blocking connect: done, or in progress (then the socket
+/// turns writable when it completes).
+fn start_connect(socket: &Socket, addr: &socket2::SockAddr) -> io::Result<()> {
+    socket.set_nonblocking(true)?;
+    match socket.connect(addr) {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// A TCP listening socket.
 ///
 /// ```no_run
@@ -111,13 +123,7 @@ impl TcpStream {
     /// Connects to `addr`. A refused connection is `ConnectionRefused`.
     pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-        socket.set_nonblocking(true)?;
-        match socket.connect(&addr.into()) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error()) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
+        start_connect(&socket, &addr.into())?;
         let stream = Async::new(net::TcpStream::from(socket))?;
         stream.writable().await?;
         if let Some(e) = stream.get_ref().take_error()? {
@@ -439,13 +445,7 @@ impl UnixStream {
     /// Connects to the socket at `path`.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
-        socket.set_nonblocking(true)?;
-        match socket.connect(&socket2::SockAddr::unix(path)?) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error()) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
+        start_connect(&socket, &socket2::SockAddr::unix(path)?)?;
         let stream = Async::new(unix::UnixStream::from(std::os::fd::OwnedFd::from(socket)))?;
         stream.writable().await?;
         if let Some(e) = stream.get_ref().take_error()? {

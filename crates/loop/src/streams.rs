@@ -737,22 +737,42 @@ where
     H: Fn(StreamReader, StreamWriter) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
 {
-    let listener = crate::net::bind(addr).await?;
+    let listener = Rc::new(crate::net::bind(addr).await?);
     let local_addr = listener.local_addr().ok();
+    Ok(serve(
+        local_addr,
+        move || {
+            let listener = listener.clone();
+            async move { listener.accept().await }
+        },
+        move |(stream, _)| {
+            let (r, w) = tcp_streams(stream);
+            handler(r, w)
+        },
+    ))
+}
+
+/// Runs the accept loop of a server: every accepted connection becomes a
+/// client task running `handle(connection)`.
+fn serve<C, A, AF, H, Fut>(local_addr: Option<SocketAddr>, accept: A, handle: H) -> Server
+where
+    A: Fn() -> AF + 'static,
+    AF: Future<Output = io::Result<C>>,
+    H: Fn(C) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+    C: 'static,
+{
     let clients = new_clients();
     let c = clients.clone();
     let accept = loop_exec::spawn(async move {
         loop {
-            match listener.accept().await {
-                Ok((stream, _)) => {
-                    let (r, w) = tcp_streams(stream);
-                    spawn_client(&c, handler(r, w));
-                }
+            match accept().await {
+                Ok(conn) => spawn_client(&c, handle(conn)),
                 Err(e) => accept_error_pause(e).await,
             }
         }
     });
-    Ok(Server { local_addr, accept: RefCell::new(Some(accept)), clients })
+    Server { local_addr, accept: RefCell::new(Some(accept)), clients }
 }
 
 /// Starts a Unix-domain server at `path`.
@@ -761,21 +781,18 @@ where
     H: Fn(StreamReader<UnixReadHalf>, StreamWriter<UnixWriteHalf>) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
 {
-    let listener = UnixListener::bind(path)?;
-    let clients = new_clients();
-    let c = clients.clone();
-    let accept = loop_exec::spawn(async move {
-        loop {
-            match listener.accept().await {
-                Ok((stream, _)) => {
-                    let (r, w) = stream.into_split();
-                    spawn_client(&c, handler(StreamReader::new(r), StreamWriter::new(w)));
-                }
-                Err(e) => accept_error_pause(e).await,
-            }
-        }
-    });
-    Ok(Server { local_addr: None, accept: RefCell::new(Some(accept)), clients })
+    let listener = Rc::new(UnixListener::bind(path)?);
+    Ok(serve(
+        None,
+        move || {
+            let listener = listener.clone();
+            async move { listener.accept().await }
+        },
+        move |(stream, _)| {
+            let (r, w) = stream.into_split();
+            handler(StreamReader::new(r), StreamWriter::new(w))
+        },
+    ))
 }
 
 /// After a failed `accept` (e.g. out of file descriptors), wait a moment
