@@ -356,3 +356,27 @@ fn an_eof_that_arrives_with_the_last_data_is_not_lost() {
         }
     });
 }
+
+#[test]
+fn stream_reader_is_an_async_buf_read_for_the_ecosystem() {
+    use futures_io::{AsyncBufRead, AsyncRead};
+    use std::pin::Pin;
+    aio::run(async {
+        let (a, b) = r#loop::net::UnixStream::pair().unwrap();
+        let mut reader = StreamReader::new(a.into_split().0);
+        b.write(b"line one\nrest").await.unwrap();
+        drop(b);
+        // Fill, look, consume part: the asyncio methods see the rest.
+        let head =
+            std::future::poll_fn(|cx| Pin::new(&mut reader).poll_fill_buf(cx).map(|r| r.map(|buf| buf.to_vec())))
+                .await
+                .unwrap();
+        assert!(head.starts_with(b"line one\n"));
+        Pin::new(&mut reader).consume(5);
+        assert_eq!(reader.readline().await.unwrap(), b"one\n");
+        let mut buf = [0u8; 16];
+        let n = std::future::poll_fn(|cx| Pin::new(&mut reader).poll_read(cx, &mut buf)).await.unwrap();
+        assert_eq!(&buf[..n], b"rest");
+        assert!(reader.read_to_end().await.unwrap().is_empty());
+    });
+}

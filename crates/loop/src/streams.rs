@@ -230,6 +230,69 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
     }
 }
 
+impl<R: AsyncRead + Unpin> StreamReader<R> {
+    /// One read from the stream into the buffer, as a poll (for the
+    /// `AsyncBufRead` impl).
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.buffered() > 0 || self.eof {
+            return Poll::Ready(Ok(()));
+        }
+        self.buf.clear();
+        self.pos = 0;
+        self.buf.resize(self.limit.min(64 * 1024), 0);
+        let result = Pin::new(&mut self.io).poll_read(cx, &mut self.buf);
+        let n = match &result {
+            Poll::Ready(Ok(n)) => *n,
+            _ => 0,
+        };
+        self.buf.truncate(n);
+        match result {
+            Poll::Ready(Ok(0)) => {
+                self.eof = true;
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Ok(_)) => Poll::Ready(Ok(())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Buffered reads for the ecosystem (`futures::AsyncBufReadExt::read_line`,
+/// codecs): the same buffer the asyncio-style methods use.
+impl<R: AsyncRead + Unpin> futures_io::AsyncBufRead for StreamReader<R> {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let this = self.get_mut();
+        match this.poll_fill(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(&this.buf[this.pos..])),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        let this = self.get_mut();
+        this.pos = (this.pos + amt).min(this.buf.len());
+    }
+}
+
+/// `AsyncRead` through the buffer.
+impl<R: AsyncRead + Unpin> AsyncRead for StreamReader<R> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &mut [u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match this.poll_fill(cx) {
+            Poll::Ready(Ok(())) => {
+                let n = out.len().min(this.buffered());
+                out[..n].copy_from_slice(&this.buf[this.pos..this.pos + n]);
+                this.pos += n;
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
 impl<R> fmt::Debug for StreamReader<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamReader")
