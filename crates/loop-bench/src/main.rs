@@ -148,7 +148,9 @@ fn markdown(rows: &[Row], opts: &Options) -> String {
     s.push_str("Written by `cargo xtask bench` (crate `loop-bench`). Every workload runs on our loop, tokio\n");
     s.push_str("(`current_thread` runtime + `LocalSet`) and smol (`LocalExecutor` under `smol::block_on`) in the\n");
     s.push_str("same process, one after the other; each number is the median of the repetitions. Lower is\n");
-    s.push_str("better. *vs best* is the best peer's number divided by ours: above 1.00 we are faster.\n\n");
+    s.push_str("better. *vs best* is the best peer's number divided by ours: above 1.00 we are faster.\n");
+    s.push_str("On this shared 2-core machine whole runs drift by 5-10% (the peers' numbers too): compare\n");
+    s.push_str("the ratios within one run rather than numbers across runs.\n\n");
     s.push_str(&format!("Date: {date}. Machine: {cpu}, {cores} cores. {rustc}. Repetitions: {}.\n\n", opts.reps));
     s.push_str("| workload | unit | loop | tokio | smol | vs best peer | vs tokio |\n");
     s.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
