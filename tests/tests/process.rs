@@ -143,3 +143,10 @@ fn dropped_children_are_reaped_and_kill_on_drop_kills() {
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "kill_on_drop killed and reaped the child");
     assert!(no_zombies_within(Duration::from_secs(5)), "zombies left: {:?}", zombies());
 }
+
+#[test]
+fn spawning_with_pipes_outside_a_loop_is_an_error_not_a_stray_child() {
+    let err = Command::new("sleep").arg("30").stdout(Stdio::piped()).spawn().unwrap_err();
+    assert!(err.to_string().contains("no running event loop"), "{err}");
+    assert!(no_zombies_within(Duration::from_secs(5)), "zombies left: {:?}", zombies());
+}

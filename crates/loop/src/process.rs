@@ -122,15 +122,27 @@ impl Command {
     }
 
     /// Starts the child. A program that cannot be started is the OS error
-    /// (`NotFound`, `PermissionDenied`).
-    ///
-    /// # Panics
-    /// When no event loop runs on this thread and the child has pipes.
+    /// (`NotFound`, `PermissionDenied`). With piped stdio and no event loop
+    /// running on this thread, the child is killed and reaped and the error
+    /// says a loop is needed.
     pub fn spawn(&mut self) -> io::Result<Child> {
         let mut child = self.inner.spawn()?;
-        let stdin = child.stdin.take().map(|s| Async::new(pipe(s)).map(|io| ChildStdin { io })).transpose()?;
-        let stdout = child.stdout.take().map(|s| Async::new(pipe(s)).map(|io| ChildStdout { io })).transpose()?;
-        let stderr = child.stderr.take().map(|s| Async::new(pipe(s)).map(|io| ChildStderr { io })).transpose()?;
+        let pipes = (|| {
+            let stdin = child.stdin.take().map(|s| Async::new(pipe(s)).map(|io| ChildStdin { io })).transpose()?;
+            let stdout = child.stdout.take().map(|s| Async::new(pipe(s)).map(|io| ChildStdout { io })).transpose()?;
+            let stderr = child.stderr.take().map(|s| Async::new(pipe(s)).map(|io| ChildStderr { io })).transpose()?;
+            Ok::<_, io::Error>((stdin, stdout, stderr))
+        })();
+        let (stdin, stdout, stderr) = match pipes {
+            Ok(pipes) => pipes,
+            Err(e) => {
+                // The pipes could not join the loop (no loop running?): do not
+                // leave a child nobody can talk to, nor a zombie.
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e);
+            }
+        };
         let exit = ExitWatch::new(child.id());
         Ok(Child { child: Some(child), stdin, stdout, stderr, exit, status: None, kill_on_drop: self.kill_on_drop })
     }
