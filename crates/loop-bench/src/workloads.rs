@@ -87,6 +87,23 @@ pub const WORKLOADS: &[Workload] = &[
         run: sleep_fire,
     },
     Workload {
+        name: "spawn-nobook",
+        title: "spawn 100k, loop without introspection",
+        unit: "ns/task",
+        about: "the spawn workload with `Builder::introspection(false)` for loop (peers unchanged): \
+                compare with the spawn row for the cost of per-task bookkeeping.",
+        n: 100_000,
+        run: spawn_await_plain,
+    },
+    Workload {
+        name: "yield-nobook",
+        title: "yield 200x1,000, loop without introspection",
+        unit: "ns/yield",
+        about: "the yield workload with `Builder::introspection(false)` for loop (peers unchanged).",
+        n: 200_000,
+        run: yield_many_plain,
+    },
+    Workload {
         name: "memory",
         title: "memory per idle task waiting on a one-shot",
         unit: "bytes",
@@ -114,9 +131,37 @@ pub fn on_smol<Fut: Future<Output = f64>>(f: impl FnOnce(Rc<smol::LocalExecutor<
     smol::block_on(ex.run(fut))
 }
 
+/// Whether the loop variants run with per-task bookkeeping (see the
+/// `*-nobook` workloads).
+static BOOKKEEPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// `aio::run`, honouring [`BOOKKEEPING`].
+fn run_loop<F: Future>(future: F) -> F::Output {
+    let on = BOOKKEEPING.load(std::sync::atomic::Ordering::Relaxed);
+    let ev = aio::EventLoop::builder().introspection(on).build().expect("event loop");
+    let out = ev.run_until_complete(future);
+    ev.close();
+    out
+}
+
+fn without_bookkeeping(f: impl FnOnce() -> f64) -> f64 {
+    BOOKKEEPING.store(false, std::sync::atomic::Ordering::Relaxed);
+    let r = f();
+    BOOKKEEPING.store(true, std::sync::atomic::Ordering::Relaxed);
+    r
+}
+
+fn spawn_await_plain(rt: Runtime, n: usize) -> f64 {
+    without_bookkeeping(|| spawn_await(rt, n))
+}
+
+fn yield_many_plain(rt: Runtime, n: usize) -> f64 {
+    without_bookkeeping(|| yield_many(rt, n))
+}
+
 fn spawn_await(rt: Runtime, n: usize) -> f64 {
     match rt {
-        Runtime::Loop => aio::run(async move {
+        Runtime::Loop => run_loop(async move {
             let start = Instant::now();
             let handles: Vec<_> = (0..n).map(|i| aio::spawn(async move { i })).collect();
             for h in handles {
@@ -149,7 +194,7 @@ fn yield_many(rt: Runtime, n: usize) -> f64 {
     let per_task = (n / YIELD_TASKS).max(1);
     let total = per_task * YIELD_TASKS;
     match rt {
-        Runtime::Loop => aio::run(async move {
+        Runtime::Loop => run_loop(async move {
             let start = Instant::now();
             let handles: Vec<_> = (0..YIELD_TASKS)
                 .map(|_| {

@@ -101,6 +101,7 @@ impl Default for Builder {
                 paused_clock: false,
                 debug,
                 slow_callback: Duration::from_millis(100),
+                introspection: true,
                 blocking_threads: (cores + 4).min(32),
                 blocking_keep_alive: Duration::from_secs(10),
                 shutdown_timeout: Duration::from_secs(5),
@@ -136,6 +137,15 @@ impl Builder {
     /// The threshold for debug mode's slow-poll warning (default 100 ms).
     pub fn slow_callback_duration(mut self, threshold: Duration) -> Builder {
         self.config.slow_callback = threshold;
+        self
+    }
+
+    /// Per-task bookkeeping: poll counts and what each task waits on, as
+    /// shown by `all_tasks()` / `dump_tasks()`. On by default (it is cheap);
+    /// `false` turns it off, which `cargo xtask bench` uses to measure its
+    /// cost.
+    pub fn introspection(mut self, on: bool) -> Builder {
+        self.config.introspection = on;
         self
     }
 

@@ -138,6 +138,9 @@ pub(crate) struct Config {
     pub(crate) paused_clock: bool,
     pub(crate) debug: bool,
     pub(crate) slow_callback: Duration,
+    /// Per-task bookkeeping for `all_tasks` (poll counts, what a task waits
+    /// on). On by default; off only to measure what it costs.
+    pub(crate) introspection: bool,
     pub(crate) blocking_threads: usize,
     pub(crate) blocking_keep_alive: Duration,
     pub(crate) shutdown_timeout: Duration,
@@ -247,7 +250,8 @@ impl Enter {
         let reactor = inner.reactor.borrow().enter();
         let this = Rc::into_raw(inner.clone());
         let previous = CURRENT.with(|current| current.replace(this));
-        let previous_observer = loop_sync::set_wait_observer(Some(record_wait));
+        let observer = if inner.config.introspection { Some(record_wait as loop_sync::WaitObserver) } else { None };
+        let previous_observer = loop_sync::set_wait_observer(observer);
         Enter { previous_observer, previous, this, _reactor: reactor }
     }
 }
@@ -373,6 +377,9 @@ impl LoopInner {
     /// Notes on the task being polled that it now waits on `kind` at
     /// `location` (no-op outside a task).
     pub(crate) fn record_wait(&self, kind: loop_sync::WaitKind, location: &'static Location<'static>) {
+        if !self.config.introspection {
+            return;
+        }
         let Some(ptr) = self.current_task.get() else { return };
         // SAFETY: the current task is being polled; the run loop holds a
         // reference to it for the whole poll.
@@ -597,9 +604,12 @@ impl LoopInner {
             return;
         }
         self.counters.polls.set(self.counters.polls.get() + 1);
-        // The wait the task reported last time, if any: a re-poll that
-        // reports the same wait again continues it (keeps its start time).
-        self.polled_was_waiting.set(header.meta.replace_waiting_kind(None).is_some());
+        if self.config.introspection {
+            // The wait the task reported last time, if any: a re-poll that
+            // reports the same wait again continues it (keeps its start time).
+            self.polled_was_waiting.set(header.meta.replace_waiting_kind(None).is_some());
+            header.meta.polls.set(header.meta.polls.get().saturating_add(1));
+        }
         let previous = self.current_task.replace(Some(task.as_ptr()));
         let waker = task.borrowed_waker();
         let mut cx = Context::from_waker(&waker);

@@ -194,7 +194,6 @@ impl TaskRef {
     /// Returns true when the future finished (or panicked).
     pub(crate) fn poll(&self, cx: &mut Context<'_>) -> bool {
         let header = self.header();
-        header.meta.polls.set(header.meta.polls.get().saturating_add(1));
         // SAFETY: called only on the loop's thread (the only place the stage
         // is touched) while the future is still running.
         unsafe { (header.vtable.poll)(self.ptr, cx) }
