@@ -85,9 +85,11 @@ fn main() {
         let n = ((w.n as f64) * opts.scale).max(10.0) as usize;
         let mut values = Vec::new();
         for rt in RUNTIMES {
-            // Warm up once, then take the median of the repetitions; the
-            // runtimes take turns so drift on the machine hits all alike.
-            let _ = (w.run)(*rt, n.min(1000));
+            // Warm up once at full size (so no runtime pays for faulting in
+            // fresh heap pages that the next one then reuses: the first
+            // runtime of a row was measured on a cold heap before), then take
+            // the median of the repetitions.
+            let _ = (w.run)(*rt, n);
             let samples: Vec<f64> = (0..opts.reps).map(|_| (w.run)(*rt, n)).collect();
             values.push(median(samples));
         }
@@ -99,9 +101,24 @@ fn main() {
         print_row(&row);
         rows.push(row);
     }
+    let cost = if opts.only.is_none() && opts.single.is_none() {
+        let [(sw, so), (yw, yo)] = workloads::introspection_cost(opts.reps);
+        let text = format!(
+            "\nPer-task bookkeeping (`Builder::introspection`), loop runs with and without it alternating:\n\n\
+             | workload | with | without | cost |\n| --- | ---: | ---: | ---: |\n\
+             | spawn 100k, ns/task | {sw:.0} | {so:.0} | {:+.1}% |\n| yield 200x1,000, ns/yield | {yw:.1} | {yo:.1} | {:+.1}% |\n",
+            (sw / so - 1.0) * 100.0,
+            (yw / yo - 1.0) * 100.0
+        );
+        print!("{text}");
+        text
+    } else {
+        String::new()
+    };
     let syscalls = if opts.syscalls { syscall_table(&rows) } else { String::new() };
     if let Some(path) = &opts.write {
         let mut md = markdown(&rows, &opts);
+        md.push_str(&cost);
         md.push_str(&syscalls);
         std::fs::write(path, md).expect("write the report");
         println!("wrote {path}");

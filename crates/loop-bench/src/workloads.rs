@@ -87,23 +87,6 @@ pub const WORKLOADS: &[Workload] = &[
         run: sleep_fire,
     },
     Workload {
-        name: "spawn-nobook",
-        title: "spawn 100k, loop without introspection",
-        unit: "ns/task",
-        about: "the spawn workload with `Builder::introspection(false)` for loop (peers unchanged): \
-                compare with the spawn row for the cost of per-task bookkeeping.",
-        n: 100_000,
-        run: spawn_await_plain,
-    },
-    Workload {
-        name: "yield-nobook",
-        title: "yield 200x1,000, loop without introspection",
-        unit: "ns/yield",
-        about: "the yield workload with `Builder::introspection(false)` for loop (peers unchanged).",
-        n: 200_000,
-        run: yield_many_plain,
-    },
-    Workload {
         name: "memory",
         title: "memory per idle task waiting on a one-shot",
         unit: "bytes",
@@ -151,12 +134,27 @@ fn without_bookkeeping(f: impl FnOnce() -> f64) -> f64 {
     r
 }
 
-fn spawn_await_plain(rt: Runtime, n: usize) -> f64 {
-    without_bookkeeping(|| spawn_await(rt, n))
-}
-
-fn yield_many_plain(rt: Runtime, n: usize) -> f64 {
-    without_bookkeeping(|| yield_many(rt, n))
+/// The cost of per-task bookkeeping, measured fairly: runs of the loop with
+/// and without it alternate (so heap warmth and machine drift hit both
+/// alike). Returns (with, without) medians for `spawn` and `yield`.
+pub fn introspection_cost(reps: usize) -> [(f64, f64); 2] {
+    let mut out = [(0.0, 0.0); 2];
+    for (i, (run, n)) in
+        [(spawn_await as fn(Runtime, usize) -> f64, 100_000), (yield_many, 200_000)].into_iter().enumerate()
+    {
+        let _ = run(Runtime::Loop, n);
+        let _ = without_bookkeeping(|| run(Runtime::Loop, n));
+        let mut with = Vec::new();
+        let mut without = Vec::new();
+        for _ in 0..reps.max(3) {
+            with.push(run(Runtime::Loop, n));
+            without.push(without_bookkeeping(|| run(Runtime::Loop, n)));
+        }
+        with.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        without.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        out[i] = (with[with.len() / 2], without[without.len() / 2]);
+    }
+    out
 }
 
 fn spawn_await(rt: Runtime, n: usize) -> f64 {
