@@ -243,7 +243,7 @@ impl LoopRef {
     where
         F: Future + 'static,
     {
-        self.inner.spawn(future, None, Location::caller())
+        self.spawn(future)
     }
 
     /// Runs `f` in the loop's next turn, after what is already queued.

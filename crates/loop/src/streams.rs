@@ -126,8 +126,15 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
     /// Reads once from the socket into the buffer; returns the byte count
     /// (0 at EOF).
     async fn fill(&mut self, want: usize) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_read_more(cx, want)).await
+    }
+
+    /// One read of up to `want` (at least 4 KiB) more bytes, appended to the
+    /// buffer after compacting it; sets `eof` on a read of 0. The one place
+    /// that reads from the stream.
+    fn poll_read_more(&mut self, cx: &mut Context<'_>, want: usize) -> Poll<io::Result<usize>> {
         if self.eof {
-            return Ok(0);
+            return Poll::Ready(Ok(0));
         }
         if self.pos > 0 && self.pos * 2 >= self.buf.len() {
             self.buf.drain(..self.pos);
@@ -135,10 +142,13 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
         }
         let start = self.buf.len();
         self.buf.resize(start + want.max(4096), 0);
-        let result = poll_fn(|cx| Pin::new(&mut self.io).poll_read(cx, &mut self.buf[start..])).await;
-        let n = *result.as_ref().unwrap_or(&0);
+        let result = Pin::new(&mut self.io).poll_read(cx, &mut self.buf[start..]);
+        let n = match &result {
+            Poll::Ready(Ok(n)) => *n,
+            _ => 0,
+        };
         self.buf.truncate(start + n);
-        if result.is_ok() && n == 0 {
+        if matches!(result, Poll::Ready(Ok(0))) {
             self.eof = true;
         }
         result
@@ -231,30 +241,14 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
 }
 
 impl<R: AsyncRead + Unpin> StreamReader<R> {
-    /// One read from the stream into the buffer, as a poll (for the
-    /// `AsyncBufRead` impl).
+    /// Makes sure something is buffered (or EOF seen), for the `AsyncBufRead`
+    /// and `AsyncRead` impls.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.buffered() > 0 || self.eof {
             return Poll::Ready(Ok(()));
         }
-        self.buf.clear();
-        self.pos = 0;
-        self.buf.resize(self.limit.min(64 * 1024), 0);
-        let result = Pin::new(&mut self.io).poll_read(cx, &mut self.buf);
-        let n = match &result {
-            Poll::Ready(Ok(n)) => *n,
-            _ => 0,
-        };
-        self.buf.truncate(n);
-        match result {
-            Poll::Ready(Ok(0)) => {
-                self.eof = true;
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Ok(_)) => Poll::Ready(Ok(())),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
+        let want = self.limit.min(64 * 1024);
+        self.poll_read_more(cx, want).map_ok(drop)
     }
 }
 
