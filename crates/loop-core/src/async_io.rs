@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::io::{self, IoSlice, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::panic::Location;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -79,43 +80,72 @@ impl<T: AsFd> Async<T> {
 
     /// Waits until the descriptor is (believed) readable. May complete
     /// spuriously: an operation can still find nothing to read.
+    ///
+    /// Like every waiting method here, it records its caller's location
+    /// (the line of the `.await`, as `all_tasks()` shows it).
+    #[track_caller]
     pub fn readable(&self) -> Ready<'_> {
-        Ready { source: &self.source, dir: READ }
+        Ready { source: &self.source, dir: READ, at: Location::caller() }
     }
 
     /// Waits until the descriptor is (believed) writable. May complete
     /// spuriously.
+    #[track_caller]
     pub fn writable(&self) -> Ready<'_> {
-        Ready { source: &self.source, dir: WRITE }
+        Ready { source: &self.source, dir: WRITE, at: Location::caller() }
     }
 
     /// Polls for readability (see [`readable`](Async::readable)).
+    #[track_caller]
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.source.poll_ready(READ, cx).map(Ok)
+        self.source.poll_ready(READ, cx, Location::caller()).map(Ok)
     }
 
     /// An operation found nothing after all: forgets the readability and
     /// polls for the next edge (`Ready` if one already arrived).
+    #[track_caller]
     pub fn poll_read_with_clear(&self, cx: &mut Context<'_>) -> Poll<()> {
         self.source.clear_ready(READ);
-        self.source.poll_ready(READ, cx)
+        self.source.poll_ready(READ, cx, Location::caller())
     }
 
     /// Polls for writability.
+    #[track_caller]
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.source.poll_ready(WRITE, cx).map(Ok)
+        self.source.poll_ready(WRITE, cx, Location::caller()).map(Ok)
     }
 
     /// Runs `op` until it does not fail with `WouldBlock`, waiting for
     /// readability in between.
-    pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
-        std::future::poll_fn(|cx| self.poll_io(READ, cx, &mut op)).await
+    #[track_caller]
+    pub fn read_with<'a, R, F>(&'a self, op: F) -> impl Future<Output = io::Result<R>> + use<'a, T, R, F>
+    where
+        F: FnMut(&T) -> io::Result<R>,
+    {
+        self.io_op(READ, op, Location::caller())
     }
 
     /// Runs `op` until it does not fail with `WouldBlock`, waiting for
     /// writability in between.
-    pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
-        std::future::poll_fn(|cx| self.poll_io(WRITE, cx, &mut op)).await
+    #[track_caller]
+    pub fn write_with<'a, R, F>(&'a self, op: F) -> impl Future<Output = io::Result<R>> + use<'a, T, R, F>
+    where
+        F: FnMut(&T) -> io::Result<R>,
+    {
+        self.io_op(WRITE, op, Location::caller())
+    }
+
+    /// `op` in `dir`, retried until it does not block; waits noted at `at`.
+    pub(crate) fn io_op<'a, R, F>(
+        &'a self,
+        dir: usize,
+        mut op: F,
+        at: &'static Location<'static>,
+    ) -> impl Future<Output = io::Result<R>> + use<'a, T, R, F>
+    where
+        F: FnMut(&T) -> io::Result<R>,
+    {
+        std::future::poll_fn(move |cx| self.poll_io(dir, cx, &mut op, at))
     }
 
     /// A read or write moved `n < len` bytes: the socket is drained (or
@@ -130,12 +160,17 @@ impl<T: AsFd> Async<T> {
 
     /// Reads into `buf` (`AsyncRead`'s work), clearing readiness after a
     /// short read.
-    pub(crate) fn poll_read_buf(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>
+    pub(crate) fn poll_read_buf(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        at: &'static Location<'static>,
+    ) -> Poll<io::Result<usize>>
     where
         for<'a> &'a T: Read,
     {
         let len = buf.len();
-        let r = self.poll_io(READ, cx, &mut |mut io: &T| io.read(buf));
+        let r = self.poll_io(READ, cx, &mut |mut io: &T| io.read(buf), at);
         if let Poll::Ready(Ok(n)) = r {
             self.note_short(READ, n, len);
         }
@@ -144,27 +179,33 @@ impl<T: AsFd> Async<T> {
 
     /// Writes from `buf` (`AsyncWrite`'s work), clearing readiness after a
     /// short write.
-    pub(crate) fn poll_write_buf(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>
+    pub(crate) fn poll_write_buf(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        at: &'static Location<'static>,
+    ) -> Poll<io::Result<usize>>
     where
         for<'a> &'a T: Write,
     {
-        let r = self.poll_io(WRITE, cx, &mut |mut io: &T| io.write(buf));
+        let r = self.poll_io(WRITE, cx, &mut |mut io: &T| io.write(buf), at);
         if let Poll::Ready(Ok(n)) = r {
             self.note_short(WRITE, n, buf.len());
         }
         r
     }
 
-    /// One attempt of `op` in `dir`: `Pending` (with the waker stored) when
-    /// it would block.
+    /// One attempt of `op` in `dir`: `Pending` (with the waker stored, and
+    /// the wait noted at `at`) when it would block.
     pub(crate) fn poll_io<R>(
         &self,
         dir: usize,
         cx: &mut Context<'_>,
         op: &mut impl FnMut(&T) -> io::Result<R>,
+        at: &'static Location<'static>,
     ) -> Poll<io::Result<R>> {
         loop {
-            if self.source.poll_ready(dir, cx).is_pending() {
+            if self.source.poll_ready(dir, cx, at).is_pending() {
                 return Poll::Pending;
             }
             match op(self.get_ref()) {
@@ -199,13 +240,15 @@ impl<T: AsFd + fmt::Debug> fmt::Debug for Async<T> {
 pub struct Ready<'a> {
     source: &'a Source,
     dir: usize,
+    /// Where `readable()` / `writable()` was called.
+    at: &'static Location<'static>,
 }
 
 impl Future for Ready<'_> {
     type Output = io::Result<()>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.source.poll_ready(self.dir, cx).map(Ok)
+        self.source.poll_ready(self.dir, cx, self.at).map(Ok)
     }
 }
 
@@ -213,8 +256,9 @@ impl<T: AsFd> AsyncRead for Async<T>
 where
     for<'a> &'a T: Read,
 {
+    #[track_caller]
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.poll_read_buf(cx, buf)
+        self.poll_read_buf(cx, buf, Location::caller())
     }
 }
 
@@ -222,8 +266,9 @@ impl<T: AsFd> AsyncRead for &Async<T>
 where
     for<'a> &'a T: Read,
 {
+    #[track_caller]
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.poll_read_buf(cx, buf)
+        self.poll_read_buf(cx, buf, Location::caller())
     }
 }
 
@@ -231,22 +276,26 @@ impl<T: AsFd> AsyncWrite for Async<T>
 where
     for<'a> &'a T: Write,
 {
+    #[track_caller]
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.poll_write_buf(cx, buf)
+        self.poll_write_buf(cx, buf, Location::caller())
     }
 
+    #[track_caller]
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.poll_io(WRITE, cx, &mut |mut io: &T| io.write_vectored(bufs))
+        self.poll_io(WRITE, cx, &mut |mut io: &T| io.write_vectored(bufs), Location::caller())
     }
 
+    #[track_caller]
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_io(WRITE, cx, &mut |mut io: &T| io.flush())
+        self.poll_io(WRITE, cx, &mut |mut io: &T| io.flush(), Location::caller())
     }
 
+    #[track_caller]
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_flush(cx)
     }
@@ -256,14 +305,17 @@ impl<T: AsFd> AsyncWrite for &Async<T>
 where
     for<'a> &'a T: Write,
 {
+    #[track_caller]
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.poll_write_buf(cx, buf)
+        self.poll_write_buf(cx, buf, Location::caller())
     }
 
+    #[track_caller]
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_io(WRITE, cx, &mut |mut io: &T| io.flush())
+        self.poll_io(WRITE, cx, &mut |mut io: &T| io.flush(), Location::caller())
     }
 
+    #[track_caller]
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_flush(cx)
     }

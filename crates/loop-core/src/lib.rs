@@ -23,6 +23,7 @@
 
 mod async_io;
 mod net;
+pub mod observe;
 mod reactor;
 mod source;
 mod sys;

@@ -1,10 +1,12 @@
 //! TCP, UDP and Unix-domain sockets on the reactor.
 
 use std::fmt;
+use std::future::Future;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{self, Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net as unix;
+use std::panic::Location;
 use std::path::Path;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -14,7 +16,7 @@ use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::async_io::Async;
+use crate::async_io::{Async, Ready};
 use crate::source::{READ, WRITE};
 
 /// Starts a non-blocking connect: done, or in progress (then the socket
@@ -57,14 +59,19 @@ impl TcpListener {
     }
 
     /// Waits for a connection.
-    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (stream, addr) = self.io.read_with(|l| l.accept()).await?;
-        Ok((TcpStream::from_std(stream)?, addr))
+    #[track_caller]
+    pub fn accept(&self) -> impl Future<Output = io::Result<(TcpStream, SocketAddr)>> + use<'_> {
+        let accepted = self.io.read_with(|l| l.accept());
+        async move {
+            let (stream, addr) = accepted.await?;
+            Ok((TcpStream::from_std(stream)?, addr))
+        }
     }
 
     /// Polls for a connection.
+    #[track_caller]
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        match self.io.poll_io(READ, cx, &mut |l: &net::TcpListener| l.accept()) {
+        match self.io.poll_io(READ, cx, &mut |l: &net::TcpListener| l.accept(), Location::caller()) {
             Poll::Ready(Ok((stream, addr))) => Poll::Ready(TcpStream::from_std(stream).map(|s| (s, addr))),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
@@ -108,6 +115,7 @@ pub struct Incoming<'a> {
 impl Stream for Incoming<'_> {
     type Item = io::Result<TcpStream>;
 
+    #[track_caller]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.listener.poll_accept(cx).map(|r| Some(r.map(|(s, _)| s)))
     }
@@ -121,17 +129,21 @@ pub struct TcpStream {
 
 impl TcpStream {
     /// Connects to `addr`. A refused connection is `ConnectionRefused`.
-    pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-        start_connect(&socket, &addr.into())?;
-        let stream = Async::new(net::TcpStream::from(socket))?;
-        stream.writable().await?;
-        if let Some(e) = stream.get_ref().take_error()? {
-            return Err(e);
+    #[track_caller]
+    pub fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<TcpStream>> {
+        let at = Location::caller();
+        async move {
+            let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+            start_connect(&socket, &addr.into())?;
+            let stream = Async::new(net::TcpStream::from(socket))?;
+            stream.io_op(WRITE, |_| Ok(()), at).await?;
+            if let Some(e) = stream.get_ref().take_error()? {
+                return Err(e);
+            }
+            // A failed connect can also show up only as a missing peer.
+            stream.get_ref().peer_addr()?;
+            Ok(TcpStream { io: Rc::new(stream) })
         }
-        // A failed connect can also show up only as a missing peer.
-        stream.get_ref().peer_addr()?;
-        Ok(TcpStream { io: Rc::new(stream) })
     }
 
     /// Wraps a connected std stream.
@@ -165,35 +177,33 @@ impl TcpStream {
     }
 
     /// Reads some bytes (0 at EOF).
-    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        std::future::poll_fn(|cx| self.io.poll_read_buf(cx, buf)).await
+    #[track_caller]
+    pub fn read<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + use<'a> {
+        read(&self.io, buf, Location::caller())
     }
 
     /// Writes some bytes.
-    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        std::future::poll_fn(|cx| self.io.poll_write_buf(cx, buf)).await
+    #[track_caller]
+    pub fn write<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + use<'a> {
+        write(&self.io, buf, Location::caller())
     }
 
     /// Writes all of `buf`.
-    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            let n = self.write(buf).await?;
-            if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            buf = &buf[n..];
-        }
-        Ok(())
+    #[track_caller]
+    pub fn write_all<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<()>> + use<'a> {
+        write_all(&self.io, buf, Location::caller())
     }
 
     /// Waits for readability.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.io.readable().await
+    #[track_caller]
+    pub fn readable(&self) -> Ready<'_> {
+        self.io.readable()
     }
 
     /// Waits for writability.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.io.writable().await
+    #[track_caller]
+    pub fn writable(&self) -> Ready<'_> {
+        self.io.writable()
     }
 
     /// Splits into a read half and a write half that can live in different
@@ -224,42 +234,87 @@ impl fmt::Debug for TcpStream {
     }
 }
 
+/// A stream's `read`: some bytes, 0 at EOF.
+fn read<'a, T: AsFd>(
+    io: &'a Async<T>,
+    buf: &'a mut [u8],
+    at: &'static Location<'static>,
+) -> impl Future<Output = io::Result<usize>> + use<'a, T>
+where
+    for<'b> &'b T: Read,
+{
+    std::future::poll_fn(move |cx| io.poll_read_buf(cx, buf, at))
+}
+
+/// A stream's `write`: some bytes.
+fn write<'a, T: AsFd>(
+    io: &'a Async<T>,
+    buf: &'a [u8],
+    at: &'static Location<'static>,
+) -> impl Future<Output = io::Result<usize>> + use<'a, T>
+where
+    for<'b> &'b T: Write,
+{
+    std::future::poll_fn(move |cx| io.poll_write_buf(cx, buf, at))
+}
+
+/// A stream's `write_all`.
+async fn write_all<T: AsFd>(io: &Async<T>, mut buf: &[u8], at: &'static Location<'static>) -> io::Result<()>
+where
+    for<'b> &'b T: Write,
+{
+    while !buf.is_empty() {
+        let n = write(io, buf, at).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        buf = &buf[n..];
+    }
+    Ok(())
+}
+
 /// `AsyncRead` over a shared `Async<T>`.
+#[track_caller]
 fn poll_read<T: AsFd>(io: &Async<T>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>
 where
     for<'a> &'a T: Read,
 {
-    io.poll_read_buf(cx, buf)
+    io.poll_read_buf(cx, buf, Location::caller())
 }
 
 /// `AsyncWrite::poll_write` over a shared `Async<T>`.
+#[track_caller]
 fn poll_write<T: AsFd>(io: &Async<T>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>
 where
     for<'a> &'a T: Write,
 {
-    io.poll_write_buf(cx, buf)
+    io.poll_write_buf(cx, buf, Location::caller())
 }
 
+#[track_caller]
 fn poll_write_vectored<T: AsFd>(io: &Async<T>, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>>
 where
     for<'a> &'a T: Write,
 {
-    io.poll_io(WRITE, cx, &mut |mut s: &T| s.write_vectored(bufs))
+    io.poll_io(WRITE, cx, &mut |mut s: &T| s.write_vectored(bufs), Location::caller())
 }
 
 macro_rules! stream_io_impls {
     ($ty:ty, $inner:ty, $shutdown:expr) => {
         impl AsyncRead for $ty {
+            #[track_caller]
             fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
                 poll_read::<$inner>(&self.io, cx, buf)
             }
         }
 
         impl AsyncWrite for $ty {
+            #[track_caller]
             fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
                 poll_write::<$inner>(&self.io, cx, buf)
             }
 
+            #[track_caller]
             fn poll_write_vectored(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
@@ -366,13 +421,18 @@ impl UdpSocket {
     }
 
     /// Sends a datagram to `addr`.
-    pub async fn send_to(&self, buf: &[u8], addr: SocketAddr) -> io::Result<usize> {
-        self.io.write_with(|s| s.send_to(buf, addr)).await
+    #[track_caller]
+    pub fn send_to<'a>(&'a self, buf: &'a [u8], addr: SocketAddr) -> impl Future<Output = io::Result<usize>> + use<'a> {
+        self.io.write_with(move |s| s.send_to(buf, addr))
     }
 
     /// Receives a datagram and its sender.
-    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io.read_with(|s| s.recv_from(buf)).await
+    #[track_caller]
+    pub fn recv_from<'a>(
+        &'a self,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + use<'a> {
+        self.io.read_with(move |s| s.recv_from(buf))
     }
 
     /// Sets the default peer for `send` / `recv`.
@@ -381,13 +441,15 @@ impl UdpSocket {
     }
 
     /// Sends to the connected peer.
-    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.write_with(|s| s.send(buf)).await
+    #[track_caller]
+    pub fn send<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + use<'a> {
+        self.io.write_with(move |s| s.send(buf))
     }
 
     /// Receives from the connected peer.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.read_with(|s| s.recv(buf)).await
+    #[track_caller]
+    pub fn recv<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + use<'a> {
+        self.io.read_with(move |s| s.recv(buf))
     }
 
     /// The bound address.
@@ -419,9 +481,13 @@ impl UnixListener {
     }
 
     /// Waits for a connection.
-    pub async fn accept(&self) -> io::Result<(UnixStream, unix::SocketAddr)> {
-        let (stream, addr) = self.io.read_with(|l| l.accept()).await?;
-        Ok((UnixStream::from_std(stream)?, addr))
+    #[track_caller]
+    pub fn accept(&self) -> impl Future<Output = io::Result<(UnixStream, unix::SocketAddr)>> + use<'_> {
+        let accepted = self.io.read_with(|l| l.accept());
+        async move {
+            let (stream, addr) = accepted.await?;
+            Ok((UnixStream::from_std(stream)?, addr))
+        }
     }
 
     /// The bound address.
@@ -443,15 +509,20 @@ pub struct UnixStream {
 
 impl UnixStream {
     /// Connects to the socket at `path`.
-    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
-        let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
-        start_connect(&socket, &socket2::SockAddr::unix(path)?)?;
-        let stream = Async::new(unix::UnixStream::from(std::os::fd::OwnedFd::from(socket)))?;
-        stream.writable().await?;
-        if let Some(e) = stream.get_ref().take_error()? {
-            return Err(e);
+    #[track_caller]
+    pub fn connect(path: impl AsRef<Path>) -> impl Future<Output = io::Result<UnixStream>> {
+        let at = Location::caller();
+        let address = socket2::SockAddr::unix(path);
+        async move {
+            let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+            start_connect(&socket, &address?)?;
+            let stream = Async::new(unix::UnixStream::from(std::os::fd::OwnedFd::from(socket)))?;
+            stream.io_op(WRITE, |_| Ok(()), at).await?;
+            if let Some(e) = stream.get_ref().take_error()? {
+                return Err(e);
+            }
+            Ok(UnixStream { io: Rc::new(stream) })
         }
-        Ok(UnixStream { io: Rc::new(stream) })
     }
 
     /// A connected pair.
@@ -471,13 +542,15 @@ impl UnixStream {
     }
 
     /// Reads some bytes (0 at EOF).
-    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        std::future::poll_fn(|cx| self.io.poll_read_buf(cx, buf)).await
+    #[track_caller]
+    pub fn read<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + use<'a> {
+        read(&self.io, buf, Location::caller())
     }
 
     /// Writes some bytes.
-    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        std::future::poll_fn(|cx| self.io.poll_write_buf(cx, buf)).await
+    #[track_caller]
+    pub fn write<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + use<'a> {
+        write(&self.io, buf, Location::caller())
     }
 
     /// Splits into read and write halves.
@@ -522,24 +595,34 @@ impl UnixDatagram {
     }
 
     /// Sends to the connected peer.
-    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.write_with(|s| s.send(buf)).await
+    #[track_caller]
+    pub fn send<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + use<'a> {
+        self.io.write_with(move |s| s.send(buf))
     }
 
     /// Receives from the connected peer.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.read_with(|s| s.recv(buf)).await
+    #[track_caller]
+    pub fn recv<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + use<'a> {
+        self.io.read_with(move |s| s.recv(buf))
     }
 
     /// Sends to the socket at `path`.
-    pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
-        let path = path.as_ref();
-        self.io.write_with(|s| s.send_to(buf, path)).await
+    #[track_caller]
+    pub fn send_to<'a, P: AsRef<Path>>(
+        &'a self,
+        buf: &'a [u8],
+        path: P,
+    ) -> impl Future<Output = io::Result<usize>> + use<'a, P> {
+        self.io.write_with(move |s| s.send_to(buf, path.as_ref()))
     }
 
     /// Receives a datagram and its sender.
-    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, unix::SocketAddr)> {
-        self.io.read_with(|s| s.recv_from(buf)).await
+    #[track_caller]
+    pub fn recv_from<'a>(
+        &'a self,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<(usize, unix::SocketAddr)>> + use<'a> {
+        self.io.read_with(move |s| s.recv_from(buf))
     }
 }
 

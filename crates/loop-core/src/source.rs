@@ -4,10 +4,12 @@
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::panic::Location;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
+use crate::observe::{io_wait_of, note_io_wait};
 use crate::reactor::Shared;
 use crate::sys::Events;
 
@@ -80,7 +82,9 @@ pub(crate) struct Source {
 impl Source {
     /// Whether the direction is believed ready; if not, remembers `cx`'s
     /// waker for when it becomes ready.
-    pub(crate) fn poll_ready(&self, dir: usize, cx: &mut Context<'_>) -> Poll<()> {
+    /// When not ready, also tells the wait observer that the task now
+    /// waits here, at `at` (the user's line).
+    pub(crate) fn poll_ready(&self, dir: usize, cx: &mut Context<'_>, at: &'static Location<'static>) -> Poll<()> {
         let d = &self.dirs[dir];
         if d.ready.get() {
             return Poll::Ready(());
@@ -89,6 +93,7 @@ impl Source {
         if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
             wakers.push(cx.waker().clone());
         }
+        note_io_wait(io_wait_of(dir), at);
         Poll::Pending
     }
 

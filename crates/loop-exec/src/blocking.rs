@@ -197,6 +197,8 @@ impl<T> Drop for Sender<T> {
 /// The loop side of a blocking job.
 struct Receiver<T> {
     handoff: Arc<Handoff<T>>,
+    /// Where `spawn_blocking` was called: the task's wait location.
+    location: &'static Location<'static>,
 }
 
 impl<T> Future for Receiver<T> {
@@ -218,6 +220,8 @@ impl<T> Future for Receiver<T> {
             }
             None => {
                 state.1 = Some(cx.waker().clone());
+                drop(state);
+                inner::with_current(|inner| inner.record_wait(loop_sync::WaitKind::Blocking, self.location));
                 Poll::Pending
             }
         }
@@ -233,7 +237,7 @@ where
     let handoff = Arc::new(Handoff { state: Mutex::new((None, None, false)) });
     inner.shared.blocking_in_flight.fetch_add(1, Ordering::SeqCst);
     let sender = Sender { handoff: handoff.clone(), loop_shared: inner.shared.clone() };
-    let task = inner.spawn(Receiver { handoff }, None, location);
+    let task = inner.spawn(Receiver { handoff, location }, None, location);
     inner.blocking_pool().execute(Box::new(move || {
         let result = panic::catch_unwind(AssertUnwindSafe(f));
         sender.send(result);

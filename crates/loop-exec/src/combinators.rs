@@ -62,6 +62,8 @@ impl<F: Future> MaybeDone<F> {
     }
 
     /// Polls the future if still pending; true once it is done.
+    /// `#[track_caller]`, so a `Task` inside reports the `gather!` line.
+    #[track_caller]
     pub fn poll_done(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> bool {
         match self.as_mut().project() {
             MaybeDoneProj::Pending { future } => match future.poll(cx) {
@@ -179,6 +181,7 @@ impl<F: Future> Unpin for Gather<F> {}
 impl<F: Future> Future for Gather<F> {
     type Output = Vec<F::Output>;
 
+    #[track_caller]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<F::Output>> {
         let this = &mut *self;
         for (slot, out) in this.futures.iter_mut().zip(this.outputs.iter_mut()) {
@@ -237,6 +240,7 @@ where
 {
     type Output = Result<Vec<T>, E>;
 
+    #[track_caller]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         for i in 0..this.futures.len() {

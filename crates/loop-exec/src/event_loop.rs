@@ -129,6 +129,33 @@ impl Builder {
     /// prints to stderr by default) every poll of a task or callback that
     /// takes longer than [`slow_callback_duration`](Self::slow_callback_duration),
     /// naming the task and where it was spawned.
+    ///
+    /// asyncio's debug mode also checks at run time that loop-bound objects
+    /// are used on the loop's thread. Here the compiler does that, always:
+    /// [`Task`](crate::Task), [`LoopRef`], sockets and streams are not
+    /// `Send`, so handing one to another thread does not compile (the
+    /// thread-safe door is [`LoopHandle`](crate::LoopHandle)):
+    ///
+    /// ```compile_fail
+    /// loop_exec::run(async {
+    ///     let task = loop_exec::spawn(async {});
+    ///     std::thread::spawn(move || task.cancel()); // error: `Task` is not `Send`
+    /// });
+    /// ```
+    ///
+    /// ```compile_fail
+    /// loop_exec::run(async {
+    ///     let handle = loop_exec::get_running_loop();
+    ///     std::thread::spawn(move || handle.stop()); // error: `LoopRef` is not `Send`
+    /// });
+    /// ```
+    ///
+    /// ```
+    /// loop_exec::run(async {
+    ///     let handle = loop_exec::get_running_loop().handle(); // LoopHandle: Send
+    ///     std::thread::spawn(move || handle.call_soon_threadsafe(|| ())).join().unwrap();
+    /// });
+    /// ```
     pub fn debug(mut self, on: bool) -> Builder {
         self.config.debug = on;
         self

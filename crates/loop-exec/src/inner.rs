@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
+use loop_core::observe::{IoWait, IoWaitObserver};
 use loop_core::{Notifier, Reactor};
 use loop_time::{Clock, TimerWheel};
 
@@ -224,8 +225,6 @@ pub(crate) struct LoopInner {
     pub(crate) turn_start: Cell<Instant>,
     /// `turn_start` as a (wrapping) millisecond tick, for wait times.
     turn_tick: Cell<u32>,
-    /// Whether the task being polled had reported a wait before this poll.
-    polled_was_waiting: Cell<bool>,
     /// The unused part of this loop's block of task ids: (next, end).
     task_ids: Cell<(u64, u64)>,
     /// Tasks and callbacks run since the reactor was last asked for events.
@@ -237,6 +236,8 @@ pub(crate) struct LoopInner {
 struct Enter {
     /// The wait observer installed before (restored on drop).
     previous_observer: Option<loop_sync::WaitObserver>,
+    /// The I/O wait observer installed before (restored on drop).
+    previous_io_observer: Option<IoWaitObserver>,
     /// What `CURRENT` held before (restored on drop).
     previous: *const LoopInner,
     /// Our strong count on the loop, as installed in `CURRENT`.
@@ -252,7 +253,9 @@ impl Enter {
         let previous = CURRENT.with(|current| current.replace(this));
         let observer = if inner.config.introspection { Some(record_wait as loop_sync::WaitObserver) } else { None };
         let previous_observer = loop_sync::set_wait_observer(observer);
-        Enter { previous_observer, previous, this, _reactor: reactor }
+        let io_observer = if inner.config.introspection { Some(record_io_wait as IoWaitObserver) } else { None };
+        let previous_io_observer = loop_core::observe::set_io_wait_observer(io_observer);
+        Enter { previous_observer, previous_io_observer, previous, this, _reactor: reactor }
     }
 }
 
@@ -260,6 +263,7 @@ impl Drop for Enter {
     fn drop(&mut self) {
         let _ = CURRENT.try_with(|current| current.set(self.previous));
         loop_sync::set_wait_observer(self.previous_observer);
+        loop_core::observe::set_io_wait_observer(self.previous_io_observer);
         // SAFETY: `this` came from `Rc::into_raw` in `new` and is released
         // exactly once, here, after it was uninstalled.
         drop(unsafe { Rc::from_raw(self.this) });
@@ -268,6 +272,16 @@ impl Drop for Enter {
 
 /// The wait observer: records on the current task what it now waits on.
 fn record_wait(kind: loop_sync::WaitKind, location: &'static Location<'static>) {
+    with_current(|inner| inner.record_wait(kind, location));
+}
+
+/// The I/O wait observer: records on the current task the socket or pipe
+/// direction it now waits for.
+fn record_io_wait(wait: IoWait, location: &'static Location<'static>) {
+    let kind = match wait {
+        IoWait::Readable => loop_sync::WaitKind::Readable,
+        IoWait::Writable => loop_sync::WaitKind::Writable,
+    };
     with_current(|inner| inner.record_wait(kind, location));
 }
 
@@ -313,7 +327,6 @@ impl LoopInner {
             exception_handler: RefCell::new(None),
             turn_start: Cell::new(now),
             turn_tick: Cell::new(0),
-            polled_was_waiting: Cell::new(false),
             task_ids: Cell::new((0, 0)),
             polls_since_io: Cell::new(0),
             counters: Counters::default(),
@@ -377,18 +390,34 @@ impl LoopInner {
     /// Notes on the task being polled that it now waits on `kind` at
     /// `location` (no-op outside a task).
     pub(crate) fn record_wait(&self, kind: loop_sync::WaitKind, location: &'static Location<'static>) {
+        self.with_polled_meta(|meta| {
+            meta.replace_waiting_kind(Some(kind));
+            meta.waiting_at.set(Some(location));
+        });
+    }
+
+    /// A [`WaitSite`](crate::WaitSite)'s report: the task waits at
+    /// `location`, on `kind`, or with `None` on whatever the futures polled
+    /// under the site reported (nothing, if they reported nothing).
+    pub(crate) fn record_wait_site(&self, kind: Option<loop_sync::WaitKind>, location: &'static Location<'static>) {
+        self.with_polled_meta(|meta| {
+            if let Some(kind) = kind.or_else(|| meta.waiting_kind()) {
+                meta.replace_waiting_kind(Some(kind));
+                meta.waiting_at.set(Some(location));
+            }
+        });
+    }
+
+    /// Runs `f` on the bookkeeping of the task being polled, when
+    /// introspection is on (not outside a task).
+    fn with_polled_meta(&self, f: impl FnOnce(&TaskMeta)) {
         if !self.config.introspection {
             return;
         }
         let Some(ptr) = self.current_task.get() else { return };
         // SAFETY: the current task is being polled; the run loop holds a
-        // reference to it for the whole poll.
-        let meta = unsafe { &ptr.as_ref().meta };
-        if !self.polled_was_waiting.get() || meta.waiting_at.get() != Some(location) {
-            meta.waiting_since.set(self.turn_tick.get());
-        }
-        meta.replace_waiting_kind(Some(kind));
-        meta.waiting_at.set(Some(location));
+        // reference to it for the whole poll, and `f` runs within it.
+        f(unsafe { &ptr.as_ref().meta });
     }
 
     /// The next task id: from this loop's reserved block, reserving a new
@@ -604,10 +633,15 @@ impl LoopInner {
             return;
         }
         self.counters.polls.set(self.counters.polls.get() + 1);
+        // Where the task waited before this poll, if it reported a wait: a
+        // re-poll that ends in the same wait continues it (keeps its start
+        // time). Leaf futures record during the poll, several may (an outer
+        // one refining an inner one's report); the last report counts.
+        let mut waited_at = None;
         if self.config.introspection {
-            // The wait the task reported last time, if any: a re-poll that
-            // reports the same wait again continues it (keeps its start time).
-            self.polled_was_waiting.set(header.meta.replace_waiting_kind(None).is_some());
+            if header.meta.replace_waiting_kind(None).is_some() {
+                waited_at = header.meta.waiting_at.get();
+            }
             header.meta.polls.set(header.meta.polls.get().saturating_add(1));
         }
         let previous = self.current_task.replace(Some(task.as_ptr()));
@@ -621,6 +655,11 @@ impl LoopInner {
         self.current_task.set(previous);
         if done {
             self.complete(task);
+        } else if self.config.introspection
+            && header.meta.waiting_kind().is_some()
+            && header.meta.waiting_at.get() != waited_at
+        {
+            header.meta.waiting_since.set(self.turn_tick.get());
         }
     }
 

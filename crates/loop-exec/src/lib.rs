@@ -31,6 +31,7 @@ mod shared;
 mod structured;
 mod task;
 mod time;
+mod wait_site;
 
 #[cfg(test)]
 mod tests;
@@ -50,6 +51,7 @@ pub use structured::{
 };
 pub use task::{Task, TaskBuilder, TaskError, TaskId, TaskInfo, TaskState, WaitInfo};
 pub use time::{interval, sleep, sleep_until, timeout_at, wait_for, Interval, Sleep, Timeout, TimeoutError};
+pub use wait_site::WaitSite;
 
 /// asyncio's name for the one-shot result cell made by
 /// [`LoopRef::create_future`].

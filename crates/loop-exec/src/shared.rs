@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -311,6 +311,9 @@ impl<T> ThreadsafeTask<T> {
 impl<T> Future for ThreadsafeTask<T> {
     type Output = Result<T, TaskError>;
 
+    /// `#[track_caller]`: the `.await` line is where the awaiting task is
+    /// reported to wait.
+    #[track_caller]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.slot.state.lock();
         if let Some(result) = state.result.take() {
@@ -319,6 +322,8 @@ impl<T> Future for ThreadsafeTask<T> {
         }
         assert!(!state.taken, "ThreadsafeTask polled after it returned its result");
         state.awaiter = Some(cx.waker().clone());
+        drop(state);
+        crate::task::note_join_wait(Location::caller());
         Poll::Pending
     }
 }

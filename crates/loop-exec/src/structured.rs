@@ -154,7 +154,13 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     /// Waits for every child. `Ok` with their values (in spawn order) when
     /// none failed; otherwise every failure. Children cancelled because a
     /// sibling failed are not failures.
-    pub async fn join(self) -> Result<Vec<T>, GroupError<E>> {
+    #[track_caller]
+    pub fn join(self) -> impl Future<Output = Result<Vec<T>, GroupError<E>>> + use<T, E> {
+        self.join_at(Location::caller())
+    }
+
+    /// `join`, with the wait noted at `at`.
+    async fn join_at(self, at: &'static Location<'static>) -> Result<Vec<T>, GroupError<E>> {
         self.state.closing.set(true);
         // Wait until every child has finished, keeping them in the group
         // meanwhile, so a failing child can still cancel all of them.
@@ -162,7 +168,7 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
             let tasks = self.state.tasks.borrow();
             let mut all = true;
             for t in tasks.iter() {
-                all &= t.poll_finished(cx).is_ready();
+                all &= t.poll_finished_at(cx, at).is_ready();
             }
             if all {
                 Poll::Ready(())
@@ -273,20 +279,33 @@ pub struct EmptyWait;
 /// });
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub async fn wait<T>(
+#[track_caller]
+#[allow(clippy::type_complexity)] // (done, pending), spelled out for the reader
+pub fn wait<T>(
     tasks: Vec<Task<T>>,
     return_when: ReturnWhen,
     timeout: Option<Duration>,
+) -> impl Future<Output = Result<(Vec<Task<T>>, Vec<Task<T>>), EmptyWait>> + use<T> {
+    let at = Location::caller();
+    let timer = timeout.map(crate::time::quiet_sleep);
+    wait_at(tasks, return_when, timer, at)
+}
+
+/// `wait`, with the wait noted at `at`.
+async fn wait_at<T>(
+    tasks: Vec<Task<T>>,
+    return_when: ReturnWhen,
+    mut timer: Option<crate::Sleep>,
+    at: &'static Location<'static>,
 ) -> Result<(Vec<Task<T>>, Vec<Task<T>>), EmptyWait> {
     if tasks.is_empty() {
         return Err(EmptyWait);
     }
-    let mut timer = timeout.map(crate::sleep);
     std::future::poll_fn(|cx| {
         let mut finished = 0;
         let mut failed = false;
         for t in &tasks {
-            if t.poll_finished(cx).is_ready() {
+            if t.poll_finished_at(cx, at).is_ready() {
                 finished += 1;
                 failed |= t.is_panicked() || t.is_cancelled();
             }
@@ -344,12 +363,15 @@ impl<T> AsCompleted<T> {
     /// `Err(TimeoutError)` and ends (the remaining tasks keep running;
     /// get them back with [`into_pending`](AsCompleted::into_pending)).
     pub fn timeout(self, timeout: Duration) -> AsCompletedWithin<T> {
-        AsCompletedWithin { inner: AsCompleted { deadline: Some(crate::sleep(timeout)), ..self } }
+        AsCompletedWithin { inner: AsCompleted { deadline: Some(crate::time::quiet_sleep(timeout)), ..self } }
     }
 
     /// The next result, in completion order; `None` when all were yielded.
-    pub async fn next(&mut self) -> Option<Result<T, TaskError>> {
-        std::future::poll_fn(|cx| self.poll_next_result(cx)).await
+    #[track_caller]
+    #[allow(clippy::should_implement_trait)] // the async `next`; `Stream` is implemented too
+    pub fn next(&mut self) -> impl Future<Output = Option<Result<T, TaskError>>> + use<'_, T> {
+        let at = Location::caller();
+        std::future::poll_fn(move |cx| self.poll_next_result(cx, at))
     }
 
     /// The tasks not yielded yet.
@@ -357,11 +379,15 @@ impl<T> AsCompleted<T> {
         self.tasks
     }
 
-    fn poll_next_result(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, TaskError>>> {
+    fn poll_next_result(
+        &mut self,
+        cx: &mut Context<'_>,
+        at: &'static Location<'static>,
+    ) -> Poll<Option<Result<T, TaskError>>> {
         if self.tasks.is_empty() {
             return Poll::Ready(None);
         }
-        let ready = self.tasks.iter().position(|t| t.poll_finished(cx).is_ready());
+        let ready = self.tasks.iter().position(|t| t.poll_finished_at(cx, at).is_ready());
         match ready {
             Some(i) => {
                 let mut task = self.tasks.swap_remove(i);
@@ -375,8 +401,9 @@ impl<T> AsCompleted<T> {
 impl<T> Stream for AsCompleted<T> {
     type Item = Result<T, TaskError>;
 
+    #[track_caller]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().poll_next_result(cx)
+        self.get_mut().poll_next_result(cx, Location::caller())
     }
 }
 
@@ -388,8 +415,11 @@ pub struct AsCompletedWithin<T> {
 impl<T> AsCompletedWithin<T> {
     /// The next result; `Err(TimeoutError)` once (then `None`) if the
     /// timeout expires first.
-    pub async fn next(&mut self) -> Option<Result<Result<T, TaskError>, TimeoutError>> {
-        std::future::poll_fn(|cx| self.poll_next_within(cx)).await
+    #[track_caller]
+    #[allow(clippy::should_implement_trait)] // the async `next`; `Stream` is implemented too
+    pub fn next(&mut self) -> impl Future<Output = Option<Result<Result<T, TaskError>, TimeoutError>>> + use<'_, T> {
+        let at = Location::caller();
+        std::future::poll_fn(move |cx| self.poll_next_within(cx, at))
     }
 
     /// The tasks not yielded yet.
@@ -397,11 +427,15 @@ impl<T> AsCompletedWithin<T> {
         self.inner.tasks
     }
 
-    fn poll_next_within(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Result<T, TaskError>, TimeoutError>>> {
+    fn poll_next_within(
+        &mut self,
+        cx: &mut Context<'_>,
+        at: &'static Location<'static>,
+    ) -> Poll<Option<Result<Result<T, TaskError>, TimeoutError>>> {
         if self.inner.expired {
             return Poll::Ready(None);
         }
-        if let Poll::Ready(r) = self.inner.poll_next_result(cx) {
+        if let Poll::Ready(r) = self.inner.poll_next_result(cx, at) {
             return Poll::Ready(r.map(Ok));
         }
         if let Some(d) = self.inner.deadline.as_mut() {
@@ -417,8 +451,9 @@ impl<T> AsCompletedWithin<T> {
 impl<T> Stream for AsCompletedWithin<T> {
     type Item = Result<Result<T, TaskError>, TimeoutError>;
 
+    #[track_caller]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().poll_next_within(cx)
+        self.get_mut().poll_next_within(cx, Location::caller())
     }
 }
 
@@ -438,6 +473,7 @@ pub struct Shield<'a, T> {
 impl<T> Future for Shield<'_, T> {
     type Output = Result<T, TaskError>;
 
+    #[track_caller]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut *self.task).poll(cx)
     }

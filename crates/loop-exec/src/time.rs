@@ -223,6 +223,13 @@ pub fn wait_for<F: Future>(future: F, timeout: Duration) -> Timeout<F> {
     Timeout { future: Some(future), sleep: Sleep { quiet: true, ..sleep(timeout) } }
 }
 
+/// A sleep that does not report itself as the task's wait (a deadline
+/// beside some other wait, which is the one worth showing).
+#[track_caller]
+pub(crate) fn quiet_sleep(duration: Duration) -> Sleep {
+    Sleep { quiet: true, ..sleep(duration) }
+}
+
 /// Awaits `future` until the loop time `deadline` (asyncio's `timeout_at`).
 #[track_caller]
 pub fn timeout_at<F: Future>(future: F, deadline: Instant) -> Timeout<F> {
@@ -232,6 +239,7 @@ pub fn timeout_at<F: Future>(future: F, deadline: Instant) -> Timeout<F> {
 impl<F: Future> Future for Timeout<F> {
     type Output = Result<F::Output, TimeoutError>;
 
+    #[track_caller]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let Some(future) = this.future.as_mut().as_pin_mut() else {

@@ -2,10 +2,13 @@
 
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
+use std::task::Poll;
 
 use crate::shim::Mutex as SyncMutex;
 
 use crate::lock::{Lock, LockGuard, Mutex, MutexGuard};
+use crate::observe::{note_wait, WaitKind};
 use crate::waiters::{WaiterList, WakeList};
 
 /// A guard a [`Condition`] can release while waiting and take again after:
@@ -114,7 +117,37 @@ impl Condition {
     }
 
     /// Releases `guard`, waits to be notified, takes the lock again.
-    pub async fn wait<'a, G: Relock<'a>>(&self, guard: G) -> G {
+    ///
+    /// The whole wait (notification, then the lock) is reported to a wait
+    /// observer as `Condition::wait` at the caller's line.
+    #[track_caller]
+    pub fn wait<'c, 'a, G: Relock<'a>>(&'c self, guard: G) -> impl Future<Output = G> + use<'c, 'a, G> {
+        self.wait_at(guard, Location::caller())
+    }
+
+    /// Waits until `predicate` holds for the locked data (checked first,
+    /// then after every notification), and returns the guard.
+    #[track_caller]
+    pub fn wait_for<'c, 'a, G, P>(
+        &'c self,
+        mut guard: G,
+        mut predicate: P,
+    ) -> impl Future<Output = G> + use<'c, 'a, G, P>
+    where
+        G: Relock<'a> + std::ops::Deref,
+        P: FnMut(&G::Target) -> bool,
+    {
+        let at = Location::caller();
+        async move {
+            while !predicate(&guard) {
+                guard = self.wait_at(guard, at).await;
+            }
+            guard
+        }
+    }
+
+    /// `wait`, with its waits noted at `at`.
+    async fn wait_at<'a, G: Relock<'a>>(&self, guard: G, at: &'static Location<'static>) -> G {
         // Register first, then release: a notify right after the release
         // finds us queued.
         let key = self.waiters.lock().push_back(false, std::task::Waker::noop().clone());
@@ -124,9 +157,10 @@ impl Condition {
             let mut waiters = self.waiters.lock();
             if waiters.is_linked(key) {
                 waiters.set_waker(key, cx.waker());
-                std::task::Poll::Pending
+                note_wait(WaitKind::Condition, at);
+                Poll::Pending
             } else {
-                std::task::Poll::Ready(())
+                Poll::Ready(())
             }
         })
         .await;
@@ -134,21 +168,16 @@ impl Condition {
         if let Some(key) = waiter.key.take() {
             self.waiters.lock().remove(key);
         }
-        let guard = G::relock(lockable).await;
+        let mut relock = std::pin::pin!(G::relock(lockable));
+        let guard = std::future::poll_fn(|cx| {
+            let polled = relock.as_mut().poll(cx);
+            if polled.is_pending() {
+                note_wait(WaitKind::Condition, at);
+            }
+            polled
+        })
+        .await;
         waiter.notified_unreturned = false;
-        guard
-    }
-
-    /// Waits until `predicate` holds for the locked data (checked first,
-    /// then after every notification), and returns the guard.
-    pub async fn wait_for<'a, G, P>(&self, mut guard: G, mut predicate: P) -> G
-    where
-        G: Relock<'a> + std::ops::Deref,
-        P: FnMut(&G::Target) -> bool,
-    {
-        while !predicate(&guard) {
-            guard = self.wait(guard).await;
-        }
         guard
     }
 }

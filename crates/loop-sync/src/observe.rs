@@ -36,12 +36,24 @@ pub enum WaitKind {
     QueueJoin,
     /// A one-shot result cell.
     ResultCell,
-    /// A socket, pipe or other file descriptor.
-    Io,
+    /// A socket, pipe or other descriptor, for data to read (or a
+    /// connection to accept).
+    Readable,
+    /// A socket, pipe or other descriptor, for room to write (or a connect
+    /// to finish).
+    Writable,
+    /// `Condition::wait` (waiting for a notification, then for the lock).
+    Condition,
+    /// A child process's exit.
+    ChildExit,
+    /// A signal.
+    Signal,
+    /// A blocking job on a thread pool (`spawn_blocking`).
+    Blocking,
 }
 
 /// Every kind, in code order (code = index + 1; 0 means none).
-const KINDS: [WaitKind; 12] = [
+const KINDS: [WaitKind; 17] = [
     WaitKind::Sleep,
     WaitKind::TaskJoin,
     WaitKind::Lock,
@@ -53,7 +65,12 @@ const KINDS: [WaitKind; 12] = [
     WaitKind::QueuePut,
     WaitKind::QueueJoin,
     WaitKind::ResultCell,
-    WaitKind::Io,
+    WaitKind::Readable,
+    WaitKind::Writable,
+    WaitKind::Condition,
+    WaitKind::ChildExit,
+    WaitKind::Signal,
+    WaitKind::Blocking,
 ];
 
 impl WaitKind {
@@ -81,7 +98,12 @@ impl WaitKind {
             WaitKind::QueuePut => "Queue::put",
             WaitKind::QueueJoin => "Queue::join",
             WaitKind::ResultCell => "a result cell",
-            WaitKind::Io => "I/O",
+            WaitKind::Readable => "a read (socket/pipe)",
+            WaitKind::Writable => "a write (socket/pipe)",
+            WaitKind::Condition => "Condition::wait",
+            WaitKind::ChildExit => "a child process's exit",
+            WaitKind::Signal => "a signal",
+            WaitKind::Blocking => "a blocking job (spawn_blocking)",
         }
     }
 }
@@ -104,5 +126,21 @@ pub fn set_wait_observer(observer: Option<WaitObserver>) -> Option<WaitObserver>
 pub fn note_wait(kind: WaitKind, location: &'static Location<'static>) {
     if let Ok(Some(f)) = OBSERVER.try_with(Cell::get) {
         f(kind, location);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_code_and_comes_back_from_it() {
+        for (i, kind) in KINDS.iter().enumerate() {
+            assert_eq!(kind.code() as usize, i + 1);
+            assert_eq!(WaitKind::from_code(kind.code()), Some(*kind));
+            assert!(!kind.describe().is_empty());
+        }
+        assert_eq!(WaitKind::from_code(0), None);
+        assert_eq!(WaitKind::from_code(KINDS.len() as u8 + 1), None);
     }
 }

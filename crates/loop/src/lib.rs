@@ -49,7 +49,7 @@ pub use loop_exec::{
     wait_for, yield_now, AsCompleted, AsCompletedWithin, Builder, ChildError, EmptyWait, EventLoop, ExceptionContext,
     ExceptionHandler, Gather, GroupClosed, GroupError, Handle, Interval, LoopClosed, LoopFuture, LoopHandle, LoopRef,
     LoopStats, ReturnWhen, Shield, Sleep, Task, TaskBuilder, TaskError, TaskGroup, TaskId, TaskInfo, TaskState,
-    ThreadsafeTask, Timeout, TimeoutError, TimeoutScope, TimerHandle, TryGather, YieldNow,
+    ThreadsafeTask, Timeout, TimeoutError, TimeoutScope, TimerHandle, TryGather, WaitInfo, WaitSite, YieldNow,
 };
 
 pub mod net;

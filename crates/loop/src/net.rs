@@ -4,8 +4,11 @@
 //! resolving host names on the blocking pool, so `connect("example.com:80")`
 //! never blocks the loop.
 
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+
+use loop_exec::WaitSite;
 
 pub use loop_core::{
     Async, Incoming, OwnedReadHalf, OwnedWriteHalf, Ready, TcpListener, TcpStream, UdpSocket, UnixDatagram,
@@ -67,18 +70,21 @@ impl ToAddrs for (&str, u16) {
 
 /// Resolves `addr` to socket addresses (asyncio's `getaddrinfo`); host names
 /// are looked up on the blocking pool.
-pub async fn lookup_host(addr: impl ToAddrs) -> io::Result<Vec<SocketAddr>> {
-    match addr.to_addrs() {
-        Target::Resolved(addrs) => Ok(addrs),
-        Target::Lookup(name) => {
-            let task = loop_exec::spawn_blocking(move || name.to_socket_addrs().map(Iterator::collect::<Vec<_>>));
-            let addrs = task.await.map_err(|e| io::Error::other(format!("name lookup failed: {e}")))??;
-            if addrs.is_empty() {
-                return Err(io::Error::new(io::ErrorKind::NotFound, "the name resolved to no address"));
+#[track_caller]
+pub fn lookup_host(addr: impl ToAddrs) -> impl Future<Output = io::Result<Vec<SocketAddr>>> {
+    WaitSite::new(None, async move {
+        match addr.to_addrs() {
+            Target::Resolved(addrs) => Ok(addrs),
+            Target::Lookup(name) => {
+                let task = loop_exec::spawn_blocking(move || name.to_socket_addrs().map(Iterator::collect::<Vec<_>>));
+                let addrs = task.await.map_err(|e| io::Error::other(format!("name lookup failed: {e}")))??;
+                if addrs.is_empty() {
+                    return Err(io::Error::new(io::ErrorKind::NotFound, "the name resolved to no address"));
+                }
+                Ok(addrs)
             }
-            Ok(addrs)
         }
-    }
+    })
 }
 
 /// Connects to the first address of `addr` that accepts, trying each in
@@ -89,25 +95,31 @@ pub async fn lookup_host(addr: impl ToAddrs) -> io::Result<Vec<SocketAddr>> {
 /// let stream = r#loop::net::connect("localhost:8080").await?;
 /// # Ok::<(), std::io::Error>(()) });
 /// ```
-pub async fn connect(addr: impl ToAddrs) -> io::Result<TcpStream> {
-    let mut last = None;
-    for addr in lookup_host(addr).await? {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => return Ok(stream),
-            Err(e) => last = Some(e),
+#[track_caller]
+pub fn connect(addr: impl ToAddrs) -> impl Future<Output = io::Result<TcpStream>> {
+    WaitSite::new(None, async move {
+        let mut last = None;
+        for addr in lookup_host(addr).await? {
+            match TcpStream::connect(addr).await {
+                Ok(stream) => return Ok(stream),
+                Err(e) => last = Some(e),
+            }
         }
-    }
-    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address to connect to")))
+        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address to connect to")))
+    })
 }
 
 /// Binds a listener on the first address of `addr` that works.
-pub async fn bind(addr: impl ToAddrs) -> io::Result<TcpListener> {
-    let mut last = None;
-    for addr in lookup_host(addr).await? {
-        match TcpListener::bind(addr) {
-            Ok(listener) => return Ok(listener),
-            Err(e) => last = Some(e),
+#[track_caller]
+pub fn bind(addr: impl ToAddrs) -> impl Future<Output = io::Result<TcpListener>> {
+    WaitSite::new(None, async move {
+        let mut last = None;
+        for addr in lookup_host(addr).await? {
+            match TcpListener::bind(addr) {
+                Ok(listener) => return Ok(listener),
+                Err(e) => last = Some(e),
+            }
         }
-    }
-    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address to bind")))
+        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address to bind")))
+    })
 }

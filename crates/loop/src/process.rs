@@ -11,6 +11,7 @@
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs::File;
+use std::future::Future;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
@@ -21,6 +22,8 @@ use std::time::Duration;
 
 use futures_io::{AsyncRead, AsyncWrite};
 use loop_core::Async;
+use loop_exec::WaitSite;
+use loop_sync::WaitKind;
 
 pub use std::process::Stdio;
 
@@ -149,17 +152,21 @@ impl Command {
 
     /// Runs the child to completion, collecting stdout and stderr (piped
     /// unless set otherwise; stdin is null).
-    pub async fn output(&mut self) -> io::Result<Output> {
-        self.inner.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = self.spawn()?;
-        let (stdout, stderr) = child.communicate(None).await?;
-        let status = child.wait().await?;
-        Ok(Output { status, stdout, stderr })
+    #[track_caller]
+    pub fn output(&mut self) -> impl Future<Output = io::Result<Output>> + use<'_> {
+        WaitSite::new(None, async move {
+            self.inner.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+            let mut child = self.spawn()?;
+            let (stdout, stderr) = child.communicate(None).await?;
+            let status = child.wait().await?;
+            Ok(Output { status, stdout, stderr })
+        })
     }
 
     /// Runs the child to completion and returns its exit status.
-    pub async fn status(&mut self) -> io::Result<ExitStatus> {
-        self.spawn()?.wait().await
+    #[track_caller]
+    pub fn status(&mut self) -> impl Future<Output = io::Result<ExitStatus>> + use<'_> {
+        WaitSite::new(Some(WaitKind::ChildExit), async move { self.spawn()?.wait().await })
     }
 }
 
@@ -231,33 +238,36 @@ impl Child {
 
     /// Waits for the child to exit and reaps it. Closes our end of its
     /// stdin first, as `std` does, so a child reading stdin can finish.
-    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
-        drop(self.stdin.take());
-        if let Some(status) = self.status {
-            return Ok(status);
-        }
-        let status = match &self.exit {
-            ExitWatch::Pidfd(fd) => {
-                let child = self.child.as_mut().expect("child present");
-                fd.read_with(|_| match child.try_wait()? {
-                    Some(status) => Ok(status),
-                    None => Err(io::ErrorKind::WouldBlock.into()),
-                })
-                .await?
+    #[track_caller]
+    pub fn wait(&mut self) -> impl Future<Output = io::Result<ExitStatus>> + use<'_> {
+        WaitSite::new(Some(WaitKind::ChildExit), async move {
+            drop(self.stdin.take());
+            if let Some(status) = self.status {
+                return Ok(status);
             }
-            ExitWatch::Poll => {
-                let mut backoff = Duration::from_millis(1);
-                loop {
-                    if let Some(status) = self.std().try_wait()? {
-                        break status;
-                    }
-                    loop_exec::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_millis(50));
+            let status = match &self.exit {
+                ExitWatch::Pidfd(fd) => {
+                    let child = self.child.as_mut().expect("child present");
+                    fd.read_with(|_| match child.try_wait()? {
+                        Some(status) => Ok(status),
+                        None => Err(io::ErrorKind::WouldBlock.into()),
+                    })
+                    .await?
                 }
-            }
-        };
-        self.status = Some(status);
-        Ok(status)
+                ExitWatch::Poll => {
+                    let mut backoff = Duration::from_millis(1);
+                    loop {
+                        if let Some(status) = self.std().try_wait()? {
+                            break status;
+                        }
+                        loop_exec::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_millis(50));
+                    }
+                }
+            };
+            self.status = Some(status);
+            Ok(status)
+        })
     }
 
     /// Sends SIGKILL (a child that already exited is not an error).
@@ -282,35 +292,44 @@ impl Child {
     /// stderr to the end, all concurrently — no deadlock however large
     /// either side is (asyncio's `communicate`). Returns (stdout, stderr);
     /// a stream that is not piped gives an empty vector.
-    pub async fn communicate(&mut self, input: Option<&[u8]>) -> io::Result<(Vec<u8>, Vec<u8>)> {
-        let stdin = self.stdin.take();
-        let stdout = self.stdout.take();
-        let stderr = self.stderr.take();
-        let write = async move {
-            if let (Some(stdin), Some(input)) = (stdin, input) {
-                let mut rest = input;
-                while !rest.is_empty() {
-                    match stdin.io.write_with(|mut s| s.write(rest)).await {
-                        Ok(n) => rest = &rest[n..],
-                        // The child stopped reading (exited): not our error.
-                        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break,
-                        Err(e) => return Err(e),
+    #[track_caller]
+    pub fn communicate<'a>(
+        &'a mut self,
+        input: Option<&'a [u8]>,
+    ) -> impl Future<Output = io::Result<(Vec<u8>, Vec<u8>)>> + use<'a> {
+        WaitSite::new(None, async move {
+            let stdin = self.stdin.take();
+            let stdout = self.stdout.take();
+            let stderr = self.stderr.take();
+            let write = async move {
+                if let (Some(stdin), Some(input)) = (stdin, input) {
+                    let mut rest = input;
+                    while !rest.is_empty() {
+                        match stdin.io.write_with(|mut s| s.write(rest)).await {
+                            Ok(n) => rest = &rest[n..],
+                            // The child stopped reading (exited): not our error.
+                            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break,
+                            Err(e) => return Err(e),
+                        }
                     }
                 }
-            }
-            Ok(())
-        };
-        let (w, out, err) =
-            loop_exec::gather!(write, read_all(stdout.map(|s| s.io)), read_all(stderr.map(|s| s.io))).await;
-        w?;
-        Ok((out?, err?))
+                Ok(())
+            };
+            let (w, out, err) =
+                loop_exec::gather!(write, read_all(stdout.map(|s| s.io)), read_all(stderr.map(|s| s.io))).await;
+            w?;
+            Ok((out?, err?))
+        })
     }
 
     /// Waits for exit while collecting stdout and stderr.
-    pub async fn wait_with_output(mut self) -> io::Result<Output> {
-        let (stdout, stderr) = self.communicate(None).await?;
-        let status = self.wait().await?;
-        Ok(Output { status, stdout, stderr })
+    #[track_caller]
+    pub fn wait_with_output(mut self) -> impl Future<Output = io::Result<Output>> {
+        WaitSite::new(None, async move {
+            let (stdout, stderr) = self.communicate(None).await?;
+            let status = self.wait().await?;
+            Ok(Output { status, stdout, stderr })
+        })
     }
 }
 

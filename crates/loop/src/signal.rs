@@ -10,6 +10,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::future::Future;
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -20,6 +21,8 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream;
 use loop_core::Async;
+use loop_exec::WaitSite;
+use loop_sync::WaitKind;
 
 pub use libc::{SIGALRM, SIGCHLD, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
 
@@ -183,8 +186,9 @@ impl Signals {
     }
 
     /// Waits for the next signal and returns its number.
-    pub async fn recv(&mut self) -> io::Result<i32> {
-        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    #[track_caller]
+    pub fn recv(&mut self) -> impl Future<Output = io::Result<i32>> + use<'_> {
+        WaitSite::new(Some(WaitKind::Signal), async move { std::future::poll_fn(|cx| self.poll_recv(cx)).await })
     }
 
     /// Polls for the next signal.
@@ -246,6 +250,7 @@ impl fmt::Debug for Signals {
 }
 
 /// Waits for Ctrl-C (`SIGINT`).
-pub async fn ctrl_c() -> io::Result<()> {
-    Signals::new([libc::SIGINT])?.recv().await.map(drop)
+#[track_caller]
+pub fn ctrl_c() -> impl Future<Output = io::Result<()>> {
+    WaitSite::new(Some(WaitKind::Signal), async move { Signals::new([libc::SIGINT])?.recv().await.map(drop) })
 }

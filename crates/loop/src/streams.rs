@@ -13,8 +13,8 @@ use std::task::{Context, Poll, Waker};
 
 use futures_io::{AsyncRead, AsyncWrite};
 use loop_core::{OwnedReadHalf, OwnedWriteHalf, TcpStream, UnixListener, UnixReadHalf, UnixWriteHalf};
-use loop_exec::Task;
-use loop_sync::Event;
+use loop_exec::{Task, WaitSite};
+use loop_sync::{Event, WaitKind};
 
 use crate::net::ToAddrs;
 
@@ -156,34 +156,43 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
 
     /// Reads up to `n` bytes: whatever is available as soon as there is
     /// some; empty at EOF.
-    pub async fn read(&mut self, n: usize) -> io::Result<Vec<u8>> {
-        if n == 0 {
-            return Ok(Vec::new());
-        }
-        if self.buffered() == 0 {
-            self.fill(n.min(self.limit)).await?;
-        }
-        let k = n.min(self.buffered());
-        Ok(self.take(k))
+    #[track_caller]
+    pub fn read<'a>(&'a mut self, n: usize) -> impl Future<Output = io::Result<Vec<u8>>> + use<'a, R> {
+        WaitSite::new(Some(WaitKind::Readable), async move {
+            if n == 0 {
+                return Ok(Vec::new());
+            }
+            if self.buffered() == 0 {
+                self.fill(n.min(self.limit)).await?;
+            }
+            let k = n.min(self.buffered());
+            Ok(self.take(k))
+        })
     }
 
     /// Reads until EOF.
-    pub async fn read_to_end(&mut self) -> io::Result<Vec<u8>> {
-        while self.fill(self.limit).await? > 0 {}
-        let n = self.buffered();
-        Ok(self.take(n))
+    #[track_caller]
+    pub fn read_to_end<'a>(&'a mut self) -> impl Future<Output = io::Result<Vec<u8>>> + use<'a, R> {
+        WaitSite::new(Some(WaitKind::Readable), async move {
+            while self.fill(self.limit).await? > 0 {}
+            let n = self.buffered();
+            Ok(self.take(n))
+        })
     }
 
     /// Reads exactly `n` bytes; at EOF before that, an
     /// [`IncompleteReadError`] carrying what was read.
-    pub async fn readexactly(&mut self, n: usize) -> Result<Vec<u8>, StreamError> {
-        while self.buffered() < n {
-            if self.fill(n - self.buffered()).await? == 0 {
-                let k = self.buffered();
-                return Err(IncompleteReadError { partial: self.take(k), expected: Some(n) }.into());
+    #[track_caller]
+    pub fn readexactly<'a>(&'a mut self, n: usize) -> impl Future<Output = Result<Vec<u8>, StreamError>> + use<'a, R> {
+        WaitSite::new(Some(WaitKind::Readable), async move {
+            while self.buffered() < n {
+                if self.fill(n - self.buffered()).await? == 0 {
+                    let k = self.buffered();
+                    return Err(IncompleteReadError { partial: self.take(k), expected: Some(n) }.into());
+                }
             }
-        }
-        Ok(self.take(n))
+            Ok(self.take(n))
+        })
     }
 
     /// Reads up to and including `separator`.
@@ -194,44 +203,53 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
     ///
     /// # Panics
     /// When `separator` is empty.
-    pub async fn readuntil(&mut self, separator: &[u8]) -> Result<Vec<u8>, StreamError> {
-        assert!(!separator.is_empty(), "readuntil: the separator must not be empty");
-        let mut searched = 0;
-        loop {
-            let data = &self.buf[self.pos..];
-            if let Some(i) = find(&data[searched..], separator) {
-                let end = searched + i + separator.len();
-                if end > self.limit {
+    #[track_caller]
+    pub fn readuntil<'a>(
+        &'a mut self,
+        separator: &'a [u8],
+    ) -> impl Future<Output = Result<Vec<u8>, StreamError>> + use<'a, R> {
+        WaitSite::new(Some(WaitKind::Readable), async move {
+            assert!(!separator.is_empty(), "readuntil: the separator must not be empty");
+            let mut searched = 0;
+            loop {
+                let data = &self.buf[self.pos..];
+                if let Some(i) = find(&data[searched..], separator) {
+                    let end = searched + i + separator.len();
+                    if end > self.limit {
+                        return Err(LimitOverrunError {
+                            message: "separator is found, but chunk is longer than limit".into(),
+                            consumed: searched + i,
+                        }
+                        .into());
+                    }
+                    return Ok(self.take(end));
+                }
+                searched = data.len().saturating_sub(separator.len() - 1);
+                if data.len() > self.limit {
                     return Err(LimitOverrunError {
-                        message: "separator is found, but chunk is longer than limit".into(),
-                        consumed: searched + i,
+                        message: "separator is not found, and chunk exceeds the limit".into(),
+                        consumed: data.len(),
                     }
                     .into());
                 }
-                return Ok(self.take(end));
-            }
-            searched = data.len().saturating_sub(separator.len() - 1);
-            if data.len() > self.limit {
-                return Err(LimitOverrunError {
-                    message: "separator is not found, and chunk exceeds the limit".into(),
-                    consumed: data.len(),
+                if self.fill(self.limit).await? == 0 {
+                    let k = self.buffered();
+                    return Err(IncompleteReadError { partial: self.take(k), expected: None }.into());
                 }
-                .into());
             }
-            if self.fill(self.limit).await? == 0 {
-                let k = self.buffered();
-                return Err(IncompleteReadError { partial: self.take(k), expected: None }.into());
-            }
-        }
+        })
     }
 
     /// Reads a line (up to and including `\n`); at EOF the partial line
     /// (empty when nothing is left).
-    pub async fn readline(&mut self) -> Result<Vec<u8>, StreamError> {
-        match self.readuntil(b"\n").await {
-            Err(StreamError::IncompleteRead(e)) => Ok(e.partial),
-            other => other,
-        }
+    #[track_caller]
+    pub fn readline<'a>(&'a mut self) -> impl Future<Output = Result<Vec<u8>, StreamError>> + use<'a, R> {
+        WaitSite::new(Some(WaitKind::Readable), async move {
+            match self.readuntil(b"\n").await {
+                Err(StreamError::IncompleteRead(e)) => Ok(e.partial),
+                other => other,
+            }
+        })
     }
 
     /// The wrapped stream.
@@ -450,19 +468,22 @@ impl<W: AsyncWrite + Unpin + 'static> StreamWriter<W> {
 
     /// Waits until the buffer is below the low-water mark if it went above
     /// the high one; reports the first write error.
-    pub async fn drain(&self) -> io::Result<()> {
-        poll_fn(|cx| {
-            let mut st = self.shared.state.borrow_mut();
-            if let Some(e) = st.error() {
-                return Poll::Ready(Err(e));
-            }
-            if !st.paused || st.done {
-                return Poll::Ready(Ok(()));
-            }
-            st.drain_wakers.push(cx.waker().clone());
-            Poll::Pending
+    #[track_caller]
+    pub fn drain<'a>(&'a self) -> impl Future<Output = io::Result<()>> + use<'a, W> {
+        WaitSite::new(Some(WaitKind::Writable), async move {
+            poll_fn(|cx| {
+                let mut st = self.shared.state.borrow_mut();
+                if let Some(e) = st.error() {
+                    return Poll::Ready(Err(e));
+                }
+                if !st.paused || st.done {
+                    return Poll::Ready(Ok(()));
+                }
+                st.drain_wakers.push(cx.waker().clone());
+                Poll::Pending
+            })
+            .await
         })
-        .await
     }
 
     /// Sends EOF after the buffered data (half-close: the peer reads EOF,
@@ -492,14 +513,17 @@ impl<W: AsyncWrite + Unpin + 'static> StreamWriter<W> {
     }
 
     /// Waits until the writer is closed and its buffer flushed (or failed).
-    pub async fn wait_closed(&mut self) -> io::Result<()> {
-        if let Some(task) = self.flusher.take() {
-            let _ = task.await;
-        }
-        match self.shared.state.borrow().error() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+    #[track_caller]
+    pub fn wait_closed<'a>(&'a mut self) -> impl Future<Output = io::Result<()>> + use<'a, W> {
+        WaitSite::new(Some(WaitKind::Writable), async move {
+            if let Some(task) = self.flusher.take() {
+                let _ = task.await;
+            }
+            match self.shared.state.borrow().error() {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        })
     }
 
     /// The peer's address, for TCP.
@@ -612,9 +636,12 @@ async fn flush_loop<W: AsyncWrite + Unpin>(shared: Rc<WriterShared<W>>) {
 /// let status = reader.readline().await?;
 /// # Ok::<(), r#loop::StreamError>(()) });
 /// ```
-pub async fn open_connection(addr: impl ToAddrs) -> io::Result<(StreamReader, StreamWriter)> {
-    let stream = crate::net::connect(addr).await?;
-    Ok(tcp_streams(stream))
+#[track_caller]
+pub fn open_connection(addr: impl ToAddrs) -> impl Future<Output = io::Result<(StreamReader, StreamWriter)>> {
+    WaitSite::new(None, async move {
+        let stream = crate::net::connect(addr).await?;
+        Ok(tcp_streams(stream))
+    })
 }
 
 /// Wraps a connected `TcpStream` as a reader/writer pair.
@@ -625,12 +652,15 @@ pub fn tcp_streams(stream: TcpStream) -> (StreamReader, StreamWriter) {
 }
 
 /// Opens a Unix-domain connection.
-pub async fn open_unix_connection(
+#[track_caller]
+pub fn open_unix_connection(
     path: impl AsRef<std::path::Path>,
-) -> io::Result<(StreamReader<UnixReadHalf>, StreamWriter<UnixWriteHalf>)> {
-    let stream = loop_core::UnixStream::connect(path).await?;
-    let (r, w) = stream.into_split();
-    Ok((StreamReader::new(r), StreamWriter::new(w)))
+) -> impl Future<Output = io::Result<(StreamReader<UnixReadHalf>, StreamWriter<UnixWriteHalf>)>> {
+    WaitSite::new(None, async move {
+        let stream = loop_core::UnixStream::connect(path).await?;
+        let (r, w) = stream.into_split();
+        Ok((StreamReader::new(r), StreamWriter::new(w)))
+    })
 }
 
 /// Handler tasks of a server, and how to wait for them.
@@ -713,13 +743,19 @@ impl Server {
     }
 
     /// Waits until `close` was called and every handler finished.
-    pub async fn wait_closed(&self) {
-        self.clients.all_done.wait().await;
+    #[track_caller]
+    pub fn wait_closed(&self) -> impl Future<Output = ()> + use<'_> {
+        WaitSite::new(None, async move {
+            self.clients.all_done.wait().await;
+        })
     }
 
     /// Serves until `close` is called.
-    pub async fn serve_forever(&self) {
-        self.clients.closed_event.wait().await;
+    #[track_caller]
+    pub fn serve_forever(&self) -> impl Future<Output = ()> + use<'_> {
+        WaitSite::new(None, async move {
+            self.clients.closed_event.wait().await;
+        })
     }
 }
 
@@ -789,24 +825,27 @@ fn new_clients() -> Rc<Clients> {
 /// })
 /// .unwrap();
 /// ```
-pub async fn start_server<H, Fut>(handler: H, addr: impl ToAddrs) -> io::Result<Server>
+#[track_caller]
+pub fn start_server<H, Fut>(handler: H, addr: impl ToAddrs) -> impl Future<Output = io::Result<Server>>
 where
     H: Fn(StreamReader, StreamWriter) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
 {
-    let listener = Rc::new(crate::net::bind(addr).await?);
-    let local_addr = listener.local_addr().ok();
-    Ok(serve(
-        local_addr,
-        move || {
-            let listener = listener.clone();
-            async move { listener.accept().await }
-        },
-        move |(stream, _)| {
-            let (r, w) = tcp_streams(stream);
-            handler(r, w)
-        },
-    ))
+    WaitSite::new(None, async move {
+        let listener = Rc::new(crate::net::bind(addr).await?);
+        let local_addr = listener.local_addr().ok();
+        Ok(serve(
+            local_addr,
+            move || {
+                let listener = listener.clone();
+                async move { listener.accept().await }
+            },
+            move |(stream, _)| {
+                let (r, w) = tcp_streams(stream);
+                handler(r, w)
+            },
+        ))
+    })
 }
 
 /// Runs the accept loop of a server: every accepted connection becomes a
@@ -833,23 +872,29 @@ where
 }
 
 /// Starts a Unix-domain server at `path`.
-pub async fn start_unix_server<H, Fut>(handler: H, path: impl AsRef<std::path::Path>) -> io::Result<Server>
+#[track_caller]
+pub fn start_unix_server<H, Fut>(
+    handler: H,
+    path: impl AsRef<std::path::Path>,
+) -> impl Future<Output = io::Result<Server>>
 where
     H: Fn(StreamReader<UnixReadHalf>, StreamWriter<UnixWriteHalf>) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
 {
-    let listener = Rc::new(UnixListener::bind(path)?);
-    Ok(serve(
-        None,
-        move || {
-            let listener = listener.clone();
-            async move { listener.accept().await }
-        },
-        move |(stream, _)| {
-            let (r, w) = stream.into_split();
-            handler(StreamReader::new(r), StreamWriter::new(w))
-        },
-    ))
+    WaitSite::new(None, async move {
+        let listener = Rc::new(UnixListener::bind(path)?);
+        Ok(serve(
+            None,
+            move || {
+                let listener = listener.clone();
+                async move { listener.accept().await }
+            },
+            move |(stream, _)| {
+                let (r, w) = stream.into_split();
+                handler(StreamReader::new(r), StreamWriter::new(w))
+            },
+        ))
+    })
 }
 
 /// After a failed `accept` (e.g. out of file descriptors), wait a moment

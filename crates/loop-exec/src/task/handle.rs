@@ -111,11 +111,18 @@ impl<T> Task<T> {
     /// `Ready` once the task has finished, without taking its result; the
     /// waker is registered like an `.await`'s. Used by `wait` and
     /// `as_completed`.
+    #[track_caller]
     pub fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.poll_finished_at(cx, Location::caller())
+    }
+
+    /// [`poll_finished`](Task::poll_finished), with the wait noted at `at`.
+    pub(crate) fn poll_finished_at(&self, cx: &mut Context<'_>, at: &'static Location<'static>) -> Poll<()> {
         let header = self.raw.header();
         if header.state.load(Ordering::Acquire) & COMPLETE != 0 {
             return Poll::Ready(());
         }
+        note_join_wait(at);
         // SAFETY: loop-thread only (the handle is not `Send`).
         let slot = unsafe { &mut *header.join_waker.get() };
         match slot {
@@ -129,9 +136,13 @@ impl<T> Task<T> {
 impl<T> Future for Task<T> {
     type Output = Result<T, TaskError>;
 
+    /// `#[track_caller]`: the location of the `.await` is where the
+    /// awaiting task is reported to wait (see `all_tasks`).
+    #[track_caller]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let header = self.raw.header();
         if header.state.load(Ordering::Acquire) & COMPLETE == 0 {
+            note_join_wait(Location::caller());
             // SAFETY: the join waker is only touched on the loop's thread, and
             // this handle is not `Send`, so we are on it.
             let slot = unsafe { &mut *header.join_waker.get() };
@@ -235,5 +246,15 @@ impl TaskBuilder {
     {
         let location = Location::caller();
         ev.inner().spawn(future, self.name.map(Box::new), location)
+    }
+}
+
+/// Records on the current task that it waits for another task's result, at
+/// `at` (the awaiting line). A location inside the standard library (an
+/// `.await` through `&mut Task` or `Pin<Box<Task>>`, whose forwarding `poll`
+/// does not pass the caller on) says nothing useful: such waits go unnoted.
+pub(crate) fn note_join_wait(at: &'static Location<'static>) {
+    if !at.file().starts_with("/rustc/") {
+        crate::inner::with_current(|inner| inner.record_wait(loop_sync::WaitKind::TaskJoin, at));
     }
 }

@@ -9,6 +9,7 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub(crate) use handle::note_join_wait;
 pub use handle::{Task, TaskBuilder};
 
 /// Why a task produced no value.
