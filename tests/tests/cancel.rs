@@ -93,6 +93,28 @@ fn a_panic_nobody_awaits_goes_to_the_exception_handler_with_the_task_name() {
 }
 
 #[test]
+fn a_destructor_that_panics_during_cancellation_ends_the_task_panicked() {
+    struct Boom;
+    impl Drop for Boom {
+        fn drop(&mut self) {
+            panic!("cleanup failed");
+        }
+    }
+    let out = aio::run(async {
+        let t = aio::spawn(async {
+            let _guard = Boom;
+            std::future::pending::<()>().await
+        });
+        aio::yield_now().await;
+        assert!(t.cancel());
+        let result = t.await;
+        (result, aio::spawn(async { 5 }).await)
+    });
+    // Reported, not swallowed; and the loop goes on.
+    assert_eq!(out, (Err(aio::TaskError::Panicked("cleanup failed".into())), Ok(5)));
+}
+
+#[test]
 fn a_panicking_callback_is_reported_and_the_loop_goes_on() {
     let ev = aio::EventLoop::new().unwrap();
     let seen = Log::new();

@@ -46,6 +46,45 @@ fn a_failing_child_cancels_its_siblings_and_every_error_is_reported() {
 }
 
 #[test]
+fn a_sibling_that_fails_while_being_cancelled_is_reported_too() {
+    struct FailingCleanup;
+    impl Drop for FailingCleanup {
+        fn drop(&mut self) {
+            panic!("cleanup of b failed");
+        }
+    }
+    let ev = paused();
+    let out = ev.run_until_complete(async {
+        let group: TaskGroup<(), String> = TaskGroup::new();
+        group
+            .spawn(async {
+                let _cleanup = FailingCleanup;
+                aio::sleep(Duration::from_secs(3600)).await;
+                Ok(())
+            })
+            .unwrap();
+        group
+            .spawn(async {
+                aio::sleep(Duration::from_secs(1)).await;
+                Err("a".to_string())
+            })
+            .unwrap();
+        group
+            .spawn(async {
+                aio::sleep(Duration::from_secs(3600)).await;
+                Ok(())
+            })
+            .unwrap();
+        group.join().await
+    });
+    // asyncio's ExceptionGroup holds the error and the one raised while
+    // handling the cancellation; so does the group's result.
+    let mut errors = out.unwrap_err().errors;
+    errors.sort_by_key(|e| format!("{e:?}"));
+    assert_eq!(errors, [ChildError::Failed("a".to_string()), ChildError::Panicked("cleanup of b failed".to_string())]);
+}
+
+#[test]
 fn the_first_failure_is_reported_first() {
     let ev = paused();
     let out = ev.run_until_complete(async {

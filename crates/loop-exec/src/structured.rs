@@ -153,7 +153,9 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
 
     /// Waits for every child. `Ok` with their values (in spawn order) when
     /// none failed; otherwise every failure. Children cancelled because a
-    /// sibling failed are not failures.
+    /// sibling failed are not failures, unless their cancellation itself
+    /// fails (a destructor panics): that is reported too, as
+    /// [`ChildError::Panicked`].
     #[track_caller]
     pub fn join(self) -> impl Future<Output = Result<Vec<T>, GroupError<E>>> + use<T, E> {
         self.join_at(Location::caller())

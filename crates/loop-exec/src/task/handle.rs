@@ -58,8 +58,10 @@ impl<T> Task<T> {
 
     /// Requests cancellation: the task's future is dropped (running its
     /// destructors) the next time the loop gets to it, and awaiting the task
-    /// gives [`TaskError::Cancelled`]. Returns `false` when the task had
-    /// already finished (then nothing changes).
+    /// gives [`TaskError::Cancelled`] — or [`TaskError::Panicked`] if a
+    /// destructor panicked while the future was dropped (its cleanup
+    /// failed). Returns `false` when the task had already finished (then
+    /// nothing changes).
     pub fn cancel(&self) -> bool {
         let header = self.raw.header();
         if !raw::mark_cancelled(header) {

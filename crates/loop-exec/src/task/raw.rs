@@ -383,8 +383,8 @@ impl<F: Future + 'static> TaskCell<F> {
 
     /// Replaces the stage, dropping the old one *in place* — the future is
     /// pinned and may point into itself, so it must never be moved — and
-    /// even if its destructor panics.
-    fn set_stage(stage: &mut Stage<F>, new: Stage<F>) {
+    /// even if its destructor panics. Returns that panic's message.
+    fn set_stage(stage: &mut Stage<F>, new: Stage<F>) -> Option<String> {
         let ptr: *mut Stage<F> = stage;
         // A future's or output's destructor may panic: the task still ends
         // in a defined state and the loop goes on. If it panics, the drop
@@ -392,9 +392,10 @@ impl<F: Future + 'static> TaskCell<F> {
         // place holds no live value either way.
         // SAFETY: `ptr` comes from a live `&mut` and the value is dropped
         // exactly once; nothing reads it before the write below.
-        let _ = panic::catch_unwind(AssertUnwindSafe(|| unsafe { std::ptr::drop_in_place(ptr) }));
+        let dropped = panic::catch_unwind(AssertUnwindSafe(|| unsafe { std::ptr::drop_in_place(ptr) }));
         // SAFETY: the place is valid for writes and holds no live value.
         unsafe { std::ptr::write(ptr, new) };
+        dropped.err().map(|payload| panic_payload_message(&*payload))
     }
 
     unsafe fn poll(ptr: NonNull<Header>, cx: &mut Context<'_>) -> bool {
@@ -421,7 +422,12 @@ impl<F: Future + 'static> TaskCell<F> {
     unsafe fn cancel(ptr: NonNull<Header>) {
         // SAFETY: forwarded contract.
         let stage = unsafe { Self::stage(ptr) };
-        Self::set_stage(stage, Stage::Finished(Err(TaskError::Cancelled)));
+        // A future whose destructor panics while it is cancelled failed in
+        // its cleanup: the task ends `Panicked`, not `Cancelled` (as in
+        // tokio), so a `TaskGroup` reports it.
+        if let Some(message) = Self::set_stage(stage, Stage::Finished(Err(TaskError::Cancelled))) {
+            *stage = Stage::Finished(Err(TaskError::Panicked(message)));
+        }
     }
 
     unsafe fn take_output(ptr: NonNull<Header>, out: *mut ()) {
