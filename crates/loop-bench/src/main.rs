@@ -25,7 +25,8 @@ struct Options {
     write: Option<String>,
     only: Option<String>,
     /// Run one runtime (`loop`, `tokio`, `smol`, `floor`) once with `n`
-    /// operations and print nothing: what `--syscalls` runs under strace.
+    /// operations and print only its number: what `--syscalls` runs under
+    /// strace and the cold-process table runs in fresh processes.
     single: Option<(String, usize)>,
     /// Count syscalls per operation of the I/O workloads with `strace -c -f`.
     syscalls: bool,
@@ -72,6 +73,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    alloc_count::pin_malloc_thresholds();
     let opts = parse();
     if let Some((rt, n)) = &opts.single {
         run_single(opts.only.as_deref().unwrap_or(""), rt, *n);
@@ -115,10 +117,12 @@ fn main() {
     } else {
         String::new()
     };
+    let cold = if opts.only.is_none() && opts.scale >= 1.0 { cold_table() } else { String::new() };
     let syscalls = if opts.syscalls { syscall_table(&rows) } else { String::new() };
     if let Some(path) = &opts.write {
         let mut md = markdown(&rows, &opts);
         md.push_str(&cost);
+        md.push_str(&cold);
         md.push_str(&syscalls);
         std::fs::write(path, md).expect("write the report");
         println!("wrote {path}");
@@ -221,9 +225,53 @@ fn run_single(name: &str, rt: &str, n: usize) {
         "floor" => drop(net_workloads::floor(name, n)),
         _ => {
             let rt = RUNTIMES.iter().find(|r| r.name() == rt).expect("runtime: loop, tokio, smol or floor");
-            (w.run)(*rt, n);
+            println!("{}", (w.run)(*rt, n));
         }
     }
+}
+
+/// Workloads whose first run in a fresh process is worth a number of its own:
+/// they allocate a lot, so a cold heap (page faults) weighs on them.
+const COLD_WORKLOADS: [&str; 3] = ["spawn", "chain", "sleep-fire"];
+
+/// First-run numbers: each runtime runs the workload once in a fresh
+/// process (median of three processes), so nobody profits from pages
+/// another run faulted in.
+fn cold_table() -> String {
+    let exe = std::env::current_exe().expect("own path");
+    let mut s = String::from(
+        "\nFirst run in a fresh process (cold heap: page faults included), median of 3 processes:\n\n\
+         | workload | unit | loop | tokio | smol | vs best peer |\n| --- | --- | ---: | ---: | ---: | ---: |\n",
+    );
+    for name in COLD_WORKLOADS {
+        let w = WORKLOADS.iter().find(|w| w.name == name).expect("a cold workload");
+        let values: Vec<f64> = RUNTIMES
+            .iter()
+            .map(|rt| {
+                let runs = (0..3).map(|_| {
+                    let out = std::process::Command::new(&exe)
+                        .args(["--only", name, "--single", rt.name(), &w.n.to_string()])
+                        .output()
+                        .expect("run the benchmark binary");
+                    String::from_utf8_lossy(&out.stdout).trim().parse::<f64>().unwrap_or(f64::NAN)
+                });
+                median(runs.collect())
+            })
+            .collect();
+        let best_peer = values[1].min(values[2]);
+        let line = format!(
+            "| {} | {} | {:.0} | {:.0} | {:.0} | {:.2}x |\n",
+            w.title,
+            w.unit,
+            values[0],
+            values[1],
+            values[2],
+            best_peer / values[0]
+        );
+        print!("cold: {line}");
+        s.push_str(&line);
+    }
+    s
 }
 
 /// Total syscalls of `self --only name --single rt n`, counted by strace.

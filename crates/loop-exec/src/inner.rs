@@ -119,6 +119,9 @@ pub(crate) fn report_unawaited_panic(header: &Header, message: String) {
     }
 }
 
+/// Entries of run queue capacity kept when it drains (4 KiB).
+const READY_KEEP: usize = 256;
+
 /// One entry of the run queue.
 pub(crate) enum Runnable {
     Task(TaskRef),
@@ -311,7 +314,7 @@ impl LoopInner {
         let now = clock.now();
         Ok(Rc::new(LoopInner {
             shared,
-            ready: RefCell::new(VecDeque::with_capacity(256)),
+            ready: RefCell::new(VecDeque::with_capacity(READY_KEEP)),
             deferred: RefCell::new(Vec::new()),
             timers: RefCell::new(TimerWheel::new()),
             fired: RefCell::new(Vec::new()),
@@ -540,6 +543,12 @@ impl LoopInner {
             if self.stopping.get() {
                 break;
             }
+        }
+        // A burst (100k spawns) grows the queue; do not keep its peak size
+        // (16 bytes per entry) for the loop's life once it has drained.
+        let mut ready = self.ready.borrow_mut();
+        if ready.is_empty() && ready.capacity() > READY_KEEP {
+            ready.shrink_to(READY_KEEP);
         }
     }
 
