@@ -119,6 +119,20 @@ pub(crate) fn report_unawaited_panic(header: &Header, message: String) {
     }
 }
 
+/// Stops the loop loudly when the OS refuses to wait for events (an
+/// interrupted wait is not an error: the reactor retries it). Carrying on
+/// would spin at 100% CPU without ever seeing I/O or timers again.
+#[track_caller]
+fn reactor_ok(result: std::io::Result<usize>) {
+    if let Err(e) = result {
+        panic!(
+            "the event loop's reactor failed to wait for events: {e}. The loop cannot see I/O or timers any more; \
+             this usually means a descriptor the loop owns (its epoll/kqueue or wake-up fd) was closed or replaced \
+             behind its back, e.g. by closing a raw fd number"
+        );
+    }
+}
+
 /// Entries of run queue capacity kept when it drains (4 KiB).
 const READY_KEEP: usize = 256;
 
@@ -511,7 +525,7 @@ impl LoopInner {
             // Busy: still look at I/O at least every BUDGET polls, so ready
             // tasks cannot starve sockets. (Each look costs syscalls; doing
             // it every turn would tax every wake-up.)
-            let _ = self.reactor.borrow_mut().poll_now();
+            reactor_ok(self.reactor.borrow_mut().poll_now());
             self.polls_since_io.set(0);
         }
         if !self.shared.injector.is_empty() {
@@ -565,7 +579,7 @@ impl LoopInner {
                 if outside_work {
                     None
                 } else {
-                    let _ = self.reactor.borrow_mut().poll_now();
+                    reactor_ok(self.reactor.borrow_mut().poll_now());
                     if self.shared.injector.is_empty() && !main_ready() {
                         self.clock.advance_to(when);
                     }
@@ -575,7 +589,7 @@ impl LoopInner {
             Some(when) => Some(when.saturating_duration_since(self.clock.now())),
         };
         let shared = &self.shared;
-        let _ = self.reactor.borrow_mut().park(timeout, || shared.injector.is_empty() && !main_ready());
+        reactor_ok(self.reactor.borrow_mut().park(timeout, || shared.injector.is_empty() && !main_ready()));
     }
 
     fn drain_injector(&self) {
