@@ -133,6 +133,10 @@ fn reactor_ok(result: std::io::Result<usize>) {
     }
 }
 
+/// One turn in this many (on average) has its polls timed for the tasks'
+/// busy time.
+const SAMPLE_EVERY: u32 = 128;
+
 /// Entries of run queue capacity kept when it drains (4 KiB).
 const READY_KEEP: usize = 256;
 
@@ -242,6 +246,14 @@ pub(crate) struct LoopInner {
     pub(crate) turn_start: Cell<Instant>,
     /// `turn_start` as a (wrapping) millisecond tick, for wait times.
     turn_tick: Cell<u32>,
+    /// Weight of this turn's polls in the tasks' busy time: 0 when they
+    /// are not timed (most turns), `SAMPLE_EVERY` in a sampled turn, 1 in
+    /// debug mode (every poll is timed).
+    turn_weight: Cell<u32>,
+    /// Turns left until the next sampled one.
+    turns_to_sample: Cell<u32>,
+    /// xorshift state drawing the gaps between sampled turns.
+    sample_rng: Cell<u32>,
     /// The unused part of this loop's block of task ids: (next, end).
     task_ids: Cell<(u64, u64)>,
     /// Tasks and callbacks run since the reactor was last asked for events.
@@ -322,6 +334,7 @@ impl Wake for MainWaker {
 
 impl LoopInner {
     pub(crate) fn new(config: Config) -> std::io::Result<Rc<LoopInner>> {
+        let debug_weight = u32::from(config.debug);
         let reactor = Reactor::new()?;
         let shared = Arc::new(LoopShared::new(reactor.notifier()));
         let clock = if config.paused_clock { Clock::paused() } else { Clock::real() };
@@ -344,6 +357,9 @@ impl LoopInner {
             exception_handler: RefCell::new(None),
             turn_start: Cell::new(now),
             turn_tick: Cell::new(0),
+            turn_weight: Cell::new(debug_weight),
+            turns_to_sample: Cell::new(1),
+            sample_rng: Cell::new(0x9E37_79B9),
             task_ids: Cell::new((0, 0)),
             polls_since_io: Cell::new(0),
             counters: Counters::default(),
@@ -388,6 +404,7 @@ impl LoopInner {
             created_tick: self.clock.tick_of(self.turn_start.get()) as u32,
             waiting_since: Cell::new(0),
             waiting_at: Cell::new(None),
+            busy_ns: Cell::new(0),
         };
         // Three references: the registry's, the run queue's, the handle's.
         let registry_ref = TaskRef::allocate(future, self.shared.clone(), meta, SCHEDULED | HANDLE, 3);
@@ -404,11 +421,39 @@ impl LoopInner {
         Task::from_raw(handle_ref)
     }
 
+    /// Decides whether this turn's polls are timed for the tasks' busy
+    /// time (see `turn_weight`). Timing every poll would cost two clock
+    /// reads (~50 ns) per poll, more than a whole `yield_now`; instead about
+    /// one turn in `SAMPLE_EVERY` is timed, each of its polls counting
+    /// `SAMPLE_EVERY` times. The gaps between sampled turns are random
+    /// (uniform on 1..2*SAMPLE_EVERY), so every poll is equally likely to
+    /// be timed, whatever its place in a round of tasks: a task's estimate
+    /// is right on average. Deciding per turn keeps the per-poll cost at one
+    /// predictable branch.
+    fn sample_turn(&self) {
+        if self.config.debug || !self.config.introspection {
+            return;
+        }
+        let left = self.turns_to_sample.get() - 1;
+        if left > 0 {
+            self.turns_to_sample.set(left);
+            self.turn_weight.set(0);
+            return;
+        }
+        let mut x = self.sample_rng.get();
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.sample_rng.set(x);
+        self.turns_to_sample.set(1 + x % (2 * SAMPLE_EVERY - 1));
+        self.turn_weight.set(SAMPLE_EVERY);
+    }
+
     /// Notes on the task being polled that it now waits on `kind` at
     /// `location` (no-op outside a task).
     pub(crate) fn record_wait(&self, kind: loop_sync::WaitKind, location: &'static Location<'static>) {
         self.with_polled_meta(|meta| {
-            meta.replace_waiting_kind(Some(kind));
+            meta.set_waiting_kind(kind);
             meta.waiting_at.set(Some(location));
         });
     }
@@ -419,7 +464,7 @@ impl LoopInner {
     pub(crate) fn record_wait_site(&self, kind: Option<loop_sync::WaitKind>, location: &'static Location<'static>) {
         self.with_polled_meta(|meta| {
             if let Some(kind) = kind.or_else(|| meta.waiting_kind()) {
-                meta.replace_waiting_kind(Some(kind));
+                meta.set_waiting_kind(kind);
                 meta.waiting_at.set(Some(location));
             }
         });
@@ -548,6 +593,7 @@ impl LoopInner {
         }
         let n = self.ready.borrow().len().min(BUDGET);
         self.polls_since_io.set(self.polls_since_io.get() + n);
+        self.sample_turn();
         for _ in 0..n {
             let Some(next) = self.ready.borrow_mut().pop_front() else { break };
             match next {
@@ -662,7 +708,7 @@ impl LoopInner {
         // one refining an inner one's report); the last report counts.
         let mut waited_at = None;
         if self.config.introspection {
-            if header.meta.replace_waiting_kind(None).is_some() {
+            if header.meta.clear_waiting() {
                 waited_at = header.meta.waiting_at.get();
             }
             header.meta.polls.set(header.meta.polls.get().saturating_add(1));
@@ -670,18 +716,23 @@ impl LoopInner {
         let previous = self.current_task.replace(Some(task.as_ptr()));
         let waker = task.borrowed_waker();
         let mut cx = Context::from_waker(&waker);
-        let start = self.config.debug.then(Instant::now);
+        let weight = self.turn_weight.get();
+        let start = (weight > 0).then(Instant::now);
         let done = task.poll(&mut cx);
         if let Some(start) = start {
-            self.warn_if_slow(header, start.elapsed());
+            let took = start.elapsed();
+            if self.config.introspection {
+                let busy = &header.meta.busy_ns;
+                busy.set(busy.get().saturating_add((took.as_nanos() as u64).saturating_mul(u64::from(weight))));
+            }
+            if self.config.debug {
+                self.warn_if_slow(header, took);
+            }
         }
         self.current_task.set(previous);
         if done {
             self.complete(task);
-        } else if self.config.introspection
-            && header.meta.waiting_kind().is_some()
-            && header.meta.waiting_at.get() != waited_at
-        {
+        } else if self.config.introspection && header.meta.is_waiting() && header.meta.waiting_at.get() != waited_at {
             header.meta.waiting_since.set(self.turn_tick.get());
         }
     }
@@ -773,6 +824,7 @@ impl LoopInner {
             state,
             location: meta.location,
             polls: u64::from(meta.polls.get()),
+            busy: Duration::from_nanos(meta.busy_ns.get()),
             age: Duration::from_millis(u64::from((self.clock.tick_of(now) as u32).wrapping_sub(meta.created_tick))),
             waiting: match (meta.waiting_kind(), meta.waiting_at.get()) {
                 (Some(kind), Some(location)) => {

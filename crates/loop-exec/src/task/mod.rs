@@ -107,6 +107,13 @@ pub struct TaskInfo {
     pub location: &'static Location<'static>,
     /// How many times its future has been polled.
     pub polls: u64,
+    /// Time spent inside its polls. Exact in debug mode (every poll is
+    /// timed there); otherwise estimated by timing the polls of one loop
+    /// turn in 128, picked at random, and counting each 128 times: right on
+    /// average, with a spread that shrinks as the task polls more (a task
+    /// polled a few times may show zero), for a fraction of a nanosecond
+    /// per poll.
+    pub busy: Duration,
     /// How long ago it was spawned (loop time).
     pub age: Duration,
     /// What it waits on, if one of the runtime's own futures said so.
@@ -141,6 +148,6 @@ impl fmt::Display for TaskInfo {
                 w.waited
             )?;
         }
-        write!(f, ", {} polls, age {:.3?}", self.polls, self.age)
+        write!(f, ", {} polls, busy {:.3?}, age {:.3?}", self.polls, self.busy, self.age)
     }
 }

@@ -40,6 +40,10 @@ pub(crate) struct TaskMeta {
     pub(crate) waiting_since: Cell<u32>,
     /// The source location of the wait.
     pub(crate) waiting_at: Cell<Option<&'static Location<'static>>>,
+    /// Time spent inside the future's `poll`, in nanoseconds: every poll
+    /// timed in debug mode, else an unbiased estimate from sampled turns
+    /// (see `LoopInner::sample_turn`).
+    pub(crate) busy_ns: Cell<u64>,
 }
 
 /// The first part of every task cell, whatever its future type.
@@ -122,13 +126,23 @@ impl TaskMeta {
         loop_sync::WaitKind::from_code((self.slot_and_wait.get() >> 24) as u8)
     }
 
-    /// Sets (or with `None` clears) what the task waits on; returns what
-    /// was set before.
-    pub(crate) fn replace_waiting_kind(&self, kind: Option<loop_sync::WaitKind>) -> Option<loop_sync::WaitKind> {
-        let old = self.waiting_kind();
-        let code = kind.map_or(0, loop_sync::WaitKind::code) as u32;
+    /// Whether a wait is reported (cheaper than decoding its kind).
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.slot_and_wait.get() > MAX_SLOT
+    }
+
+    /// Clears the reported wait, if any (at the start of a poll); returns
+    /// whether there was one.
+    pub(crate) fn clear_waiting(&self) -> bool {
+        let packed = self.slot_and_wait.get();
+        self.slot_and_wait.set(packed & MAX_SLOT);
+        packed > MAX_SLOT
+    }
+
+    /// Sets what the task waits on.
+    pub(crate) fn set_waiting_kind(&self, kind: loop_sync::WaitKind) {
+        let code = u32::from(kind.code());
         self.slot_and_wait.set((self.slot_and_wait.get() & MAX_SLOT) | (code << 24));
-        old
     }
 }
 
