@@ -335,6 +335,13 @@ impl Wake for MainWaker {
 impl LoopInner {
     pub(crate) fn new(config: Config) -> std::io::Result<Rc<LoopInner>> {
         let debug_weight = u32::from(config.debug);
+        let sample_seed = {
+            static LOOPS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let n = LOOPS.fetch_add(1, Ordering::Relaxed);
+            // Any odd multiplier spreads consecutive loops apart; never 0
+            // (xorshift's fixed point).
+            n.wrapping_mul(0x9E37_79B9) | 1
+        };
         let reactor = Reactor::new()?;
         let shared = Arc::new(LoopShared::new(reactor.notifier()));
         let clock = if config.paused_clock { Clock::paused() } else { Clock::real() };
@@ -358,8 +365,9 @@ impl LoopInner {
             turn_start: Cell::new(now),
             turn_tick: Cell::new(0),
             turn_weight: Cell::new(debug_weight),
-            turns_to_sample: Cell::new(1),
-            sample_rng: Cell::new(0x9E37_79B9),
+            // A different sequence per loop, and not always the first turn.
+            turns_to_sample: Cell::new(1 + (sample_seed >> 8) % (2 * SAMPLE_EVERY - 1)),
+            sample_rng: Cell::new(sample_seed),
             task_ids: Cell::new((0, 0)),
             polls_since_io: Cell::new(0),
             counters: Counters::default(),
@@ -825,6 +833,7 @@ impl LoopInner {
             location: meta.location,
             polls: u64::from(meta.polls.get()),
             busy: Duration::from_nanos(meta.busy_ns.get()),
+            busy_estimated: !self.config.debug,
             age: Duration::from_millis(u64::from((self.clock.tick_of(now) as u32).wrapping_sub(meta.created_tick))),
             waiting: match (meta.waiting_kind(), meta.waiting_at.get()) {
                 (Some(kind), Some(location)) => {

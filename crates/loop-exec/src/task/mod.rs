@@ -111,9 +111,12 @@ pub struct TaskInfo {
     /// timed there); otherwise estimated by timing the polls of one loop
     /// turn in 128, picked at random, and counting each 128 times: right on
     /// average, with a spread that shrinks as the task polls more (a task
-    /// polled a few times may show zero), for a fraction of a nanosecond
-    /// per poll.
+    /// polled a few times may show zero, or 128 times its one poll), for a
+    /// fraction of a nanosecond per poll. Turn on debug mode for exact
+    /// numbers.
     pub busy: Duration,
+    /// Whether `busy` is the sampled estimate (outside debug mode).
+    pub busy_estimated: bool,
     /// How long ago it was spawned (loop time).
     pub age: Duration,
     /// What it waits on, if one of the runtime's own futures said so.
@@ -148,6 +151,7 @@ impl fmt::Display for TaskInfo {
                 w.waited
             )?;
         }
-        write!(f, ", {} polls, busy {:.3?}, age {:.3?}", self.polls, self.busy, self.age)
+        let about = if self.busy_estimated { "~" } else { "" };
+        write!(f, ", {} polls, busy {about}{:.3?}, age {:.3?}", self.polls, self.busy, self.age)
     }
 }
