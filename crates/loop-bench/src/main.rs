@@ -80,6 +80,22 @@ fn main() {
         run_single(opts.only.as_deref().unwrap_or(""), rt, *n);
         return;
     }
+    // First, on a fresh heap: its numbers compare with the spawn and yield
+    // rows below (after the I/O workloads the same runs measure slower).
+    let cost = if matches!(opts.only.as_deref(), None | Some("cost")) && opts.single.is_none() {
+        let [(sw, so, sr), (yw, yo, yr)] = workloads::introspection_cost(opts.reps);
+        let text = format!(
+            "\nPer-task bookkeeping (`Builder::introspection`), loop runs with and without it alternating (cost: median of the back-to-back pairs' ratios):\n\n\
+             | workload | with | without | cost |\n| --- | ---: | ---: | ---: |\n\
+             | spawn 100k, ns/task | {sw:.0} | {so:.0} | {:+.1}% |\n| yield 200x1,000, ns/yield | {yw:.1} | {yo:.1} | {:+.1}% |\n",
+            (sr - 1.0) * 100.0,
+            (yr - 1.0) * 100.0
+        );
+        print!("{text}");
+        text
+    } else {
+        String::new()
+    };
     let mut rows = Vec::new();
     for w in WORKLOADS.iter().chain(sync_workloads::SYNC_WORKLOADS).chain(net_workloads::NET_WORKLOADS) {
         if opts.only.as_deref().is_some_and(|o| o != w.name) {
@@ -104,20 +120,6 @@ fn main() {
         print_row(&row);
         rows.push(row);
     }
-    let cost = if matches!(opts.only.as_deref(), None | Some("cost")) && opts.single.is_none() {
-        let [(sw, so), (yw, yo)] = workloads::introspection_cost(opts.reps);
-        let text = format!(
-            "\nPer-task bookkeeping (`Builder::introspection`), loop runs with and without it alternating:\n\n\
-             | workload | with | without | cost |\n| --- | ---: | ---: | ---: |\n\
-             | spawn 100k, ns/task | {sw:.0} | {so:.0} | {:+.1}% |\n| yield 200x1,000, ns/yield | {yw:.1} | {yo:.1} | {:+.1}% |\n",
-            (sw / so - 1.0) * 100.0,
-            (yw / yo - 1.0) * 100.0
-        );
-        print!("{text}");
-        text
-    } else {
-        String::new()
-    };
     let cold = if opts.only.is_none() && opts.scale >= 1.0 { cold_table() } else { String::new() };
     let syscalls = if opts.syscalls { syscall_table(&rows) } else { String::new() };
     if let Some(path) = &opts.write {
@@ -173,6 +175,11 @@ fn markdown(rows: &[Row], opts: &Options) -> String {
     s.push_str("better. *vs best* is the best peer's number divided by ours: above 1.00 we are faster.\n");
     s.push_str("On this shared 2-core machine whole runs drift by 5-10% (the peers' numbers too): compare\n");
     s.push_str("the ratios within one run rather than numbers across runs.\n\n");
+    s.push_str("The process pins glibc's trim and mmap thresholds (`mallopt`) before anything runs, for all\n");
+    s.push_str("three runtimes alike: with glibc's moving defaults, whether freed pages went back to the OS\n");
+    s.push_str("after a run depended on allocation order, so repeated runs of one runtime re-faulted ~14 MB\n");
+    s.push_str("(half of its spawn time) while another's kept theirs. The table below therefore measures a\n");
+    s.push_str("warm heap; the first-run table further down measures each runtime cold, in fresh processes.\n\n");
     s.push_str(&format!("Date: {date}. Machine: {cpu}, {cores} cores. {rustc}. Repetitions: {}.\n\n", opts.reps));
     s.push_str("| workload | unit | loop | tokio | smol | vs best peer | vs tokio |\n");
     s.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
@@ -236,12 +243,12 @@ fn run_single(name: &str, rt: &str, n: usize) {
 const COLD_WORKLOADS: [&str; 3] = ["spawn", "chain", "sleep-fire"];
 
 /// First-run numbers: each runtime runs the workload once in a fresh
-/// process (median of three processes), so nobody profits from pages
+/// process (median of five processes), so nobody profits from pages
 /// another run faulted in.
 fn cold_table() -> String {
     let exe = std::env::current_exe().expect("own path");
     let mut s = String::from(
-        "\nFirst run in a fresh process (cold heap: page faults included), median of 3 processes:\n\n\
+        "\nFirst run in a fresh process (cold heap: page faults included), median of 5 processes:\n\n\
          | workload | unit | loop | tokio | smol | vs best peer |\n| --- | --- | ---: | ---: | ---: | ---: |\n",
     );
     for name in COLD_WORKLOADS {
@@ -249,7 +256,7 @@ fn cold_table() -> String {
         let values: Vec<f64> = RUNTIMES
             .iter()
             .map(|rt| {
-                let runs = (0..3).map(|_| {
+                let runs = (0..5).map(|_| {
                     let out = std::process::Command::new(&exe)
                         .args(["--only", name, "--single", rt.name(), &w.n.to_string()])
                         .output()
@@ -286,6 +293,7 @@ fn count_syscalls(name: &str, rt: &str, n: usize) -> Option<u64> {
         .arg(&out)
         .arg(&exe)
         .args(["--only", name, "--single", rt, &n.to_string()])
+        .stdout(std::process::Stdio::null())
         .status()
         .ok()?;
     let text = std::fs::read_to_string(&out).ok()?;

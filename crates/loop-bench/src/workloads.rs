@@ -136,9 +136,10 @@ fn without_bookkeeping(f: impl FnOnce() -> f64) -> f64 {
 
 /// The cost of per-task bookkeeping, measured fairly: runs of the loop with
 /// and without it alternate (so heap warmth and machine drift hit both
-/// alike). Returns (with, without) medians for `spawn` and `yield`.
-pub fn introspection_cost(reps: usize) -> [(f64, f64); 2] {
-    let mut out = [(0.0, 0.0); 2];
+/// alike). Returns (with, without, ratio) for `spawn` and `yield`: the
+/// medians of each side and the median of the pairs' ratios.
+pub fn introspection_cost(reps: usize) -> [(f64, f64, f64); 2] {
+    let mut out = [(0.0, 0.0, 0.0); 2];
     for (i, (run, n)) in
         [(spawn_await as fn(Runtime, usize) -> f64, 100_000), (yield_many, 200_000)].into_iter().enumerate()
     {
@@ -146,13 +147,26 @@ pub fn introspection_cost(reps: usize) -> [(f64, f64); 2] {
         let _ = without_bookkeeping(|| run(Runtime::Loop, n));
         let mut with = Vec::new();
         let mut without = Vec::new();
-        for _ in 0..reps.max(3) {
-            with.push(run(Runtime::Loop, n));
-            without.push(without_bookkeeping(|| run(Runtime::Loop, n)));
+        let mut ratios = Vec::new();
+        // Pairs run back to back (in alternating order) see the same machine
+        // weather; the cost is the median of the pairs' ratios.
+        for k in 0..(2 * reps).max(9) {
+            let (w, o) = if k % 2 == 0 {
+                let w = run(Runtime::Loop, n);
+                (w, without_bookkeeping(|| run(Runtime::Loop, n)))
+            } else {
+                let o = without_bookkeeping(|| run(Runtime::Loop, n));
+                (run(Runtime::Loop, n), o)
+            };
+            with.push(w);
+            without.push(o);
+            ratios.push(w / o);
         }
-        with.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        without.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        out[i] = (with[with.len() / 2], without[without.len() / 2]);
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            v[v.len() / 2]
+        };
+        out[i] = (median(with), median(without), median(ratios));
     }
     out
 }
