@@ -203,3 +203,26 @@ fn a_task_group_catches_a_child_panic_and_cancels_the_rest() {
     });
     assert_eq!(out.unwrap_err().errors, [crate::ChildError::Panicked("child".into())]);
 }
+
+#[test]
+fn a_destructor_panicking_during_cancellation_leaves_a_panicked_result() {
+    struct Boom(#[allow(dead_code)] Vec<u8>);
+    impl Drop for Boom {
+        fn drop(&mut self) {
+            panic!("boom");
+        }
+    }
+    let ev = EventLoop::new().unwrap();
+    let out = ev.run_until_complete(async {
+        // The future owns heap memory beside the panicking guard: the unwind
+        // must still free it (Miri reports a leak otherwise).
+        let task = spawn(async {
+            let _guard = (vec![1u8; 8], Boom(vec![2u8; 8]));
+            std::future::pending::<()>().await
+        });
+        yield_now().await;
+        task.cancel();
+        task.await
+    });
+    assert_eq!(out, Err(TaskError::Panicked("boom".into())));
+}
