@@ -272,3 +272,28 @@ fn busy_time_outside_debug_mode_is_a_fair_estimate() {
         t.cancel();
     });
 }
+
+#[test]
+fn intervals_and_timeout_scopes_report_the_callers_line() {
+    aio::run(async {
+        let line = line!() + 4;
+        let t = aio::spawn(async {
+            let mut every = aio::interval(Duration::from_secs(3600));
+            every.tick().await; // the first tick is immediate
+            every.tick().await;
+        });
+        assert_at(&wait_of(t.id()).await, WaitKind::Sleep, line);
+        t.cancel();
+
+        // A scope's deadline is quiet: the wait shown is the one inside it.
+        let lock = Rc::new(aio::sync::Lock::new());
+        let held = lock.acquire().await;
+        let l = lock.clone();
+        let scope = aio::TimeoutScope::after(Duration::from_secs(60));
+        let line = line!() + 1;
+        let s = aio::spawn(async move { scope.run(l.acquire()).await.map(drop) });
+        assert_at(&wait_of(s.id()).await, WaitKind::Lock, line);
+        s.cancel();
+        drop(held);
+    });
+}

@@ -289,7 +289,7 @@ pub fn wait<T>(
     timeout: Option<Duration>,
 ) -> impl Future<Output = Result<(Vec<Task<T>>, Vec<Task<T>>), EmptyWait>> + use<T> {
     let at = Location::caller();
-    let timer = timeout.map(crate::time::quiet_sleep);
+    let timer = timeout.map(|d| crate::sleep(d).quiet());
     wait_at(tasks, return_when, timer, at)
 }
 
@@ -365,7 +365,7 @@ impl<T> AsCompleted<T> {
     /// `Err(TimeoutError)` and ends (the remaining tasks keep running;
     /// get them back with [`into_pending`](AsCompleted::into_pending)).
     pub fn timeout(self, timeout: Duration) -> AsCompletedWithin<T> {
-        AsCompletedWithin { inner: AsCompleted { deadline: Some(crate::time::quiet_sleep(timeout)), ..self } }
+        AsCompletedWithin { inner: AsCompleted { deadline: Some(crate::sleep(timeout).quiet()), ..self } }
     }
 
     /// The next result, in completion order; `None` when all were yielded.
@@ -560,7 +560,8 @@ impl TimeoutScope {
             }
             let deadline = self.state.deadline.get();
             if timer.as_ref().is_none_or(|(at, _)| *at != deadline) {
-                timer = Some((deadline, sleep_until(deadline)));
+                // Quiet: the wait worth showing is the inner future's.
+                timer = Some((deadline, sleep_until(deadline).quiet()));
             }
             *self.state.waker.borrow_mut() = Some(cx.waker().clone());
             let (_, sleep) = timer.as_mut().expect("set above");

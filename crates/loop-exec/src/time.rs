@@ -75,6 +75,13 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 }
 
 impl Sleep {
+    /// This sleep, not reporting itself as the task's wait: a deadline
+    /// beside some other wait, which is the one worth showing.
+    pub(crate) fn quiet(mut self) -> Sleep {
+        self.quiet = true;
+        self
+    }
+
     /// When this sleep ends (resolved against the running loop's clock if it
     /// was created outside one and not yet polled).
     pub fn deadline(&self) -> Instant {
@@ -220,20 +227,13 @@ pin_project! {
 /// ```
 #[track_caller]
 pub fn wait_for<F: Future>(future: F, timeout: Duration) -> Timeout<F> {
-    Timeout { future: Some(future), sleep: Sleep { quiet: true, ..sleep(timeout) } }
-}
-
-/// A sleep that does not report itself as the task's wait (a deadline
-/// beside some other wait, which is the one worth showing).
-#[track_caller]
-pub(crate) fn quiet_sleep(duration: Duration) -> Sleep {
-    Sleep { quiet: true, ..sleep(duration) }
+    Timeout { future: Some(future), sleep: sleep(timeout).quiet() }
 }
 
 /// Awaits `future` until the loop time `deadline` (asyncio's `timeout_at`).
 #[track_caller]
 pub fn timeout_at<F: Future>(future: F, deadline: Instant) -> Timeout<F> {
-    Timeout { future: Some(future), sleep: Sleep { quiet: true, ..sleep_until(deadline) } }
+    Timeout { future: Some(future), sleep: sleep_until(deadline).quiet() }
 }
 
 impl<F: Future> Future for Timeout<F> {
@@ -282,9 +282,12 @@ pub fn interval(period: Duration) -> Interval {
 }
 
 impl Interval {
-    /// Waits for the next tick and returns its scheduled time.
-    pub async fn tick(&mut self) -> Instant {
-        std::future::poll_fn(|cx| self.poll_tick(cx)).await
+    /// Waits for the next tick and returns its scheduled time. The wait is
+    /// reported (`all_tasks`) at the caller's line.
+    #[track_caller]
+    pub fn tick(&mut self) -> impl Future<Output = Instant> + use<'_> {
+        let at = Location::caller();
+        std::future::poll_fn(move |cx| self.poll_tick_at(cx, at))
     }
 
     /// The period.
@@ -293,11 +296,18 @@ impl Interval {
     }
 
     /// Polls for the next tick.
+    #[track_caller]
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
+        self.poll_tick_at(cx, Location::caller())
+    }
+
+    /// `poll_tick`, with the wait reported at `at`.
+    fn poll_tick_at(&mut self, cx: &mut Context<'_>, at: &'static Location<'static>) -> Poll<Instant> {
         let now = inner::with_current(|i| i.clock.now()).unwrap_or_else(|| inner::no_running_loop("Interval::tick"));
         let due = *self.next.get_or_insert(now);
         if now < due {
             let sleep = self.sleep.get_or_insert_with(|| sleep_until(due));
+            sleep.location = at;
             if Pin::new(sleep).poll(cx).is_pending() {
                 return Poll::Pending;
             }
