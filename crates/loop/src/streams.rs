@@ -408,7 +408,9 @@ impl<W: AsyncWrite + Unpin + 'static> StreamWriter<W> {
                 flusher: None,
             }),
         });
-        let flusher = loop_exec::spawn(flush_loop(shared.clone()));
+        // Named, so that `dump_tasks` says what this helper task is.
+        let flusher =
+            loop_exec::TaskBuilder::new().name("loop: StreamWriter flusher").spawn(flush_loop(shared.clone()));
         StreamWriter { shared, flusher: Some(flusher), peer }
     }
 
@@ -784,7 +786,7 @@ where
     let id = clients.next.get();
     clients.next.set(id + 1);
     let guard = ClientGuard { clients: clients.clone(), id };
-    let task = loop_exec::spawn(async move {
+    let task = loop_exec::TaskBuilder::new().name(format!("loop: server client {id}")).spawn(async move {
         let _guard = guard;
         fut.await;
     });
@@ -860,7 +862,7 @@ where
 {
     let clients = new_clients();
     let c = clients.clone();
-    let accept = loop_exec::spawn(async move {
+    let accept = loop_exec::TaskBuilder::new().name("loop: server accept loop").spawn(async move {
         loop {
             match accept().await {
                 Ok(conn) => spawn_client(&c, handle(conn)),
