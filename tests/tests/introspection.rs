@@ -297,3 +297,19 @@ fn intervals_and_timeout_scopes_report_the_callers_line() {
         drop(held);
     });
 }
+
+#[test]
+fn a_join_through_a_std_forwarding_impl_is_not_reported_inside_std() {
+    aio::run(async {
+        let mut child = aio::spawn(std::future::pending::<()>());
+        // `&mut Task` is polled through core's `impl Future for &mut F`,
+        // which does not pass the caller on: rather nothing than a line in core.
+        let t = aio::spawn(async move { (&mut child).await });
+        while aio::all_tasks().into_iter().find(|x| x.id == t.id()).unwrap().polls == 0 {
+            aio::yield_now().await;
+        }
+        let info = aio::all_tasks().into_iter().find(|x| x.id == t.id()).unwrap();
+        assert!(info.waiting.is_none(), "{info}");
+        t.cancel();
+    });
+}

@@ -256,7 +256,8 @@ impl TaskBuilder {
 /// `.await` through `&mut Task` or `Pin<Box<Task>>`, whose forwarding `poll`
 /// does not pass the caller on) says nothing useful: such waits go unnoted.
 pub(crate) fn note_join_wait(at: &'static Location<'static>) {
-    if !at.file().starts_with("/rustc/") {
+    let in_std = at.file().starts_with("/rustc/") || at.file().contains("library/core/src/");
+    if !in_std {
         crate::inner::with_current(|inner| inner.record_wait(loop_sync::WaitKind::TaskJoin, at));
     }
 }
