@@ -304,6 +304,7 @@ fn a_join_through_a_std_forwarding_impl_is_not_reported_inside_std() {
         let mut child = aio::spawn(std::future::pending::<()>());
         // `&mut Task` is polled through core's `impl Future for &mut F`,
         // which does not pass the caller on: rather nothing than a line in core.
+        #[allow(clippy::redundant_async_block)] // the task must own `child`
         let t = aio::spawn(async move { (&mut child).await });
         while aio::all_tasks().into_iter().find(|x| x.id == t.id()).unwrap().polls == 0 {
             aio::yield_now().await;
