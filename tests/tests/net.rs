@@ -323,6 +323,33 @@ fn unix_stream_server_and_datagrams() {
 }
 
 #[test]
+fn unix_streams_write_all_and_wait_for_readiness_like_tcp_streams() {
+    aio::run(async {
+        let (a, b) = aio::net::UnixStream::pair().unwrap();
+        assert!(a.peer_addr().unwrap().is_unnamed() && b.local_addr().unwrap().is_unnamed());
+        a.writable().await.unwrap();
+        // More than a socket buffer: write_all has to wait for the reader.
+        let data: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+        let writer = aio::spawn(async move {
+            a.write_all(&data).await.unwrap();
+            a.shutdown(std::net::Shutdown::Write).unwrap();
+            data
+        });
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            b.readable().await.unwrap();
+            let n = b.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(got == writer.await.unwrap(), "the bytes arrive whole and in order");
+    });
+}
+
+#[test]
 fn a_timed_out_read_from_a_silent_peer_leaves_the_connection_usable() {
     aio::run(async {
         let listener = TcpListener::bind(localhost()).unwrap();

@@ -553,6 +553,34 @@ impl UnixStream {
         write(&self.io, buf, Location::caller())
     }
 
+    /// Writes all of `buf`.
+    #[track_caller]
+    pub fn write_all<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<()>> + use<'a> {
+        write_all(&self.io, buf, Location::caller())
+    }
+
+    /// Waits for readability.
+    #[track_caller]
+    pub fn readable(&self) -> Ready<'_> {
+        self.io.readable()
+    }
+
+    /// Waits for writability.
+    #[track_caller]
+    pub fn writable(&self) -> Ready<'_> {
+        self.io.writable()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<unix::SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<unix::SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+
     /// Splits into read and write halves.
     pub fn into_split(self) -> (UnixReadHalf, UnixWriteHalf) {
         (UnixReadHalf { io: self.io.clone() }, UnixWriteHalf { io: self.io })
