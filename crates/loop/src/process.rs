@@ -180,14 +180,29 @@ impl fmt::Debug for Command {
 enum ExitWatch {
     /// Linux: a pidfd, readable once the child has exited.
     Pidfd(Async<OwnedFd>),
-    /// Elsewhere (or without pidfd support): `try_wait` with back-off.
-    Poll,
+    /// Elsewhere (or without pidfd support): every `SIGCHLD` (some child
+    /// exited) makes the waiter look again, with a slow poll as a backstop
+    /// in case another library took the signal over.
+    Sigchld,
+}
+
+/// How often a `SIGCHLD` waiter looks even without a signal.
+const SIGCHLD_BACKSTOP: Duration = Duration::from_secs(1);
+
+/// Use the `SIGCHLD` path even where pidfds work (for its tests).
+static FORCE_SIGCHLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes children spawned from now on be waited for through `SIGCHLD`, as on
+/// systems without pidfds (for tests of that path on Linux).
+#[doc(hidden)]
+pub fn __force_sigchld_reaping(on: bool) {
+    FORCE_SIGCHLD.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
 impl ExitWatch {
     fn new(pid: u32) -> ExitWatch {
         #[cfg(target_os = "linux")]
-        {
+        if !FORCE_SIGCHLD.load(std::sync::atomic::Ordering::Relaxed) {
             let pid = rustix::process::Pid::from_raw(pid as i32);
             if let Some(pid) = pid {
                 if let Ok(fd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
@@ -198,7 +213,7 @@ impl ExitWatch {
             }
         }
         let _ = pid;
-        ExitWatch::Poll
+        ExitWatch::Sigchld
     }
 }
 
@@ -254,14 +269,24 @@ impl Child {
                     })
                     .await?
                 }
-                ExitWatch::Poll => {
+                ExitWatch::Sigchld => {
+                    // Listen first, then look: an exit between the two
+                    // still leaves a signal to wake us.
+                    let mut sigchld = crate::signal::Signals::new([libc::SIGCHLD]).ok();
                     let mut backoff = Duration::from_millis(1);
                     loop {
                         if let Some(status) = self.std().try_wait()? {
                             break status;
                         }
-                        loop_exec::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_millis(50));
+                        match sigchld.as_mut() {
+                            Some(signals) => drop(loop_exec::wait_for(signals.recv(), SIGCHLD_BACKSTOP).await),
+                            None => {
+                                // No signal listener (none could be made):
+                                // poll with back-off.
+                                loop_exec::sleep(backoff).await;
+                                backoff = (backoff * 2).min(Duration::from_millis(50));
+                            }
+                        }
                     }
                 }
             };

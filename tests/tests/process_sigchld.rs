@@ -1,0 +1,56 @@
+//! Subprocesses waited for through `SIGCHLD`, the path of systems without
+//! pidfds, forced on here (its own test binary: the switch is process-wide,
+//! and so is the signal).
+
+use r#loop as aio;
+use r#loop::process::Command;
+use std::os::unix::process::ExitStatusExt;
+use std::time::{Duration, Instant};
+
+fn sigchld() {
+    aio::process::__force_sigchld_reaping(true);
+}
+
+#[test]
+fn concurrent_children_are_reaped_with_their_exit_codes() {
+    sigchld();
+    let codes = aio::run(async {
+        // Some exit at once, before their waiter could listen: the listen-
+        // then-look order must still catch them.
+        let tasks: Vec<_> = (0..50)
+            .map(|i| aio::spawn(async move { Command::new("sh").args(["-c", &format!("exit {i}")]).status().await }))
+            .collect();
+        let mut codes = Vec::new();
+        for t in tasks {
+            codes.push(t.await.unwrap().unwrap().code());
+        }
+        codes
+    });
+    assert_eq!(codes, (0..50).map(Some).collect::<Vec<_>>());
+}
+
+#[test]
+fn the_signal_wakes_the_waiter_before_the_backstop_poll() {
+    sigchld();
+    let (status, took) = aio::run(async {
+        let mut child = Command::new("sleep").arg("0.2").spawn().unwrap();
+        let start = Instant::now();
+        let status = child.wait().await.unwrap();
+        (status, start.elapsed())
+    });
+    assert!(status.success());
+    // The backstop looks once a second: a wait that ends well before it was
+    // woken by SIGCHLD.
+    assert!(took < Duration::from_millis(900), "woken after {took:?}: by the backstop, not the signal");
+}
+
+#[test]
+fn a_killed_child_reports_its_signal() {
+    sigchld();
+    let status = aio::run(async {
+        let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+        child.kill().unwrap();
+        child.wait().await.unwrap()
+    });
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+}
