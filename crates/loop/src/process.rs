@@ -4,8 +4,10 @@
 //! [`wait`](Child::wait), [`output`](Command::output) and
 //! [`communicate`](Child::communicate), and its pipes are async streams.
 //! Children are reaped without blocking the loop: on Linux through a pidfd
-//! registered with the reactor; elsewhere by polling `try_wait` with a
-//! short back-off. A dropped `Child` is still reaped (no zombies), and
+//! registered with the reactor; elsewhere each `SIGCHLD` makes a waiting
+//! `wait` look again (through [`signal::Signals`](crate::signal::Signals),
+//! which installs a handler for it while someone waits), with a poll once a
+//! second as a backstop. A dropped `Child` is still reaped (no zombies), and
 //! killed first with [`Command::kill_on_drop`].
 
 use std::ffi::OsStr;
