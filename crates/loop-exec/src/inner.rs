@@ -403,17 +403,8 @@ impl LoopInner {
         F: Future + 'static,
     {
         assert!(!self.closed.get(), "spawn on a closed event loop: create a new EventLoop (or use loop::run)");
-        let meta = TaskMeta {
-            id: self.next_task_id(),
-            name,
-            location,
-            polls: Cell::new(0),
-            slot_and_wait: Cell::new(0),
-            created_tick: self.clock.tick_of(self.turn_start.get()) as u32,
-            waiting_since: Cell::new(0),
-            waiting_at: Cell::new(None),
-            busy_ns: Cell::new(0),
-        };
+        let created_tick = self.clock.tick_of(self.turn_start.get()) as u32;
+        let meta = TaskMeta::new(self.next_task_id(), name, location, created_tick);
         // Three references: the registry's, the run queue's, the handle's.
         let registry_ref = TaskRef::allocate(future, self.shared.clone(), meta, SCHEDULED | HANDLE, 3);
         let ptr = registry_ref.as_ptr();
@@ -424,7 +415,7 @@ impl LoopInner {
             .ok()
             .filter(|&s| s <= raw::MAX_SLOT)
             .expect("more than 16 million live tasks on one loop: a task leak? (all_tasks() lists them)");
-        handle_ref.header().meta.slot_and_wait.set(slot);
+        handle_ref.header().meta.set_registry_slot(slot);
         self.ready.borrow_mut().push_back(Runnable::Task(queue_ref));
         Task::from_raw(handle_ref)
     }
@@ -714,12 +705,10 @@ impl LoopInner {
         // re-poll that ends in the same wait continues it (keeps its start
         // time). Leaf futures record during the poll, several may (an outer
         // one refining an inner one's report); the last report counts.
+        let introspection = self.config.introspection;
         let mut waited_at = None;
-        if self.config.introspection {
-            if header.meta.clear_waiting() {
-                waited_at = header.meta.waiting_at.get();
-            }
-            header.meta.polls.set(header.meta.polls.get().saturating_add(1));
+        if introspection && header.meta.start_poll() {
+            waited_at = header.meta.waiting_at.get();
         }
         let previous = self.current_task.replace(Some(task.as_ptr()));
         let waker = task.borrowed_waker();
@@ -729,7 +718,7 @@ impl LoopInner {
         let done = task.poll(&mut cx);
         if let Some(start) = start {
             let took = start.elapsed();
-            if self.config.introspection {
+            if introspection {
                 let busy = &header.meta.busy_ns;
                 busy.set(busy.get().saturating_add((took.as_nanos() as u64).saturating_mul(u64::from(weight))));
             }
@@ -740,7 +729,7 @@ impl LoopInner {
         self.current_task.set(previous);
         if done {
             self.complete(task);
-        } else if self.config.introspection && header.meta.is_waiting() && header.meta.waiting_at.get() != waited_at {
+        } else if introspection && header.meta.is_waiting() && header.meta.waiting_at.get() != waited_at {
             header.meta.waiting_since.set(self.turn_tick.get());
         }
     }
@@ -831,7 +820,7 @@ impl LoopInner {
             name: meta.name.as_deref().cloned(),
             state,
             location: meta.location,
-            polls: u64::from(meta.polls.get()),
+            polls: u64::from(meta.polls()),
             busy: Duration::from_nanos(meta.busy_ns.get()),
             busy_estimated: !self.config.debug,
             age: Duration::from_millis(u64::from((self.clock.tick_of(now) as u32).wrapping_sub(meta.created_tick))),

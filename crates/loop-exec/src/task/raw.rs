@@ -26,13 +26,13 @@ pub(crate) struct TaskMeta {
     pub(crate) name: Option<Box<String>>,
     /// Where `spawn` was called.
     pub(crate) location: &'static Location<'static>,
-    /// Number of times the future was polled (saturating).
-    pub(crate) polls: Cell<u32>,
-    /// Low 24 bits: index of the task's entry in the loop's registry of
-    /// live tasks. High 8 bits: the `WaitKind::code` of what the task waits
-    /// on (0: nothing reported), set by the leaf future that last returned
-    /// `Pending` and cleared at every poll. Packed to keep tasks small.
-    pub(crate) slot_and_wait: Cell<u32>,
+    /// Bits 0-23: index of the task's entry in the loop's registry of live
+    /// tasks. Bits 24-31: the `WaitKind::code` of what the task waits on (0:
+    /// nothing reported), set by the leaf future that last returned
+    /// `Pending` and cleared at every poll. Bits 32-63: the number of polls
+    /// (saturating). Packed to keep tasks small, and so that the per-poll
+    /// bookkeeping is one load and one store.
+    packed: Cell<u64>,
     /// When the task was spawned: the loop's clock tick (ms, wrapping) at
     /// the start of that turn.
     pub(crate) created_tick: u32,
@@ -112,37 +112,74 @@ unsafe impl Send for TaskRef {}
 // the atomic state and the `Arc`.
 unsafe impl Sync for TaskRef {}
 
-/// Registry slots must fit in 24 bits (see `TaskMeta::slot_and_wait`).
+/// Registry slots must fit in 24 bits (see `TaskMeta::packed`).
 pub(crate) const MAX_SLOT: u32 = (1 << 24) - 1;
 
+/// The wait-code bits of `TaskMeta::packed`.
+const WAIT_BITS: u64 = 0xFF << 24;
+
 impl TaskMeta {
+    /// Bookkeeping for a task in registry slot 0, not waiting, never polled.
+    #[allow(clippy::box_collection)] // see `name`
+    pub(crate) fn new(
+        id: TaskId,
+        name: Option<Box<String>>,
+        location: &'static Location<'static>,
+        created_tick: u32,
+    ) -> TaskMeta {
+        TaskMeta {
+            id,
+            name,
+            location,
+            packed: Cell::new(0),
+            created_tick,
+            waiting_since: Cell::new(0),
+            waiting_at: Cell::new(None),
+            busy_ns: Cell::new(0),
+        }
+    }
+
     /// The task's registry slot.
     pub(crate) fn registry_slot(&self) -> usize {
-        (self.slot_and_wait.get() & MAX_SLOT) as usize
+        (self.packed.get() as u32 & MAX_SLOT) as usize
+    }
+
+    /// Records the task's registry slot (at most `MAX_SLOT`).
+    pub(crate) fn set_registry_slot(&self, slot: u32) {
+        debug_assert!(slot <= MAX_SLOT);
+        self.packed.set((self.packed.get() & !u64::from(MAX_SLOT)) | u64::from(slot));
+    }
+
+    /// Number of polls so far (saturating).
+    pub(crate) fn polls(&self) -> u32 {
+        (self.packed.get() >> 32) as u32
     }
 
     /// What the task waits on, if reported.
     pub(crate) fn waiting_kind(&self) -> Option<loop_sync::WaitKind> {
-        loop_sync::WaitKind::from_code((self.slot_and_wait.get() >> 24) as u8)
+        loop_sync::WaitKind::from_code((self.packed.get() >> 24) as u8)
     }
 
     /// Whether a wait is reported (cheaper than decoding its kind).
     pub(crate) fn is_waiting(&self) -> bool {
-        self.slot_and_wait.get() > MAX_SLOT
+        self.packed.get() & WAIT_BITS != 0
     }
 
-    /// Clears the reported wait, if any (at the start of a poll); returns
-    /// whether there was one.
-    pub(crate) fn clear_waiting(&self) -> bool {
-        let packed = self.slot_and_wait.get();
-        self.slot_and_wait.set(packed & MAX_SLOT);
-        packed > MAX_SLOT
+    /// At the start of a poll: counts it and clears the reported wait;
+    /// returns whether there was one.
+    pub(crate) fn start_poll(&self) -> bool {
+        let packed = self.packed.get();
+        // The count is the top half: adding to it overflows only at
+        // u32::MAX polls, where it stays.
+        let counted = packed.checked_add(1 << 32).unwrap_or(packed);
+        self.packed.set(counted & !WAIT_BITS);
+        packed & WAIT_BITS != 0
     }
 
     /// Sets what the task waits on.
     pub(crate) fn set_waiting_kind(&self, kind: loop_sync::WaitKind) {
-        let code = u32::from(kind.code());
-        self.slot_and_wait.set((self.slot_and_wait.get() & MAX_SLOT) | (code << 24));
+        let code = u64::from(kind.code()) << 24;
+        self.packed.set((self.packed.get() & !WAIT_BITS) | code);
     }
 }
 
@@ -486,5 +523,26 @@ pub(crate) fn panic_payload_message(payload: &(dyn std::any::Any + Send)) -> Str
         s.clone()
     } else {
         "<non-string panic payload>".to_string()
+    }
+}
+
+#[cfg(test)]
+mod meta_tests {
+    use super::*;
+
+    #[test]
+    fn packed_fields_stay_apart_and_the_poll_count_saturates() {
+        let meta = TaskMeta::new(TaskId::from_u64(7), None, Location::caller(), 0);
+        meta.set_registry_slot(MAX_SLOT);
+        assert!(!meta.start_poll());
+        meta.set_waiting_kind(loop_sync::WaitKind::Blocking);
+        assert_eq!((meta.registry_slot(), meta.polls()), (MAX_SLOT as usize, 1));
+        assert_eq!(meta.waiting_kind(), Some(loop_sync::WaitKind::Blocking));
+        assert!(meta.start_poll(), "the wait was reported");
+        assert!(!meta.is_waiting(), "a poll clears it");
+        assert_eq!((meta.registry_slot(), meta.polls()), (MAX_SLOT as usize, 2));
+        meta.packed.set((u64::from(u32::MAX) << 32) | 5);
+        meta.start_poll();
+        assert_eq!((meta.registry_slot(), meta.polls()), (5, u32::MAX));
     }
 }
