@@ -101,3 +101,42 @@ fn try_gather_all_ok() {
     let out: Result<Vec<u8>, ()> = aio::run(aio::try_gather((1..=3).map(|i| async move { Ok(i) })));
     assert_eq!(out, Ok(vec![1, 2, 3]));
 }
+
+#[test]
+fn gather_polls_only_the_futures_that_were_woken() {
+    // Ten thousand futures finishing one by one: each is polled about twice
+    // (once to start, once when its timer fires), not once per wake-up of
+    // any of them (which would be fifty million polls).
+    let n = 10_000u64;
+    let polls = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let ev = paused();
+    let p = polls.clone();
+    let out = ev.run_until_complete(aio::gather((0..n).map(move |i| {
+        let p = p.clone();
+        let mut sleep = Box::pin(aio::sleep(Duration::from_millis(i)));
+        std::future::poll_fn(move |cx| {
+            p.set(p.get() + 1);
+            std::future::Future::poll(sleep.as_mut(), cx).map(|()| i)
+        })
+    })));
+    assert_eq!(out, (0..n).collect::<Vec<_>>());
+    assert!(polls.get() <= 2 * n + 10, "{} polls for {n} futures", polls.get());
+}
+
+#[test]
+fn try_gather_polls_only_the_futures_that_were_woken() {
+    let n = 2_000u64;
+    let polls = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let ev = paused();
+    let p = polls.clone();
+    let out: Result<Vec<u64>, ()> = ev.run_until_complete(aio::try_gather((0..n).map(move |i| {
+        let p = p.clone();
+        let mut sleep = Box::pin(aio::sleep(Duration::from_millis(i)));
+        std::future::poll_fn(move |cx| {
+            p.set(p.get() + 1);
+            std::future::Future::poll(sleep.as_mut(), cx).map(|()| Ok(i))
+        })
+    })));
+    assert_eq!(out, Ok((0..n).collect()));
+    assert!(polls.get() <= 2 * n + 10, "{} polls for {n} futures", polls.get());
+}

@@ -32,6 +32,7 @@ mod structured;
 mod task;
 mod time;
 mod wait_site;
+mod woken;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,115 @@
+//! `WokenSet`: which of many child futures were woken, so that a combinator
+//! polls only those (asyncio's `gather` of thousands of coroutines must not
+//! cost thousands of polls per wake-up).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Wake, Waker};
+
+use crossbeam_queue::SegQueue;
+use parking_lot::Mutex;
+
+/// The shared half: the queue of woken children and the parent's waker.
+struct Shared {
+    /// Indices of children woken since the parent last drained the queue;
+    /// each at most once (see `Child::queued`).
+    woken: SegQueue<usize>,
+    /// Whoever polls the combinator: woken whenever a child is.
+    parent: Mutex<Option<Waker>>,
+}
+
+/// One child's waker.
+struct Child {
+    index: usize,
+    /// In `woken` (or about to be): a second wake before the parent polls
+    /// the child adds nothing.
+    queued: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Wake for Child {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.queued.swap(true, Ordering::AcqRel) {
+            self.shared.woken.push(self.index);
+            if let Some(parent) = self.shared.parent.lock().as_ref() {
+                parent.wake_by_ref();
+            }
+        }
+    }
+}
+
+/// Per-child wakers for `n` children, all of them initially woken (every
+/// child is polled once at the start).
+pub(crate) struct WokenSet {
+    shared: Arc<Shared>,
+    children: Vec<Arc<Child>>,
+    wakers: Vec<Waker>,
+}
+
+impl WokenSet {
+    pub(crate) fn new(n: usize) -> WokenSet {
+        let shared = Arc::new(Shared { woken: SegQueue::new(), parent: Mutex::new(None) });
+        let children: Vec<_> = (0..n)
+            .map(|index| Arc::new(Child { index, queued: AtomicBool::new(true), shared: shared.clone() }))
+            .collect();
+        for index in 0..n {
+            shared.woken.push(index);
+        }
+        let wakers = children.iter().map(|c| Waker::from(c.clone())).collect();
+        WokenSet { shared, children, wakers }
+    }
+
+    /// Remembers the parent's waker; call before [`next`](Self::next).
+    pub(crate) fn register(&self, parent: &Waker) {
+        let mut slot = self.shared.parent.lock();
+        if !slot.as_ref().is_some_and(|w| w.will_wake(parent)) {
+            *slot = Some(parent.clone());
+        }
+    }
+
+    /// The next woken child, with the waker to poll it with. Its wake flag
+    /// is reset first, so a wake during that poll queues it again.
+    pub(crate) fn next(&self) -> Option<(usize, &Waker)> {
+        let index = self.shared.woken.pop()?;
+        self.children[index].queued.store(false, Ordering::Release);
+        Some((index, &self.wakers[index]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_child_starts_woken_and_a_wake_queues_it_once() {
+        let set = WokenSet::new(3);
+        let first: Vec<_> = std::iter::from_fn(|| set.next().map(|(i, _)| i)).collect();
+        assert_eq!(first, [0, 1, 2]);
+        let wakers: Vec<_> = (0..3).map(|i| set.wakers[i].clone()).collect();
+        wakers[2].wake_by_ref();
+        wakers[2].wake_by_ref();
+        wakers[0].clone().wake();
+        let again: Vec<_> = std::iter::from_fn(|| set.next().map(|(i, _)| i)).collect();
+        assert_eq!(again, [2, 0]);
+        // Woken from another thread: the parent hears of it.
+        let parent = Arc::new(Flag(AtomicBool::new(false)));
+        set.register(&Waker::from(parent.clone()));
+        let w = wakers[1].clone();
+        std::thread::spawn(move || w.wake()).join().unwrap();
+        assert!(parent.0.load(Ordering::Acquire));
+        assert_eq!(set.next().map(|(i, _)| i), Some(1));
+        assert!(set.next().is_none());
+    }
+
+    struct Flag(AtomicBool);
+
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::Release);
+        }
+    }
+}
