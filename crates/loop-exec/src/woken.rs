@@ -89,10 +89,11 @@ mod tests {
         let set = WokenSet::new(3);
         let first: Vec<_> = std::iter::from_fn(|| set.next().map(|(i, _)| i)).collect();
         assert_eq!(first, [0, 1, 2]);
+        let mut wakers: Vec<_> = (0..3).map(|i| set.wakers[i].clone()).collect();
+        wakers[2].wake_by_ref();
+        wakers[2].wake_by_ref();
+        wakers.remove(0).wake(); // by value: the Arc's last use
         let wakers: Vec<_> = (0..3).map(|i| set.wakers[i].clone()).collect();
-        wakers[2].wake_by_ref();
-        wakers[2].wake_by_ref();
-        wakers[0].clone().wake();
         let again: Vec<_> = std::iter::from_fn(|| set.next().map(|(i, _)| i)).collect();
         assert_eq!(again, [2, 0]);
         // Woken from another thread: the parent hears of it.
