@@ -360,3 +360,70 @@ fn dump_tasks_lists_what_is_alive() {
         t.cancel();
     });
 }
+
+#[test]
+fn many_tasks_come_back_in_completion_order_from_as_completed_wait_and_groups() {
+    // Thousands of tasks finishing one by one: every result arrives, in
+    // order, and the combinators look only at the tasks that woke them.
+    let n = 3_000u64;
+    let ev = paused();
+    ev.run_until_complete(async move {
+        let tasks: Vec<_> = (0..n)
+            .map(|i| {
+                aio::spawn(async move {
+                    aio::sleep(Duration::from_millis((i * 7919) % n)).await;
+                    (i * 7919) % n
+                })
+            })
+            .collect();
+        let mut order = Vec::new();
+        let mut results = aio::as_completed(tasks);
+        while let Some(r) = results.next().await {
+            order.push(r.unwrap());
+        }
+        assert_eq!(order, (0..n).collect::<Vec<_>>());
+
+        let tasks: Vec<_> = (0..n).map(|i| aio::spawn(aio::sleep(Duration::from_millis(1 + (i * 7919) % n)))).collect();
+        let (done, pending) = aio::wait(tasks, ReturnWhen::FirstCompleted, None).await.unwrap();
+        assert_eq!((done.len(), pending.len()), (1, n as usize - 1));
+        let (done, pending) = aio::wait(pending, ReturnWhen::AllCompleted, None).await.unwrap();
+        assert_eq!((done.len(), pending.len()), (n as usize - 1, 0));
+
+        let group: TaskGroup<u64, ()> = TaskGroup::new();
+        for i in 0..n {
+            group
+                .spawn(async move {
+                    aio::sleep(Duration::from_millis((i * 7919) % n)).await;
+                    Ok(i)
+                })
+                .unwrap();
+        }
+        assert_eq!(group.join().await, Ok((0..n).collect()));
+    });
+}
+
+#[test]
+fn tasks_finishing_in_one_turn_all_come_out_of_as_completed() {
+    let ev = paused();
+    ev.run_until_complete(async {
+        let gate = std::rc::Rc::new(aio::sync::Event::new());
+        let tasks: Vec<_> = (0..5)
+            .map(|i| {
+                let g = gate.clone();
+                aio::spawn(async move {
+                    g.wait().await;
+                    i
+                })
+            })
+            .collect();
+        let mut results = aio::as_completed(tasks);
+        aio::yield_now().await;
+        gate.set();
+        let mut got = Vec::new();
+        while let Some(r) = results.next().await {
+            got.push(r.unwrap());
+        }
+        got.sort();
+        assert_eq!(got, [0, 1, 2, 3, 4]);
+    });
+}

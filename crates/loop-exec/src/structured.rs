@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use futures_core::Stream;
 
 use crate::task::raw::panic_payload_message;
+use crate::woken::WokenSet;
 use crate::{sleep_until, Sleep, Task, TaskError, TimeoutError};
 
 /// Why a child of a [`TaskGroup`] failed.
@@ -166,13 +167,20 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
         self.state.closing.set(true);
         // Wait until every child has finished, keeping them in the group
         // meanwhile, so a failing child can still cancel all of them.
+        // One waker per child: a wake-up looks only at the children that
+        // woke it, not at all of them.
+        let woken = WokenSet::new(self.state.tasks.borrow().len());
+        let mut unfinished = self.state.tasks.borrow().len();
         std::future::poll_fn(|cx| {
+            woken.register(cx.waker());
             let tasks = self.state.tasks.borrow();
-            let mut all = true;
-            for t in tasks.iter() {
-                all &= t.poll_finished_at(cx, at).is_ready();
+            for _ in 0..tasks.len() {
+                let Some((i, waker)) = woken.next() else { break };
+                if tasks[i].poll_finished_at(&mut Context::from_waker(waker), at).is_ready() {
+                    unfinished -= 1;
+                }
             }
-            if all {
+            if unfinished == 0 {
                 Poll::Ready(())
             } else {
                 Poll::Pending
@@ -303,11 +311,15 @@ async fn wait_at<T>(
     if tasks.is_empty() {
         return Err(EmptyWait);
     }
+    let woken = WokenSet::new(tasks.len());
+    let mut finished = 0;
+    let mut failed = false;
     std::future::poll_fn(|cx| {
-        let mut finished = 0;
-        let mut failed = false;
-        for t in &tasks {
-            if t.poll_finished_at(cx, at).is_ready() {
+        woken.register(cx.waker());
+        for _ in 0..tasks.len() {
+            let Some((i, waker)) = woken.next() else { break };
+            let t = &tasks[i];
+            if t.poll_finished_at(&mut Context::from_waker(waker), at).is_ready() {
                 finished += 1;
                 failed |= t.is_panicked() || t.is_cancelled();
             }
@@ -350,12 +362,17 @@ async fn wait_at<T>(
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn as_completed<T>(tasks: impl IntoIterator<Item = Task<T>>) -> AsCompleted<T> {
-    AsCompleted { tasks: tasks.into_iter().collect(), deadline: None, expired: false }
+    let tasks: Vec<_> = tasks.into_iter().map(Some).collect();
+    AsCompleted { woken: WokenSet::new(tasks.len()), remaining: tasks.len(), tasks, deadline: None, expired: false }
 }
 
 /// The stream returned by [`as_completed`].
 pub struct AsCompleted<T> {
-    tasks: Vec<Task<T>>,
+    /// `None` once yielded.
+    tasks: Vec<Option<Task<T>>>,
+    remaining: usize,
+    /// One waker per task: a wake-up looks only at the tasks that woke it.
+    woken: WokenSet,
     deadline: Option<Sleep>,
     expired: bool,
 }
@@ -378,7 +395,7 @@ impl<T> AsCompleted<T> {
 
     /// The tasks not yielded yet.
     pub fn into_pending(self) -> Vec<Task<T>> {
-        self.tasks
+        self.tasks.into_iter().flatten().collect()
     }
 
     fn poll_next_result(
@@ -386,17 +403,22 @@ impl<T> AsCompleted<T> {
         cx: &mut Context<'_>,
         at: &'static Location<'static>,
     ) -> Poll<Option<Result<T, TaskError>>> {
-        if self.tasks.is_empty() {
+        if self.remaining == 0 {
             return Poll::Ready(None);
         }
-        let ready = self.tasks.iter().position(|t| t.poll_finished_at(cx, at).is_ready());
-        match ready {
-            Some(i) => {
-                let mut task = self.tasks.swap_remove(i);
-                Pin::new(&mut task).poll(cx).map(Some)
+        self.woken.register(cx.waker());
+        for _ in 0..self.tasks.len() {
+            let Some((i, waker)) = self.woken.next() else { break };
+            let Some(task) = self.tasks[i].as_ref() else { continue };
+            if task.poll_finished_at(&mut Context::from_waker(waker), at).is_ready() {
+                // Others woken with it stay queued for the next call, which
+                // a stream's consumer makes right after this result.
+                let mut task = self.tasks[i].take().expect("checked above");
+                self.remaining -= 1;
+                return Pin::new(&mut task).poll(cx).map(Some);
             }
-            None => Poll::Pending,
         }
+        Poll::Pending
     }
 }
 
@@ -426,7 +448,7 @@ impl<T> AsCompletedWithin<T> {
 
     /// The tasks not yielded yet.
     pub fn into_pending(self) -> Vec<Task<T>> {
-        self.inner.tasks
+        self.inner.into_pending()
     }
 
     fn poll_next_within(
