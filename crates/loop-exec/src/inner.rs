@@ -246,6 +246,9 @@ pub(crate) struct LoopInner {
     pub(crate) turn_start: Cell<Instant>,
     /// `turn_start` as a (wrapping) millisecond tick, for wait times.
     turn_tick: Cell<u32>,
+    /// For the task being polled: where and since when it waited when the
+    /// poll began, saved by the poll's first wait report.
+    first_wait: Cell<(Option<&'static Location<'static>>, u32)>,
     /// Weight of this turn's polls in the tasks' busy time: 0 when they
     /// are not timed (most turns), `SAMPLE_EVERY` in a sampled turn, 1 in
     /// debug mode (every poll is timed).
@@ -364,6 +367,7 @@ impl LoopInner {
             exception_handler: RefCell::new(None),
             turn_start: Cell::new(now),
             turn_tick: Cell::new(0),
+            first_wait: Cell::new((None, 0)),
             turn_weight: Cell::new(debug_weight),
             // A different sequence per loop, and not always the first turn.
             turns_to_sample: Cell::new(1 + (sample_seed >> 8) % (2 * SAMPLE_EVERY - 1)),
@@ -451,10 +455,7 @@ impl LoopInner {
     /// Notes on the task being polled that it now waits on `kind` at
     /// `location` (no-op outside a task).
     pub(crate) fn record_wait(&self, kind: loop_sync::WaitKind, location: &'static Location<'static>) {
-        self.with_polled_meta(|meta| {
-            meta.set_waiting_kind(kind);
-            meta.waiting_at.set(Some(location));
-        });
+        self.with_polled_meta(|meta| meta.record_wait(kind, location, self.turn_tick.get(), &self.first_wait));
     }
 
     /// A [`WaitSite`](crate::WaitSite)'s report: the task waits at
@@ -463,8 +464,7 @@ impl LoopInner {
     pub(crate) fn record_wait_site(&self, kind: Option<loop_sync::WaitKind>, location: &'static Location<'static>) {
         self.with_polled_meta(|meta| {
             if let Some(kind) = kind.or_else(|| meta.waiting_kind()) {
-                meta.set_waiting_kind(kind);
-                meta.waiting_at.set(Some(location));
+                meta.record_wait(kind, location, self.turn_tick.get(), &self.first_wait);
             }
         });
     }
@@ -701,14 +701,11 @@ impl LoopInner {
             return;
         }
         self.counters.polls.set(self.counters.polls.get() + 1);
-        // Where the task waited before this poll, if it reported a wait: a
-        // re-poll that ends in the same wait continues it (keeps its start
-        // time). Leaf futures record during the poll, several may (an outer
-        // one refining an inner one's report); the last report counts.
+        // Leaf futures report what the task waits on during the poll (see
+        // `TaskMeta::record_wait`); the last report counts.
         let introspection = self.config.introspection;
-        let mut waited_at = None;
-        if introspection && header.meta.start_poll() {
-            waited_at = header.meta.waiting_at.get();
+        if introspection {
+            header.meta.start_poll();
         }
         let previous = self.current_task.replace(Some(task.as_ptr()));
         let waker = task.borrowed_waker();
@@ -729,8 +726,6 @@ impl LoopInner {
         self.current_task.set(previous);
         if done {
             self.complete(task);
-        } else if introspection && header.meta.is_waiting() && header.meta.waiting_at.get() != waited_at {
-            header.meta.waiting_since.set(self.turn_tick.get());
         }
     }
 

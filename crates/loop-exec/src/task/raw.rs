@@ -17,7 +17,17 @@ use crate::shared::LoopShared;
 
 /// What the loop knows about a task, for `all_tasks()` and error messages.
 /// Only touched on the loop's thread.
+#[repr(C)] // `packed`, touched on every poll, first: next to the header's `state`
 pub(crate) struct TaskMeta {
+    /// Bits 0-23: index of the task's entry in the loop's registry of live
+    /// tasks. Bits 24-31: the `WaitKind::code` of what the task waits on (0:
+    /// nothing reported), set by the leaf future that last returned
+    /// `Pending` and cleared at every poll. Bit 32: whether the previous
+    /// poll ended with a wait reported (so a report in this poll can tell a
+    /// continuing wait from a new one). Bits 33-63: the number of polls
+    /// (saturating). Packed to keep tasks small, and so that the per-poll
+    /// bookkeeping is one load and one store.
+    packed: Cell<u64>,
     /// Unique in the process.
     pub(crate) id: TaskId,
     /// Set through the task builder. `Box<String>` on purpose: a thin
@@ -26,13 +36,6 @@ pub(crate) struct TaskMeta {
     pub(crate) name: Option<Box<String>>,
     /// Where `spawn` was called.
     pub(crate) location: &'static Location<'static>,
-    /// Bits 0-23: index of the task's entry in the loop's registry of live
-    /// tasks. Bits 24-31: the `WaitKind::code` of what the task waits on (0:
-    /// nothing reported), set by the leaf future that last returned
-    /// `Pending` and cleared at every poll. Bits 32-63: the number of polls
-    /// (saturating). Packed to keep tasks small, and so that the per-poll
-    /// bookkeeping is one load and one store.
-    packed: Cell<u64>,
     /// When the task was spawned: the loop's clock tick (ms, wrapping) at
     /// the start of that turn.
     pub(crate) created_tick: u32,
@@ -117,6 +120,10 @@ pub(crate) const MAX_SLOT: u32 = (1 << 24) - 1;
 
 /// The wait-code bits of `TaskMeta::packed`.
 const WAIT_BITS: u64 = 0xFF << 24;
+/// `TaskMeta::packed`: the previous poll ended waiting.
+const WAITED_BEFORE: u64 = 1 << 32;
+/// `TaskMeta::packed`: one poll in the count.
+const ONE_POLL: u64 = 1 << 33;
 
 impl TaskMeta {
     /// Bookkeeping for a task in registry slot 0, not waiting, never polled.
@@ -152,7 +159,7 @@ impl TaskMeta {
 
     /// Number of polls so far (saturating).
     pub(crate) fn polls(&self) -> u32 {
-        (self.packed.get() >> 32) as u32
+        (self.packed.get() >> 33) as u32
     }
 
     /// What the task waits on, if reported.
@@ -160,26 +167,38 @@ impl TaskMeta {
         loop_sync::WaitKind::from_code((self.packed.get() >> 24) as u8)
     }
 
-    /// Whether a wait is reported (cheaper than decoding its kind).
-    pub(crate) fn is_waiting(&self) -> bool {
-        self.packed.get() & WAIT_BITS != 0
-    }
-
-    /// At the start of a poll: counts it and clears the reported wait;
-    /// returns whether there was one.
-    pub(crate) fn start_poll(&self) -> bool {
+    /// At the start of a poll: counts it, and turns "waits on ..." into
+    /// "waited before this poll" (branch-free: this runs on every poll).
+    pub(crate) fn start_poll(&self) {
         let packed = self.packed.get();
-        // The count is the top half: adding to it overflows only at
-        // u32::MAX polls, where it stays.
-        let counted = packed.checked_add(1 << 32).unwrap_or(packed);
-        self.packed.set(counted & !WAIT_BITS);
-        packed & WAIT_BITS != 0
+        let waited = u64::from(packed & WAIT_BITS != 0) << 32;
+        // The count is the top bits: adding to it overflows only at the
+        // largest count, where it stays.
+        let counted = packed.checked_add(ONE_POLL).unwrap_or(packed);
+        self.packed.set((counted & !(WAIT_BITS | WAITED_BEFORE)) | waited);
     }
 
-    /// Sets what the task waits on.
-    pub(crate) fn set_waiting_kind(&self, kind: loop_sync::WaitKind) {
-        let code = u64::from(kind.code()) << 24;
-        self.packed.set((self.packed.get() & !WAIT_BITS) | code);
+    /// Records that the task now waits on `kind` at `at`, during a poll.
+    /// `first` holds, for the first report of this poll, where and since
+    /// when the task waited when the poll began: a poll that ends waiting
+    /// where the previous one did continues that wait (keeps its start),
+    /// even if an outer future refined an inner one's report in between.
+    pub(crate) fn record_wait(
+        &self,
+        kind: loop_sync::WaitKind,
+        at: &'static Location<'static>,
+        now_tick: u32,
+        first: &Cell<(Option<&'static Location<'static>>, u32)>,
+    ) {
+        let packed = self.packed.get();
+        if packed & WAIT_BITS == 0 {
+            let before = if packed & WAITED_BEFORE != 0 { self.waiting_at.get() } else { None };
+            first.set((before, self.waiting_since.get()));
+        }
+        let (before, since) = first.get();
+        self.waiting_since.set(if before == Some(at) { since } else { now_tick });
+        self.waiting_at.set(Some(at));
+        self.packed.set((packed & !WAIT_BITS) | (u64::from(kind.code()) << 24));
     }
 }
 
@@ -533,16 +552,29 @@ mod meta_tests {
     #[test]
     fn packed_fields_stay_apart_and_the_poll_count_saturates() {
         let meta = TaskMeta::new(TaskId::from_u64(7), None, Location::caller(), 0);
+        let first = Cell::new((None, 0));
+        let (here, there) = (Location::caller(), Location::caller());
         meta.set_registry_slot(MAX_SLOT);
-        assert!(!meta.start_poll());
-        meta.set_waiting_kind(loop_sync::WaitKind::Blocking);
+        meta.start_poll();
+        meta.record_wait(loop_sync::WaitKind::Blocking, here, 10, &first);
         assert_eq!((meta.registry_slot(), meta.polls()), (MAX_SLOT as usize, 1));
         assert_eq!(meta.waiting_kind(), Some(loop_sync::WaitKind::Blocking));
-        assert!(meta.start_poll(), "the wait was reported");
-        assert!(!meta.is_waiting(), "a poll clears it");
-        assert_eq!((meta.registry_slot(), meta.polls()), (MAX_SLOT as usize, 2));
-        meta.packed.set((u64::from(u32::MAX) << 32) | 5);
+        assert_eq!(meta.waiting_since.get(), 10);
+        // Polled again, waiting at the same place (after an inner report
+        // elsewhere): the wait goes on.
         meta.start_poll();
-        assert_eq!((meta.registry_slot(), meta.polls()), (5, u32::MAX));
+        assert_eq!(meta.waiting_kind(), None, "a poll clears the report");
+        meta.record_wait(loop_sync::WaitKind::Lock, there, 20, &first);
+        meta.record_wait(loop_sync::WaitKind::Blocking, here, 20, &first);
+        assert_eq!((meta.waiting_since.get(), meta.polls()), (10, 2));
+        // A poll that reports nothing, then the same place again: a new wait.
+        meta.start_poll();
+        meta.start_poll();
+        meta.record_wait(loop_sync::WaitKind::Blocking, here, 30, &first);
+        assert_eq!((meta.waiting_since.get(), meta.polls()), (30, 4));
+        assert_eq!(meta.registry_slot(), MAX_SLOT as usize);
+        meta.packed.set(u64::MAX & !WAIT_BITS & !(u64::from(MAX_SLOT)) | 5);
+        meta.start_poll();
+        assert_eq!((meta.registry_slot(), meta.polls()), (5, u32::MAX >> 1), "saturated");
     }
 }
