@@ -573,7 +573,7 @@ mod meta_tests {
         meta.record_wait(loop_sync::WaitKind::Blocking, here, 30, &first);
         assert_eq!((meta.waiting_since.get(), meta.polls()), (30, 4));
         assert_eq!(meta.registry_slot(), MAX_SLOT as usize);
-        meta.packed.set(u64::MAX & !WAIT_BITS & !(u64::from(MAX_SLOT)) | 5);
+        meta.packed.set((!WAIT_BITS & !u64::from(MAX_SLOT)) | 5);
         meta.start_poll();
         assert_eq!((meta.registry_slot(), meta.polls()), (5, u32::MAX >> 1), "saturated");
     }
