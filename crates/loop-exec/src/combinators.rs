@@ -169,7 +169,7 @@ where
     Gather { remaining: futures.len(), woken: WokenSet::new(futures.len()), futures, outputs }
 }
 
-/// The future returned by [`gather`].
+/// The future returned by [`gather()`].
 #[must_use = "futures do nothing unless awaited"]
 pub struct Gather<F: Future> {
     futures: Vec<Option<Pin<Box<F>>>>,
