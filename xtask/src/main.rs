@@ -65,6 +65,8 @@ fn ci() -> Result<(), String> {
     run("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
     run("cargo", &["test", "--workspace", "--locked", "--no-fail-fast"])?;
     run("cargo", &["build", "--workspace", "--examples", "--locked"])?;
+    // Documentation builds without warnings (broken or ambiguous links).
+    run_env("cargo", &["doc", "--workspace", "--no-deps", "--locked"], &[("RUSTDOCFLAGS", "-D warnings")])?;
     // The benchmark harness is built by clippy above; run its quickest mode
     // once so a broken workload is caught (numbers are not judged here).
     run("cargo", &["run", "--release", "--locked", "-p", "loop-bench", "--", "--smoke"])?;
