@@ -308,12 +308,16 @@ fn a_blocking_poll_is_reported_with_the_task_name_and_location() {
     ev.run_until_complete(async {
         let t = aio::TaskBuilder::new().name("blocker").spawn(async {
             std::thread::sleep(Duration::from_millis(40)); // blocks the loop on purpose
+            aio::sleep(Duration::from_millis(1)).await;
         });
         t.await.unwrap();
     });
     let entries = seen.entries();
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert!(entries[0].starts_with("slow poll"), "{entries:?}");
+    // Where the slow poll ended up waiting: right after the blocking code.
+    let then = format!("it then waited on sleep at {}:{}", file!(), line!() - 8);
+    assert!(entries[0].contains(&then), "{entries:?}");
     assert!(entries[0].contains("Some(\"blocker\")"), "{entries:?}");
     assert!(entries[0].ends_with("structured.rs"), "{entries:?}");
 }

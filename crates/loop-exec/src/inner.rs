@@ -732,9 +732,17 @@ impl LoopInner {
     fn warn_if_slow(&self, header: &Header, took: Duration) {
         if took >= self.config.slow_callback {
             let meta = &header.meta;
+            // Where the poll ended up waiting is usually just after the code
+            // that blocked: worth naming.
+            let then = match (meta.waiting_kind(), meta.waiting_at.get()) {
+                (Some(kind), Some(at)) => {
+                    format!("; it then waited on {} at {}:{}", kind.describe(), at.file(), at.line())
+                }
+                _ => String::new(),
+            };
             self.report(&ExceptionContext {
                 message: format!(
-                    "slow poll: one poll took {took:.3?}, blocking the loop (slow_callback_duration is {:.3?})",
+                    "slow poll: one poll took {took:.3?}, blocking the loop (slow_callback_duration is {:.3?}){then}",
                     self.config.slow_callback
                 ),
                 task_id: Some(meta.id),
