@@ -248,24 +248,24 @@ fn debug_mode_times_every_poll() {
 
 #[test]
 fn busy_time_outside_debug_mode_is_a_fair_estimate() {
-    // 12,800 polls of ~10 us, one per loop turn: about 100 turns are
-    // timed, each counting 128 times, so the estimate lands within ~10% of
-    // the truth; the bounds below are several standard deviations wide.
+    // 102,400 polls of ~5 us, one per loop turn: about 100 turns are
+    // timed, each counting 1,024 times, so the estimate lands within ~10%
+    // of the truth; the bounds below are several standard deviations wide.
     aio::run(async {
         let truth = Rc::new(std::cell::Cell::new(Duration::ZERO));
-        let t2 = truth.clone();
+        let done = Rc::new(aio::sync::Event::new());
+        let (t2, d2) = (truth.clone(), done.clone());
         let t = aio::spawn(async move {
-            for _ in 0..12_800 {
+            for _ in 0..102_400 {
                 let start = std::time::Instant::now();
-                spin(Duration::from_micros(10));
+                spin(Duration::from_micros(5));
                 t2.set(t2.get() + start.elapsed());
                 aio::yield_now().await;
             }
+            d2.set();
             std::future::pending::<()>().await
         });
-        while aio::all_tasks().into_iter().find(|x| x.id == t.id()).unwrap().polls <= 12_800 {
-            aio::yield_now().await;
-        }
+        done.wait().await;
         let busy = aio::all_tasks().into_iter().find(|x| x.id == t.id()).unwrap().busy;
         let ratio = busy.as_secs_f64() / truth.get().as_secs_f64();
         assert!((0.6..1.6).contains(&ratio), "estimate {busy:?} vs {:?} spent", truth.get());

@@ -135,7 +135,7 @@ fn reactor_ok(result: std::io::Result<usize>) {
 
 /// One turn in this many (on average) has its polls timed for the tasks'
 /// busy time.
-const SAMPLE_EVERY: u32 = 128;
+const SAMPLE_EVERY: u32 = 1024;
 
 /// Entries of run queue capacity kept when it drains (4 KiB).
 const READY_KEEP: usize = 256;

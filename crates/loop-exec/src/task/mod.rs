@@ -109,9 +109,9 @@ pub struct TaskInfo {
     pub polls: u64,
     /// Time spent inside its polls. Exact in debug mode (every poll is
     /// timed there); otherwise estimated by timing the polls of one loop
-    /// turn in 128, picked at random, and counting each 128 times: right on
+    /// turn in 1,024, picked at random, and counting each 1,024 times: right on
     /// average, with a spread that shrinks as the task polls more (a task
-    /// polled a few times may show zero, or 128 times its one poll), for a
+    /// polled a few times may show zero, or 1,024 times its one poll), for a
     /// fraction of a nanosecond per poll. Turn on debug mode for exact
     /// numbers.
     pub busy: Duration,
