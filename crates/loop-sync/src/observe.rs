@@ -50,10 +50,13 @@ pub enum WaitKind {
     Signal,
     /// A blocking job on a thread pool (`spawn_blocking`).
     Blocking,
+    /// Nothing: a helper task idle until it is given work (e.g. a stream
+    /// writer's flusher with nothing to send).
+    Idle,
 }
 
 /// Every kind, in code order (code = index + 1; 0 means none).
-const KINDS: [WaitKind; 17] = [
+const KINDS: [WaitKind; 18] = [
     WaitKind::Sleep,
     WaitKind::TaskJoin,
     WaitKind::Lock,
@@ -71,6 +74,7 @@ const KINDS: [WaitKind; 17] = [
     WaitKind::ChildExit,
     WaitKind::Signal,
     WaitKind::Blocking,
+    WaitKind::Idle,
 ];
 
 impl WaitKind {
@@ -104,6 +108,7 @@ impl WaitKind {
             WaitKind::ChildExit => "a child process's exit",
             WaitKind::Signal => "a signal",
             WaitKind::Blocking => "a blocking job (spawn_blocking)",
+            WaitKind::Idle => "work (idle helper)",
         }
     }
 }

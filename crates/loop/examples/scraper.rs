@@ -3,7 +3,9 @@
 //! It starts a small HTTP/1.1 server on 127.0.0.1 whose pages answer after
 //! an artificial latency, then fetches every page through `open_connection`
 //! with a `Semaphore` capping concurrency and `wait_for` timeouts. It prints
-//! each page's size and the total time against the sum of the latencies.
+//! each page's size and the total time against the sum of the latencies,
+//! and, 100 ms in, what the loop's tasks are waiting on and where
+//! (`all_tasks()`), the way you would look into a stuck program.
 //!
 //! `cargo run --example scraper` (options: pages, concurrency limit).
 
@@ -90,6 +92,10 @@ fn main() {
                 })
             })
             .collect();
+        let snapshot = aio::spawn(async {
+            aio::sleep(Duration::from_millis(100)).await;
+            print_waits();
+        });
         let mut total_latency = Duration::ZERO;
         let mut bytes = 0;
         for (n, task) in tasks.into_iter().enumerate() {
@@ -110,7 +116,29 @@ fn main() {
              ({:.1}x faster than one at a time)",
             total_latency.as_secs_f64() / elapsed.as_secs_f64()
         );
+        snapshot.await.expect("snapshot task");
         server.close();
         server.wait_closed().await;
     });
+}
+
+/// Prints how many tasks wait on what, and where: `all_tasks()` grouped by
+/// wait site.
+fn print_waits() {
+    let mut sites: Vec<(String, usize)> = Vec::new();
+    for task in aio::all_tasks() {
+        let site = match task.waiting {
+            Some(w) => format!("{} at {}:{}", w.kind.describe(), w.location.file(), w.location.line()),
+            None => format!("no wait reported ({:?})", task.state),
+        };
+        match sites.iter_mut().find(|(s, _)| *s == site) {
+            Some((_, n)) => *n += 1,
+            None => sites.push((site, 1)),
+        }
+    }
+    sites.sort_by(|a, b| b.1.cmp(&a.1));
+    println!("100 ms in, the loop's tasks wait on:");
+    for (site, n) in sites {
+        println!("  {n:>3} x {site}");
+    }
 }

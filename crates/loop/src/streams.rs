@@ -562,6 +562,7 @@ impl<W: 'static> fmt::Debug for StreamWriter<W> {
 /// The background task of a `StreamWriter`: flushes the buffer whenever it
 /// has data, sends EOF when asked, records the first error.
 async fn flush_loop<W: AsyncWrite + Unpin>(shared: Rc<WriterShared<W>>) {
+    let here = std::panic::Location::caller();
     let result: io::Result<()> = async {
         loop {
             // Wait for something to do.
@@ -571,6 +572,7 @@ async fn flush_loop<W: AsyncWrite + Unpin>(shared: Rc<WriterShared<W>>) {
                     Poll::Ready(())
                 } else {
                     st.flusher = Some(cx.waker().clone());
+                    loop_sync::note_wait(WaitKind::Idle, here);
                     Poll::Pending
                 }
             })
