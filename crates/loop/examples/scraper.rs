@@ -136,7 +136,7 @@ fn print_waits() {
             None => sites.push((site, 1)),
         }
     }
-    sites.sort_by(|a, b| b.1.cmp(&a.1));
+    sites.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     println!("100 ms in, the loop's tasks wait on:");
     for (site, n) in sites {
         println!("  {n:>3} x {site}");
