@@ -44,3 +44,22 @@ impl Drop for DropFlag {
         self.0.set(true);
     }
 }
+
+/// Runs `n` concurrent `sh -c "exit i"` children on a fresh loop and
+/// returns their exit codes, in spawn order.
+pub fn concurrent_exit_codes(n: i32) -> Vec<Option<i32>> {
+    r#loop::run(async move {
+        let tasks: Vec<_> = (0..n)
+            .map(|i| {
+                r#loop::spawn(async move {
+                    r#loop::process::Command::new("sh").args(["-c", &format!("exit {i}")]).status().await
+                })
+            })
+            .collect();
+        let mut codes = Vec::new();
+        for t in tasks {
+            codes.push(t.await.expect("the child's task").expect("the child ran").code());
+        }
+        codes
+    })
+}

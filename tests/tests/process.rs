@@ -37,16 +37,7 @@ fn no_zombies_within(limit: Duration) -> bool {
 
 #[test]
 fn a_hundred_concurrent_children_are_reaped_with_their_exit_codes() {
-    let codes = aio::run(async {
-        let tasks: Vec<_> = (0..100)
-            .map(|i| aio::spawn(async move { Command::new("sh").args(["-c", &format!("exit {i}")]).status().await }))
-            .collect();
-        let mut codes = Vec::new();
-        for t in tasks {
-            codes.push(t.await.unwrap().unwrap().code());
-        }
-        codes
-    });
+    let codes = loop_tests::concurrent_exit_codes(100);
     assert_eq!(codes, (0..100).map(Some).collect::<Vec<_>>());
     assert!(no_zombies_within(Duration::from_secs(5)), "zombies left: {:?}", zombies());
 }

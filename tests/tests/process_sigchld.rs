@@ -14,18 +14,9 @@ fn sigchld() {
 #[test]
 fn concurrent_children_are_reaped_with_their_exit_codes() {
     sigchld();
-    let codes = aio::run(async {
-        // Some exit at once, before their waiter could listen: the listen-
-        // then-look order must still catch them.
-        let tasks: Vec<_> = (0..50)
-            .map(|i| aio::spawn(async move { Command::new("sh").args(["-c", &format!("exit {i}")]).status().await }))
-            .collect();
-        let mut codes = Vec::new();
-        for t in tasks {
-            codes.push(t.await.unwrap().unwrap().code());
-        }
-        codes
-    });
+    // Some exit at once, before their waiter could listen: the listen-then-
+    // look order must still catch them.
+    let codes = loop_tests::concurrent_exit_codes(50);
     assert_eq!(codes, (0..50).map(Some).collect::<Vec<_>>());
 }
 

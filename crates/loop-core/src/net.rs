@@ -19,6 +19,42 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::async_io::{Async, Ready};
 use crate::source::{READ, WRITE};
 
+/// The waiting methods TCP and Unix streams share (both hold `io:
+/// Rc<Async<_>>`). Each records its caller's line as the wait site.
+macro_rules! stream_methods {
+    () => {
+        /// Reads some bytes (0 at EOF).
+        #[track_caller]
+        pub fn read<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + use<'a> {
+            read(&self.io, buf, Location::caller())
+        }
+
+        /// Writes some bytes.
+        #[track_caller]
+        pub fn write<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + use<'a> {
+            write(&self.io, buf, Location::caller())
+        }
+
+        /// Writes all of `buf`.
+        #[track_caller]
+        pub fn write_all<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<()>> + use<'a> {
+            write_all(&self.io, buf, Location::caller())
+        }
+
+        /// Waits for readability.
+        #[track_caller]
+        pub fn readable(&self) -> Ready<'_> {
+            self.io.readable()
+        }
+
+        /// Waits for writability.
+        #[track_caller]
+        pub fn writable(&self) -> Ready<'_> {
+            self.io.writable()
+        }
+    };
+}
+
 /// Starts a non-blocking connect: done, or in progress (then the socket
 /// turns writable when it completes).
 fn start_connect(socket: &Socket, addr: &socket2::SockAddr) -> io::Result<()> {
@@ -176,35 +212,7 @@ impl TcpStream {
         self.io.get_ref().shutdown(how)
     }
 
-    /// Reads some bytes (0 at EOF).
-    #[track_caller]
-    pub fn read<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + use<'a> {
-        read(&self.io, buf, Location::caller())
-    }
-
-    /// Writes some bytes.
-    #[track_caller]
-    pub fn write<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + use<'a> {
-        write(&self.io, buf, Location::caller())
-    }
-
-    /// Writes all of `buf`.
-    #[track_caller]
-    pub fn write_all<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<()>> + use<'a> {
-        write_all(&self.io, buf, Location::caller())
-    }
-
-    /// Waits for readability.
-    #[track_caller]
-    pub fn readable(&self) -> Ready<'_> {
-        self.io.readable()
-    }
-
-    /// Waits for writability.
-    #[track_caller]
-    pub fn writable(&self) -> Ready<'_> {
-        self.io.writable()
-    }
+    stream_methods!();
 
     /// Splits into a read half and a write half that can live in different
     /// tasks (on this loop).
@@ -541,35 +549,7 @@ impl UnixStream {
         self.io.get_ref().shutdown(how)
     }
 
-    /// Reads some bytes (0 at EOF).
-    #[track_caller]
-    pub fn read<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + use<'a> {
-        read(&self.io, buf, Location::caller())
-    }
-
-    /// Writes some bytes.
-    #[track_caller]
-    pub fn write<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + use<'a> {
-        write(&self.io, buf, Location::caller())
-    }
-
-    /// Writes all of `buf`.
-    #[track_caller]
-    pub fn write_all<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<()>> + use<'a> {
-        write_all(&self.io, buf, Location::caller())
-    }
-
-    /// Waits for readability.
-    #[track_caller]
-    pub fn readable(&self) -> Ready<'_> {
-        self.io.readable()
-    }
-
-    /// Waits for writability.
-    #[track_caller]
-    pub fn writable(&self) -> Ready<'_> {
-        self.io.writable()
-    }
+    stream_methods!();
 
     /// The local address.
     pub fn local_addr(&self) -> io::Result<unix::SocketAddr> {
