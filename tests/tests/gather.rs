@@ -140,3 +140,31 @@ fn try_gather_polls_only_the_futures_that_were_woken() {
     assert_eq!(out, Ok((0..n).collect()));
     assert!(polls.get() <= 2 * n + 10, "{} polls for {n} futures", polls.get());
 }
+
+#[test]
+fn gather_sees_every_wake_from_other_threads() {
+    // 200 futures completed from 4 OS threads in a scrambled order: each
+    // wake arrives through its own waker from another thread; none is lost.
+    let cells: Vec<aio::sync::ResultCell<usize>> = (0..200).map(|_| aio::sync::ResultCell::new()).collect();
+    let out = aio::run(async {
+        let waits: Vec<_> = cells.iter().map(|c| c.wait()).collect();
+        let setters: Vec<_> = (0..4)
+            .map(|t| {
+                let mine: Vec<_> =
+                    cells.iter().enumerate().filter(|(i, _)| (i * 7) % 4 == t).map(|(i, c)| (i, c.clone())).collect();
+                std::thread::spawn(move || {
+                    for (i, c) in mine.into_iter().rev() {
+                        c.set_result(i).unwrap();
+                        std::thread::yield_now();
+                    }
+                })
+            })
+            .collect();
+        let results = aio::gather(waits).await;
+        for s in setters {
+            s.join().unwrap();
+        }
+        results
+    });
+    assert_eq!(out.into_iter().map(Result::unwrap).collect::<Vec<_>>(), (0..200).collect::<Vec<_>>());
+}
