@@ -45,3 +45,26 @@ fn a_killed_child_reports_its_signal() {
     });
     assert_eq!(status.signal(), Some(libc::SIGKILL));
 }
+
+#[test]
+fn a_hundred_waiting_children_share_one_signal_listener() {
+    sigchld();
+    aio::run(async {
+        let waits: Vec<_> = (0..100)
+            .map(|_| {
+                let mut child = Command::new("sleep").arg("0.3").spawn().unwrap();
+                aio::spawn(async move { child.wait().await })
+            })
+            .collect();
+        aio::yield_now().await; // every wait starts listening
+                                // The process has 64 signal listener slots: had every waiting child
+                                // taken one, none would be left for the program's own handlers.
+        let own = aio::signal::Signals::new([libc::SIGUSR2]);
+        assert!(own.is_ok(), "{:?}", own.err());
+        let start = Instant::now();
+        for w in waits {
+            assert!(w.await.unwrap().unwrap().success());
+        }
+        assert!(start.elapsed() < Duration::from_millis(900), "woken by the backstop, not the signals");
+    });
+}

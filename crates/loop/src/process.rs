@@ -4,10 +4,10 @@
 //! [`wait`](Child::wait), [`output`](Command::output) and
 //! [`communicate`](Child::communicate), and its pipes are async streams.
 //! Children are reaped without blocking the loop: on Linux through a pidfd
-//! registered with the reactor; elsewhere each `SIGCHLD` makes a waiting
-//! `wait` look again (through [`signal::Signals`](crate::signal::Signals),
-//! which installs a handler for it while someone waits), with a poll once a
-//! second as a backstop. A dropped `Child` is still reaped (no zombies), and
+//! registered with the reactor; elsewhere each `SIGCHLD` makes every
+//! waiting `wait` look again (one [`signal::Signals`](crate::signal::Signals)
+//! listener per thread, shared by all waiting children, installed while
+//! someone waits), with a poll once a second as a backstop. A dropped `Child` is still reaped (no zombies), and
 //! killed first with [`Command::kill_on_drop`].
 
 use std::ffi::OsStr;
@@ -191,6 +191,39 @@ enum ExitWatch {
 /// How often a `SIGCHLD` waiter looks even without a signal.
 const SIGCHLD_BACKSTOP: Duration = Duration::from_secs(1);
 
+/// The `SIGCHLD` listener that every waiting child on this thread shares:
+/// one signal slot (there are 64 in the process) however many children
+/// wait. Any `SIGCHLD` wakes every waiter, and each looks at its own child.
+struct SharedSigchld(std::cell::RefCell<crate::signal::Signals>);
+
+impl SharedSigchld {
+    /// Drains the notifications that arrived and registers `cx`'s task for
+    /// the next one. (A read error leaves the task to the backstop poll.)
+    fn listen(&self, cx: &mut Context<'_>) {
+        let mut signals = self.0.borrow_mut();
+        while let Poll::Ready(Ok(_)) = signals.poll_recv(cx) {}
+    }
+}
+
+/// This thread's shared `SIGCHLD` listener: made by the first waiter, and
+/// dropped with the last (the signal then goes back to its default). `None`
+/// when no listener can be made.
+fn shared_sigchld() -> Option<std::rc::Rc<SharedSigchld>> {
+    thread_local! {
+        static SIGCHLD: std::cell::RefCell<std::rc::Weak<SharedSigchld>> =
+            const { std::cell::RefCell::new(std::rc::Weak::new()) };
+    }
+    SIGCHLD.with(|slot| {
+        if let Some(shared) = slot.borrow().upgrade() {
+            return Some(shared);
+        }
+        let signals = crate::signal::Signals::new([libc::SIGCHLD]).ok()?;
+        let shared = std::rc::Rc::new(SharedSigchld(std::cell::RefCell::new(signals)));
+        *slot.borrow_mut() = std::rc::Rc::downgrade(&shared);
+        Some(shared)
+    })
+}
+
 /// Use the `SIGCHLD` path even where pidfds work (for its tests).
 static FORCE_SIGCHLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -271,26 +304,38 @@ impl Child {
                     })
                     .await?
                 }
-                ExitWatch::Sigchld => {
-                    // Listen first, then look: an exit between the two
-                    // still leaves a signal to wake us.
-                    let mut sigchld = crate::signal::Signals::new([libc::SIGCHLD]).ok();
-                    let mut backoff = Duration::from_millis(1);
-                    loop {
-                        if let Some(status) = self.std().try_wait()? {
-                            break status;
-                        }
-                        match sigchld.as_mut() {
-                            Some(signals) => drop(loop_exec::wait_for(signals.recv(), SIGCHLD_BACKSTOP).await),
-                            None => {
-                                // No signal listener (none could be made):
-                                // poll with back-off.
-                                loop_exec::sleep(backoff).await;
-                                backoff = (backoff * 2).min(Duration::from_millis(50));
+                ExitWatch::Sigchld => match shared_sigchld() {
+                    Some(sigchld) => {
+                        let child = self.child.as_mut().expect("child present");
+                        loop {
+                            let exited = std::future::poll_fn(|cx| {
+                                // Listen, then look: this task is registered
+                                // for the next SIGCHLD before it checks, so
+                                // an exit in between still wakes it.
+                                sigchld.listen(cx);
+                                match child.try_wait() {
+                                    Ok(None) => Poll::Pending,
+                                    done => Poll::Ready(done),
+                                }
+                            });
+                            if let Ok(done) = loop_exec::wait_for(exited, SIGCHLD_BACKSTOP).await {
+                                break done?.expect("a finished child has a status");
                             }
                         }
                     }
-                }
+                    None => {
+                        // No signal listener could be made: poll with
+                        // back-off.
+                        let mut backoff = Duration::from_millis(1);
+                        loop {
+                            if let Some(status) = self.std().try_wait()? {
+                                break status;
+                            }
+                            loop_exec::sleep(backoff).await;
+                            backoff = (backoff * 2).min(Duration::from_millis(50));
+                        }
+                    }
+                },
             };
             self.status = Some(status);
             Ok(status)
