@@ -159,6 +159,24 @@ impl Stream for Incoming<'_> {
 
 /// A TCP connection. Implements `AsyncRead` / `AsyncWrite` (also on
 /// `&TcpStream`), and splits into owned halves.
+///
+/// ```
+/// use loop_core::{TcpListener, TcpStream};
+///
+/// # let mut reactor = loop_core::Reactor::new()?;
+/// # let _enter = reactor.enter();
+/// # loop_core::__block_on_reactor(&mut reactor, async {
+/// let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+/// let client = TcpStream::connect(listener.local_addr()?).await?;
+/// let (server, _peer) = listener.accept().await?;
+/// client.write_all(b"ping").await?;
+/// let mut buf = [0u8; 4];
+/// let n = server.read(&mut buf).await?;
+/// assert_eq!(&buf[..n], b"ping");
+/// # Ok::<(), std::io::Error>(())
+/// # })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct TcpStream {
     io: Rc<Async<net::TcpStream>>,
 }
@@ -418,6 +436,23 @@ impl Drop for OwnedWriteHalf {
 }
 
 /// A UDP socket.
+///
+/// ```
+/// use loop_core::UdpSocket;
+///
+/// # let mut reactor = loop_core::Reactor::new()?;
+/// # let _enter = reactor.enter();
+/// # loop_core::__block_on_reactor(&mut reactor, async {
+/// let a = UdpSocket::bind("127.0.0.1:0".parse().unwrap())?;
+/// let b = UdpSocket::bind("127.0.0.1:0".parse().unwrap())?;
+/// a.send_to(b"hello", b.local_addr()?).await?;
+/// let mut buf = [0u8; 16];
+/// let (n, from) = b.recv_from(&mut buf).await?;
+/// assert_eq!((&buf[..n], from), (&b"hello"[..], a.local_addr()?));
+/// # Ok::<(), std::io::Error>(())
+/// # })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct UdpSocket {
     io: Async<net::UdpSocket>,
 }
@@ -511,6 +546,22 @@ impl fmt::Debug for UnixListener {
 }
 
 /// A Unix-domain stream socket.
+///
+/// ```
+/// use loop_core::UnixStream;
+///
+/// # let mut reactor = loop_core::Reactor::new()?;
+/// # let _enter = reactor.enter();
+/// # loop_core::__block_on_reactor(&mut reactor, async {
+/// let (a, b) = UnixStream::pair()?;
+/// a.write_all(b"over the pair").await?;
+/// let mut buf = [0u8; 32];
+/// let n = b.read(&mut buf).await?;
+/// assert_eq!(&buf[..n], b"over the pair");
+/// # Ok::<(), std::io::Error>(())
+/// # })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct UnixStream {
     io: Rc<Async<unix::UnixStream>>,
 }

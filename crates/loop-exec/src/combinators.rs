@@ -14,6 +14,23 @@ use crate::woken::WokenSet;
 /// On a `loop` event loop the wake-up is deferred until after the loop has
 /// looked at I/O and timers, so a task that yields in a busy loop cannot
 /// starve them. Under any other executor it simply wakes itself.
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+///
+/// let order = loop_exec::run(async {
+///     let log = Rc::new(RefCell::new(Vec::new()));
+///     let l = log.clone();
+///     let other = loop_exec::spawn(async move { l.borrow_mut().push("other task") });
+///     log.borrow_mut().push("before yield");
+///     loop_exec::yield_now().await; // the spawned task runs here
+///     log.borrow_mut().push("after yield");
+///     other.await.unwrap();
+///     log.take()
+/// });
+/// assert_eq!(order, ["before yield", "other task", "after yield"]);
+/// ```
 pub fn yield_now() -> YieldNow {
     YieldNow { yielded: false }
 }

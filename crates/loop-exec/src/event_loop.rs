@@ -483,6 +483,20 @@ pub fn run<F: Future>(future: F) -> F::Output {
 
 /// The loop running on this thread (asyncio's `get_running_loop()`).
 ///
+/// ```
+/// use std::time::Duration;
+///
+/// loop_exec::run(async {
+///     let ev = loop_exec::get_running_loop();
+///     let t0 = ev.time();
+///     let (tx, rx) = std::sync::mpsc::channel();
+///     ev.call_later(Duration::from_millis(5), move || tx.send("called").unwrap());
+///     loop_exec::sleep(Duration::from_millis(10)).await;
+///     assert_eq!(rx.try_recv(), Ok("called"));
+///     assert!(ev.time() - t0 >= Duration::from_millis(10));
+/// });
+/// ```
+///
 /// # Panics
 /// When no loop is running on this thread; see [`try_get_running_loop`].
 #[track_caller]
@@ -497,6 +511,24 @@ pub fn try_get_running_loop() -> Option<LoopRef> {
 
 /// Spawns a task on the running loop (asyncio's `create_task`). The future
 /// need not be `Send`. It first runs after the caller yields.
+///
+/// ```
+/// use std::rc::Rc;
+/// use std::cell::Cell;
+///
+/// let count = loop_exec::run(async {
+///     let hits = Rc::new(Cell::new(0)); // not Send: fine on one loop
+///     let tasks: Vec<_> = (0..3).map(|_| {
+///         let hits = hits.clone();
+///         loop_exec::spawn(async move { hits.set(hits.get() + 1) })
+///     }).collect();
+///     for t in tasks {
+///         t.await.unwrap();
+///     }
+///     hits.get()
+/// });
+/// assert_eq!(count, 3);
+/// ```
 ///
 /// # Panics
 /// When no loop is running on this thread.
@@ -523,13 +555,37 @@ where
 
 /// The task being polled, if called from inside a task (the future given to
 /// `run` is not a task).
+///
+/// ```
+/// loop_exec::run(async {
+///     assert!(loop_exec::current_task().is_none()); // the main future
+///     let task = loop_exec::TaskBuilder::new().name("worker").spawn(async {
+///         loop_exec::current_task().unwrap().name
+///     });
+///     assert_eq!(task.await.unwrap().as_deref(), Some("worker"));
+/// });
+/// ```
 pub fn current_task() -> Option<TaskInfo> {
     inner::with_current(|inner| inner.current_task()).flatten()
 }
 
 /// A readable table of every unfinished task of the running loop (id,
-/// name, state, spawn location, polls, age) — what to print when a program
-/// seems stuck.
+/// name, state, spawn location, what it waits on and where, polls, busy
+/// time, age) — what to print when a program seems stuck.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// loop_exec::run(async {
+///     let task = loop_exec::TaskBuilder::new().name("ticker").spawn(loop_exec::sleep(Duration::from_secs(60)));
+///     loop_exec::yield_now().await;
+///     let dump = loop_exec::dump_tasks();
+///     // 1 task(s) alive
+///     //   task 7 `ticker` spawned at src/main.rs:4, Idle, waiting on sleep at src/main.rs:4 for 0ns, ...
+///     assert!(dump.contains("`ticker` spawned at") && dump.contains("waiting on sleep at"));
+///     task.cancel();
+/// });
+/// ```
 ///
 /// # Panics
 /// When no loop is running on this thread.
@@ -544,6 +600,22 @@ pub fn dump_tasks() -> String {
 }
 
 /// Every unfinished task of the running loop.
+///
+/// ```
+/// use loop_sync::{Semaphore, WaitKind};
+/// use std::rc::Rc;
+///
+/// loop_exec::run(async {
+///     let gate = Rc::new(Semaphore::new(0));
+///     let g = gate.clone();
+///     let task = loop_exec::spawn(async move { drop(g.acquire().await) });
+///     loop_exec::yield_now().await;
+///     let info = loop_exec::all_tasks().into_iter().find(|t| t.id == task.id()).unwrap();
+///     assert_eq!(info.waiting.map(|w| w.kind), Some(WaitKind::Semaphore));
+///     gate.release(1);
+///     task.await.unwrap();
+/// });
+/// ```
 ///
 /// # Panics
 /// When no loop is running on this thread.

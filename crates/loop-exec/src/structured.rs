@@ -484,6 +484,20 @@ impl<T> Stream for AsCompletedWithin<T> {
 /// Awaits a task without owning it (asyncio's `shield`): if the awaiting
 /// future is dropped (cancelled), the task keeps running and its result stays
 /// reachable through `task`.
+///
+/// ```
+/// use loop_exec::{shield, sleep, spawn, wait_for};
+/// use std::time::Duration;
+///
+/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// ev.run_until_complete(async {
+///     let mut save = spawn(async { sleep(Duration::from_secs(5)).await; "saved" });
+///     // The timeout drops the shield, not the task.
+///     assert!(wait_for(shield(&mut save), Duration::from_secs(1)).await.is_err());
+///     assert_eq!(save.await, Ok("saved"));
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn shield<T>(task: &mut Task<T>) -> Shield<'_, T> {
     Shield { task }
 }

@@ -274,6 +274,23 @@ pub struct Interval {
 /// possible and the following ones keep the original schedule; ticks missed
 /// entirely are skipped rather than delivered in a burst.
 ///
+/// ```
+/// use std::time::Duration;
+///
+/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// let t0 = ev.time();
+/// let ticks = ev.run_until_complete(async {
+///     let mut every = loop_exec::interval(Duration::from_millis(250));
+///     let mut ticks = Vec::new();
+///     for _ in 0..4 {
+///         ticks.push(every.tick().await - t0);
+///     }
+///     ticks
+/// });
+/// assert_eq!(ticks, [0, 250, 500, 750].map(Duration::from_millis));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
 /// # Panics
 /// When `period` is zero.
 pub fn interval(period: Duration) -> Interval {

@@ -70,6 +70,14 @@ impl ToAddrs for (&str, u16) {
 
 /// Resolves `addr` to socket addresses (asyncio's `getaddrinfo`); host names
 /// are looked up on the blocking pool.
+///
+/// ```
+/// use std::net::SocketAddr;
+///
+/// let addrs = r#loop::run(r#loop::net::lookup_host("127.0.0.1:8080"))?;
+/// assert_eq!(addrs, ["127.0.0.1:8080".parse::<SocketAddr>().unwrap()]);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[track_caller]
 pub fn lookup_host(addr: impl ToAddrs) -> impl Future<Output = io::Result<Vec<SocketAddr>>> {
     WaitSite::new(None, async move {

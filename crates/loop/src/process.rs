@@ -253,6 +253,23 @@ impl ExitWatch {
 }
 
 /// A running (or finished) child process.
+///
+/// ```
+/// use r#loop::process::{Command, Stdio};
+///
+/// r#loop::run(async {
+///     let mut child = Command::new("sh")
+///         .args(["-c", "read name; echo hello $name; exit 3"])
+///         .stdin(Stdio::piped())
+///         .stdout(Stdio::piped())
+///         .spawn()?;
+///     let (out, _err) = child.communicate(Some(b"world\n")).await?;
+///     assert_eq!(out, b"hello world\n");
+///     assert_eq!(child.wait().await?.code(), Some(3));
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Child {
     child: Option<stdp::Child>,
     /// The child's stdin, when piped.

@@ -250,6 +250,16 @@ impl fmt::Debug for Signals {
 }
 
 /// Waits for Ctrl-C (`SIGINT`).
+///
+/// ```no_run
+/// r#loop::run(async {
+///     println!("press Ctrl-C to stop");
+///     r#loop::signal::ctrl_c().await?;
+///     println!("stopping");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[track_caller]
 pub fn ctrl_c() -> impl Future<Output = io::Result<()>> {
     WaitSite::new(Some(WaitKind::Signal), async move { Signals::new([libc::SIGINT])?.recv().await.map(drop) })

@@ -74,6 +74,23 @@ impl From<StreamError> for io::Error {
 ///
 /// Data is read from the socket only when a method needs it, so the buffer
 /// never holds more than about twice the limit.
+///
+/// ```
+/// use r#loop as aio;
+///
+/// aio::run(async {
+///     let (ours, theirs) = aio::net::UnixStream::pair()?;
+///     theirs.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").await?;
+///     let mut reader = aio::StreamReader::new(ours);
+///     assert_eq!(reader.readline().await?, b"HTTP/1.1 200 OK\r\n");
+///     assert_eq!(reader.readuntil(b"\r\n\r\n").await?, b"Content-Length: 5\r\n\r\n");
+///     assert_eq!(reader.readexactly(5).await?, b"hello");
+///     drop(theirs); // EOF
+///     assert_eq!(reader.read(100).await?, b"");
+///     Ok::<(), aio::StreamError>(())
+/// })?;
+/// # Ok::<(), aio::StreamError>(())
+/// ```
 pub struct StreamReader<R = OwnedReadHalf> {
     io: R,
     buf: Vec<u8>,
@@ -376,6 +393,24 @@ struct WriterShared<W> {
 /// backpressure: it waits while the buffer is above the high-water mark
 /// (64 KiB) until it falls to the low one (16 KiB), and reports a write
 /// error (a reset peer is `ConnectionReset` or `BrokenPipe`).
+///
+/// ```
+/// use r#loop as aio;
+///
+/// aio::run(async {
+///     let (ours, theirs) = aio::net::UnixStream::pair()?;
+///     let mut writer = aio::StreamWriter::new(ours);
+///     writer.write(b"line one\n");
+///     writer.writelines([&b"line two\n"[..], b"line three\n"]);
+///     writer.drain().await?; // backpressure point; reports write errors
+///     writer.close(); // the buffer is still sent, then EOF
+///     writer.wait_closed().await?;
+///     let text = aio::StreamReader::new(theirs).read_to_end().await?;
+///     assert_eq!(text, b"line one\nline two\nline three\n");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct StreamWriter<W: 'static = OwnedWriteHalf> {
     shared: Rc<WriterShared<W>>,
     flusher: Option<Task<()>>,
