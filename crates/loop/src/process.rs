@@ -10,6 +10,7 @@
 //! someone waits), with a poll once a second as a backstop. A dropped `Child` is still reaped (no zombies), and
 //! killed first with [`Command::kill_on_drop`].
 
+use std::cell::RefCell;
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs::File;
@@ -19,6 +20,8 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::pin::Pin;
 use std::process::{self as stdp, ExitStatus, Output};
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -26,6 +29,8 @@ use futures_io::{AsyncRead, AsyncWrite};
 use loop_core::Async;
 use loop_exec::WaitSite;
 use loop_sync::WaitKind;
+
+use crate::signal::Signals;
 
 pub use std::process::Stdio;
 
@@ -194,7 +199,7 @@ const SIGCHLD_BACKSTOP: Duration = Duration::from_secs(1);
 /// The `SIGCHLD` listener that every waiting child on this thread shares:
 /// one signal slot (there are 64 in the process) however many children
 /// wait. Any `SIGCHLD` wakes every waiter, and each looks at its own child.
-struct SharedSigchld(std::cell::RefCell<crate::signal::Signals>);
+struct SharedSigchld(RefCell<Signals>);
 
 impl SharedSigchld {
     /// Drains the notifications that arrived and registers `cx`'s task for
@@ -208,36 +213,35 @@ impl SharedSigchld {
 /// This thread's shared `SIGCHLD` listener: made by the first waiter, and
 /// dropped with the last (the signal then goes back to its default). `None`
 /// when no listener can be made.
-fn shared_sigchld() -> Option<std::rc::Rc<SharedSigchld>> {
+fn shared_sigchld() -> Option<Rc<SharedSigchld>> {
     thread_local! {
-        static SIGCHLD: std::cell::RefCell<std::rc::Weak<SharedSigchld>> =
-            const { std::cell::RefCell::new(std::rc::Weak::new()) };
+        static SIGCHLD: RefCell<Weak<SharedSigchld>> = const { RefCell::new(Weak::new()) };
     }
     SIGCHLD.with(|slot| {
         if let Some(shared) = slot.borrow().upgrade() {
             return Some(shared);
         }
-        let signals = crate::signal::Signals::new([libc::SIGCHLD]).ok()?;
-        let shared = std::rc::Rc::new(SharedSigchld(std::cell::RefCell::new(signals)));
-        *slot.borrow_mut() = std::rc::Rc::downgrade(&shared);
+        let signals = Signals::new([libc::SIGCHLD]).ok()?;
+        let shared = Rc::new(SharedSigchld(RefCell::new(signals)));
+        *slot.borrow_mut() = Rc::downgrade(&shared);
         Some(shared)
     })
 }
 
 /// Use the `SIGCHLD` path even where pidfds work (for its tests).
-static FORCE_SIGCHLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static FORCE_SIGCHLD: AtomicBool = AtomicBool::new(false);
 
 /// Makes children spawned from now on be waited for through `SIGCHLD`, as on
 /// systems without pidfds (for tests of that path on Linux).
 #[doc(hidden)]
 pub fn __force_sigchld_reaping(on: bool) {
-    FORCE_SIGCHLD.store(on, std::sync::atomic::Ordering::Relaxed);
+    FORCE_SIGCHLD.store(on, Ordering::Relaxed);
 }
 
 impl ExitWatch {
     fn new(pid: u32) -> ExitWatch {
         #[cfg(target_os = "linux")]
-        if !FORCE_SIGCHLD.load(std::sync::atomic::Ordering::Relaxed) {
+        if !FORCE_SIGCHLD.load(Ordering::Relaxed) {
             let pid = rustix::process::Pid::from_raw(pid as i32);
             if let Some(pid) = pid {
                 if let Ok(fd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
