@@ -431,3 +431,71 @@ fn tasks_finishing_in_one_turn_all_come_out_of_as_completed() {
         assert_eq!(got, [0, 1, 2, 3, 4]);
     });
 }
+
+/// A tiny deterministic generator for the randomized test below.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+#[test]
+fn randomized_mixes_of_gather_wait_groups_and_timeouts_always_finish() {
+    // Nested combinators over sleeping tasks, with timeouts and
+    // cancellations at random, under the paused clock: every run must
+    // finish (no lost wake-up), with the right count, and leave no task.
+    for seed in 0..200u64 {
+        let ev = paused();
+        let (finished, expected) = ev.run_until_complete(async move {
+            let mut rng = Lcg(seed);
+            let n = 5 + rng.below(40) as usize;
+            let delays: Vec<u64> = (0..n).map(|_| rng.below(50)).collect();
+            let deadline = rng.below(60);
+            // At equal deadlines the inner future is polled first and wins.
+            let expected = delays.iter().filter(|&&d| d <= deadline).count();
+            // gather of wait_for'ed sleeps: those past the deadline time out.
+            let gathered = aio::gather(
+                delays
+                    .iter()
+                    .map(|&d| aio::wait_for(aio::sleep(Duration::from_millis(d)), Duration::from_millis(deadline))),
+            )
+            .await;
+            let on_time = gathered.iter().filter(|r| r.is_ok()).count();
+            assert_eq!(on_time, expected, "seed {seed}");
+            // as_completed over tasks, some cancelled before they finish.
+            let tasks: Vec<_> = delays.iter().map(|&d| aio::spawn(aio::sleep(Duration::from_millis(d)))).collect();
+            let cancel = rng.below(n as u64) as usize;
+            for t in tasks.iter().take(cancel) {
+                t.cancel();
+            }
+            let mut done = 0;
+            let mut results = aio::as_completed(tasks);
+            while let Some(r) = results.next().await {
+                done += usize::from(r.is_ok());
+            }
+            assert!(done >= n - cancel, "seed {seed}: {done} of {n} with {cancel} cancelled");
+            // a group whose children sleep, one failing at a random time.
+            let group: TaskGroup<(), u64> = TaskGroup::new();
+            let failing = rng.below(n as u64);
+            for (i, &d) in delays.iter().enumerate() {
+                group
+                    .spawn(async move {
+                        aio::sleep(Duration::from_millis(d)).await;
+                        if i as u64 == failing {
+                            Err(d)
+                        } else {
+                            Ok(())
+                        }
+                    })
+                    .unwrap();
+            }
+            let errors = group.join().await.unwrap_err().errors;
+            assert!(!errors.is_empty(), "seed {seed}");
+            (aio::all_tasks().len(), 0)
+        });
+        assert_eq!(finished, expected, "seed {seed}: tasks left behind");
+    }
+}
