@@ -195,6 +195,19 @@ impl<T: AsFd> Async<T> {
         r
     }
 
+    /// Writes from `bufs` (`AsyncWrite::poll_write_vectored`'s work).
+    pub(crate) fn poll_write_vectored_buf(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+        at: &'static Location<'static>,
+    ) -> Poll<io::Result<usize>>
+    where
+        for<'a> &'a T: Write,
+    {
+        self.poll_io(WRITE, cx, &mut |mut io: &T| io.write_vectored(bufs), at)
+    }
+
     /// One attempt of `op` in `dir`: `Pending` (with the waker stored, and
     /// the wait noted at `at`) when it would block.
     pub(crate) fn poll_io<R>(
@@ -287,7 +300,7 @@ where
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.poll_io(WRITE, cx, &mut |mut io: &T| io.write_vectored(bufs), Location::caller())
+        self.poll_write_vectored_buf(cx, bufs, Location::caller())
     }
 
     #[track_caller]

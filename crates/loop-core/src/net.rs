@@ -299,45 +299,19 @@ where
     Ok(())
 }
 
-/// `AsyncRead` over a shared `Async<T>`.
-#[track_caller]
-fn poll_read<T: AsFd>(io: &Async<T>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>
-where
-    for<'a> &'a T: Read,
-{
-    io.poll_read_buf(cx, buf, Location::caller())
-}
-
-/// `AsyncWrite::poll_write` over a shared `Async<T>`.
-#[track_caller]
-fn poll_write<T: AsFd>(io: &Async<T>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>
-where
-    for<'a> &'a T: Write,
-{
-    io.poll_write_buf(cx, buf, Location::caller())
-}
-
-#[track_caller]
-fn poll_write_vectored<T: AsFd>(io: &Async<T>, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>>
-where
-    for<'a> &'a T: Write,
-{
-    io.poll_io(WRITE, cx, &mut |mut s: &T| s.write_vectored(bufs), Location::caller())
-}
-
 macro_rules! stream_io_impls {
     ($ty:ty, $inner:ty, $shutdown:expr) => {
         impl AsyncRead for $ty {
             #[track_caller]
             fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-                poll_read::<$inner>(&self.io, cx, buf)
+                self.io.poll_read_buf(cx, buf, Location::caller())
             }
         }
 
         impl AsyncWrite for $ty {
             #[track_caller]
             fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-                poll_write::<$inner>(&self.io, cx, buf)
+                self.io.poll_write_buf(cx, buf, Location::caller())
             }
 
             #[track_caller]
@@ -346,7 +320,7 @@ macro_rules! stream_io_impls {
                 cx: &mut Context<'_>,
                 bufs: &[IoSlice<'_>],
             ) -> Poll<io::Result<usize>> {
-                poll_write_vectored::<$inner>(&self.io, cx, bufs)
+                self.io.poll_write_vectored_buf(cx, bufs, Location::caller())
             }
 
             fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
