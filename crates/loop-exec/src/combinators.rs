@@ -204,11 +204,7 @@ impl<F: Future> Future for Gather<F> {
     #[track_caller]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<F::Output>> {
         let this = &mut *self;
-        this.woken.register(cx.waker());
-        // At most one poll per future per turn, even if one keeps waking
-        // itself (it has woken us too, so we come back).
-        for _ in 0..this.futures.len() {
-            let Some((i, waker)) = this.woken.next() else { break };
+        for (i, waker) in this.woken.drain(cx.waker()) {
             let Some(future) = this.futures[i].as_mut() else { continue };
             if let Poll::Ready(v) = future.as_mut().poll(&mut Context::from_waker(waker)) {
                 this.outputs[i] = Some(v);
@@ -268,9 +264,7 @@ where
     #[track_caller]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        this.woken.register(cx.waker());
-        for _ in 0..this.futures.len() {
-            let Some((i, waker)) = this.woken.next() else { break };
+        for (i, waker) in this.woken.drain(cx.waker()) {
             let Some(future) = this.futures.get_mut(i).and_then(Option::as_mut) else { continue };
             match future.as_mut().poll(&mut Context::from_waker(waker)) {
                 Poll::Pending => {}

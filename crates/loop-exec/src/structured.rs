@@ -172,10 +172,8 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
         let woken = WokenSet::new(self.state.tasks.borrow().len());
         let mut unfinished = self.state.tasks.borrow().len();
         std::future::poll_fn(|cx| {
-            woken.register(cx.waker());
             let tasks = self.state.tasks.borrow();
-            for _ in 0..tasks.len() {
-                let Some((i, waker)) = woken.next() else { break };
+            for (i, waker) in woken.drain(cx.waker()) {
                 if tasks[i].poll_finished_at(&mut Context::from_waker(waker), at).is_ready() {
                     unfinished -= 1;
                 }
@@ -315,9 +313,7 @@ async fn wait_at<T>(
     let mut finished = 0;
     let mut failed = false;
     std::future::poll_fn(|cx| {
-        woken.register(cx.waker());
-        for _ in 0..tasks.len() {
-            let Some((i, waker)) = woken.next() else { break };
+        for (i, waker) in woken.drain(cx.waker()) {
             let t = &tasks[i];
             if t.poll_finished_at(&mut Context::from_waker(waker), at).is_ready() {
                 finished += 1;
@@ -406,9 +402,7 @@ impl<T> AsCompleted<T> {
         if self.remaining == 0 {
             return Poll::Ready(None);
         }
-        self.woken.register(cx.waker());
-        for _ in 0..self.tasks.len() {
-            let Some((i, waker)) = self.woken.next() else { break };
+        for (i, waker) in self.woken.drain(cx.waker()) {
             let Some(task) = self.tasks[i].as_ref() else { continue };
             if task.poll_finished_at(&mut Context::from_waker(waker), at).is_ready() {
                 // Others woken with it stay queued for the next call, which

@@ -63,8 +63,18 @@ impl WokenSet {
         WokenSet { shared, children, wakers }
     }
 
-    /// Remembers the parent's waker; call before [`next`](Self::next).
-    pub(crate) fn register(&self, parent: &Waker) {
+    /// Registers `parent` (woken whenever a child is), then yields the
+    /// children woken since the last call, each with the waker to poll it
+    /// with. At most one per child: a child that keeps waking itself cannot
+    /// hold the caller, and it has woken `parent` too, so the caller comes
+    /// back for it.
+    pub(crate) fn drain<'a>(&'a self, parent: &Waker) -> impl Iterator<Item = (usize, &'a Waker)> + 'a {
+        self.register(parent);
+        (0..self.children.len()).map_while(move |_| self.next())
+    }
+
+    /// Remembers the parent's waker.
+    fn register(&self, parent: &Waker) {
         let mut slot = self.shared.parent.lock();
         if !slot.as_ref().is_some_and(|w| w.will_wake(parent)) {
             *slot = Some(parent.clone());
@@ -73,7 +83,7 @@ impl WokenSet {
 
     /// The next woken child, with the waker to poll it with. Its wake flag
     /// is reset first, so a wake during that poll queues it again.
-    pub(crate) fn next(&self) -> Option<(usize, &Waker)> {
+    fn next(&self) -> Option<(usize, &Waker)> {
         let index = self.shared.woken.pop()?;
         self.children[index].queued.store(false, Ordering::Release);
         Some((index, &self.wakers[index]))
