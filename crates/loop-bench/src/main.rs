@@ -68,6 +68,7 @@ struct Row {
     floor: Option<f64>,
 }
 
+/// The middle value (the upper one of an even count).
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]

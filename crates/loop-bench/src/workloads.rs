@@ -162,11 +162,7 @@ pub fn introspection_cost(reps: usize) -> [(f64, f64, f64); 2] {
             without.push(o);
             ratios.push(w / o);
         }
-        let median = |mut v: Vec<f64>| {
-            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-            v[v.len() / 2]
-        };
-        out[i] = (median(with), median(without), median(ratios));
+        out[i] = (crate::median(with), crate::median(without), crate::median(ratios));
     }
     out
 }
