@@ -63,3 +63,56 @@ pub fn concurrent_exit_codes(n: i32) -> Vec<Option<i32>> {
         codes
     })
 }
+
+/// The default bound of a [`watchdog`]: no test here needs more than a few
+/// seconds; a minute means it hangs. `LOOP_TEST_TIMEOUT` (seconds) changes it.
+pub const WATCHDOG_BOUND: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Turns a hang into a failure: while the returned guard lives, a thread
+/// watches the clock, and if the test (named after its thread, as the test
+/// harness names it) is still running after [`WATCHDOG_BOUND`], it prints
+/// which test hung and exits the test process with a failure. Every test
+/// starts with `let _watchdog = loop_tests::watchdog();` (the `meta` test
+/// checks that).
+pub fn watchdog() -> Watchdog {
+    let bound = std::env::var("LOOP_TEST_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map(std::time::Duration::from_secs)
+        .unwrap_or(WATCHDOG_BOUND);
+    watchdog_for(bound)
+}
+
+/// A [`watchdog`] with its own bound.
+pub fn watchdog_for(bound: std::time::Duration) -> Watchdog {
+    let name = std::thread::current().name().unwrap_or("<unnamed test>").to_string();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name(format!("watchdog of {name}"))
+        .spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(bound) {
+                eprintln!(
+                    "\nwatchdog: test `{name}` was still running after {bound:?}: it hangs \
+                     (a lost wakeup, a deadlock, or a wait without a bound); failing the test run"
+                );
+                std::process::exit(101);
+            }
+        })
+        .expect("spawn the watchdog thread");
+    Watchdog { done: Some(tx), thread: Some(thread) }
+}
+
+/// Disarms its watchdog when dropped (the test finished, or panicked).
+pub struct Watchdog {
+    done: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        drop(self.done.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

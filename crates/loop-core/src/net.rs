@@ -55,16 +55,66 @@ macro_rules! stream_methods {
     };
 }
 
-/// Starts a non-blocking connect: done, or in progress (then the socket
-/// turns writable when it completes).
-fn start_connect(socket: &Socket, addr: &socket2::SockAddr) -> io::Result<()> {
+/// How a non-blocking `connect` began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Connect {
+    /// Connected at once (Unix sockets, and sometimes loopback TCP).
+    Done,
+    /// The handshake is under way: the socket turns writable (or fails)
+    /// when it ends.
+    InProgress,
+}
+
+/// Starts a non-blocking connect.
+///
+/// A Unix socket whose listener's backlog is full fails with `EAGAIN`
+/// without starting anything (unlike TCP, nothing is in progress, and no
+/// event will say when to retry): that is reported as `WouldBlock` with a
+/// message, rather than handing back a socket that is not connected.
+fn start_connect(socket: &Socket, addr: &socket2::SockAddr) -> io::Result<Connect> {
     socket.set_nonblocking(true)?;
     match socket.connect(addr) {
-        Ok(()) => Ok(()),
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+        Ok(()) => Ok(Connect::Done),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error()) => Ok(Connect::InProgress),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && addr.is_unix() => Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "connect: the Unix listener's backlog is full (it is not accepting fast enough); try again later",
+        )),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Connect::InProgress),
         Err(e) => Err(e),
     }
+}
+
+/// Waits until a connect that is in progress has ended: the socket is
+/// writable *and* connected, or failed (`SO_ERROR`). A freshly registered
+/// source is believed writable, so the first look is only a guess: while the
+/// socket has neither a peer nor an error, the handshake is still going on
+/// and the wait goes on for the next writability edge.
+async fn finish_connect<T: AsFd>(
+    stream: &Async<T>,
+    how: Connect,
+    connected: impl Fn(&T) -> io::Result<()>,
+    at: &'static Location<'static>,
+) -> io::Result<()> {
+    if how == Connect::Done {
+        return Ok(());
+    }
+    let not_connected = rustix::io::Errno::NOTCONN.raw_os_error();
+    stream
+        .io_op(
+            WRITE,
+            |io| {
+                if let Some(e) = socket2::SockRef::from(io).take_error()? {
+                    return Err(e);
+                }
+                match connected(io) {
+                    Err(e) if e.raw_os_error() == Some(not_connected) => Err(io::ErrorKind::WouldBlock.into()),
+                    other => other,
+                }
+            },
+            at,
+        )
+        .await
 }
 
 /// A TCP listening socket.
@@ -183,19 +233,18 @@ pub struct TcpStream {
 
 impl TcpStream {
     /// Connects to `addr`. A refused connection is `ConnectionRefused`.
+    ///
+    /// Completes when the handshake has: a peer that answers slowly (a
+    /// real round trip, a listener whose backlog is full) only makes it take
+    /// longer. Bound it with `wait_for` if needed.
     #[track_caller]
     pub fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<TcpStream>> {
         let at = Location::caller();
         async move {
             let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-            start_connect(&socket, &addr.into())?;
+            let how = start_connect(&socket, &addr.into())?;
             let stream = Async::new(net::TcpStream::from(socket))?;
-            stream.io_op(WRITE, |_| Ok(()), at).await?;
-            if let Some(e) = stream.get_ref().take_error()? {
-                return Err(e);
-            }
-            // A failed connect can also show up only as a missing peer.
-            stream.get_ref().peer_addr()?;
+            finish_connect(&stream, how, |s| s.peer_addr().map(drop), at).await?;
             Ok(TcpStream { io: Rc::new(stream) })
         }
     }
@@ -542,18 +591,19 @@ pub struct UnixStream {
 
 impl UnixStream {
     /// Connects to the socket at `path`.
+    ///
+    /// When the listener's backlog is full the OS refuses at once with
+    /// `EAGAIN` (there is no handshake to wait for): that is a `WouldBlock`
+    /// error saying so, never a stream that is not connected.
     #[track_caller]
     pub fn connect(path: impl AsRef<Path>) -> impl Future<Output = io::Result<UnixStream>> {
         let at = Location::caller();
         let address = socket2::SockAddr::unix(path);
         async move {
             let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
-            start_connect(&socket, &address?)?;
+            let how = start_connect(&socket, &address?)?;
             let stream = Async::new(unix::UnixStream::from(std::os::fd::OwnedFd::from(socket)))?;
-            stream.io_op(WRITE, |_| Ok(()), at).await?;
-            if let Some(e) = stream.get_ref().take_error()? {
-                return Err(e);
-            }
+            finish_connect(&stream, how, |s| s.peer_addr().map(drop), at).await?;
             Ok(UnixStream { io: Rc::new(stream) })
         }
     }

@@ -111,7 +111,7 @@ impl BlockingPool {
     /// Stops taking work, drops queued jobs, and waits up to `timeout` for
     /// running jobs to finish and their threads to exit.
     pub(crate) fn shutdown(self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
+        let deadline = loop_time::deadline_after(Instant::now(), timeout);
         let dropped: Vec<Job> = {
             let mut state = self.shared.state.lock();
             state.shutdown = true;

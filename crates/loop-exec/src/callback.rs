@@ -68,7 +68,8 @@ impl fmt::Debug for Handle {
 /// Dropping the handle does *not* cancel the callback.
 pub struct TimerHandle {
     pub(crate) cell: Rc<CallbackCell>,
-    pub(crate) key: TimerKey,
+    /// The timer; `None` for a "never" deadline, which gets no timer.
+    pub(crate) key: Option<TimerKey>,
     pub(crate) when: Instant,
     pub(crate) owner: Weak<LoopInner>,
 }
@@ -77,8 +78,8 @@ impl TimerHandle {
     /// Cancels the callback if it has not run yet.
     pub fn cancel(&self) {
         self.cell.cancel();
-        if let Some(inner) = self.owner.upgrade() {
-            let removed = inner.timers.borrow_mut().cancel(self.key);
+        if let (Some(inner), Some(key)) = (self.owner.upgrade(), self.key) {
+            let removed = inner.timers.borrow_mut().cancel(key);
             drop(removed);
         }
     }

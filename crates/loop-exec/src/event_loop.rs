@@ -280,17 +280,23 @@ impl LoopRef {
         Handle { cell }
     }
 
-    /// Runs `f` once `delay` has passed.
+    /// Runs `f` once `delay` has passed. A delay longer than
+    /// [`FAR_FUTURE`](loop_time::FAR_FUTURE) (such as `Duration::MAX`)
+    /// means never.
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
-        let when = self.time() + delay;
+        let when = loop_time::deadline_after(self.time(), delay);
         self.call_at(when, f)
     }
 
     /// Runs `f` at loop time `when` (or in the next turn if that has passed).
     pub fn call_at(&self, when: Instant, f: impl FnOnce() + 'static) -> TimerHandle {
         let cell = CallbackCell::new(Box::new(f));
-        let tick = self.inner.clock.deadline_tick(when);
-        let key = self.inner.timers.borrow_mut().insert(tick, TimerEntry::Call(cell.clone()));
+        // A "never" deadline (`call_later(Duration::MAX, ..)`) gets no timer:
+        // nothing could fire it, and a paused clock must not jump to it.
+        let key = (!loop_time::is_never(when, self.time())).then(|| {
+            let tick = self.inner.clock.deadline_tick(when);
+            self.inner.timers.borrow_mut().insert(tick, TimerEntry::Call(cell.clone()))
+        });
         TimerHandle { cell, key, when, owner: Rc::downgrade(&self.inner) }
     }
 

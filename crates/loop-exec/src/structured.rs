@@ -558,7 +558,7 @@ impl TimeoutScope {
     pub fn after(timeout: Duration) -> TimeoutScope {
         let now = crate::inner::with_current(|i| i.clock.now())
             .unwrap_or_else(|| crate::inner::no_running_loop("TimeoutScope::after"));
-        TimeoutScope::at(now + timeout)
+        TimeoutScope::at(loop_time::deadline_after(now, timeout))
     }
 
     /// A scope expiring at loop time `deadline`.

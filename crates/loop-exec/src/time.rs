@@ -42,7 +42,9 @@ fn loop_id(inner: &LoopInner) -> usize {
 }
 
 /// Waits until `duration` has passed on the running loop's clock (asyncio's
-/// `asyncio.sleep`).
+/// `asyncio.sleep`). A duration longer than
+/// [`FAR_FUTURE`](loop_time::FAR_FUTURE) (up to `Duration::MAX`) means
+/// never: no timer is set, and a paused clock does not jump to it.
 ///
 /// ```
 /// use std::time::Duration;
@@ -59,7 +61,7 @@ fn loop_id(inner: &LoopInner) -> usize {
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
     let deadline = match inner::with_current(|inner| inner.clock.now()) {
-        Some(now) => Deadline::At(now + duration),
+        Some(now) => Deadline::At(loop_time::deadline_after(now, duration)),
         None => Deadline::After(duration),
     };
     Sleep { deadline, timer: None, location: Location::caller(), quiet: false }
@@ -87,7 +89,9 @@ impl Sleep {
     pub fn deadline(&self) -> Instant {
         match self.deadline {
             Deadline::At(at) => at,
-            Deadline::After(d) => inner::with_current(|i| i.clock.now()).unwrap_or_else(Instant::now) + d,
+            Deadline::After(d) => {
+                loop_time::deadline_after(inner::with_current(|i| i.clock.now()).unwrap_or_else(Instant::now), d)
+            }
         }
     }
 
@@ -131,7 +135,7 @@ impl Sleep {
         let deadline = match self.deadline {
             Deadline::At(at) => at,
             Deadline::After(d) => {
-                let at = now + d;
+                let at = loop_time::deadline_after(now, d);
                 self.deadline = Deadline::At(at);
                 at
             }
@@ -139,6 +143,15 @@ impl Sleep {
         if now >= deadline {
             self.cancel_timer();
             return Poll::Ready(());
+        }
+        if loop_time::is_never(deadline, now) {
+            // `sleep(Duration::MAX)`: no timer could fire it, and a paused
+            // clock must not jump 30 years ahead to it.
+            self.cancel_timer();
+            if !self.quiet {
+                inner.record_wait(loop_sync::WaitKind::Sleep, self.location);
+            }
+            return Poll::Pending;
         }
         let mut timers = inner.timers.borrow_mut();
         if let Some((key, owner)) = self.timer {
@@ -330,9 +343,9 @@ impl Interval {
             }
         }
         self.sleep = None;
-        let mut next = due + self.period;
+        let mut next = loop_time::deadline_after(due, self.period);
         while next <= now {
-            next += self.period;
+            next = loop_time::deadline_after(next, self.period);
         }
         self.next = Some(next);
         Poll::Ready(due)

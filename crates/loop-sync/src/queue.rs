@@ -202,6 +202,10 @@ impl<S: QueueStorage<T>, T> State<S, T> {
 
     /// An item enters the queue: straight to the longest-waiting getter,
     /// or into storage.
+    ///
+    /// Invariant of every path that frees room (an item taken, a reserved
+    /// slot given up or used by a direct hand-off): it ends with
+    /// `grant_putters`, so no putter waits while there is room.
     fn deliver(&mut self, item: T, wakes: &mut WakeList) {
         if let Some(key) = self.getters.front() {
             *self.getters.payload_mut(key) = GetSlot::Handed(item);
@@ -496,6 +500,9 @@ impl<S: QueueStorage<T>, T> Future for Put<'_, S, T> {
                                 state.reserved -= 1;
                                 state.unfinished += 1;
                                 state.deliver(item, &mut wakes);
+                                // Handed straight to a getter, the item took no
+                                // slot: the one we were granted is free again.
+                                state.grant_putters(&mut wakes);
                                 Poll::Ready(Ok(()))
                             }
                             PutSlot::ShutDown | PutSlot::Waiting => Poll::Ready(Err(QueueShutDown(item))),

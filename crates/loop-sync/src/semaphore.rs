@@ -136,8 +136,21 @@ impl Semaphore {
     }
 
     /// Waits for `n` permits at once (taken together, in FIFO order).
+    ///
+    /// A plain semaphore has no upper bound (`release` may add permits), so
+    /// `n` above the permits there are now waits for releases that bring
+    /// the count up to `n`; a [`BoundedSemaphore`] refuses what it can never
+    /// hold.
+    ///
+    /// # Panics
+    /// When `n` exceeds `usize::MAX / 2`, more than a semaphore can ever
+    /// hold: such a wait could never end.
     #[track_caller]
     pub fn acquire_many(&self, n: usize) -> Acquire<'_> {
+        assert!(
+            n <= usize::MAX / ONE,
+            "Semaphore::acquire_many({n}): a semaphore holds at most usize::MAX / 2 permits, so this wait could never end"
+        );
         self.acquire_as(n, WaitKind::Semaphore, Location::caller())
     }
 
@@ -371,8 +384,17 @@ impl BoundedSemaphore {
     }
 
     /// Waits for `n` permits.
+    ///
+    /// # Panics
+    /// When `n` exceeds the bound: the semaphore can never hold that many,
+    /// so the wait could never end. Ask for at most the bound.
     #[track_caller]
     pub fn acquire_many(&self, n: usize) -> Acquire<'_> {
+        assert!(
+            n <= self.bound,
+            "BoundedSemaphore::acquire_many({n}): the semaphore holds at most {} permits, so this wait could never end",
+            self.bound
+        );
         self.sem.acquire_as(n, WaitKind::Semaphore, Location::caller())
     }
 

@@ -3,6 +3,36 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
+/// How far ahead a deadline can be: a longer duration (up to
+/// `Duration::MAX`, which cannot be added to an `Instant`) means "never"
+/// and is clamped to this, about 30 years (tokio's choice too).
+pub const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// `now + d`, where a `d` too long to represent, or longer than
+/// [`FAR_FUTURE`], means "never": the result is `FAR_FUTURE` from now.
+/// Never panics (std's `Instant + Duration` does on overflow).
+///
+/// ```
+/// use loop_time::{deadline_after, is_never, FAR_FUTURE};
+/// use std::time::{Duration, Instant};
+///
+/// let now = Instant::now();
+/// assert_eq!(deadline_after(now, Duration::from_secs(2)), now + Duration::from_secs(2));
+/// let never = deadline_after(now, Duration::MAX);
+/// assert_eq!(never, now + FAR_FUTURE);
+/// assert!(is_never(never, now) && !is_never(now + Duration::from_secs(3600), now));
+/// ```
+pub fn deadline_after(now: Instant, d: Duration) -> Instant {
+    now + d.min(FAR_FUTURE)
+}
+
+/// Whether `when`, seen from `now`, is a "never" deadline: more than half of
+/// [`FAR_FUTURE`] away (a clamped deadline stays that far for 15 years).
+/// A paused clock does not jump to such a deadline.
+pub fn is_never(when: Instant, now: Instant) -> bool {
+    when.saturating_duration_since(now) >= FAR_FUTURE / 2
+}
+
 /// The time source of one event loop.
 ///
 /// A real clock reads [`Instant::now`]. A paused clock starts at the moment it

@@ -29,5 +29,5 @@
 mod clock;
 mod wheel;
 
-pub use clock::Clock;
+pub use clock::{deadline_after, is_never, Clock, FAR_FUTURE};
 pub use wheel::{TimerKey, TimerWheel, LEVELS, SLOTS, SPAN_TICKS};

@@ -138,7 +138,8 @@ impl Command {
     pub fn spawn(&mut self) -> io::Result<Child> {
         let mut child = self.inner.spawn()?;
         let pipes = (|| {
-            let stdin = child.stdin.take().map(|s| Async::new(pipe(s)).map(|io| ChildStdin { io })).transpose()?;
+            let stdin =
+                child.stdin.take().map(|s| Async::new(pipe(s)).map(|io| ChildStdin { io: Some(io) })).transpose()?;
             let stdout = child.stdout.take().map(|s| Async::new(pipe(s)).map(|io| ChildStdout { io })).transpose()?;
             let stderr = child.stderr.take().map(|s| Async::new(pipe(s)).map(|io| ChildStderr { io })).transpose()?;
             Ok::<_, io::Error>((stdin, stdout, stderr))
@@ -398,7 +399,7 @@ impl Child {
                 if let (Some(stdin), Some(input)) = (stdin, input) {
                     let mut rest = input;
                     while !rest.is_empty() {
-                        match stdin.io.write_with(|mut s| s.write(rest)).await {
+                        match stdin.open()?.write_with(|mut s| s.write(rest)).await {
                             Ok(n) => rest = &rest[n..],
                             // The child stopped reading (exited): not our error.
                             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break,
@@ -495,20 +496,58 @@ fn pipe(end: impl Into<OwnedFd>) -> File {
     File::from(end.into())
 }
 
-pipe_type!(ChildStdin, File, "The child's stdin: `AsyncWrite`; dropping it closes the pipe.");
 pipe_type!(ChildStdout, File, "The child's stdout: `AsyncRead` (wrap it in a `StreamReader` for `readline`).");
 pipe_type!(ChildStderr, File, "The child's stderr: `AsyncRead`.");
 
+/// The child's stdin: `AsyncWrite`. Closing it (`poll_close`, hence
+/// `StreamWriter::close`) or dropping it closes the pipe, and the child
+/// reads EOF.
+pub struct ChildStdin {
+    /// The pipe; `None` once closed.
+    io: Option<Async<File>>,
+}
+
+impl ChildStdin {
+    /// The open pipe, or the error every write after a close gets.
+    fn open(&self) -> io::Result<&Async<File>> {
+        self.io.as_ref().ok_or_else(stdin_closed)
+    }
+}
+
+fn stdin_closed() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "the child's stdin was closed (write after close)")
+}
+
+impl AsFd for ChildStdin {
+    /// # Panics
+    /// After the pipe was closed: there is no descriptor left.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.as_ref().expect("ChildStdin::as_fd after the pipe was closed").as_fd()
+    }
+}
+
+impl fmt::Debug for ChildStdin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildStdin").field("closed", &self.io.is_none()).finish()
+    }
+}
+
 impl AsyncWrite for ChildStdin {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        match self.get_mut().io.as_mut() {
+            Some(io) => Pin::new(io).poll_write(cx, buf),
+            None => Poll::Ready(Err(stdin_closed())),
+        }
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
 
+    /// Closes the pipe (deregisters and closes the descriptor): the child
+    /// sees EOF. Closing twice is fine.
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        drop(self.get_mut().io.take());
         Poll::Ready(Ok(()))
     }
 }

@@ -5,7 +5,8 @@
 //! end of every listener that asked for it. That handler only does
 //! async-signal-safe work: atomic loads and `write(2)`. Several listeners
 //! for one signal each get it; when the last listener of a signal is
-//! dropped, the signal's default disposition is restored.
+//! dropped, the disposition that was there before the first one is put
+//! back (for `SIGPIPE`, Rust's "ignore"; or the application's own handler).
 #![allow(unsafe_code)]
 
 use std::collections::VecDeque;
@@ -57,9 +58,12 @@ struct Registry {
     pairs: Vec<Option<Pair>>,
     /// Listeners per signal number.
     listeners: [usize; 65],
+    /// Per signal number with listeners: the action that was installed
+    /// before ours, put back when the last listener goes.
+    previous: [Option<libc::sigaction>; 65],
 }
 
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry { pairs: Vec::new(), listeners: [0; 65] });
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry { pairs: Vec::new(), listeners: [0; 65], previous: [None; 65] });
 
 extern "C" fn handler(sig: libc::c_int) {
     #[cfg(target_os = "linux")]
@@ -87,18 +91,29 @@ extern "C" fn handler(sig: libc::c_int) {
     };
 }
 
-/// Installs our handler for `sig`, or restores the default.
-fn set_disposition(sig: i32, ours: bool) -> io::Result<()> {
+/// Installs our handler for `sig`; returns the action it replaces.
+fn install(sig: i32) -> io::Result<libc::sigaction> {
     // SAFETY: a zeroed `sigaction` is a valid starting value; we fill the
     // handler, an empty mask and flags before passing it to the kernel.
     let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-    action.sa_sigaction =
-        if ours { handler as extern "C" fn(libc::c_int) as libc::sighandler_t } else { libc::SIG_DFL };
+    action.sa_sigaction = handler as extern "C" fn(libc::c_int) as libc::sighandler_t;
     action.sa_flags = libc::SA_RESTART;
     // SAFETY: `sa_mask` is a valid, owned signal set.
     unsafe { libc::sigemptyset(&mut action.sa_mask) };
-    // SAFETY: valid signal number (checked by the caller) and action.
-    if unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) } != 0 {
+    // SAFETY: as above; `old` is a valid out-parameter.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: valid signal number (checked by the caller), action and
+    // out-parameter.
+    if unsafe { libc::sigaction(sig, &action, &mut old) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(old)
+}
+
+/// Puts back the action `install` replaced.
+fn restore(sig: i32, previous: &libc::sigaction) -> io::Result<()> {
+    // SAFETY: `previous` is an action the kernel gave us for this signal.
+    if unsafe { libc::sigaction(sig, previous, std::ptr::null_mut()) } != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())
@@ -179,7 +194,7 @@ impl Signals {
         for &sig in &signals {
             reg.listeners[sig as usize] += 1;
             if reg.listeners[sig as usize] == 1 {
-                set_disposition(sig, true)?;
+                reg.previous[sig as usize] = Some(install(sig)?);
             }
         }
         Ok(Signals { io: Some(io), write: Some(write), slot, signals, pending: VecDeque::new() })
@@ -233,7 +248,9 @@ impl Drop for Signals {
         for &sig in &self.signals {
             reg.listeners[sig as usize] -= 1;
             if reg.listeners[sig as usize] == 0 {
-                let _ = set_disposition(sig, false);
+                if let Some(previous) = reg.previous[sig as usize].take() {
+                    let _ = restore(sig, &previous);
+                }
             }
         }
         if let (Some(io), Some(write)) = (self.io.take(), self.write.take()) {

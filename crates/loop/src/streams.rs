@@ -93,12 +93,22 @@ impl From<StreamError> for io::Error {
 /// ```
 pub struct StreamReader<R = OwnedReadHalf> {
     io: R,
+    /// `buf[pos..end]` is the unread data; `buf[end..]` is initialized
+    /// spare room that reads land in (kept, so a buffer is zero-filled only
+    /// when it grows, not on every read).
     buf: Vec<u8>,
     /// Start of the unread data in `buf`.
     pos: usize,
+    /// End of the unread data in `buf`.
+    end: usize,
     eof: bool,
     limit: usize,
 }
+
+/// The most one read from the stream asks for (asyncio's transports read
+/// 256 KiB at a time too): a long `readexactly` reads in pieces of this
+/// size, not all of its length at once.
+const MAX_READ: usize = 256 * 1024;
 
 impl<R: AsyncRead + Unpin> StreamReader<R> {
     /// A reader with the default limit (64 KiB).
@@ -113,7 +123,7 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
     /// When `limit` is zero.
     pub fn with_limit(io: R, limit: usize) -> Self {
         assert!(limit > 0, "StreamReader limit must be positive");
-        StreamReader { io, buf: Vec::new(), pos: 0, eof: false, limit }
+        StreamReader { io, buf: Vec::new(), pos: 0, end: 0, eof: false, limit }
     }
 
     /// The limit.
@@ -127,15 +137,30 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
     }
 
     fn buffered(&self) -> usize {
-        self.buf.len() - self.pos
+        self.end - self.pos
     }
 
+    /// The unread data.
+    fn data(&self) -> &[u8] {
+        &self.buf[self.pos..self.end]
+    }
+
+    /// Takes the first `n <= buffered()` bytes of the unread data.
     fn take(&mut self, n: usize) -> Vec<u8> {
+        debug_assert!(n <= self.buffered());
+        if self.pos == 0 && n == self.end && n > MAX_READ {
+            // A long read that is the whole buffer: hand the buffer over
+            // instead of copying it.
+            let mut out = std::mem::take(&mut self.buf);
+            out.truncate(n);
+            self.end = 0;
+            return out;
+        }
         let out = self.buf[self.pos..self.pos + n].to_vec();
         self.pos += n;
-        if self.pos == self.buf.len() {
-            self.buf.clear();
+        if self.pos == self.end {
             self.pos = 0;
+            self.end = 0;
         }
         out
     }
@@ -146,27 +171,29 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
         poll_fn(|cx| self.poll_read_more(cx, want)).await
     }
 
-    /// One read of up to `want` (at least 4 KiB) more bytes, appended to the
-    /// buffer after compacting it; sets `eof` on a read of 0. The one place
-    /// that reads from the stream.
+    /// One read of up to `want` more bytes (between 4 KiB and
+    /// [`MAX_READ`]), appended to the unread data after compacting it; sets
+    /// `eof` on a read of 0. The one place that reads from the stream.
     fn poll_read_more(&mut self, cx: &mut Context<'_>, want: usize) -> Poll<io::Result<usize>> {
         if self.eof {
             return Poll::Ready(Ok(0));
         }
-        if self.pos > 0 && self.pos * 2 >= self.buf.len() {
-            self.buf.drain(..self.pos);
+        if self.pos > 0 && self.pos * 2 >= self.end {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
             self.pos = 0;
         }
-        let start = self.buf.len();
-        self.buf.resize(start + want.max(4096), 0);
-        let result = Pin::new(&mut self.io).poll_read(cx, &mut self.buf[start..]);
-        let n = match &result {
-            Poll::Ready(Ok(n)) => *n,
-            _ => 0,
-        };
-        self.buf.truncate(start + n);
-        if matches!(result, Poll::Ready(Ok(0))) {
-            self.eof = true;
+        let want = want.clamp(4096, MAX_READ);
+        // `end + want` cannot overflow: `end` is the length of a `Vec`.
+        if self.buf.len() < self.end + want {
+            self.buf.resize(self.end + want, 0);
+        }
+        let start = self.end;
+        let result = Pin::new(&mut self.io).poll_read(cx, &mut self.buf[start..start + want]);
+        match &result {
+            Poll::Ready(Ok(0)) => self.eof = true,
+            Poll::Ready(Ok(n)) => self.end += n,
+            _ => {}
         }
         result
     }
@@ -202,6 +229,8 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
     #[track_caller]
     pub fn readexactly<'a>(&'a mut self, n: usize) -> impl Future<Output = Result<Vec<u8>, StreamError>> + use<'a, R> {
         WaitSite::new(Some(WaitKind::Readable), async move {
+            // Read what is missing piece by piece (at most `MAX_READ` at a
+            // time): the buffer grows with what has arrived, not with `n`.
             while self.buffered() < n {
                 if self.fill(n - self.buffered()).await? == 0 {
                     let k = self.buffered();
@@ -229,7 +258,7 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
             assert!(!separator.is_empty(), "readuntil: the separator must not be empty");
             let mut searched = 0;
             loop {
-                let data = &self.buf[self.pos..];
+                let data = self.data();
                 if let Some(i) = find(&data[searched..], separator) {
                     let end = searched + i + separator.len();
                     if end > self.limit {
@@ -293,7 +322,7 @@ impl<R: AsyncRead + Unpin> futures_io::AsyncBufRead for StreamReader<R> {
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         let this = self.get_mut();
         match this.poll_fill(cx) {
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(&this.buf[this.pos..])),
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(this.data())),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         }
@@ -301,7 +330,11 @@ impl<R: AsyncRead + Unpin> futures_io::AsyncBufRead for StreamReader<R> {
 
     fn consume(self: Pin<&mut Self>, amt: usize) {
         let this = self.get_mut();
-        this.pos = (this.pos + amt).min(this.buf.len());
+        this.pos = this.pos.saturating_add(amt).min(this.end);
+        if this.pos == this.end {
+            this.pos = 0;
+            this.end = 0;
+        }
     }
 }
 
@@ -325,7 +358,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for StreamReader<R> {
 impl<R> fmt::Debug for StreamReader<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamReader")
-            .field("buffered", &(self.buf.len() - self.pos))
+            .field("buffered", &(self.end - self.pos))
             .field("eof", &self.eof)
             .field("limit", &self.limit)
             .finish()
@@ -466,11 +499,25 @@ impl<W: AsyncWrite + Unpin + 'static> StreamWriter<W> {
         self.shared.state.borrow().pending()
     }
 
-    /// Queues `data`. Never blocks; after `close` or a write error the data
-    /// is dropped (and `drain` reports the error).
+    /// Queues `data`. Never blocks.
+    ///
+    /// After a write error the data is dropped and `drain` reports that
+    /// error. A write after [`close`](Self::close) or
+    /// [`write_eof`](Self::write_eof) is misuse: the data is not sent, and
+    /// `drain` and `wait_closed` report it (`BrokenPipe`, "write after
+    /// close") — asyncio raises there too.
     pub fn write(&self, mut data: &[u8]) {
         let mut st = self.shared.state.borrow_mut();
-        if st.closing || st.eof_requested || st.error.is_some() || data.is_empty() {
+        if st.error.is_some() || data.is_empty() {
+            return;
+        }
+        if st.closing || st.eof_requested {
+            let after = if st.closing { "close()" } else { "write_eof()" };
+            st.error = Some((
+                io::ErrorKind::BrokenPipe,
+                format!("StreamWriter::write after {after}: {} bytes were not sent (write after close)", data.len()),
+            ));
+            st.wake_drainers();
             return;
         }
         if st.pending() == 0 {

@@ -110,6 +110,24 @@ impl<T> Task<T> {
         self.is_done() && self.raw.panic_message().is_some()
     }
 
+    /// Waiting for this task from a task of another loop on this thread
+    /// would never end (that loop does not run while this one does): it is
+    /// misuse, as asyncio's "attached to a different loop" is.
+    fn assert_same_loop(&self) {
+        let header = self.raw.header();
+        let other = crate::inner::with_current(|inner| !std::sync::Arc::ptr_eq(&inner.shared, &header.shared));
+        if other == Some(true) {
+            let name = self.name().map_or_else(String::new, |n| format!(" `{n}`"));
+            panic!(
+                "task {}{name} (spawned at {}) belongs to another event loop than the one awaiting it: \
+                 it can only be awaited from its own loop (to pass a result between loops, use \
+                 `LoopHandle::spawn_threadsafe` or a `sync::ResultCell`)",
+                self.id(),
+                self.location(),
+            );
+        }
+    }
+
     /// `Ready` once the task has finished, without taking its result; the
     /// waker is registered like an `.await`'s. Used by `wait` and
     /// `as_completed`.
@@ -124,6 +142,7 @@ impl<T> Task<T> {
         if header.state.load(Ordering::Acquire) & COMPLETE != 0 {
             return Poll::Ready(());
         }
+        self.assert_same_loop();
         note_join_wait(at);
         // SAFETY: loop-thread only (the handle is not `Send`).
         let slot = unsafe { &mut *header.join_waker.get() };
@@ -144,6 +163,7 @@ impl<T> Future for Task<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let header = self.raw.header();
         if header.state.load(Ordering::Acquire) & COMPLETE == 0 {
+            self.assert_same_loop();
             note_join_wait(Location::caller());
             // SAFETY: the join waker is only touched on the loop's thread, and
             // this handle is not `Send`, so we are on it.
