@@ -7,6 +7,7 @@ use std::time::Duration;
 
 #[test]
 fn results_and_panics_come_back_as_task_results() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         assert_eq!(aio::spawn_blocking(|| 2 + 2).await, Ok(4));
         assert_eq!(aio::to_thread(|| "t").await, Ok("t"));
@@ -19,6 +20,7 @@ fn results_and_panics_come_back_as_task_results() {
 
 #[test]
 fn the_pool_is_bounded_and_queues_beyond_the_bound() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::builder().blocking_threads(2).build().unwrap();
     let running = Arc::new(AtomicUsize::new(0));
     let peak = Arc::new(AtomicUsize::new(0));
@@ -45,6 +47,7 @@ fn the_pool_is_bounded_and_queues_beyond_the_bound() {
 
 #[test]
 fn blocking_jobs_run_in_parallel_up_to_the_bound() {
+    let _watchdog = loop_tests::watchdog();
     // Two jobs that each wait for the other: they only finish if both run
     // at the same time.
     let barrier = Arc::new(Barrier::new(2));
@@ -61,6 +64,7 @@ fn blocking_jobs_run_in_parallel_up_to_the_bound() {
 
 #[test]
 fn a_paused_clock_waits_for_blocking_work_instead_of_jumping() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::builder().paused_clock().build().unwrap();
     let out = ev.run_until_complete(async {
         let (tx, rx) = std::sync::mpsc::channel::<()>();

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 #[test]
 fn cancel_before_first_poll_never_runs_the_future() {
+    let _watchdog = loop_tests::watchdog();
     let ran = Rc::new(Cell::new(false));
     let dropped = Rc::new(Cell::new(false));
     let (r, d) = (ran.clone(), dropped.clone());
@@ -31,6 +32,7 @@ fn cancel_before_first_poll_never_runs_the_future() {
 
 #[test]
 fn cancel_while_pending_drops_the_future_and_runs_destructors() {
+    let _watchdog = loop_tests::watchdog();
     let dropped = Rc::new(Cell::new(false));
     let d = dropped.clone();
     let ev = aio::EventLoop::builder().paused_clock().build().unwrap();
@@ -52,6 +54,7 @@ fn cancel_while_pending_drops_the_future_and_runs_destructors() {
 
 #[test]
 fn cancel_after_completion_returns_false_and_keeps_the_result() {
+    let _watchdog = loop_tests::watchdog();
     let out = aio::run(async {
         let task = aio::spawn(async { 5 });
         aio::yield_now().await;
@@ -65,6 +68,7 @@ fn cancel_after_completion_returns_false_and_keeps_the_result() {
 
 #[test]
 fn a_panicking_task_is_isolated() {
+    let _watchdog = loop_tests::watchdog();
     let out = aio::run(async {
         let bad = aio::spawn(async {
             panic!("task exploded");
@@ -78,6 +82,7 @@ fn a_panicking_task_is_isolated() {
 
 #[test]
 fn a_panic_nobody_awaits_goes_to_the_exception_handler_with_the_task_name() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::new().unwrap();
     let seen = Log::new();
     let s = seen.clone();
@@ -94,6 +99,7 @@ fn a_panic_nobody_awaits_goes_to_the_exception_handler_with_the_task_name() {
 
 #[test]
 fn a_destructor_that_panics_during_cancellation_ends_the_task_panicked() {
+    let _watchdog = loop_tests::watchdog();
     struct Boom;
     impl Drop for Boom {
         fn drop(&mut self) {
@@ -116,6 +122,7 @@ fn a_destructor_that_panics_during_cancellation_ends_the_task_panicked() {
 
 #[test]
 fn a_panicking_callback_is_reported_and_the_loop_goes_on() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::new().unwrap();
     let seen = Log::new();
     let s = seen.clone();
@@ -132,6 +139,7 @@ fn a_panicking_callback_is_reported_and_the_loop_goes_on() {
 
 #[test]
 fn dropping_a_task_detaches_it() {
+    let _watchdog = loop_tests::watchdog();
     let log = Log::new();
     let l = log.clone();
     let ev = aio::EventLoop::builder().paused_clock().build().unwrap();
@@ -148,6 +156,7 @@ fn dropping_a_task_detaches_it() {
 
 #[test]
 fn closing_the_loop_cancels_leftover_tasks_and_drops_them_here() {
+    let _watchdog = loop_tests::watchdog();
     let dropped = Rc::new(Cell::new(0));
     let ev = aio::EventLoop::new().unwrap();
     let mut tasks = Vec::new();

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 #[test]
 fn run_leaves_no_task_thread_or_fd_behind() {
+    let _watchdog = loop_tests::watchdog();
     // Warm up std's lazies (stdout, thread names) so they do not count.
     aio::run(async {});
     let fds_before = open_fds();

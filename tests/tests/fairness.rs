@@ -1,12 +1,19 @@
-//! A busy task cannot starve timers, remote wakes or other tasks.
+//! A busy task cannot starve timers, remote wakes or other tasks. Each
+//! busy loop is bounded: starvation is a failure with a message, not a hang.
 
 use r#loop as aio;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
+/// How many turns a busy task may spin before the thing it waits for is
+/// taken as starved: far more than fairness needs (the loop looks at
+/// timers every turn and at I/O every 61 polls), far less than a hang.
+const SPIN_BOUND: u64 = 20_000_000;
+
 #[test]
 fn a_task_yielding_in_a_loop_does_not_starve_a_timer() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::new().unwrap();
     let fired = Rc::new(Cell::new(false));
     let f = fired.clone();
@@ -14,18 +21,18 @@ fn a_task_yielding_in_a_loop_does_not_starve_a_timer() {
         let f2 = f.clone();
         aio::get_running_loop().call_later(Duration::from_millis(1), move || f2.set(true));
         let mut spins = 0u64;
-        while !f.get() {
+        while !f.get() && spins < SPIN_BOUND {
             spins += 1;
             aio::yield_now().await;
         }
         spins
     });
-    assert!(fired.get());
-    assert!(spins > 0);
+    assert!(fired.get(), "the timer never fired in {spins} turns of a busy task: starved");
 }
 
 #[test]
 fn a_task_that_is_always_ready_does_not_starve_remote_wakes() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::new().unwrap();
     let handle = ev.handle();
     let cell = ev.create_future::<()>();
@@ -33,24 +40,30 @@ fn a_task_that_is_always_ready_does_not_starve_remote_wakes() {
     let out = ev.run_until_complete(async move {
         let t =
             std::thread::spawn(move || handle.call_soon_threadsafe(move || setter.set_result(()).unwrap()).unwrap());
-        while !cell.is_done() {
+        let mut spins = 0u64;
+        while !cell.is_done() && spins < SPIN_BOUND {
+            spins += 1;
             aio::yield_now().await;
         }
         t.join().unwrap();
-        true
+        (cell.is_done(), spins)
     });
-    assert!(out);
+    assert!(out.0, "the remote call never ran in {} turns of a busy task: starved", out.1);
 }
 
 #[test]
 fn a_task_that_wakes_itself_without_yield_now_still_lets_others_run() {
+    let _watchdog = loop_tests::watchdog();
     // A future that wakes itself every poll (no yield_now): the budget still
     // hands the turn to the other task.
     let other_ran = Rc::new(Cell::new(false));
     let o = other_ran.clone();
     aio::run(async move {
         let o2 = o.clone();
+        let mut spins = 0u64;
         let busy = aio::spawn(std::future::poll_fn(move |cx| {
+            spins += 1;
+            assert!(spins < SPIN_BOUND, "the other task never ran in {spins} polls of a busy task: starved");
             if o2.get() {
                 std::task::Poll::Ready(())
             } else {

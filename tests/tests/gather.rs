@@ -10,6 +10,7 @@ fn paused() -> aio::EventLoop {
 
 #[test]
 fn gather_macro_runs_concurrently_and_keeps_argument_order() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     let t0 = ev.time();
     let out = ev.run_until_complete(async {
@@ -32,6 +33,7 @@ fn gather_macro_runs_concurrently_and_keeps_argument_order() {
 
 #[test]
 fn gather_iter_returns_in_input_order_not_completion_order() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     let out = ev.run_until_complete(aio::gather([3u64, 1, 2].map(|s| async move {
         aio::sleep(Duration::from_secs(s)).await;
@@ -42,6 +44,7 @@ fn gather_iter_returns_in_input_order_not_completion_order() {
 
 #[test]
 fn gather_of_results_is_return_exceptions_true() {
+    let _watchdog = loop_tests::watchdog();
     let out: Vec<Result<i32, String>> = aio::run(aio::gather((0..4).map(|i| async move {
         if i % 2 == 0 {
             Ok(i)
@@ -54,6 +57,7 @@ fn gather_of_results_is_return_exceptions_true() {
 
 #[test]
 fn gather_of_tasks() {
+    let _watchdog = loop_tests::watchdog();
     let out = aio::run(async {
         let tasks: Vec<_> = (0..100).map(|i| aio::spawn(async move { i })).collect();
         aio::gather(tasks).await
@@ -63,6 +67,7 @@ fn gather_of_tasks() {
 
 #[test]
 fn try_gather_fails_fast_and_drops_the_rest() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     let log = Log::new();
     let l = log.clone();
@@ -98,12 +103,14 @@ fn try_gather_fails_fast_and_drops_the_rest() {
 
 #[test]
 fn try_gather_all_ok() {
+    let _watchdog = loop_tests::watchdog();
     let out: Result<Vec<u8>, ()> = aio::run(aio::try_gather((1..=3).map(|i| async move { Ok(i) })));
     assert_eq!(out, Ok(vec![1, 2, 3]));
 }
 
 #[test]
 fn gather_polls_only_the_futures_that_were_woken() {
+    let _watchdog = loop_tests::watchdog();
     // Ten thousand futures finishing one by one: each is polled about twice
     // (once to start, once when its timer fires), not once per wake-up of
     // any of them (which would be fifty million polls).
@@ -125,6 +132,7 @@ fn gather_polls_only_the_futures_that_were_woken() {
 
 #[test]
 fn try_gather_polls_only_the_futures_that_were_woken() {
+    let _watchdog = loop_tests::watchdog();
     let n = 2_000u64;
     let polls = std::rc::Rc::new(std::cell::Cell::new(0u64));
     let ev = paused();
@@ -143,6 +151,7 @@ fn try_gather_polls_only_the_futures_that_were_woken() {
 
 #[test]
 fn gather_sees_every_wake_from_other_threads() {
+    let _watchdog = loop_tests::watchdog();
     // 200 futures completed from 4 OS threads in a scrambled order: each
     // wake arrives through its own waker from another thread; none is lost.
     let cells: Vec<aio::sync::ResultCell<usize>> = (0..200).map(|_| aio::sync::ResultCell::new()).collect();

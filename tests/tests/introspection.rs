@@ -32,6 +32,7 @@ fn assert_at(wait: &WaitInfo, kind: WaitKind, line: u32) {
 
 #[test]
 fn awaiting_a_task_reports_the_await_line() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let child = aio::spawn(std::future::pending::<()>());
         let line = line!() + 2;
@@ -44,6 +45,7 @@ fn awaiting_a_task_reports_the_await_line() {
 
 #[test]
 fn combinators_pass_the_callers_line_through() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let a = aio::spawn(std::future::pending::<()>());
         let line = line!() + 1;
@@ -61,6 +63,7 @@ fn combinators_pass_the_callers_line_through() {
 
 #[test]
 fn group_joins_and_wait_report_the_callers_line() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let line = line!() + 5;
         let t = aio::spawn(async move {
@@ -89,6 +92,7 @@ fn group_joins_and_wait_report_the_callers_line() {
 
 #[test]
 fn socket_reads_writes_and_accepts_report_the_await_line() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let listener = aio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -114,6 +118,7 @@ fn socket_reads_writes_and_accepts_report_the_await_line() {
 
 #[test]
 fn stream_reader_reports_the_callers_line_not_its_own() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let (a, b) = aio::net::UnixStream::pair().unwrap();
         let (r, _w) = a.into_split();
@@ -128,6 +133,7 @@ fn stream_reader_reports_the_callers_line_not_its_own() {
 
 #[test]
 fn a_wait_that_goes_on_across_polls_keeps_its_start_time() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::builder().paused_clock().build().unwrap();
     ev.run_until_complete(async {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
@@ -158,6 +164,7 @@ fn a_wait_that_goes_on_across_polls_keeps_its_start_time() {
 
 #[test]
 fn condition_wait_reports_the_callers_line() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let state = Rc::new((aio::sync::Lock::new(), aio::sync::Condition::new()));
         let s = state.clone();
@@ -176,6 +183,7 @@ fn condition_wait_reports_the_callers_line() {
 
 #[test]
 fn children_signals_and_blocking_jobs_report_the_callers_line() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let mut child = aio::process::Command::new("sleep").arg("30").spawn().unwrap();
         let pid = child.id();
@@ -203,6 +211,7 @@ fn children_signals_and_blocking_jobs_report_the_callers_line() {
 
 #[test]
 fn dump_tasks_names_the_new_kinds() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let (a, _b) = aio::net::UnixStream::pair().unwrap();
         let t = aio::TaskBuilder::new().name("reader").spawn(async move { a.read(&mut [0u8; 4]).await });
@@ -225,6 +234,7 @@ fn spin(d: Duration) {
 
 #[test]
 fn debug_mode_times_every_poll() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::builder().debug(true).slow_callback_duration(Duration::from_secs(10)).build().unwrap();
     ev.run_until_complete(async {
         let t = aio::spawn(async {
@@ -246,17 +256,15 @@ fn debug_mode_times_every_poll() {
     });
 }
 
-#[test]
-fn busy_time_outside_debug_mode_is_a_fair_estimate() {
-    // 102,400 polls of ~5 us, one per loop turn: about 100 turns are
-    // timed, each counting 1,024 times, so the estimate lands within ~10%
-    // of the truth; the bounds below are several standard deviations wide.
-    aio::run(async {
+/// One run of `polls` polls of ~5 us, one per loop turn: the ratio of the
+/// estimated busy time to the time really spent.
+fn busy_estimate_ratio(polls: u32) -> f64 {
+    aio::run(async move {
         let truth = Rc::new(std::cell::Cell::new(Duration::ZERO));
         let done = Rc::new(aio::sync::Event::new());
         let (t2, d2) = (truth.clone(), done.clone());
         let t = aio::spawn(async move {
-            for _ in 0..102_400 {
+            for _ in 0..polls {
                 let start = std::time::Instant::now();
                 spin(Duration::from_micros(5));
                 t2.set(t2.get() + start.elapsed());
@@ -267,14 +275,28 @@ fn busy_time_outside_debug_mode_is_a_fair_estimate() {
         });
         done.wait().await;
         let busy = aio::all_tasks().into_iter().find(|x| x.id == t.id()).unwrap().busy;
-        let ratio = busy.as_secs_f64() / truth.get().as_secs_f64();
-        assert!((0.6..1.6).contains(&ratio), "estimate {busy:?} vs {:?} spent", truth.get());
         t.cancel();
-    });
+        busy.as_secs_f64() / truth.get().as_secs_f64()
+    })
+}
+
+#[test]
+fn busy_time_outside_debug_mode_is_a_fair_estimate() {
+    let _watchdog = loop_tests::watchdog();
+    // Five runs of 30,720 polls: about 30 turns of each are timed, each
+    // counting 1,024 times, so one run lands within ~20% of the truth. A
+    // timed poll that the OS preempts (a loaded 2-core machine) inflates its
+    // run many times over, so the median of the five is judged, with bounds
+    // several standard deviations wide: no wall-clock threshold.
+    let mut ratios: Vec<f64> = (0..5).map(|_| busy_estimate_ratio(30_720)).collect();
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[2];
+    assert!((0.5..2.0).contains(&median), "median estimate/truth {median:.2} (runs: {ratios:.2?})");
 }
 
 #[test]
 fn intervals_and_timeout_scopes_report_the_callers_line() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let line = line!() + 4;
         let t = aio::spawn(async {
@@ -300,6 +322,7 @@ fn intervals_and_timeout_scopes_report_the_callers_line() {
 
 #[test]
 fn a_join_through_a_std_forwarding_impl_is_not_reported_inside_std() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let mut child = aio::spawn(std::future::pending::<()>());
         // `&mut Task` is polled through core's `impl Future for &mut F`,

@@ -10,6 +10,7 @@ fn panic_message(f: impl FnOnce()) -> String {
 
 #[test]
 fn run_inside_a_running_loop_says_to_await_instead() {
+    let _watchdog = loop_tests::watchdog();
     let msg = aio::run(async { panic_message(|| aio::run(async {})) });
     assert!(msg.contains("already running on this thread"), "{msg}");
     assert!(msg.contains(".await"), "{msg}");
@@ -17,6 +18,7 @@ fn run_inside_a_running_loop_says_to_await_instead() {
 
 #[test]
 fn run_until_complete_inside_a_running_loop_panics() {
+    let _watchdog = loop_tests::watchdog();
     let other = aio::EventLoop::new().unwrap();
     let msg = aio::run(async { panic_message(|| other.run_until_complete(async {})) });
     assert!(msg.contains("run_until_complete called while an event loop is already running"), "{msg}");
@@ -24,6 +26,7 @@ fn run_until_complete_inside_a_running_loop_panics() {
 
 #[test]
 fn spawn_outside_a_loop_says_where_to_call_it() {
+    let _watchdog = loop_tests::watchdog();
     let msg = panic_message(|| drop(aio::spawn(async {})));
     assert!(msg.contains("spawn() called outside a running event loop"), "{msg}");
     let msg = panic_message(|| drop(aio::spawn_blocking(|| ())));
@@ -32,6 +35,7 @@ fn spawn_outside_a_loop_says_where_to_call_it() {
 
 #[test]
 fn awaiting_sleep_outside_a_loop_panics_with_a_message() {
+    let _watchdog = loop_tests::watchdog();
     let msg = panic_message(|| {
         let mut s = std::pin::pin!(aio::sleep(std::time::Duration::from_secs(1)));
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
@@ -42,6 +46,7 @@ fn awaiting_sleep_outside_a_loop_panics_with_a_message() {
 
 #[test]
 fn a_closed_loop_cannot_run_again() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::new().unwrap();
     ev.close();
     ev.close(); // twice is fine
@@ -51,6 +56,7 @@ fn a_closed_loop_cannot_run_again() {
 
 #[test]
 fn waiting_on_a_threadsafe_task_from_its_own_loop_is_refused() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::new().unwrap();
     let handle = ev.handle();
     let msg = ev.run_until_complete(async move {
@@ -62,6 +68,7 @@ fn waiting_on_a_threadsafe_task_from_its_own_loop_is_refused() {
 
 #[test]
 fn a_loop_recovers_after_its_main_future_panics() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::new().unwrap();
     let msg = panic_message(|| ev.run_until_complete(async { panic!("main failed") }));
     assert_eq!(msg, "main failed");
@@ -71,6 +78,7 @@ fn a_loop_recovers_after_its_main_future_panics() {
 
 #[test]
 fn zero_blocking_threads_is_refused() {
+    let _watchdog = loop_tests::watchdog();
     let msg = panic_message(|| {
         let _ = aio::EventLoop::builder().blocking_threads(0);
     });

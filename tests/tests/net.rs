@@ -36,6 +36,7 @@ async fn echo_server() -> aio::Server {
 
 #[test]
 fn a_thousand_concurrent_connections_echo_every_byte() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let server = echo_server().await;
         let addr = server.local_addr().unwrap();
@@ -62,6 +63,7 @@ fn a_thousand_concurrent_connections_echo_every_byte() {
 
 #[test]
 fn sixty_four_mib_through_one_connection_with_a_checksum() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let listener = TcpListener::bind(localhost()).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -101,6 +103,7 @@ fn sixty_four_mib_through_one_connection_with_a_checksum() {
 
 #[test]
 fn write_eof_is_a_half_close_the_peer_sees_as_eof() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let server = aio::start_server(
             |mut reader, writer| async move {
@@ -123,6 +126,7 @@ fn write_eof_is_a_half_close_the_peer_sees_as_eof() {
 
 #[test]
 fn a_reset_peer_is_an_error_on_read_and_on_drain() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let listener = TcpListener::bind(localhost()).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -149,6 +153,7 @@ fn a_reset_peer_is_an_error_on_read_and_on_drain() {
 
 #[test]
 fn connecting_to_a_closed_port_is_connection_refused() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap(); // bound, then closed
         let err = TcpStream::connect(port).await.unwrap_err();
@@ -158,6 +163,7 @@ fn connecting_to_a_closed_port_is_connection_refused() {
 
 #[test]
 fn readuntil_limit_overrun_keeps_the_data() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let (a, b) = r#loop::net::UnixStream::pair().unwrap();
         let (ra, _wa) = a.into_split();
@@ -177,6 +183,7 @@ fn readuntil_limit_overrun_keeps_the_data() {
 
 #[test]
 fn readline_returns_the_partial_line_at_eof() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let (a, b) = r#loop::net::UnixStream::pair().unwrap();
         let mut reader = StreamReader::new(a.into_split().0);
@@ -191,6 +198,7 @@ fn readline_returns_the_partial_line_at_eof() {
 
 #[test]
 fn a_slow_reader_makes_drain_wait_and_bounds_the_buffer() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let listener = TcpListener::bind(localhost()).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -241,6 +249,7 @@ fn a_slow_reader_makes_drain_wait_and_bounds_the_buffer() {
 
 #[test]
 fn a_dropped_listener_closes_its_fd() {
+    let _watchdog = loop_tests::watchdog();
     use std::os::fd::AsRawFd;
     aio::run(async {
         let listener = TcpListener::bind(localhost()).unwrap();
@@ -256,6 +265,7 @@ fn a_dropped_listener_closes_its_fd() {
 
 #[test]
 fn async_over_a_pipe() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let (r, mut w) = std::io::pipe().unwrap();
         let r = Async::new(r).unwrap();
@@ -275,6 +285,7 @@ fn async_over_a_pipe() {
 
 #[test]
 fn udp_round_trip() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let a = UdpSocket::bind(localhost()).unwrap();
         let b = UdpSocket::bind(localhost()).unwrap();
@@ -291,6 +302,7 @@ fn udp_round_trip() {
 
 #[test]
 fn unix_stream_server_and_datagrams() {
+    let _watchdog = loop_tests::watchdog();
     let dir = std::env::temp_dir().join(format!("loop-unix-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -324,6 +336,7 @@ fn unix_stream_server_and_datagrams() {
 
 #[test]
 fn unix_streams_write_all_and_wait_for_readiness_like_tcp_streams() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let (a, b) = aio::net::UnixStream::pair().unwrap();
         assert!(a.peer_addr().unwrap().is_unnamed() && b.local_addr().unwrap().is_unnamed());
@@ -351,6 +364,7 @@ fn unix_streams_write_all_and_wait_for_readiness_like_tcp_streams() {
 
 #[test]
 fn a_timed_out_read_from_a_silent_peer_leaves_the_connection_usable() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let listener = TcpListener::bind(localhost()).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -367,6 +381,7 @@ fn a_timed_out_read_from_a_silent_peer_leaves_the_connection_usable() {
 
 #[test]
 fn an_eof_that_arrives_with_the_last_data_is_not_lost() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         for _ in 0..50 {
             let listener = TcpListener::bind(localhost()).unwrap();
@@ -386,6 +401,7 @@ fn an_eof_that_arrives_with_the_last_data_is_not_lost() {
 
 #[test]
 fn stream_reader_is_an_async_buf_read_for_the_ecosystem() {
+    let _watchdog = loop_tests::watchdog();
     use futures_io::{AsyncBufRead, AsyncRead};
     use std::pin::Pin;
     aio::run(async {

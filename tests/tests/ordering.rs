@@ -6,6 +6,7 @@ use std::time::Duration;
 
 #[test]
 fn two_tasks_yielding_interleave() {
+    let _watchdog = loop_tests::watchdog();
     let log = Log::new();
     let l = log.clone();
     aio::run(async move {
@@ -24,6 +25,7 @@ fn two_tasks_yielding_interleave() {
 
 #[test]
 fn call_soon_runs_before_call_later_zero() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::new().unwrap();
     let log = Log::new();
     let l = log.clone();
@@ -38,6 +40,7 @@ fn call_soon_runs_before_call_later_zero() {
 
 #[test]
 fn a_spawned_task_does_not_run_before_the_spawner_yields() {
+    let _watchdog = loop_tests::watchdog();
     let log = Log::new();
     let l = log.clone();
     aio::run(async move {
@@ -54,6 +57,7 @@ fn a_spawned_task_does_not_run_before_the_spawner_yields() {
 
 #[test]
 fn timers_with_equal_deadlines_fire_in_insertion_order() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::builder().paused_clock().build().unwrap();
     let log = Log::new();
     let when = ev.time() + Duration::from_millis(10);
@@ -69,6 +73,7 @@ fn timers_with_equal_deadlines_fire_in_insertion_order() {
 
 #[test]
 fn callbacks_can_be_cancelled() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::builder().paused_clock().build().unwrap();
     let log = Log::new();
     let l = log.clone();
@@ -87,6 +92,7 @@ fn callbacks_can_be_cancelled() {
 
 #[test]
 fn run_forever_until_stop_from_a_callback() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::builder().paused_clock().build().unwrap();
     let r = ev.loop_ref().clone();
     let log = Log::new();
@@ -102,6 +108,7 @@ fn run_forever_until_stop_from_a_callback() {
 
 #[test]
 fn current_task_and_all_tasks_describe_tasks() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         assert!(aio::current_task().is_none(), "the main future is not a task");
         let named = aio::TaskBuilder::new().name("worker-1").spawn(async {

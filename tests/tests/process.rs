@@ -37,6 +37,7 @@ fn no_zombies_within(limit: Duration) -> bool {
 
 #[test]
 fn a_hundred_concurrent_children_are_reaped_with_their_exit_codes() {
+    let _watchdog = loop_tests::watchdog();
     let codes = loop_tests::concurrent_exit_codes(100);
     assert_eq!(codes, (0..100).map(Some).collect::<Vec<_>>());
     assert!(no_zombies_within(Duration::from_secs(5)), "zombies left: {:?}", zombies());
@@ -44,6 +45,7 @@ fn a_hundred_concurrent_children_are_reaped_with_their_exit_codes() {
 
 #[test]
 fn communicate_sixteen_mib_each_way_without_deadlock() {
+    let _watchdog = loop_tests::watchdog();
     let input: Vec<u8> = (0..16 << 20).map(|i: usize| (i % 253) as u8).collect();
     let expected = input.clone();
     let (out, err, status) = aio::run(async move {
@@ -67,6 +69,7 @@ fn communicate_sixteen_mib_each_way_without_deadlock() {
 
 #[test]
 fn a_child_killed_by_a_signal_reports_it() {
+    let _watchdog = loop_tests::watchdog();
     let status = aio::run(async {
         let mut child = Command::new("sleep").arg("30").spawn().unwrap();
         child.kill().unwrap();
@@ -78,6 +81,7 @@ fn a_child_killed_by_a_signal_reports_it() {
 
 #[test]
 fn send_signal_terminates_with_that_signal() {
+    let _watchdog = loop_tests::watchdog();
     let status = aio::run(async {
         let mut child = Command::new("sleep").arg("30").spawn().unwrap();
         child.send_signal(aio::signal::SIGTERM).unwrap();
@@ -88,6 +92,7 @@ fn send_signal_terminates_with_that_signal() {
 
 #[test]
 fn a_missing_program_is_not_found() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let err = Command::new("/definitely/not/a/program").spawn().unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
@@ -98,6 +103,7 @@ fn a_missing_program_is_not_found() {
 
 #[test]
 fn output_and_readline_over_the_child_stdout() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let out = Command::new("sh").args(["-c", "echo out; echo err >&2; exit 4"]).output().await.unwrap();
         assert_eq!(
@@ -117,6 +123,7 @@ fn output_and_readline_over_the_child_stdout() {
 
 #[test]
 fn dropped_children_are_reaped_and_kill_on_drop_kills() {
+    let _watchdog = loop_tests::watchdog();
     let pid = aio::run(async {
         // Dropped while running, without kill_on_drop: still reaped later.
         let quick = Command::new("sh").args(["-c", "exit 0"]).spawn().unwrap();
@@ -137,6 +144,7 @@ fn dropped_children_are_reaped_and_kill_on_drop_kills() {
 
 #[test]
 fn spawning_with_pipes_outside_a_loop_is_an_error_not_a_stray_child() {
+    let _watchdog = loop_tests::watchdog();
     let err = Command::new("sleep").arg("30").stdout(Stdio::piped()).spawn().unwrap_err();
     assert!(err.to_string().contains("no running event loop"), "{err}");
     assert!(no_zombies_within(Duration::from_secs(5)), "zombies left: {:?}", zombies());

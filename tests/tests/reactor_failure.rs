@@ -22,6 +22,7 @@ fn epoll_fds() -> Vec<i32> {
 
 #[test]
 fn a_failing_wait_panics_with_a_message_instead_of_spinning() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::new().unwrap();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         ev.run_until_complete(async {

@@ -13,6 +13,7 @@ fn raise(sig: i32) {
 
 #[test]
 fn a_signal_to_ourselves_reaches_every_listener_and_then_the_default_returns() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let mut a = Signals::new([SIGUSR1]).unwrap();
         let mut b = Signals::new([SIGUSR1, SIGUSR2]).unwrap();
@@ -39,6 +40,7 @@ fn a_signal_to_ourselves_reaches_every_listener_and_then_the_default_returns() {
 
 #[test]
 fn uncatchable_signals_are_refused() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let err = Signals::new([libc::SIGKILL]).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);

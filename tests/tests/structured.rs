@@ -11,6 +11,7 @@ fn paused() -> aio::EventLoop {
 
 #[test]
 fn a_failing_child_cancels_its_siblings_and_every_error_is_reported() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     let log = Log::new();
     let l = log.clone();
@@ -47,6 +48,7 @@ fn a_failing_child_cancels_its_siblings_and_every_error_is_reported() {
 
 #[test]
 fn a_sibling_that_fails_while_being_cancelled_is_reported_too() {
+    let _watchdog = loop_tests::watchdog();
     struct FailingCleanup;
     impl Drop for FailingCleanup {
         fn drop(&mut self) {
@@ -86,6 +88,7 @@ fn a_sibling_that_fails_while_being_cancelled_is_reported_too() {
 
 #[test]
 fn the_first_failure_is_reported_first() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     let out = ev.run_until_complete(async {
         let group: TaskGroup<(), String> = TaskGroup::new();
@@ -104,6 +107,7 @@ fn the_first_failure_is_reported_first() {
 
 #[test]
 fn a_successful_group_returns_values_in_spawn_order_and_nests() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     let out = ev.run_until_complete(async {
         let outer: TaskGroup<Vec<u64>, ()> = TaskGroup::new();
@@ -130,6 +134,7 @@ fn a_successful_group_returns_values_in_spawn_order_and_nests() {
 
 #[test]
 fn dropping_a_group_cancels_its_children() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     let log = Log::new();
     let l = log.clone();
@@ -151,6 +156,7 @@ fn dropping_a_group_cancels_its_children() {
 
 #[test]
 fn wait_with_each_return_when() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     ev.run_until_complete(async {
         let mk = |secs: u64, fail: bool| {
@@ -181,6 +187,7 @@ fn wait_with_each_return_when() {
 
 #[test]
 fn as_completed_yields_in_completion_order_with_an_overall_timeout() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     ev.run_until_complete(async {
         let tasks = [30u64, 10, 20].map(|ms| {
@@ -212,6 +219,7 @@ fn as_completed_yields_in_completion_order_with_an_overall_timeout() {
 
 #[test]
 fn shield_survives_the_awaiters_cancellation() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     ev.run_until_complete(async {
         let mut task = aio::spawn(async {
@@ -227,6 +235,7 @@ fn shield_survives_the_awaiters_cancellation() {
 
 #[test]
 fn select_takes_the_first_ready_branch_and_drops_the_others() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     let log = Log::new();
     let l = log.clone();
@@ -261,6 +270,7 @@ fn select_takes_the_first_ready_branch_and_drops_the_others() {
 
 #[test]
 fn timeout_scopes_reschedule_and_only_the_expired_one_reports() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     ev.run_until_complete(async {
         // Moved later while running: finishes.
@@ -299,6 +309,7 @@ fn timeout_scopes_reschedule_and_only_the_expired_one_reports() {
 
 #[test]
 fn a_blocking_poll_is_reported_with_the_task_name_and_location() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::builder().debug(true).slow_callback_duration(Duration::from_millis(20)).build().unwrap();
     let seen = Log::new();
     let s = seen.clone();
@@ -324,6 +335,7 @@ fn a_blocking_poll_is_reported_with_the_task_name_and_location() {
 
 #[test]
 fn tasks_show_what_they_wait_on_and_where() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     ev.run_until_complete(async {
         let sem = std::rc::Rc::new(r#loop::sync::Semaphore::new(0));
@@ -354,6 +366,7 @@ fn tasks_show_what_they_wait_on_and_where() {
 
 #[test]
 fn dump_tasks_lists_what_is_alive() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let t = aio::TaskBuilder::new().name("fetch-3").spawn(aio::sleep(Duration::from_secs(60)));
         aio::yield_now().await;
@@ -367,6 +380,7 @@ fn dump_tasks_lists_what_is_alive() {
 
 #[test]
 fn many_tasks_come_back_in_completion_order_from_as_completed_wait_and_groups() {
+    let _watchdog = loop_tests::watchdog();
     // Thousands of tasks finishing one by one: every result arrives, in
     // order, and the combinators look only at the tasks that woke them.
     let n = 3_000u64;
@@ -408,6 +422,7 @@ fn many_tasks_come_back_in_completion_order_from_as_completed_wait_and_groups() 
 
 #[test]
 fn tasks_finishing_in_one_turn_all_come_out_of_as_completed() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     ev.run_until_complete(async {
         let gate = std::rc::Rc::new(aio::sync::Event::new());
@@ -444,6 +459,7 @@ impl Lcg {
 
 #[test]
 fn randomized_mixes_of_gather_wait_groups_and_timeouts_always_finish() {
+    let _watchdog = loop_tests::watchdog();
     // Nested combinators over sleeping tasks, with timeouts and
     // cancellations at random, under the paused clock: every run must
     // finish (no lost wake-up), with the right count, and leave no task.

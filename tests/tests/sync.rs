@@ -16,6 +16,7 @@ fn paused() -> aio::EventLoop {
 
 #[test]
 fn semaphore_waiters_are_served_fifo_c1_c2_c3_c1_c2_c3() {
+    let _watchdog = loop_tests::watchdog();
     let log = Log::new();
     let l = log.clone();
     aio::run(async move {
@@ -42,6 +43,7 @@ fn semaphore_waiters_are_served_fifo_c1_c2_c3_c1_c2_c3() {
 
 #[test]
 fn lock_is_fifo_and_a_newcomer_never_barges() {
+    let _watchdog = loop_tests::watchdog();
     let log = Log::new();
     let l = log.clone();
     aio::run(async move {
@@ -70,6 +72,7 @@ fn lock_is_fifo_and_a_newcomer_never_barges() {
 
 #[test]
 fn acquire_many_keeps_its_place_while_collecting_permits() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let sem = Rc::new(Semaphore::new(0));
         let s = sem.clone();
@@ -89,6 +92,7 @@ fn acquire_many_keeps_its_place_while_collecting_permits() {
 
 #[test]
 fn a_cancelled_waiter_passes_on_the_permit_it_was_handed() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let sem = Rc::new(Semaphore::new(1));
         let held = sem.acquire().await;
@@ -113,6 +117,7 @@ fn a_cancelled_waiter_passes_on_the_permit_it_was_handed() {
 
 #[test]
 fn a_cancelled_partial_acquire_returns_what_it_collected() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let sem = Rc::new(Semaphore::new(1));
         let s = sem.clone();
@@ -127,6 +132,7 @@ fn a_cancelled_partial_acquire_returns_what_it_collected() {
 
 #[test]
 fn bounded_semaphore_refuses_extra_releases() {
+    let _watchdog = loop_tests::watchdog();
     let sem = BoundedSemaphore::new(2);
     assert_eq!(sem.release(), Err(SemaphoreOverflow { bound: 2 }));
     let p = sem.try_acquire().unwrap();
@@ -138,6 +144,7 @@ fn bounded_semaphore_refuses_extra_releases() {
 
 #[test]
 fn event_set_releases_every_waiter_even_if_cleared_before_they_run() {
+    let _watchdog = loop_tests::watchdog();
     let out = aio::run(async {
         let ev = Rc::new(Event::new());
         let waiters: Vec<_> = (0..5)
@@ -165,6 +172,7 @@ fn event_set_releases_every_waiter_even_if_cleared_before_they_run() {
 
 #[test]
 fn condition_notify_wakes_fifo_and_a_dropped_notified_waiter_passes_it_on() {
+    let _watchdog = loop_tests::watchdog();
     let log = Log::new();
     let l = log.clone();
     aio::run(async move {
@@ -197,6 +205,7 @@ fn condition_notify_wakes_fifo_and_a_dropped_notified_waiter_passes_it_on() {
 
 #[test]
 fn condition_wait_for_a_predicate() {
+    let _watchdog = loop_tests::watchdog();
     let out = aio::run(async {
         let shared = Rc::new((Mutex::new(Vec::<u32>::new()), Condition::new()));
         let s = shared.clone();
@@ -219,6 +228,7 @@ fn condition_wait_for_a_predicate() {
 
 #[test]
 fn barrier_releases_all_parties_with_unique_indices_and_one_leader() {
+    let _watchdog = loop_tests::watchdog();
     let out = aio::run(async {
         let b = Rc::new(Barrier::new(3));
         let mut rounds = Vec::new();
@@ -244,6 +254,7 @@ fn barrier_releases_all_parties_with_unique_indices_and_one_leader() {
 
 #[test]
 fn barrier_reset_abort_and_dropped_waiters() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     ev.run_until_complete(async {
         let b = Rc::new(Barrier::new(3));
@@ -265,6 +276,7 @@ fn barrier_reset_abort_and_dropped_waiters() {
 
 #[test]
 fn queue_orders_fifo_lifo_priority() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let fifo = Queue::new(0);
         let lifo = LifoQueue::new(0);
@@ -292,6 +304,7 @@ fn queue_orders_fifo_lifo_priority() {
 
 #[test]
 fn queue_maxsize_is_backpressure() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     ev.run_until_complete(async {
         let q = Queue::new(1);
@@ -311,6 +324,7 @@ fn queue_maxsize_is_backpressure() {
 
 #[test]
 fn a_cancelled_get_puts_its_item_back_at_the_front() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let q: Queue<&str> = Queue::new(0);
         let q2 = q.clone();
@@ -327,6 +341,7 @@ fn a_cancelled_get_puts_its_item_back_at_the_front() {
 
 #[test]
 fn a_cancelled_granted_put_passes_its_slot_on() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let q = Queue::new(1);
         q.put(0).await.unwrap();
@@ -345,6 +360,7 @@ fn a_cancelled_granted_put_passes_its_slot_on() {
 
 #[test]
 fn queue_task_done_and_join() {
+    let _watchdog = loop_tests::watchdog();
     let log = Log::new();
     let l = log.clone();
     aio::run(async move {
@@ -371,6 +387,7 @@ fn queue_task_done_and_join() {
 
 #[test]
 fn queue_shutdown_follows_python_3_13() {
+    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         // Not immediate: items still come out, then ShutDown.
         let q = Queue::new(0);
@@ -405,6 +422,7 @@ fn queue_shutdown_follows_python_3_13() {
 
 #[test]
 fn mutex_guards_data_across_tasks() {
+    let _watchdog = loop_tests::watchdog();
     let total = aio::run(async {
         let m = Rc::new(Mutex::new(0u64));
         let tasks: Vec<_> = (0..10)
@@ -434,6 +452,7 @@ fn mutex_guards_data_across_tasks() {
 /// waiter is stuck.
 #[test]
 fn stress_random_cancellation_keeps_every_invariant() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     ev.run_until_complete(async {
         let sem = Rc::new(Semaphore::new(3));

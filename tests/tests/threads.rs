@@ -6,6 +6,7 @@ use std::sync::{mpsc, Arc, Barrier};
 
 #[test]
 fn a_wake_from_another_thread_reaches_a_parked_loop() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::new().unwrap();
     let cell = ev.create_future::<u32>();
     let setter = cell.clone();
@@ -25,6 +26,7 @@ fn a_wake_from_another_thread_reaches_a_parked_loop() {
 
 #[test]
 fn spawn_threadsafe_from_8_threads_times_1000_tasks_all_complete() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::new().unwrap();
     let handle = ev.handle();
     let counter = Arc::new(AtomicUsize::new(0));
@@ -65,6 +67,7 @@ fn spawn_threadsafe_from_8_threads_times_1000_tasks_all_complete() {
 
 #[test]
 fn call_soon_threadsafe_runs_on_the_loop_thread() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::new().unwrap();
     let loop_thread = std::thread::current().id();
     let handle = ev.handle();
@@ -84,6 +87,7 @@ fn call_soon_threadsafe_runs_on_the_loop_thread() {
 
 #[test]
 fn a_threadsafe_task_can_be_awaited_from_another_loop_and_cancelled() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::new().unwrap();
     let handle = ev.handle();
     let (tx, rx) = mpsc::channel();
@@ -107,6 +111,7 @@ fn a_threadsafe_task_can_be_awaited_from_another_loop_and_cancelled() {
 
 #[test]
 fn a_closed_loop_refuses_remote_work_and_pending_handles_resolve() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::new().unwrap();
     let handle = ev.handle();
     let pending = handle.spawn_threadsafe(async { 1 }).unwrap();
@@ -120,6 +125,7 @@ fn a_closed_loop_refuses_remote_work_and_pending_handles_resolve() {
 
 #[test]
 fn stop_from_another_thread_ends_run_forever() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::new().unwrap();
     let handle = ev.handle();
     // The stop travels as a callback, so it works whether it arrives

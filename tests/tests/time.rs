@@ -12,6 +12,7 @@ fn paused() -> aio::EventLoop {
 
 #[test]
 fn an_hour_of_sleep_on_a_paused_clock_is_instant_and_exact() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     let wall = Instant::now();
     let t0 = ev.time();
@@ -22,6 +23,7 @@ fn an_hour_of_sleep_on_a_paused_clock_is_instant_and_exact() {
 
 #[test]
 fn sleeps_wake_in_deadline_order() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     let log = Log::new();
     let l = log.clone();
@@ -43,6 +45,7 @@ fn sleeps_wake_in_deadline_order() {
 
 #[test]
 fn wait_for_drops_the_inner_future_before_reporting_the_timeout() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     let dropped = Rc::new(Cell::new(false));
     let d = dropped.clone();
@@ -64,6 +67,7 @@ fn wait_for_drops_the_inner_future_before_reporting_the_timeout() {
 
 #[test]
 fn wait_for_returns_the_value_when_in_time() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     let out = ev.run_until_complete(aio::wait_for(
         async {
@@ -77,6 +81,7 @@ fn wait_for_returns_the_value_when_in_time() {
 
 #[test]
 fn timeout_at_uses_loop_time() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     let deadline = ev.time() + Duration::from_millis(500);
     let out = ev.run_until_complete(aio::timeout_at(std::future::pending::<()>(), deadline));
@@ -86,6 +91,7 @@ fn timeout_at_uses_loop_time() {
 
 #[test]
 fn interval_ticks_on_schedule() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     let t0 = ev.time();
     let ticks = ev.run_until_complete(async {
@@ -102,6 +108,7 @@ fn interval_ticks_on_schedule() {
 
 #[test]
 fn advance_by_hand_fires_due_timers() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     let fired = Rc::new(Cell::new(false));
     let f = fired.clone();
@@ -113,6 +120,7 @@ fn advance_by_hand_fires_due_timers() {
 
 #[test]
 fn real_clock_sleep_never_returns_early() {
+    let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::new().unwrap();
     let t0 = ev.time();
     ev.run_until_complete(aio::sleep(Duration::from_millis(15)));
@@ -121,6 +129,7 @@ fn real_clock_sleep_never_returns_early() {
 
 #[test]
 fn many_sleeps_registered_and_dropped_leave_no_timer() {
+    let _watchdog = loop_tests::watchdog();
     let ev = paused();
     ev.run_until_complete(async {
         for i in 0..10_000u64 {

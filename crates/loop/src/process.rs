@@ -21,7 +21,7 @@ use std::path::Path;
 use std::pin::Pin;
 use std::process::{self as stdp, ExitStatus, Output};
 use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -194,8 +194,16 @@ enum ExitWatch {
     Sigchld,
 }
 
-/// How often a `SIGCHLD` waiter looks even without a signal.
-const SIGCHLD_BACKSTOP: Duration = Duration::from_secs(1);
+/// How often a `SIGCHLD` waiter looks even without a signal, in ms (1 s;
+/// tests move it away to prove the signal alone wakes waiters).
+static SIGCHLD_BACKSTOP_MS: AtomicU64 = AtomicU64::new(1000);
+
+/// Sets the backstop period of `SIGCHLD` waiters started from now on (for
+/// tests of that path: an hour means only the signal can wake them).
+#[doc(hidden)]
+pub fn __set_sigchld_backstop(every: Duration) {
+    SIGCHLD_BACKSTOP_MS.store(every.as_millis().min(u64::MAX as u128) as u64, Ordering::Relaxed);
+}
 
 /// The `SIGCHLD` listener that every waiting child on this thread shares:
 /// one signal slot (there are 64 in the process) however many children
@@ -340,7 +348,8 @@ impl Child {
                                     done => Poll::Ready(done),
                                 }
                             });
-                            if let Ok(done) = loop_exec::wait_for(exited, SIGCHLD_BACKSTOP).await {
+                            let backstop = Duration::from_millis(SIGCHLD_BACKSTOP_MS.load(Ordering::Relaxed));
+                            if let Ok(done) = loop_exec::wait_for(exited, backstop).await {
                                 break done?.expect("a finished child has a status");
                             }
                         }
