@@ -2,6 +2,8 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod proxy;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -115,4 +117,35 @@ impl Drop for Watchdog {
             let _ = t.join();
         }
     }
+}
+
+/// An echo server on the streams API (`start_server`), on a fresh port of
+/// 127.0.0.1: every byte read is written back; EOF closes the connection.
+pub async fn echo_server() -> r#loop::Server {
+    r#loop::start_server(
+        |mut reader, writer| async move {
+            loop {
+                let data = match reader.read(64 * 1024).await {
+                    Ok(d) if !d.is_empty() => d,
+                    _ => break,
+                };
+                writer.write(&data);
+                if writer.drain().await.is_err() {
+                    break;
+                }
+            }
+            writer.close();
+        },
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .expect("start the echo server")
+}
+
+/// `n` bytes of a pattern that differs per `seed`, so that a byte out of
+/// place is caught.
+pub fn pattern(seed: u32, n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|j| (j as u32).wrapping_mul(2_654_435_761).wrapping_add(seed.wrapping_mul(40_503)) as u8 ^ (j >> 8) as u8)
+        .collect()
 }
