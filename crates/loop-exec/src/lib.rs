@@ -27,6 +27,7 @@ mod callback;
 mod combinators;
 mod event_loop;
 mod inner;
+mod seeds;
 mod shared;
 mod structured;
 mod task;
@@ -45,6 +46,7 @@ pub use event_loop::{
     EventLoop, ExceptionContext, ExceptionHandler, LoopRef, LoopStats,
 };
 pub use loop_sync::{CancelledError, InvalidStateError, ResultCell};
+pub use seeds::check_seeds;
 pub use shared::{LoopClosed, LoopHandle, ThreadsafeTask};
 pub use structured::{
     as_completed, shield, wait, AsCompleted, AsCompletedWithin, ChildError, EmptyWait, GroupClosed, GroupError,

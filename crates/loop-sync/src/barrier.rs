@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::paths::{hit, Path};
 use crate::shim::Mutex;
 
 use std::panic::Location;
@@ -172,6 +173,7 @@ impl Future for BarrierWait<'_> {
                         return Poll::Pending;
                     }
                     // We complete the round: release everyone, in order.
+                    hit(Path::BarrierRoundCompleted);
                     for (index, key) in state.waiters.keys().into_iter().enumerate() {
                         *state.waiters.payload_mut(key) = Slot::Released(index);
                         wakes.push(state.waiters.unlink(key));
@@ -202,6 +204,7 @@ impl Drop for BarrierWait<'_> {
         if let Some(key) = self.key.take() {
             // Still filling: we no longer count. Already released: the
             // round happened; nothing to give back.
+            hit(Path::BarrierCancelledWaiter);
             self.barrier.state.lock().waiters.remove(key);
         }
     }

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::panic::Location;
 use std::task::Poll;
 
+use crate::paths::{hit, Path};
 use crate::shim::Mutex as SyncMutex;
 
 use crate::lock::{Lock, LockGuard, Mutex, MutexGuard};
@@ -99,6 +100,7 @@ impl Condition {
         {
             let mut waiters = self.waiters.lock();
             for key in waiters.keys().into_iter().take(n) {
+                hit(Path::ConditionNotifiedWaiter);
                 *waiters.payload_mut(key) = true;
                 wakes.push(waiters.unlink(key));
             }
@@ -205,6 +207,7 @@ impl Drop for Waiter<'_> {
             pass_on |= waiters.remove(key);
         }
         if pass_on {
+            hit(Path::ConditionCancelledPassedOn);
             self.cond.notify(1);
         }
     }

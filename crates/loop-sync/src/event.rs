@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
+use crate::paths::{hit, Path};
 use crate::shim::{AtomicBool, Mutex};
 
 use std::panic::Location;
@@ -110,6 +111,7 @@ impl Future for EventWait<'_> {
                 if self.event.flag.load(Ordering::Acquire) {
                     return Poll::Ready(());
                 }
+                hit(Path::EventWaited);
                 self.key = Some(waiters.push_back((), cx.waker().clone()));
                 note_wait(WaitKind::Event, self.location);
                 Poll::Pending
@@ -132,6 +134,7 @@ impl Future for EventWait<'_> {
 impl Drop for EventWait<'_> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
+            hit(Path::EventCancelledWaiter);
             self.event.waiters.lock().remove(key);
         }
     }

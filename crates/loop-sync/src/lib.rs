@@ -26,6 +26,7 @@ mod condition;
 mod event;
 mod lock;
 mod observe;
+pub mod paths;
 mod queue;
 mod result_cell;
 mod semaphore;

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::paths::{hit, Path};
 use crate::shim::{Arc, Mutex};
 
 use std::panic::Location;
@@ -208,9 +209,11 @@ impl<S: QueueStorage<T>, T> State<S, T> {
     /// `grant_putters`, so no putter waits while there is room.
     fn deliver(&mut self, item: T, wakes: &mut WakeList) {
         if let Some(key) = self.getters.front() {
+            hit(Path::QueuePutToWaitingGetter);
             *self.getters.payload_mut(key) = GetSlot::Handed(item);
             wakes.push(self.getters.unlink(key));
         } else {
+            hit(Path::QueuePutToStorage);
             self.items.push(item);
         }
     }
@@ -219,6 +222,7 @@ impl<S: QueueStorage<T>, T> State<S, T> {
     fn grant_putters(&mut self, wakes: &mut WakeList) {
         while self.has_room() {
             let Some(key) = self.putters.front() else { break };
+            hit(Path::QueueSlotGranted);
             *self.putters.payload_mut(key) = PutSlot::Granted;
             self.reserved += 1;
             wakes.push(self.putters.unlink(key));
@@ -483,6 +487,7 @@ impl<S: QueueStorage<T>, T> Future for Put<'_, S, T> {
                         state.deliver(item, &mut wakes);
                         Poll::Ready(Ok(()))
                     } else {
+                        hit(Path::QueuePutWaited);
                         this.item = Some(item);
                         this.key = Some(state.putters.push_back(PutSlot::Waiting, cx.waker().clone()));
                         Poll::Pending
@@ -499,6 +504,9 @@ impl<S: QueueStorage<T>, T> Future for Put<'_, S, T> {
                             PutSlot::Granted => {
                                 state.reserved -= 1;
                                 state.unfinished += 1;
+                                if !state.getters.is_empty() {
+                                    hit(Path::QueueGrantedPutterHandedToGetter);
+                                }
                                 state.deliver(item, &mut wakes);
                                 // Handed straight to a getter, the item took no
                                 // slot: the one we were granted is free again.
@@ -528,6 +536,7 @@ impl<S: QueueStorage<T>, T> Drop for Put<'_, S, T> {
             if state.putters.remove(key) == PutSlot::Granted {
                 // Our reserved slot goes to the next putter; our item is
                 // dropped with us, never inserted.
+                hit(Path::QueueCancelledPutterPassedSlot);
                 state.reserved -= 1;
                 state.grant_putters(&mut wakes);
             }
@@ -556,6 +565,7 @@ impl<S: QueueStorage<T>, T> Future for Get<'_, S, T> {
                     Some(item) => Poll::Ready(Ok(item)),
                     None if state.shutdown => Poll::Ready(Err(QueueShutDown(()))),
                     None => {
+                        hit(Path::QueueGetWaited);
                         self.key = Some(state.getters.push_back(GetSlot::Waiting, cx.waker().clone()));
                         Poll::Pending
                     }
@@ -592,8 +602,10 @@ impl<S: QueueStorage<T>, T> Drop for Get<'_, S, T> {
                 // Handed an item we will never return: it goes to the next
                 // waiting getter, or back to where it is taken next.
                 if state.getters.is_empty() {
+                    hit(Path::QueueCancelledGetterPutBack);
                     state.items.put_back(item);
                 } else {
+                    hit(Path::QueueCancelledGetterHandedOn);
                     state.deliver(item, &mut wakes);
                 }
             }

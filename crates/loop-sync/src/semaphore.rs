@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use crate::shim::{AtomicUsize, Mutex};
 
 use crate::observe::{note_wait, WaitKind};
+use crate::paths::{hit, Path};
 use crate::waiters::{WaiterList, WakeList};
 use std::panic::Location;
 
@@ -290,6 +291,7 @@ impl<'a> Future for Acquire<'a> {
         let sem = self.sem;
         let n = self.n;
         if self.key.is_none() && sem.try_take(n) {
+            hit(Path::SemaphoreFast);
             return Poll::Ready(SemaphorePermit { sem, n });
         }
         let mut wakes = WakeList::default();
@@ -303,6 +305,7 @@ impl<'a> Future for Acquire<'a> {
                 // with enough, are done at once).
                 state.assign(&sem.word, &mut wakes);
                 if state.waiters.is_linked(key) {
+                    hit(Path::SemaphoreQueued);
                     self.key = Some(key);
                     Poll::Pending
                 } else {
@@ -315,6 +318,7 @@ impl<'a> Future for Acquire<'a> {
                     state.waiters.set_waker(key, cx.waker());
                     Poll::Pending
                 } else {
+                    hit(Path::SemaphoreHandedOnRelease);
                     state.waiters.remove(key);
                     self.key = None;
                     Poll::Ready(SemaphorePermit { sem, n })
@@ -346,6 +350,9 @@ impl Drop for Acquire<'_> {
                 state.reserved -= want.assigned;
                 want.assigned
             };
+            if give_back > 0 {
+                hit(Path::SemaphoreCancelledGaveBack);
+            }
             sem.word.fetch_add(give_back * ONE, Ordering::AcqRel);
             state.assign(&sem.word, &mut wakes);
         }
