@@ -308,3 +308,26 @@ fn acquire_many_beyond_what_can_ever_be_held_panics_with_a_message() {
         assert_eq!(waiter.await.unwrap(), 5);
     });
 }
+
+/// Found by the soak run: every `StreamReader` used to keep a 64 KiB
+/// buffer (10,000 idle connections: 500 MiB). Reads now start small and
+/// grow only while they fill what they are offered.
+#[test]
+fn a_reader_of_small_messages_reads_small_and_a_bulk_reader_grows() {
+    let _watchdog = loop_tests::watchdog();
+    aio::run(async {
+        let mut small = StreamReader::new(Chunked { left: 100 * 300, chunk: 100, offered: 0, next: 0 });
+        for _ in 0..300 {
+            assert_eq!(small.read(64 * 1024).await.unwrap().len(), 100);
+        }
+        let offered = small.get_ref().offered;
+        assert!(offered <= 300 * 16 * 1024, "small messages got reads of {} bytes on average", offered / 300);
+        let mut bulk = StreamReader::new(Chunked { left: 8 << 20, chunk: usize::MAX, offered: 0, next: 0 });
+        let mut reads = 0;
+        while !bulk.read(1 << 20).await.unwrap().is_empty() {
+            reads += 1;
+        }
+        // Up to 64 KiB (the limit) per read once grown, not 8 KiB (1,024).
+        assert!(reads <= 140, "8 MiB took {reads} reads: the read size did not grow");
+    });
+}

@@ -5,8 +5,14 @@
 //!   when Miri can be installed.
 //! - `bench [--quick]`: our loop against tokio and smol on the same
 //!   workloads, in one run; prints the table and writes `BENCHMARKS.md`.
-//! - `miri`: the unsafe code (task cells, wakers, `Mutex`) under Miri.
-//! - `loom`: loom models of loop-sync's waiter hand-offs.
+//! - `soak [--clients N]`: one loop serving N (default 10,000) echo clients
+//!   from a second process, half through the fault-injecting proxy, every
+//!   byte checked; then the randomized cancellation stress at 1,000,000
+//!   operations.
+//! - `miri`: the unsafe code (task cells, wakers, `Mutex`, the reactor's
+//!   system calls, the signal handler's bookkeeping) under Miri.
+//! - `loom`: loom models of loop-sync's waiter hand-offs and loop-exec's
+//!   cross-thread wake and park paths.
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -19,10 +25,11 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
+        Some("soak") => soak(&args[1..]),
         Some("miri") => miri(true),
         Some("loom") => loom(3),
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [--quick] | miri | loom>");
+            eprintln!("usage: cargo xtask <ci | bench [--quick] | soak [--clients N] | miri | loom>");
             exit(2);
         }
     };
@@ -70,6 +77,9 @@ fn ci() -> Result<(), String> {
     // The benchmark harness is built by clippy above; run its quickest mode
     // once so a broken workload is caught (numbers are not judged here).
     run("cargo", &["run", "--release", "--locked", "-p", "loop-bench", "--", "--smoke"])?;
+    // A short soak: 1,000 echo clients against one loop, half through the
+    // proxy (the full run is `cargo xtask soak`).
+    run("cargo", &["run", "--release", "--locked", "-p", "loop-tests", "--bin", "soak", "--", "--clients", "1000"])?;
     miri(false)?;
     loom(2)?;
     println!("\nxtask ci: all checks passed in {:.1?}", started.elapsed());
@@ -125,6 +135,19 @@ fn loom(preemptions: u32) -> Result<(), String> {
         "cargo",
         &["test", "--release", "--locked", "-p", "loop-sync", "--test", "loom", "--target-dir", "target/loom"],
         &[("RUSTFLAGS", "--cfg loop_loom"), ("LOOM_MAX_PREEMPTIONS", &bound)],
+    )
+}
+
+/// The long reliability run: the soak (10,000 connections by default) and
+/// the cancellation stress test at a million operations, both in release.
+fn soak(args: &[String]) -> Result<(), String> {
+    let mut soak_args = vec!["run", "--release", "--locked", "-p", "loop-tests", "--bin", "soak", "--"];
+    soak_args.extend(args.iter().map(String::as_str));
+    run("cargo", &soak_args)?;
+    run_env(
+        "cargo",
+        &["test", "--release", "--locked", "-p", "loop-tests", "--test", "stress", "--", "--nocapture"],
+        &[("LOOP_STRESS_OPS", "1000000")],
     )
 }
 

@@ -101,6 +101,12 @@ pub struct StreamReader<R = OwnedReadHalf> {
     pos: usize,
     /// End of the unread data in `buf`.
     end: usize,
+    /// How much one read asks for: starts at [`FIRST_READ`], doubles while
+    /// reads fill what they are offered, halves while they come back
+    /// nearly empty. A connection of small messages keeps a small buffer
+    /// (10,000 idle connections do not hold 64 KiB each); a bulk transfer
+    /// soon reads [`MAX_READ`] at a time.
+    read_hint: usize,
     eof: bool,
     limit: usize,
 }
@@ -109,6 +115,9 @@ pub struct StreamReader<R = OwnedReadHalf> {
 /// 256 KiB at a time too): a long `readexactly` reads in pieces of this
 /// size, not all of its length at once.
 const MAX_READ: usize = 256 * 1024;
+
+/// The first read size of a [`StreamReader`] (see `read_hint`).
+const FIRST_READ: usize = 8 * 1024;
 
 impl<R: AsyncRead + Unpin> StreamReader<R> {
     /// A reader with the default limit (64 KiB).
@@ -123,7 +132,7 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
     /// When `limit` is zero.
     pub fn with_limit(io: R, limit: usize) -> Self {
         assert!(limit > 0, "StreamReader limit must be positive");
-        StreamReader { io, buf: Vec::new(), pos: 0, end: 0, eof: false, limit }
+        StreamReader { io, buf: Vec::new(), pos: 0, end: 0, read_hint: FIRST_READ, eof: false, limit }
     }
 
     /// The limit.
@@ -161,6 +170,11 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
         if self.pos == self.end {
             self.pos = 0;
             self.end = 0;
+            // Emptied after a burst: give back what the reads no longer need.
+            if self.buf.len() > 2 * self.read_hint {
+                self.buf.truncate(self.read_hint);
+                self.buf.shrink_to(self.read_hint);
+            }
         }
         out
     }
@@ -183,7 +197,7 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
             self.end -= self.pos;
             self.pos = 0;
         }
-        let want = want.clamp(4096, MAX_READ);
+        let want = want.min(self.read_hint).clamp(4096, MAX_READ);
         // `end + want` cannot overflow: `end` is the length of a `Vec`.
         if self.buf.len() < self.end + want {
             self.buf.resize(self.end + want, 0);
@@ -192,7 +206,14 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
         let result = Pin::new(&mut self.io).poll_read(cx, &mut self.buf[start..start + want]);
         match &result {
             Poll::Ready(Ok(0)) => self.eof = true,
-            Poll::Ready(Ok(n)) => self.end += n,
+            Poll::Ready(Ok(n)) => {
+                self.end += n;
+                if *n == want {
+                    self.read_hint = (self.read_hint * 2).min(MAX_READ);
+                } else if *n <= want / 8 {
+                    self.read_hint = (self.read_hint / 2).max(FIRST_READ);
+                }
+            }
             _ => {}
         }
         result
