@@ -127,13 +127,28 @@ fn miri(required: bool) -> Result<(), String> {
     )
 }
 
-/// Model-checks loop-sync's hand-offs with loom, exploring schedules with
-/// up to `preemptions` preemptions (CI runs a small bound).
+/// Model-checks with loom, exploring schedules with up to `preemptions`
+/// preemptions (CI runs a small bound): loop-sync's hand-offs, loop-exec's
+/// wake-vs-poll race, loop-core's park/notify handshake.
 fn loom(preemptions: u32) -> Result<(), String> {
     let bound = preemptions.to_string();
     run_env(
         "cargo",
-        &["test", "--release", "--locked", "-p", "loop-sync", "--test", "loom", "--target-dir", "target/loom"],
+        &[
+            "test",
+            "--release",
+            "--locked",
+            "-p",
+            "loop-sync",
+            "-p",
+            "loop-exec",
+            "-p",
+            "loop-core",
+            "--test",
+            "loom",
+            "--target-dir",
+            "target/loom",
+        ],
         &[("RUSTFLAGS", "--cfg loop_loom"), ("LOOM_MAX_PREEMPTIONS", &bound)],
     )
 }

@@ -24,6 +24,7 @@
 mod async_io;
 mod net;
 pub mod observe;
+mod park;
 mod reactor;
 mod source;
 mod sys;
@@ -34,6 +35,12 @@ pub use net::{
     UnixReadHalf, UnixStream, UnixWriteHalf,
 };
 pub use reactor::{Notifier, Reactor};
+
+/// The park/notify handshake, for the loom model in `tests/loom.rs`.
+#[doc(hidden)]
+pub mod __model {
+    pub use crate::park::{notify_with, park_with, ParkFlag};
+}
 pub use source::EnterGuard;
 
 /// Drives `future` with only `reactor` (no executor): for this crate's

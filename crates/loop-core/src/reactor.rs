@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::park::{notify_with, park_with};
 use crate::source::{EnterGuard, Registry};
 use crate::sys::{Events, Poller};
 
@@ -96,15 +97,16 @@ impl Reactor {
     /// the wait. When it returns `false` the reactor only polls without
     /// blocking. Returns the number of events received.
     pub fn park(&mut self, timeout: Option<Duration>, may_block: impl FnOnce() -> bool) -> io::Result<usize> {
-        self.shared.parked.store(true, Ordering::SeqCst);
-        let timeout = if may_block() { timeout } else { Some(Duration::ZERO) };
-        if timeout == Some(Duration::ZERO) && self.registry.len() == 0 {
-            self.shared.parked.store(false, Ordering::SeqCst);
-            return Ok(0);
-        }
-        self.events.clear();
-        let result = self.shared.poller.wait(&mut self.events, timeout);
-        self.shared.parked.store(false, Ordering::SeqCst);
+        let Reactor { shared, registry, events } = self;
+        // The announce / look / wait order is `park_with`'s (model-checked).
+        let result = park_with(&shared.parked, may_block, |block| {
+            let timeout = if block { timeout } else { Some(Duration::ZERO) };
+            if timeout == Some(Duration::ZERO) && registry.len() == 0 {
+                return Ok(0);
+            }
+            events.clear();
+            shared.poller.wait(events, timeout)
+        });
         match result {
             Ok(n) => {
                 self.registry.dispatch(&self.events);
@@ -134,13 +136,13 @@ impl Notifier {
     /// Wakes the reactor if it is parked (or about to park); otherwise does
     /// nothing, because the loop will look at its queues before parking.
     pub fn notify(&self) {
-        if self.shared.parked.swap(false, Ordering::SeqCst) {
+        notify_with(&self.shared.parked, || {
             self.shared.notifies.fetch_add(1, Ordering::Relaxed);
             // An error here means the poller is gone or broken; the loop will
             // surface that from its own `wait`, so nothing is lost by
             // ignoring it in the waker.
             let _ = self.shared.poller.notify();
-        }
+        });
     }
 }
 

@@ -724,7 +724,7 @@ impl LoopInner {
 
     fn run_task(&self, task: TaskRef) {
         let header = task.header();
-        let prev = header.state.fetch_and(!SCHEDULED, Ordering::AcqRel);
+        let prev = crate::task::state::transition_to_running(&header.state);
         if prev & COMPLETE != 0 {
             return;
         }

@@ -60,6 +60,13 @@ pub use wait_site::WaitSite;
 /// [`LoopRef::create_future`].
 pub type LoopFuture<T> = ResultCell<T>;
 
+/// The task-state transitions of the wake/poll race, for the loom model
+/// in `tests/loom.rs`.
+#[doc(hidden)]
+pub mod __model {
+    pub use crate::task::state::{transition_to_running, transition_to_scheduled, StateWord, COMPLETE, SCHEDULED};
+}
+
 #[doc(hidden)]
 pub mod __private {
     pub use crate::combinators::MaybeDone;

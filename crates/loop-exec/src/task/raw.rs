@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use super::state::{CANCELLED, COMPLETE, HANDLE, REF_MASK, REF_ONE, SCHEDULED};
+use super::state::{CANCELLED, COMPLETE, HANDLE, REF_MASK, REF_ONE};
 use super::{TaskError, TaskId};
 use crate::shared::LoopShared;
 
@@ -370,8 +370,7 @@ unsafe fn dec_ref(ptr: NonNull<Header>) {
 
 /// Sets `SCHEDULED`; true when it was clear and the task is not complete.
 fn mark_scheduled(header: &Header) -> bool {
-    let prev = header.state.fetch_or(SCHEDULED, Ordering::AcqRel);
-    prev & (SCHEDULED | COMPLETE) == 0
+    super::state::transition_to_scheduled(&header.state)
 }
 
 /// Marks the task complete and returns the previous state.
