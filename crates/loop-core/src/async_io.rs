@@ -14,6 +14,19 @@ use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::source::{current_registry, Source, READ, WRITE};
 
+/// Switches `fd` to non-blocking mode: one `ioctl(FIONBIO)`; under Miri,
+/// which does not implement that ioctl, `fcntl(F_SETFL)`.
+fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    #[cfg(not(miri))]
+    rustix::io::ioctl_fionbio(fd, true)?;
+    #[cfg(miri)]
+    {
+        use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
+        fcntl_setfl(fd, fcntl_getfl(fd)? | OFlags::NONBLOCK)?;
+    }
+    Ok(())
+}
+
 /// An I/O object registered with the running loop's reactor.
 ///
 /// `Async::new` puts the descriptor in non-blocking mode and registers it;
@@ -54,7 +67,7 @@ impl<T: AsFd> Async<T> {
     /// Fails (with a message saying so) when no event loop runs on this
     /// thread, or when the OS refuses the registration.
     pub fn new(io: T) -> io::Result<Async<T>> {
-        rustix::io::ioctl_fionbio(io.as_fd(), true)?;
+        set_nonblocking(io.as_fd())?;
         let source = current_registry()?.register(io.as_fd())?;
         Ok(Async { source, io: Some(io) })
     }

@@ -5,10 +5,9 @@
 //!   costs four more syscalls per wait here (it re-arms a timerfd and its
 //!   notifier on every call); measured on the TCP echo benchmark, that was
 //!   the whole gap to tokio.
+//!   The same backend runs under Miri, whose shims cover epoll, eventfd and
+//!   socket pairs (the condition-variable stand-in it used to need is gone).
 //! - Other Unix systems: `polling` (kqueue, event ports, poll).
-//! - Miri: a condition variable (Miri cannot run epoll's timerfd); no I/O
-//!   sources, only timeouts and notifications, which is all the executor's
-//!   unsafe code needs for its Miri tests.
 
 use std::os::fd::RawFd;
 use std::time::Duration;
@@ -24,14 +23,12 @@ pub(crate) struct Ready {
     pub(crate) closed: bool,
 }
 
-#[cfg(all(target_os = "linux", not(miri)))]
+#[cfg(target_os = "linux")]
 pub(crate) use epoll_backend::{Events, Poller};
-#[cfg(miri)]
-pub(crate) use miri_backend::{Events, Poller};
-#[cfg(all(not(target_os = "linux"), not(miri)))]
+#[cfg(not(target_os = "linux"))]
 pub(crate) use polling_backend::{Events, Poller};
 
-#[cfg(all(target_os = "linux", not(miri)))]
+#[cfg(target_os = "linux")]
 mod epoll_backend {
     use super::{Duration, RawFd, Ready};
     use rustix::event::epoll::{self, EventData, EventFlags};
@@ -127,7 +124,7 @@ mod epoll_backend {
     }
 }
 
-#[cfg(all(not(target_os = "linux"), not(miri)))]
+#[cfg(not(target_os = "linux"))]
 mod polling_backend {
     use super::{Duration, RawFd, Ready};
     use std::io;
@@ -180,78 +177,6 @@ mod polling_backend {
 
         pub(crate) fn notify(&self) -> io::Result<()> {
             self.0.notify()
-        }
-    }
-}
-
-#[cfg(miri)]
-mod miri_backend {
-    use super::{Duration, RawFd, Ready};
-    use std::io;
-    use std::sync::{Condvar, Mutex};
-
-    /// Nothing to report: the stand-in has no I/O sources.
-    pub(crate) struct Events;
-
-    impl Events {
-        pub(crate) fn new() -> Events {
-            Events
-        }
-
-        pub(crate) fn clear(&mut self) {}
-
-        pub(crate) fn iter(&self) -> std::iter::Empty<Ready> {
-            std::iter::empty()
-        }
-    }
-
-    /// A notification flag and a condition variable to wait on it.
-    pub(crate) struct Poller {
-        notified: Mutex<bool>,
-        cv: Condvar,
-    }
-
-    fn unsupported() -> io::Error {
-        io::Error::new(io::ErrorKind::Unsupported, "no I/O sources under Miri")
-    }
-
-    impl Poller {
-        pub(crate) fn new() -> io::Result<Poller> {
-            Ok(Poller { notified: Mutex::new(false), cv: Condvar::new() })
-        }
-
-        pub(crate) fn register(&self, _fd: RawFd, _key: usize) -> io::Result<()> {
-            Err(unsupported())
-        }
-
-        pub(crate) fn deregister(&self, _fd: RawFd) -> io::Result<()> {
-            Err(unsupported())
-        }
-
-        /// Waits until notified or the timeout passes; a notification made
-        /// while nobody waits ends the next wait at once.
-        pub(crate) fn wait(&self, _events: &mut Events, timeout: Option<Duration>) -> io::Result<usize> {
-            let mut notified = self.notified.lock().unwrap();
-            match timeout {
-                None => {
-                    while !*notified {
-                        notified = self.cv.wait(notified).unwrap();
-                    }
-                }
-                Some(t) => {
-                    if !*notified {
-                        notified = self.cv.wait_timeout(notified, t).unwrap().0;
-                    }
-                }
-            }
-            *notified = false;
-            Ok(0)
-        }
-
-        pub(crate) fn notify(&self) -> io::Result<()> {
-            *self.notified.lock().unwrap() = true;
-            self.cv.notify_one();
-            Ok(())
         }
     }
 }

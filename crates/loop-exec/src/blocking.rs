@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use loop_sync::__locks::{Condvar, Mutex};
 
 use crate::inner::{self, LoopInner};
 use crate::shared::LoopShared;

@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 
 use crossbeam_queue::SegQueue;
 use loop_core::Notifier;
-use parking_lot::{Condvar, Mutex};
+use loop_sync::__locks::{Condvar, Mutex};
 
 use crate::task::raw::{panic_payload_message, TaskRef};
 use crate::task::TaskError;

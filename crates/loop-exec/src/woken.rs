@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Wake, Waker};
 
 use crossbeam_queue::SegQueue;
-use parking_lot::Mutex;
+use loop_sync::__locks::Mutex;
 
 /// The shared half: the queue of woken children and the parent's waker.
 struct Shared {

@@ -25,8 +25,16 @@ mod barrier;
 mod condition;
 mod event;
 mod lock;
+mod locks;
 mod observe;
 pub mod paths;
+
+/// The thread-blocking locks (parking_lot's, or std-backed under Miri),
+/// shared with the executor.
+#[doc(hidden)]
+pub mod __locks {
+    pub use crate::locks::{Condvar, Mutex, MutexGuard};
+}
 mod queue;
 mod result_cell;
 mod semaphore;

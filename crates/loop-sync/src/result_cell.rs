@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 
-use parking_lot::Mutex;
+use crate::locks::Mutex;
 
 /// The cell was cancelled before a result was set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -1,8 +1,9 @@
 //! The few concurrency types the primitives use, swapped for loom's when the
-//! crate is model-checked (`--cfg loop_loom`, see `cargo xtask loom`).
+//! crate is model-checked (`--cfg loop_loom`, see `cargo xtask loom`), and
+//! the mutex for a std-backed one under Miri (see `locks`).
 
 #[cfg(not(loop_loom))]
-pub(crate) use parking_lot::Mutex;
+pub(crate) use crate::locks::Mutex;
 #[cfg(not(loop_loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize};
 #[cfg(not(loop_loom))]

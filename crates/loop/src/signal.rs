@@ -281,3 +281,44 @@ impl fmt::Debug for Signals {
 pub fn ctrl_c() -> impl Future<Output = io::Result<()>> {
     WaitSite::new(Some(WaitKind::Signal), async move { Signals::new([libc::SIGINT])?.recv().await.map(drop) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The handler's own work, called directly (no `sigaction`, so it runs
+    /// under Miri too): it writes the signal's number to every slot that
+    /// asked for it, skips the others, and leaves errno as it was.
+    #[test]
+    fn the_handler_writes_the_signal_to_the_slots_that_asked_and_keeps_errno() {
+        let (read_a, write_a) = UnixStream::pair().unwrap();
+        let (read_b, write_b) = UnixStream::pair().unwrap();
+        // The last two slots: a test process has no real listeners there.
+        let (a, b) = (MAX_LISTENERS - 1, MAX_LISTENERS - 2);
+        SLOTS[a].fd.store(write_a.as_raw_fd(), Ordering::Release);
+        SLOTS[a].mask.store(1 << libc::SIGUSR1, Ordering::Release);
+        SLOTS[b].fd.store(write_b.as_raw_fd(), Ordering::Release);
+        SLOTS[b].mask.store(1 << libc::SIGUSR2, Ordering::Release);
+        // SAFETY: this thread's errno location.
+        unsafe { *libc::__errno_location() = libc::EINTR };
+        handler(libc::SIGUSR1);
+        handler(libc::SIGUSR2);
+        handler(0); // out of range: ignored
+                    // SAFETY: as above.
+        assert_eq!(unsafe { *libc::__errno_location() }, libc::EINTR, "errno restored");
+        for slot in [a, b] {
+            SLOTS[slot].mask.store(0, Ordering::Release);
+            SLOTS[slot].fd.store(-1, Ordering::Release);
+        }
+        // Read as files (read(2), which Miri's socket pairs support).
+        let read_one = |s: &UnixStream| {
+            let mut byte = [0u8; 2];
+            let mut f = std::fs::File::from(std::os::fd::OwnedFd::from(s.try_clone().unwrap()));
+            let n = f.read(&mut byte).unwrap();
+            (n, byte[0] as i32)
+        };
+        assert_eq!(read_one(&read_a), (1, libc::SIGUSR1));
+        assert_eq!(read_one(&read_b), (1, libc::SIGUSR2));
+        drop((write_a, write_b));
+    }
+}
