@@ -3,7 +3,7 @@
 //! putters and getters waiting at once missed a deadlock).
 //!
 //! Compiled in only with the `path-counters` feature; without it
-//! [`hit`] is an empty inline function and costs nothing.
+//! the counting call is an empty inline function and costs nothing.
 
 /// One hand-off path through a primitive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
