@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use loop_time::TimerKey;
+use loop_time::{Clock, TimerKey};
 use pin_project_lite::pin_project;
 
 use crate::inner::{self, LoopInner, TimerEntry};
@@ -59,6 +59,7 @@ fn loop_id(inner: &LoopInner) -> usize {
 /// # Panics
 /// When polled outside a running event loop.
 #[track_caller]
+#[inline]
 pub fn sleep(duration: Duration) -> Sleep {
     let deadline = match inner::with_current(|inner| inner.clock.now()) {
         Some(now) => Deadline::At(loop_time::deadline_after(now, duration)),
@@ -144,15 +145,6 @@ impl Sleep {
             self.cancel_timer();
             return Poll::Ready(());
         }
-        if loop_time::is_never(deadline, now) {
-            // `sleep(Duration::MAX)`: no timer could fire it, and a paused
-            // clock must not jump 30 years ahead to it.
-            self.cancel_timer();
-            if !self.quiet {
-                inner.record_wait(loop_sync::WaitKind::Sleep, self.location);
-            }
-            return Poll::Pending;
-        }
         let mut timers = inner.timers.borrow_mut();
         if let Some((key, owner)) = self.timer {
             if owner == id {
@@ -169,6 +161,16 @@ impl Sleep {
             }
         }
         let tick = inner.clock.deadline_tick(deadline);
+        if Clock::may_be_never(tick) && loop_time::is_never(deadline, now) {
+            // `sleep(Duration::MAX)`: no timer could fire it, and a paused
+            // clock must not jump 30 years ahead to it.
+            drop(timers);
+            self.cancel_timer();
+            if !self.quiet {
+                inner.record_wait(loop_sync::WaitKind::Sleep, self.location);
+            }
+            return Poll::Pending;
+        }
         let key = timers.insert(tick, TimerEntry::Wake(Some(cx.waker().clone())));
         self.timer = Some((key, id));
         drop(timers);
