@@ -6,8 +6,14 @@
 //! checked; any error or corrupted byte fails the run.
 //!
 //! ```text
-//! soak [--clients N] [--rounds R] [--latency-ms L]
+//! soak [--clients N] [--rounds R] [--latency-ms L] [--server loop|tokio]
 //! ```
+//!
+//! The default server is the streams API (`start_server`, `StreamReader`,
+//! `StreamWriter`: asyncio's way). `--server loop-raw` is a read/write_all
+//! echo on `loop`'s `TcpStream` with an 8 KiB buffer per connection, and
+//! `--server tokio` the same echo on a tokio current-thread runtime (what a
+//! tokio user writes), for comparison.
 //!
 //! Prints connections, errors, bytes checked, time and peak RSS of each
 //! process, and exits non-zero on any failure.
@@ -69,10 +75,18 @@ fn server_process(args: &[String]) {
         std::process::exit(2);
     }
     let me = std::env::current_exe().expect("own executable");
+    let server_kind: String = flag(args, "--server", "loop".to_string());
     let started = Instant::now();
     let (summary, server_rss) = aio::run(async move {
-        let server = loop_tests::echo_server().await;
-        let addr = server.local_addr().expect("server address");
+        // The server under test: our loop's echo server, or tokio's on a
+        // thread of its own.
+        let ours = if server_kind == "loop" { Some(loop_tests::echo_server().await) } else { None };
+        let addr = match (&ours, server_kind.as_str()) {
+            (Some(server), _) => server.local_addr().expect("server address"),
+            (None, "loop-raw") => raw_echo_server(),
+            (None, "tokio") => tokio_echo_server(),
+            (None, other) => panic!("soak: --server {other}: expected loop, loop-raw or tokio"),
+        };
         // The proxy, in front of the server, in its own process.
         let mut proxy = Command::new(&me)
             .args(["proxy", "--upstream", &addr.to_string(), "--latency-ms", &latency.to_string()])
@@ -104,8 +118,10 @@ fn server_process(args: &[String]) {
         .expect("the clients thread");
         let _ = proxy.kill();
         let _ = proxy.wait();
-        server.close();
-        server.wait_closed().await;
+        if let Some(server) = ours {
+            server.close();
+            server.wait_closed().await;
+        }
         let summary = String::from_utf8_lossy(&out.stdout).trim().to_string();
         ((summary, out.status.success()), peak_rss_kib())
     });
@@ -116,7 +132,12 @@ fn server_process(args: &[String]) {
     );
     println!("soak: {summary}");
     println!(
-        "soak: server (one loop) peak RSS {:.1} MiB; whole run {:.2?}",
+        "soak: server ({}) peak RSS {:.1} MiB; whole run {:.2?}",
+        match flag(args, "--server", "loop".to_string()).as_str() {
+            "loop" => "one loop, streams API",
+            "loop-raw" => "one loop, TcpStream read/write_all",
+            _ => "tokio current_thread, read/write_all",
+        },
         server_rss as f64 / 1024.0,
         started.elapsed()
     );
@@ -125,6 +146,64 @@ fn server_process(args: &[String]) {
         std::process::exit(1);
     }
     println!("soak: ok");
+}
+
+/// A read/write_all echo on this loop's `TcpListener`; returns its address.
+fn raw_echo_server() -> SocketAddr {
+    let listener = aio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind");
+    let addr = listener.local_addr().expect("address");
+    aio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            aio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                loop {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if stream.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            })
+            .detach();
+        }
+    })
+    .detach();
+    addr
+}
+
+/// A tokio echo server on its own thread (current-thread runtime); returns
+/// its address.
+fn tokio_echo_server() -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            tx.send(listener.local_addr().expect("address")).expect("report the address");
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else { continue };
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    loop {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => {
+                                if stream.write_all(&buf[..n]).await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+    });
+    rx.recv().expect("the tokio server's address")
 }
 
 fn proxy_process(args: &[String]) {

@@ -5,7 +5,7 @@
 //!   when Miri can be installed.
 //! - `bench [--quick]`: our loop against tokio and smol on the same
 //!   workloads, in one run; prints the table and writes `BENCHMARKS.md`.
-//! - `soak [--clients N]`: one loop serving N (default 10,000) echo clients
+//! - `soak [--clients N] [--server loop|loop-raw|tokio]`: one loop serving N (default 10,000) echo clients
 //!   from a second process, half through the fault-injecting proxy, every
 //!   byte checked; then the randomized cancellation stress at 1,000,000
 //!   operations.
