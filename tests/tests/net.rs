@@ -1,5 +1,6 @@
 //! Networking on real sockets over 127.0.0.1.
 
+use loop_tests::echo_server;
 use r#loop as aio;
 use r#loop::net::{Async, TcpListener, TcpStream, UdpSocket, UnixDatagram};
 use r#loop::{StreamError, StreamReader};
@@ -10,28 +11,6 @@ use std::time::Duration;
 
 fn localhost() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
-}
-
-/// An echo server on the streams API; returns its address.
-async fn echo_server() -> aio::Server {
-    aio::start_server(
-        |mut reader, writer| async move {
-            loop {
-                let data = match reader.read(64 * 1024).await {
-                    Ok(d) if !d.is_empty() => d,
-                    _ => break,
-                };
-                writer.write(&data);
-                if writer.drain().await.is_err() {
-                    break;
-                }
-            }
-            writer.close();
-        },
-        localhost(),
-    )
-    .await
-    .unwrap()
 }
 
 #[test]
