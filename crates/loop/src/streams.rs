@@ -264,8 +264,12 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
 
     /// Reads up to and including `separator`.
     ///
-    /// Errors: [`LimitOverrunError`] when the separator is not found within
-    /// the limit (the data stays buffered); [`IncompleteReadError`] at EOF
+    /// The limit counts the bytes *before* the separator (asyncio's rule): a
+    /// chunk of exactly `limit` bytes plus its separator is returned.
+    ///
+    /// Errors: [`LimitOverrunError`] when the separator starts past the
+    /// limit, or no separator is found within it (the data stays buffered;
+    /// `consumed` says how far it goes); [`IncompleteReadError`] at EOF
     /// (with all the data read).
     ///
     /// # Panics
@@ -277,25 +281,26 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
     ) -> impl Future<Output = Result<Vec<u8>, StreamError>> + use<'a, R> {
         WaitSite::new(Some(WaitKind::Readable), async move {
             assert!(!separator.is_empty(), "readuntil: the separator must not be empty");
+            // Where the next search starts: a separator cannot begin before.
             let mut searched = 0;
             loop {
                 let data = self.data();
                 if let Some(i) = find(&data[searched..], separator) {
-                    let end = searched + i + separator.len();
-                    if end > self.limit {
+                    let start = searched + i;
+                    if start > self.limit {
                         return Err(LimitOverrunError {
                             message: "separator is found, but chunk is longer than limit".into(),
-                            consumed: searched + i,
+                            consumed: start,
                         }
                         .into());
                     }
-                    return Ok(self.take(end));
+                    return Ok(self.take(start + separator.len()));
                 }
-                searched = data.len().saturating_sub(separator.len() - 1);
-                if data.len() > self.limit {
+                searched = (data.len() + 1).saturating_sub(separator.len());
+                if searched > self.limit {
                     return Err(LimitOverrunError {
                         message: "separator is not found, and chunk exceeds the limit".into(),
-                        consumed: data.len(),
+                        consumed: searched,
                     }
                     .into());
                 }
@@ -309,11 +314,24 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
 
     /// Reads a line (up to and including `\n`); at EOF the partial line
     /// (empty when nothing is left).
+    ///
+    /// A line longer than the limit (counting the bytes before its `\n`) is
+    /// a [`LimitOverrunError`], and, as asyncio does, the overlong data is
+    /// discarded: through its `\n` when that was found, so that the next
+    /// `readline` starts at the next line; otherwise the whole buffer (the
+    /// rest of the overlong line then comes first). asyncio raises
+    /// `ValueError` there; this is the same error `readuntil` gives.
     #[track_caller]
     pub fn readline<'a>(&'a mut self) -> impl Future<Output = Result<Vec<u8>, StreamError>> + use<'a, R> {
         WaitSite::new(Some(WaitKind::Readable), async move {
             match self.readuntil(b"\n").await {
                 Err(StreamError::IncompleteRead(e)) => Ok(e.partial),
+                Err(StreamError::LimitOverrun(e)) => {
+                    let data = self.data();
+                    let discard = if data.get(e.consumed) == Some(&b'\n') { e.consumed + 1 } else { data.len() };
+                    self.take(discard);
+                    Err(StreamError::LimitOverrun(e))
+                }
                 other => other,
             }
         })
