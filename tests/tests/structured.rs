@@ -515,3 +515,30 @@ fn randomized_mixes_of_gather_wait_groups_and_timeouts_always_finish() {
         }
     });
 }
+
+/// asyncio's `test_wait_really_done`: with `FirstCompleted`, the done set
+/// is computed when the waiter resumes, so a task that finished in the
+/// meantime is in it too.
+#[test]
+fn wait_first_completed_reports_every_task_done_by_the_time_it_resumes() {
+    let _watchdog = loop_tests::watchdog();
+    for waiter_is_a_task in [false, true] {
+        aio::run(async move {
+            let body = async {
+                let a = aio::spawn(async {
+                    aio::yield_now().await;
+                    1
+                });
+                let b = aio::spawn(async {
+                    aio::yield_now().await;
+                    aio::yield_now().await;
+                    2
+                });
+                let (done, pending) = aio::wait(vec![a, b], ReturnWhen::FirstCompleted, None).await.unwrap();
+                (done.len(), pending.len())
+            };
+            let counts = if waiter_is_a_task { aio::spawn(body).await.unwrap() } else { body.await };
+            assert_eq!(counts, (2, 0), "waiter polled as a task: {waiter_is_a_task}");
+        });
+    }
+}

@@ -50,11 +50,17 @@ impl Future for YieldNow {
             return Poll::Ready(());
         }
         self.yielded = true;
-        let deferred = inner::with_current(|inner| inner.deferred.borrow_mut().push(cx.waker().clone()));
-        if deferred.is_none() {
-            cx.waker().wake_by_ref();
-        }
+        defer_wake(cx.waker());
         Poll::Pending
+    }
+}
+
+/// Wakes `waker` at the start of the loop's next turn, after this turn's
+/// ready tasks and the reactor (the loop's deferred list); outside a loop,
+/// at once.
+pub(crate) fn defer_wake(waker: &std::task::Waker) {
+    if inner::with_current(|inner| inner.deferred.borrow_mut().push(waker.clone())).is_none() {
+        waker.wake_by_ref();
     }
 }
 

@@ -271,6 +271,11 @@ pub struct EmptyWait;
 /// cancels the pending ones. With a timeout, returns what is done when it
 /// expires.
 ///
+/// The done set is computed when the waiter resumes, as in asyncio: once
+/// the first task completes (`FirstCompleted`) or fails
+/// (`FirstException`), the waiter lets the loop run one more turn, and
+/// every task finished by then is in `done`.
+///
 /// ```
 /// use loop_exec::{sleep, spawn, wait, ReturnWhen};
 /// use std::time::Duration;
@@ -312,7 +317,15 @@ async fn wait_at<T>(
     let woken = WokenSet::new(tasks.len());
     let mut finished = 0;
     let mut failed = false;
+    // Once the condition holds, the waiter steps aside for one turn before
+    // it looks (asyncio's completion callback and wake-up are two hops):
+    // tasks finishing meanwhile are in the done set too (asyncio's
+    // `test_wait_really_done`).
+    let mut settling = false;
     std::future::poll_fn(|cx| {
+        if settling {
+            return Poll::Ready(());
+        }
         for (i, waker) in woken.drain(cx.waker()) {
             let t = &tasks[i];
             if t.poll_finished_at(&mut Context::from_waker(waker), at).is_ready() {
@@ -326,7 +339,12 @@ async fn wait_at<T>(
             ReturnWhen::AllCompleted => finished == tasks.len(),
         };
         if done {
-            return Poll::Ready(());
+            if finished == tasks.len() {
+                return Poll::Ready(());
+            }
+            settling = true;
+            crate::combinators::defer_wake(cx.waker());
+            return Poll::Pending;
         }
         match timer.as_mut() {
             Some(t) => Pin::new(t).poll(cx),
