@@ -30,8 +30,9 @@ struct Want {
     assigned: usize,
 }
 
-/// Set in [`Semaphore::word`] while any waiter is queued: the lock-free fast
-/// paths then step aside, so nobody barges past a waiter.
+/// Set in [`Semaphore::word`] while any waiter is queued, or has been
+/// handed its permits and has not run yet: the lock-free fast paths then
+/// step aside, so nobody barges past a waiter.
 const WAITERS: usize = 1;
 /// One permit in [`Semaphore::word`].
 const ONE: usize = 2;
@@ -42,6 +43,11 @@ struct State {
     /// collects permits until it has all it needs).
     reserved: usize,
     waiters: WaiterList<Want>,
+    /// Waiters handed all their permits that have not run yet (asyncio
+    /// 3.13 counts them as holders): while any is pending the semaphore is
+    /// `locked()`, and a newcomer queues behind without taking free
+    /// permits; the handed waiter passes leftover permits on when it runs.
+    handed: usize,
 }
 
 /// Takes up to `max` permits from the word; returns how many it took.
@@ -75,9 +81,15 @@ impl State {
                 break;
             }
             self.reserved -= want.needed;
+            self.handed += 1;
             wakes.push(self.waiters.unlink(key));
         }
-        if self.waiters.is_empty() {
+        self.clear_waiters_bit_if_idle(word);
+    }
+
+    /// Opens the fast paths again once nobody is queued or handed.
+    fn clear_waiters_bit_if_idle(&self, word: &AtomicUsize) {
+        if self.waiters.is_empty() && self.handed == 0 {
             word.fetch_and(!WAITERS, Ordering::AcqRel);
         }
     }
@@ -126,7 +138,7 @@ impl Semaphore {
         assert!(permits <= usize::MAX / ONE, "Semaphore::new: at most usize::MAX / 2 permits");
         Semaphore {
             word: AtomicUsize::new(permits * ONE),
-            state: Mutex::new(State { reserved: 0, waiters: WaiterList::default() }),
+            state: Mutex::new(State { reserved: 0, waiters: WaiterList::default(), handed: 0 }),
         }
     }
 
@@ -216,8 +228,11 @@ impl Semaphore {
         self.word.load(Ordering::Acquire) / ONE
     }
 
-    /// Whether an `acquire()` would have to wait: no permit is free or
-    /// someone is queued (asyncio's `locked()`).
+    /// Whether an `acquire()` would have to wait: no permit is free,
+    /// someone is queued, or a waiter has been handed its permits and has
+    /// not run yet (asyncio 3.13's `locked()`: a permit handed on counts as
+    /// taken, so a task that releases and acquires again in one turn queues
+    /// behind that waiter).
     pub fn locked(&self) -> bool {
         let word = self.word.load(Ordering::Acquire);
         word < ONE || word & WAITERS != 0
@@ -302,14 +317,20 @@ impl<'a> Future for Acquire<'a> {
                 sem.word.fetch_or(WAITERS, Ordering::AcqRel);
                 let key = state.waiters.push_back(Want { needed: n, assigned: 0 }, cx.waker().clone());
                 // At the head of the queue we collect what is free now (and,
-                // with enough, are done at once).
-                state.assign(&sem.word, &mut wakes);
+                // with enough, are done at once) — unless a waiter has been
+                // handed its permits and not run yet: then we queue behind
+                // it, and it passes free permits on when it runs.
+                if state.handed == 0 {
+                    state.assign(&sem.word, &mut wakes);
+                }
                 if state.waiters.is_linked(key) {
                     hit(Path::SemaphoreQueued);
                     self.key = Some(key);
                     Poll::Pending
                 } else {
                     state.waiters.remove(key);
+                    state.handed -= 1;
+                    state.assign(&sem.word, &mut wakes);
                     Poll::Ready(SemaphorePermit { sem, n })
                 }
             }
@@ -321,6 +342,10 @@ impl<'a> Future for Acquire<'a> {
                     hit(Path::SemaphoreHandedOnRelease);
                     state.waiters.remove(key);
                     self.key = None;
+                    // Run at last: pass on what is free to those behind us
+                    // (asyncio's `acquire` does it in its `finally`).
+                    state.handed -= 1;
+                    state.assign(&sem.word, &mut wakes);
                     Poll::Ready(SemaphorePermit { sem, n })
                 }
             }
@@ -345,6 +370,7 @@ impl Drop for Acquire<'_> {
             let want = state.waiters.remove(key);
             // Give back whatever we had been handed, to the next in line.
             let give_back = if granted {
+                state.handed -= 1;
                 want.needed
             } else {
                 state.reserved -= want.assigned;
