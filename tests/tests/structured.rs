@@ -542,3 +542,46 @@ fn wait_first_completed_reports_every_task_done_by_the_time_it_resumes() {
         });
     }
 }
+
+/// asyncio's `test_nested_timeouts`: an outer and an inner scope expiring
+/// at the same instant; only the outermost reports `TimeoutError`, the inner
+/// block is dropped with it, and both say `expired()`.
+#[test]
+fn nested_scopes_expiring_together_report_the_timeout_once_at_the_outermost() {
+    let _watchdog = loop_tests::watchdog();
+    let ev = paused();
+    ev.run_until_complete(async {
+        let deadline = aio::get_running_loop().time() + Duration::from_millis(10);
+        let (outer, inner) = (TimeoutScope::at(deadline), TimeoutScope::at(deadline));
+        let inner_returned = std::rc::Rc::new(std::cell::Cell::new(false));
+        let dropped = std::rc::Rc::new(std::cell::Cell::new(false));
+        let (i2, r2, d2) = (inner.clone(), inner_returned.clone(), dropped.clone());
+        let result = outer
+            .run(async move {
+                let _flag = loop_tests::DropFlag(d2);
+                let r = i2.run(aio::sleep(Duration::from_secs(10))).await;
+                r2.set(true);
+                r
+            })
+            .await;
+        assert!(result.is_err(), "the outer scope reports the timeout");
+        assert!(!inner_returned.get(), "the inner scope did not report it: its block was dropped");
+        assert!(dropped.get());
+        assert!(outer.expired() && inner.expired());
+        // Independent deadlines: each scope reports only its own expiry.
+        let now = aio::get_running_loop().time();
+        let (outer, inner) =
+            (TimeoutScope::at(now + Duration::from_secs(5)), TimeoutScope::at(now + Duration::from_secs(1)));
+        let i2 = inner.clone();
+        let r = outer.run(async move { i2.run(aio::sleep(Duration::from_secs(3))).await }).await;
+        assert!(matches!(r, Ok(Err(aio::TimeoutError { .. }))), "the inner scope reports its own expiry");
+        assert!(inner.expired() && !outer.expired());
+        let now = aio::get_running_loop().time();
+        let (outer, inner) =
+            (TimeoutScope::at(now + Duration::from_secs(1)), TimeoutScope::at(now + Duration::from_secs(5)));
+        let i2 = inner.clone();
+        let r = outer.run(async move { i2.run(aio::sleep(Duration::from_secs(3))).await }).await;
+        assert!(r.is_err());
+        assert!(outer.expired() && !inner.expired(), "the inner deadline had not passed");
+    });
+}

@@ -534,6 +534,33 @@ struct ScopeState {
     deadline: Cell<Instant>,
     /// The running scope's waker, to re-arm its timer after `reschedule`.
     waker: RefCell<Option<Waker>>,
+    /// The deadline passed while the scope ran (asyncio's `expired()`).
+    expired: Cell<bool>,
+}
+
+thread_local! {
+    /// The scopes being polled on this thread, outermost first: a scope's
+    /// `run` is on this stack while it polls its body, so an inner scope
+    /// can see whether an enclosing one has expired too.
+    static POLLING: RefCell<Vec<Rc<ScopeState>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Pops the scope `run` pushed, also when the body panics.
+struct PollingGuard;
+
+impl Drop for PollingGuard {
+    fn drop(&mut self) {
+        POLLING.with(|p| p.borrow_mut().pop());
+    }
+}
+
+/// Whether a scope enclosing the innermost one being polled has reached its
+/// deadline at `now`.
+fn enclosing_expired(now: Instant) -> bool {
+    POLLING.with(|p| {
+        let p = p.borrow();
+        p.split_last().is_some_and(|(_, outer)| outer.iter().any(|s| s.deadline.get() <= now))
+    })
 }
 
 /// A timeout whose deadline can be read and moved while it runs (asyncio's
@@ -541,7 +568,11 @@ struct ScopeState {
 /// the deadline, so code inside the scope can push it back.
 ///
 /// Nested scopes are independent: only the one whose deadline passed
-/// reports [`TimeoutError`]; an outer expiry drops the inner scope.
+/// reports [`TimeoutError`]; an outer expiry drops the inner scope. When an
+/// outer and an inner scope expire at the same instant, only the outermost
+/// reports `TimeoutError`; the inner block is simply dropped with it (its
+/// [`expired`](TimeoutScope::expired) is true all the same), as in
+/// asyncio's `test_nested_timeouts`.
 ///
 /// ```
 /// use loop_exec::{sleep, TimeoutScope};
@@ -581,7 +612,13 @@ impl TimeoutScope {
 
     /// A scope expiring at loop time `deadline`.
     pub fn at(deadline: Instant) -> TimeoutScope {
-        TimeoutScope { state: Rc::new(ScopeState { deadline: Cell::new(deadline), waker: RefCell::new(None) }) }
+        TimeoutScope {
+            state: Rc::new(ScopeState {
+                deadline: Cell::new(deadline),
+                waker: RefCell::new(None),
+                expired: Cell::new(false),
+            }),
+        }
     }
 
     /// The current deadline.
@@ -597,12 +634,23 @@ impl TimeoutScope {
         }
     }
 
+    /// Whether the deadline passed while the scope ran (asyncio's
+    /// `Timeout.expired()`): true after `run` returned `TimeoutError`, and
+    /// also for an inner scope dropped because an enclosing one expired at
+    /// the same instant.
+    pub fn expired(&self) -> bool {
+        self.state.expired.get()
+    }
+
     /// Runs `future` within the scope: its output, or `TimeoutError` (after
-    /// dropping it) once the deadline passes.
+    /// dropping it) once the deadline passes — unless an enclosing scope
+    /// expired at the same time, which then reports it instead.
     pub async fn run<F: Future>(&self, future: F) -> Result<F::Output, TimeoutError> {
         let mut future = std::pin::pin!(future);
         let mut timer: Option<(Instant, Sleep)> = None;
         std::future::poll_fn(|cx| {
+            POLLING.with(|p| p.borrow_mut().push(self.state.clone()));
+            let _polling = PollingGuard;
             if let Poll::Ready(v) = future.as_mut().poll(cx) {
                 return Poll::Ready(Ok(v));
             }
@@ -614,7 +662,19 @@ impl TimeoutScope {
             *self.state.waker.borrow_mut() = Some(cx.waker().clone());
             let (_, sleep) = timer.as_mut().expect("set above");
             match Pin::new(sleep).poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Err(TimeoutError::new())),
+                Poll::Ready(()) => {
+                    self.state.expired.set(true);
+                    let now = crate::inner::with_current(|i| i.clock.now()).unwrap_or_else(Instant::now);
+                    // (Still on the stack: `enclosing_expired` skips us.)
+                    if enclosing_expired(now) {
+                        // An enclosing scope expired too: it reports the
+                        // timeout (it is polled right after us, in this same
+                        // poll) and drops us with our body.
+                        Poll::Pending
+                    } else {
+                        Poll::Ready(Err(TimeoutError::new()))
+                    }
+                }
                 Poll::Pending => Poll::Pending,
             }
         })
