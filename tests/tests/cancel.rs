@@ -22,7 +22,8 @@ fn cancel_before_first_poll_never_runs_the_future() {
             r.set(true);
         });
         assert!(task.cancel());
-        assert!(task.is_cancelled());
+        assert!(task.cancel_requested());
+        assert!(!task.is_cancelled(), "not ended yet: cancelled() means ended cancelled, as in asyncio");
         task.await
     });
     assert_eq!(out, Err(aio::TaskError::Cancelled));

@@ -758,6 +758,12 @@ impl LoopInner {
                 self.warn_if_slow(header, took);
             }
         }
+        if done && header.state.load(Ordering::Acquire) & CANCELLED != 0 && task.panic_message().is_none() {
+            // Cancelled during its last poll, and it returned without
+            // another await point: it ends cancelled, its value dropped
+            // (asyncio's `test_cancel_at_end`). A panic stays a panic.
+            task.cancel_now();
+        }
         self.current_task.set(previous);
         if done {
             self.complete(task);
@@ -833,6 +839,13 @@ impl LoopInner {
     }
 
     /// Snapshot of the task being polled.
+    /// The id of the task being polled, if any (cheap: no snapshot).
+    pub(crate) fn current_task_id(&self) -> Option<crate::TaskId> {
+        let ptr = self.current_task.get()?;
+        // SAFETY: as in `current_task`: the task is being polled.
+        Some(unsafe { ptr.as_ref() }.meta.id)
+    }
+
     pub(crate) fn current_task(&self) -> Option<TaskInfo> {
         let ptr = self.current_task.get()?;
         // SAFETY: the current task is being polled, so the run loop holds a

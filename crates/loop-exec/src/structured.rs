@@ -51,9 +51,16 @@ struct GroupState<T, E> {
 }
 
 impl<T, E> GroupState<T, E> {
+    /// Cancels every child but the one running now (a failing child
+    /// cancels its siblings from its own last poll: cancelling itself would
+    /// turn its error into `Cancelled`, since a task cancelled during its
+    /// last poll ends cancelled).
     fn cancel_all(&self) {
+        let me = crate::inner::with_current(|i| i.current_task_id()).flatten();
         for t in self.tasks.borrow().iter() {
-            t.cancel();
+            if Some(t.id()) != me {
+                t.cancel();
+            }
         }
     }
 }
@@ -525,7 +532,9 @@ impl<T> Future for Shield<'_, T> {
 
     #[track_caller]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut *self.task).poll(cx)
+        // Not marked as awaited: dropping the shield (or, later, the
+        // handle) leaves the task running.
+        self.task.poll_join(cx, false, std::panic::Location::caller())
     }
 }
 

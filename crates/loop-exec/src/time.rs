@@ -229,6 +229,11 @@ pin_project! {
 /// before `Err(TimeoutError)` is returned. The future is polled before the
 /// timer is checked, so a future that is ready wins even at timeout zero.
 ///
+/// When the future is a [`Task`](crate::Task) (or awaits one), the timeout
+/// cancels that task too, as asyncio's `wait_for(task)` does: an awaited
+/// task handle that is dropped cancels its task. To wait for a task with a
+/// bound and leave it running, wait on [`shield(&mut task)`](crate::shield).
+///
 /// ```
 /// use loop_exec::{sleep, wait_for, TimeoutError};
 /// use std::time::Duration;

@@ -639,8 +639,10 @@ impl<W: AsyncWrite + Unpin + 'static> StreamWriter<W> {
     #[track_caller]
     pub fn wait_closed<'a>(&'a mut self) -> impl Future<Output = io::Result<()>> + use<'a, W> {
         WaitSite::new(Some(WaitKind::Writable), async move {
-            if let Some(task) = self.flusher.take() {
-                let _ = task.await;
+            if let Some(mut task) = self.flusher.take() {
+                // Shielded: a wait_closed that is dropped must not cancel
+                // the flush (the data is still sent).
+                let _ = loop_exec::shield(&mut task).await;
             }
             match self.shared.state.borrow().error() {
                 Some(e) => Err(e),

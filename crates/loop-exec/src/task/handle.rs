@@ -10,15 +10,23 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use super::raw::{self, TaskRef};
-use super::state::{CANCELLED, COMPLETE};
+use super::state::{AWAITED, CANCELLED, COMPLETE};
 use super::{TaskError, TaskId};
 
 /// A handle to a task running on an event loop (asyncio's `Task`).
 ///
 /// Awaiting it gives the task's output, or a [`TaskError`] when it was
-/// cancelled or panicked. Dropping it *detaches* the task: it keeps running,
-/// as in asyncio, and its output is dropped when it finishes (a panic then
-/// goes to the loop's exception handler).
+/// cancelled or panicked.
+///
+/// **Cancellation travels through `await`**, as in asyncio: a handle that
+/// is being awaited and is dropped before the task finishes — the awaiting
+/// future was cancelled, or `wait_for(task, d)` timed out — cancels the
+/// task. A handle that was never awaited and is dropped *detaches* the
+/// task instead: it keeps running, and its output is dropped when it
+/// finishes (a panic then goes to the loop's exception handler). To await
+/// a task without tying its life to the awaiter, await
+/// [`shield(&mut task)`](crate::shield); to let an awaited task run on,
+/// call [`detach`](Task::detach).
 ///
 /// A `Task` belongs to the thread of its loop (it is not `Send`); from other
 /// threads use `LoopHandle::spawn_threadsafe`.
@@ -78,9 +86,22 @@ impl<T> Task<T> {
         self.raw.header().state.load(Ordering::Acquire) & COMPLETE != 0
     }
 
-    /// Whether cancellation was requested while the task was still running
-    /// (its result is, or will be, [`TaskError::Cancelled`]).
+    /// Whether the task *ended* cancelled (asyncio's `cancelled()`): its
+    /// result is [`TaskError::Cancelled`]. False while it runs, even after
+    /// [`cancel`](Task::cancel) (see [`cancel_requested`](Task::cancel_requested)),
+    /// and false for a task whose cleanup panicked while it was cancelled
+    /// (that one ended [`TaskError::Panicked`]).
     pub fn is_cancelled(&self) -> bool {
+        let state = self.raw.header().state.load(Ordering::Acquire);
+        state & (COMPLETE | CANCELLED) == COMPLETE | CANCELLED && !self.is_panicked()
+    }
+
+    /// Whether [`cancel`](Task::cancel) was called before the task finished
+    /// (asyncio's `cancelling() > 0`): once the loop gets to it the task
+    /// ends cancelled — also a task that requested its own cancellation and
+    /// then returned without reaching another await point (asyncio's
+    /// `test_cancel_at_end`).
+    pub fn cancel_requested(&self) -> bool {
         self.raw.header().state.load(Ordering::Acquire) & CANCELLED != 0
     }
 
@@ -99,9 +120,45 @@ impl<T> Task<T> {
         self.raw.header().meta.location
     }
 
-    /// Lets the task run on without a handle (the same as dropping it, but
-    /// says so).
-    pub fn detach(self) {}
+    /// Lets the task run on without a handle, even if it was awaited
+    /// (dropping an awaited handle would cancel the task).
+    pub fn detach(self) {
+        // The flag is only ever read by this handle's `drop`.
+        self.raw.header().state.fetch_and(!AWAITED, Ordering::Relaxed);
+    }
+
+    /// Polls for the result like `.await`, without marking the task as
+    /// awaited when `mark` is false (`shield`: the task's life is not tied
+    /// to this wait).
+    pub(crate) fn poll_join(
+        &mut self,
+        cx: &mut Context<'_>,
+        mark: bool,
+        at: &'static Location<'static>,
+    ) -> Poll<Result<T, TaskError>> {
+        let header = self.raw.header();
+        let state = header.state.load(Ordering::Acquire);
+        if state & COMPLETE == 0 {
+            self.assert_same_loop();
+            if mark && state & AWAITED == 0 {
+                header.state.fetch_or(AWAITED, Ordering::Relaxed);
+            }
+            note_join_wait(at);
+            // SAFETY: the join waker is only touched on the loop's thread, and
+            // this handle is not `Send`, so we are on it.
+            let slot = unsafe { &mut *header.join_waker.get() };
+            match slot {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => *slot = Some(cx.waker().clone()),
+            }
+            return Poll::Pending;
+        }
+        let mut out = Poll::Pending;
+        // SAFETY: `T` is the output type this handle was created with, and
+        // the task is complete.
+        unsafe { self.raw.take_output::<T>(&mut out) };
+        out
+    }
 
     /// Whether the task ended in a panic (its result is
     /// [`TaskError::Panicked`]); false while it runs or after its result was
@@ -161,24 +218,7 @@ impl<T> Future for Task<T> {
     /// awaiting task is reported to wait (see `all_tasks`).
     #[track_caller]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let header = self.raw.header();
-        if header.state.load(Ordering::Acquire) & COMPLETE == 0 {
-            self.assert_same_loop();
-            note_join_wait(Location::caller());
-            // SAFETY: the join waker is only touched on the loop's thread, and
-            // this handle is not `Send`, so we are on it.
-            let slot = unsafe { &mut *header.join_waker.get() };
-            match slot {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => *slot = Some(cx.waker().clone()),
-            }
-            return Poll::Pending;
-        }
-        let mut out = Poll::Pending;
-        // SAFETY: `T` is the output type this handle was created with, and
-        // the task is complete.
-        unsafe { self.raw.take_output::<T>(&mut out) };
-        out
+        self.get_mut().poll_join(cx, true, Location::caller())
     }
 }
 
@@ -188,6 +228,11 @@ impl<T> Drop for Task<T> {
         // SAFETY: loop thread only (the handle is not `Send`).
         let waker = unsafe { (*header.join_waker.get()).take() };
         drop(waker);
+        // Awaited and dropped before it finished: the awaiter was cancelled
+        // (or timed out), and so is what it awaited.
+        if header.state.load(Ordering::Acquire) & (AWAITED | COMPLETE) == AWAITED {
+            self.cancel();
+        }
         // COMPLETE is only ever set on this (the loop's) thread, so a plain
         // load cannot miss it.
         if header.state.load(Ordering::Acquire) & COMPLETE != 0 {

@@ -23,6 +23,13 @@ pub(crate) const CANCELLED: usize = 1 << 2;
 /// the task completes, and a panic goes to the loop's exception handler.
 pub(crate) const HANDLE: usize = 1 << 3;
 
+/// The `Task<T>` handle was awaited (polled as a future) while the task
+/// ran: dropping the handle before the task finishes then cancels the task,
+/// as cancelling an awaiting coroutine cancels what it awaits in asyncio.
+/// Set and read only on the loop's thread, by the handle (the handle is
+/// not `Send`); set with an atomic OR, since wakers touch the same word.
+pub(crate) const AWAITED: usize = 1 << 4;
+
 /// One reference. All bits from here up are the reference count.
 pub(crate) const REF_ONE: usize = 1 << 6;
 
