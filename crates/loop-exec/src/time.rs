@@ -17,9 +17,20 @@ use crate::inner::{self, LoopInner, TimerEntry};
 /// on first poll.
 #[derive(Debug, Clone, Copy)]
 enum Deadline {
+    /// A finite deadline (from `sleep`, or an `Until` that was checked).
     At(Instant),
+    /// A deadline given as an instant (`sleep_until`, `reset`), not yet
+    /// checked for being "never" (done once, when its timer is set).
+    Until(Instant),
+    /// Made outside a loop: resolved against the loop's clock when polled.
     After(Duration),
+    /// "Never" (a duration or instant beyond half of `FAR_FUTURE`): no
+    /// timer, a paused clock does not jump to it.
+    Never,
 }
+
+/// Durations from this many seconds on (15 years) are "never".
+const NEVER_SECS: u64 = loop_time::FAR_FUTURE.as_secs() / 2;
 
 /// The future returned by [`sleep`] and [`sleep_until`].
 ///
@@ -62,7 +73,8 @@ fn loop_id(inner: &LoopInner) -> usize {
 #[inline]
 pub fn sleep(duration: Duration) -> Sleep {
     let deadline = match inner::with_current(|inner| inner.clock.now()) {
-        Some(now) => Deadline::At(loop_time::deadline_after(now, duration)),
+        _ if duration.as_secs() >= NEVER_SECS => Deadline::Never,
+        Some(now) => Deadline::At(now + duration),
         None => Deadline::After(duration),
     };
     Sleep { deadline, timer: None, location: Location::caller(), quiet: false }
@@ -74,7 +86,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// When polled outside a running event loop.
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep { deadline: Deadline::At(deadline), timer: None, location: Location::caller(), quiet: false }
+    Sleep { deadline: Deadline::Until(deadline), timer: None, location: Location::caller(), quiet: false }
 }
 
 impl Sleep {
@@ -88,26 +100,37 @@ impl Sleep {
     /// When this sleep ends (resolved against the running loop's clock if it
     /// was created outside one and not yet polled).
     pub fn deadline(&self) -> Instant {
+        let now = || inner::with_current(|i| i.clock.now()).unwrap_or_else(Instant::now);
         match self.deadline {
-            Deadline::At(at) => at,
-            Deadline::After(d) => {
-                loop_time::deadline_after(inner::with_current(|i| i.clock.now()).unwrap_or_else(Instant::now), d)
-            }
+            Deadline::At(at) | Deadline::Until(at) => at,
+            Deadline::After(d) => loop_time::deadline_after(now(), d),
+            Deadline::Never => loop_time::deadline_after(now(), Duration::MAX),
         }
     }
 
     /// Whether the deadline has passed on the running loop's clock.
     pub fn is_elapsed(&self) -> bool {
         match self.deadline {
-            Deadline::At(at) => inner::with_current(|i| i.clock.now() >= at).unwrap_or(false),
-            Deadline::After(_) => false,
+            Deadline::At(at) | Deadline::Until(at) => inner::with_current(|i| i.clock.now() >= at).unwrap_or(false),
+            Deadline::After(_) | Deadline::Never => false,
         }
     }
 
     /// Moves the deadline (the timer is re-registered on the next poll).
     pub fn reset(&mut self, deadline: Instant) {
         self.cancel_timer();
-        self.deadline = Deadline::At(deadline);
+        self.deadline = Deadline::Until(deadline);
+    }
+
+    /// A "never" sleep: pending for good, with no timer (nothing could fire
+    /// it, and a paused clock must not jump 30 years ahead to it).
+    fn pend_forever(&mut self, inner: &LoopInner) -> Poll<()> {
+        self.deadline = Deadline::Never;
+        self.cancel_timer();
+        if !self.quiet {
+            inner.record_wait(loop_sync::WaitKind::Sleep, self.location);
+        }
+        Poll::Pending
     }
 
     fn cancel_timer(&mut self) {
@@ -128,18 +151,20 @@ impl Sleep {
         // timer (if the deadline passed since, the timer fires next turn),
         // and it saves a clock read on the hot register/cancel path.
         let first_poll = !matches!(self.timer, Some((_, owner)) if owner == id);
-        let now = if first_poll && matches!(self.deadline, Deadline::At(_)) {
+        let now = if first_poll && matches!(self.deadline, Deadline::At(_) | Deadline::Until(_)) {
             inner.turn_start.get()
         } else {
             inner.clock.now()
         };
         let deadline = match self.deadline {
-            Deadline::At(at) => at,
+            Deadline::At(at) | Deadline::Until(at) => at,
+            Deadline::After(d) if d.as_secs() >= NEVER_SECS => return self.pend_forever(inner),
             Deadline::After(d) => {
-                let at = loop_time::deadline_after(now, d);
+                let at = now + d;
                 self.deadline = Deadline::At(at);
                 at
             }
+            Deadline::Never => return self.pend_forever(inner),
         };
         if now >= deadline {
             self.cancel_timer();
@@ -161,15 +186,14 @@ impl Sleep {
             }
         }
         let tick = inner.clock.deadline_tick(deadline);
-        if Clock::may_be_never(tick) && loop_time::is_never(deadline, now) {
-            // `sleep(Duration::MAX)`: no timer could fire it, and a paused
-            // clock must not jump 30 years ahead to it.
-            drop(timers);
-            self.cancel_timer();
-            if !self.quiet {
-                inner.record_wait(loop_sync::WaitKind::Sleep, self.location);
+        if let Deadline::Until(_) = self.deadline {
+            // An instant from the caller (`timeout_at`, a `TimeoutScope` or
+            // `interval` of `Duration::MAX`): checked once for "never".
+            if Clock::may_be_never(tick) && loop_time::is_never(deadline, now) {
+                drop(timers);
+                return self.pend_forever(inner);
             }
-            return Poll::Pending;
+            self.deadline = Deadline::At(deadline);
         }
         let key = timers.insert(tick, TimerEntry::Wake(Some(cx.waker().clone())));
         self.timer = Some((key, id));

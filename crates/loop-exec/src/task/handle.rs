@@ -123,8 +123,12 @@ impl<T> Task<T> {
     /// Lets the task run on without a handle, even if it was awaited
     /// (dropping an awaited handle would cancel the task).
     pub fn detach(self) {
-        // The flag is only ever read by this handle's `drop`.
-        self.raw.header().state.fetch_and(!AWAITED, Ordering::Relaxed);
+        // The flag is only ever read by this handle's `drop`; most detached
+        // handles were never awaited, and skip the atomic write.
+        let state = &self.raw.header().state;
+        if state.load(Ordering::Relaxed) & AWAITED != 0 {
+            state.fetch_and(!AWAITED, Ordering::Relaxed);
+        }
     }
 
     /// Polls for the result like `.await`, without marking the task as
@@ -137,20 +141,8 @@ impl<T> Task<T> {
         at: &'static Location<'static>,
     ) -> Poll<Result<T, TaskError>> {
         let header = self.raw.header();
-        let state = header.state.load(Ordering::Acquire);
-        if state & COMPLETE == 0 {
-            self.assert_same_loop();
-            if mark && state & AWAITED == 0 {
-                header.state.fetch_or(AWAITED, Ordering::Relaxed);
-            }
-            note_join_wait(at);
-            // SAFETY: the join waker is only touched on the loop's thread, and
-            // this handle is not `Send`, so we are on it.
-            let slot = unsafe { &mut *header.join_waker.get() };
-            match slot {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => *slot = Some(cx.waker().clone()),
-            }
+        if header.state.load(Ordering::Acquire) & COMPLETE == 0 {
+            wait_for_join(header, cx, mark, at);
             return Poll::Pending;
         }
         let mut out = Poll::Pending;
@@ -167,24 +159,6 @@ impl<T> Task<T> {
         self.is_done() && self.raw.panic_message().is_some()
     }
 
-    /// Waiting for this task from a task of another loop on this thread
-    /// would never end (that loop does not run while this one does): it is
-    /// misuse, as asyncio's "attached to a different loop" is.
-    fn assert_same_loop(&self) {
-        let header = self.raw.header();
-        let other = crate::inner::with_current(|inner| !std::sync::Arc::ptr_eq(&inner.shared, &header.shared));
-        if other == Some(true) {
-            let name = self.name().map_or_else(String::new, |n| format!(" `{n}`"));
-            panic!(
-                "task {}{name} (spawned at {}) belongs to another event loop than the one awaiting it: \
-                 it can only be awaited from its own loop (to pass a result between loops, use \
-                 `LoopHandle::spawn_threadsafe` or a `sync::ResultCell`)",
-                self.id(),
-                self.location(),
-            );
-        }
-    }
-
     /// `Ready` once the task has finished, without taking its result; the
     /// waker is registered like an `.await`'s. Used by `wait` and
     /// `as_completed`.
@@ -199,14 +173,7 @@ impl<T> Task<T> {
         if header.state.load(Ordering::Acquire) & COMPLETE != 0 {
             return Poll::Ready(());
         }
-        self.assert_same_loop();
-        note_join_wait(at);
-        // SAFETY: loop-thread only (the handle is not `Send`).
-        let slot = unsafe { &mut *header.join_waker.get() };
-        match slot {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => *slot = Some(cx.waker().clone()),
-        }
+        wait_for_join(header, cx, false, at);
         Poll::Pending
     }
 }
@@ -316,13 +283,62 @@ impl TaskBuilder {
     }
 }
 
-/// Records on the current task that it waits for another task's result, at
-/// `at` (the awaiting line). A location inside the standard library (an
-/// `.await` through `&mut Task` or `Pin<Box<Task>>`, whose forwarding `poll`
-/// does not pass the caller on) says nothing useful: such waits go unnoted.
+/// The waiting half of a join (not generic, so every `Task<T>` shares it):
+/// checks that the waiter runs on the task's own loop, marks the task
+/// awaited when `mark`, records on the current task that it waits for this
+/// one at `at` (the awaiting line), and stores the join waker. One
+/// thread-local look-up does the loop check and the record.
+///
+/// A location inside the standard library (an `.await` through `&mut Task`
+/// or `Pin<Box<Task>>`, whose forwarding `poll` does not pass the caller on)
+/// says nothing useful: such waits go unnoted.
+///
+/// # Panics
+/// When the waiter runs on another loop of this thread: that wait could
+/// never end (the other loop does not run meanwhile), misuse as asyncio's
+/// "attached to a different loop" is.
+pub(crate) fn wait_for_join(header: &raw::Header, cx: &mut Context<'_>, mark: bool, at: &'static Location<'static>) {
+    let other_loop = crate::inner::with_current(|inner| {
+        if !std::sync::Arc::ptr_eq(&inner.shared, &header.shared) {
+            return true;
+        }
+        if !in_std(at) {
+            inner.record_wait(loop_sync::WaitKind::TaskJoin, at);
+        }
+        false
+    });
+    if other_loop == Some(true) {
+        let meta = &header.meta;
+        let name = meta.name.as_deref().map_or_else(String::new, |n| format!(" `{n}`"));
+        panic!(
+            "task {}{name} (spawned at {}) belongs to another event loop than the one awaiting it: \
+             it can only be awaited from its own loop (to pass a result between loops, use \
+             `LoopHandle::spawn_threadsafe` or a `sync::ResultCell`)",
+            meta.id, meta.location,
+        );
+    }
+    if mark && header.state.load(Ordering::Relaxed) & AWAITED == 0 {
+        header.state.fetch_or(AWAITED, Ordering::Relaxed);
+    }
+    // SAFETY: the join waker is only touched on the loop's thread, and the
+    // handle is not `Send`, so we are on it.
+    let slot = unsafe { &mut *header.join_waker.get() };
+    match slot {
+        Some(w) if w.will_wake(cx.waker()) => {}
+        _ => *slot = Some(cx.waker().clone()),
+    }
+}
+
+/// Whether `at` is inside the standard library (a forwarding `poll`), so
+/// not a line worth reporting.
+fn in_std(at: &'static Location<'static>) -> bool {
+    at.file().starts_with("/rustc/") || at.file().contains("library/core/src/")
+}
+
+/// Records on the current task that it waits for a result at `at` (for
+/// joins that are not `Task`s, like `ThreadsafeTask`).
 pub(crate) fn note_join_wait(at: &'static Location<'static>) {
-    let in_std = at.file().starts_with("/rustc/") || at.file().contains("library/core/src/");
-    if !in_std {
+    if !in_std(at) {
         crate::inner::with_current(|inner| inner.record_wait(loop_sync::WaitKind::TaskJoin, at));
     }
 }
