@@ -238,8 +238,11 @@ where
     inner.shared.blocking_in_flight.fetch_add(1, Ordering::SeqCst);
     let sender = Sender { handoff: handoff.clone(), loop_shared: inner.shared.clone() };
     let task = inner.spawn(Receiver { handoff, location }, None, location);
+    // The job runs in a copy of the spawner's context (asyncio's
+    // `to_thread` copies it too).
+    let ctx = crate::context::current();
     inner.blocking_pool().execute(Box::new(move || {
-        let result = panic::catch_unwind(AssertUnwindSafe(f));
+        let result = crate::context::enter(&ctx, || panic::catch_unwind(AssertUnwindSafe(f)));
         sender.send(result);
     }));
     task

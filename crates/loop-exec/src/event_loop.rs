@@ -536,7 +536,9 @@ pub fn run<F: Future>(future: F) -> F::Output {
          inside async code, `.await` the future (or `loop::spawn` it) instead"
     );
     let ev = EventLoop::new().expect("loop::run: could not create the OS poller");
-    let output = ev.run_until_complete(future);
+    // A fresh, empty context for everything the loop runs: no task-local
+    // value of the caller's leaks in.
+    let output = crate::context::enter(&None, || ev.run_until_complete(future));
     ev.close();
     output
 }

@@ -414,6 +414,43 @@ impl LoopInner {
     where
         F: Future + 'static,
     {
+        // asyncio copies the spawner's context into the task: only work
+        // spawned inside a task-local scope carries (and enters) a copy.
+        if crate::context::is_empty() {
+            self.spawn_plain(future, name, location)
+        } else {
+            self.spawn_in_context(future, name, location)
+        }
+    }
+
+    /// `spawn` inside a task-local scope: the task runs in a copy of the
+    /// context. Kept out of line, off the common path.
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::box_collection)] // the thin name pointer, see `TaskMeta::name`
+    fn spawn_in_context<F>(
+        &self,
+        future: F,
+        name: Option<Box<String>>,
+        location: &'static Location<'static>,
+    ) -> Task<F::Output>
+    where
+        F: Future + 'static,
+    {
+        self.spawn_plain(crate::context::WithContext::new(crate::context::current(), future), name, location)
+    }
+
+    /// `spawn`, without looking at the context.
+    #[allow(clippy::box_collection)] // the thin name pointer, see `TaskMeta::name`
+    fn spawn_plain<F>(
+        &self,
+        future: F,
+        name: Option<Box<String>>,
+        location: &'static Location<'static>,
+    ) -> Task<F::Output>
+    where
+        F: Future + 'static,
+    {
         assert!(!self.closed.get(), "spawn on a closed event loop: create a new EventLoop (or use loop::run)");
         let created_tick = self.clock.tick_of(self.turn_start.get()) as u32;
         let meta = TaskMeta::new(self.next_task_id(), name, location, created_tick);

@@ -25,6 +25,7 @@
 mod blocking;
 mod callback;
 mod combinators;
+mod context;
 mod event_loop;
 mod inner;
 mod seeds;
@@ -41,6 +42,7 @@ mod tests;
 pub use blocking::{spawn_blocking, to_thread};
 pub use callback::{Handle, TimerHandle};
 pub use combinators::{gather, try_gather, yield_now, Gather, TryGather, YieldNow};
+pub use context::{LocalKey, Scoped};
 pub use event_loop::{
     all_tasks, create_task, current_task, dump_tasks, get_running_loop, run, spawn, try_get_running_loop, Builder,
     EventLoop, ExceptionContext, ExceptionHandler, LoopRef, LoopStats,
