@@ -32,6 +32,7 @@ mod seeds;
 mod shared;
 mod structured;
 mod task;
+mod task_group;
 mod time;
 mod wait_site;
 mod woken;
@@ -51,10 +52,10 @@ pub use loop_sync::{CancelledError, InvalidStateError, ResultCell};
 pub use seeds::check_seeds;
 pub use shared::{LoopClosed, LoopHandle, ThreadsafeTask};
 pub use structured::{
-    as_completed, shield, wait, AsCompleted, AsCompletedWithin, ChildError, EmptyWait, GroupClosed, GroupError,
-    ReturnWhen, Shield, TaskGroup, TimeoutScope,
+    as_completed, shield, wait, AsCompleted, AsCompletedWithin, EmptyWait, ReturnWhen, Shield, TimeoutScope,
 };
 pub use task::{Task, TaskBuilder, TaskError, TaskId, TaskInfo, TaskState, WaitInfo};
+pub use task_group::{ChildError, GroupClosed, GroupError, GroupHandle, TaskGroup};
 pub use time::{interval, sleep, sleep_until, timeout_at, wait_for, Interval, Sleep, Timeout, TimeoutError};
 pub use wait_site::WaitSite;
 
