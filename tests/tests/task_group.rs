@@ -116,7 +116,7 @@ fn a_failing_grandchild_cancels_the_whole_group_and_join_returns_after_every_fut
         let errors = group.join().await.unwrap_err().errors;
         assert_eq!(errors, [ChildError::Failed("grandchild failed")]);
         assert!(f0.get() && f1.get() && f2.get(), "every descendant's future was dropped when join returned");
-        assert_eq!(handle.spawn(async { Ok(()) }), Err(GroupClosed), "a finished group takes no children");
+        assert_eq!(handle.spawn(async { Ok(()) }).unwrap_err(), GroupClosed, "a finished group takes no children");
         assert!(aio::all_tasks().is_empty());
     });
 }
@@ -142,4 +142,38 @@ fn a_timed_out_scoped_group_cancels_its_children() {
         aio::yield_now().await;
         assert!(child_dropped.get(), "dropping the group cancelled its child");
     });
+}
+
+/// asyncio's `tg.create_task` returns the task: one child can be cancelled
+/// or waited for on its own, and a cancelled child is not a failure.
+#[test]
+fn spawn_returns_a_handle_to_cancel_or_wait_for_one_child() {
+    let _watchdog = loop_tests::watchdog();
+    let ev = paused();
+    let t0 = ev.time();
+    ev.run_until_complete(async {
+        let group: TaskGroup<u32, ()> = TaskGroup::new();
+        let (slow_dropped, guard) = flag();
+        let slow = group
+            .spawn(async move {
+                let _g = guard;
+                aio::sleep(Duration::from_secs(60)).await;
+                Ok(1)
+            })
+            .unwrap();
+        let fast = group
+            .spawn(async {
+                aio::sleep(Duration::from_secs(1)).await;
+                Ok(2)
+            })
+            .unwrap();
+        assert!(!fast.is_done());
+        fast.finished().await;
+        assert!(fast.is_done() && !fast.cancel(), "a finished child cannot be cancelled");
+        assert!(slow.cancel());
+        slow.finished().await;
+        assert!(slow_dropped.get());
+        assert_eq!(group.join().await, Ok(vec![2]), "the cancelled child is not a failure");
+    });
+    assert_eq!(ev.time() - t0, Duration::from_secs(1));
 }

@@ -55,7 +55,7 @@ pub use structured::{
     as_completed, shield, wait, AsCompleted, AsCompletedWithin, EmptyWait, ReturnWhen, Shield, TimeoutScope,
 };
 pub use task::{Task, TaskBuilder, TaskError, TaskId, TaskInfo, TaskState, WaitInfo};
-pub use task_group::{ChildError, GroupClosed, GroupError, GroupHandle, TaskGroup};
+pub use task_group::{ChildError, ChildHandle, GroupClosed, GroupError, GroupHandle, TaskGroup};
 pub use time::{interval, sleep, sleep_until, timeout_at, wait_for, Interval, Sleep, Timeout, TimeoutError};
 pub use wait_site::WaitSite;
 

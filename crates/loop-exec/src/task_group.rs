@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 
 use crate::task::raw::panic_payload_message;
 use crate::woken::WokenSet;
-use crate::{Task, TaskError};
+use crate::{Task, TaskError, TaskId};
 
 /// Why a child of a [`TaskGroup`] failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -132,9 +132,10 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
         }
     }
 
-    /// Spawns a child on the running loop.
+    /// Spawns a child on the running loop; its handle cancels it or waits
+    /// for it on its own (the value goes to `join`).
     #[track_caller]
-    pub fn spawn<F>(&self, future: F) -> Result<(), GroupClosed>
+    pub fn spawn<F>(&self, future: F) -> Result<ChildHandle<T, E>, GroupClosed>
     where
         F: Future<Output = Result<T, E>> + 'static,
     {
@@ -143,7 +144,7 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
 
     /// Spawns a named child.
     #[track_caller]
-    pub fn spawn_named<F>(&self, name: impl Into<String>, future: F) -> Result<(), GroupClosed>
+    pub fn spawn_named<F>(&self, name: impl Into<String>, future: F) -> Result<ChildHandle<T, E>, GroupClosed>
     where
         F: Future<Output = Result<T, E>> + 'static,
     {
@@ -295,7 +296,7 @@ impl<T: 'static, E: 'static> GroupHandle<T, E> {
     /// Spawns a child into the group: `GroupClosed` once the group has
     /// finished, failed, or been dropped.
     #[track_caller]
-    pub fn spawn<F>(&self, future: F) -> Result<(), GroupClosed>
+    pub fn spawn<F>(&self, future: F) -> Result<ChildHandle<T, E>, GroupClosed>
     where
         F: Future<Output = Result<T, E>> + 'static,
     {
@@ -305,7 +306,7 @@ impl<T: 'static, E: 'static> GroupHandle<T, E> {
 
     /// Spawns a named child into the group.
     #[track_caller]
-    pub fn spawn_named<F>(&self, name: impl Into<String>, future: F) -> Result<(), GroupClosed>
+    pub fn spawn_named<F>(&self, name: impl Into<String>, future: F) -> Result<ChildHandle<T, E>, GroupClosed>
     where
         F: Future<Output = Result<T, E>> + 'static,
     {
@@ -320,7 +321,7 @@ fn spawn_into<T: 'static, E: 'static, F>(
     name: Option<String>,
     future: F,
     location: &'static Location<'static>,
-) -> Result<(), GroupClosed>
+) -> Result<ChildHandle<T, E>, GroupClosed>
 where
     F: Future<Output = Result<T, E>> + 'static,
 {
@@ -328,7 +329,11 @@ where
         return Err(GroupClosed);
     }
     let group = Rc::downgrade(state);
+    let done = Rc::new(loop_sync::Event::new());
+    let signal = SetOnDrop(done.clone());
     let child = async move {
+        // Set however the child ends: returns, fails, panics or is cancelled.
+        let _signal = signal;
         let outcome = match (CatchUnwind { future }).await {
             Ok(Ok(v)) => return Ok(v),
             Ok(Err(e)) => ChildError::Failed(e),
@@ -344,8 +349,78 @@ where
     };
     let task = crate::inner::with_current(|inner| inner.spawn(child, name.map(Box::new), location))
         .unwrap_or_else(|| crate::inner::no_running_loop("TaskGroup::spawn"));
+    let id = task.id();
     state.tasks.borrow_mut().push(task);
-    Ok(())
+    Ok(ChildHandle { group: Rc::downgrade(state), id, done })
+}
+
+/// Sets its event when dropped.
+struct SetOnDrop(Rc<loop_sync::Event>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.set();
+    }
+}
+
+/// One child of a [`TaskGroup`], as `spawn` returns it: cancel it or wait
+/// for it on its own (asyncio's task returned by `tg.create_task`). Its
+/// value (or failure) goes to the group's `join`. Dropping the handle does
+/// nothing to the child.
+///
+/// ```
+/// use loop_exec::{sleep, TaskGroup};
+/// use std::time::Duration;
+///
+/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// let values = ev.run_until_complete(async {
+///     let group: TaskGroup<u32, ()> = TaskGroup::new();
+///     let slow = group.spawn(async { sleep(Duration::from_secs(60)).await; Ok(1) }).unwrap();
+///     let fast = group.spawn(async { sleep(Duration::from_secs(1)).await; Ok(2) }).unwrap();
+///     fast.finished().await;
+///     assert!(slow.cancel()); // a cancelled child is not a failure
+///     group.join().await
+/// });
+/// assert_eq!(values, Ok(vec![2]));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct ChildHandle<T, E> {
+    group: Weak<GroupState<T, E>>,
+    id: TaskId,
+    done: Rc<loop_sync::Event>,
+}
+
+impl<T, E> ChildHandle<T, E> {
+    /// Requests the child's cancellation; false when it has finished (or
+    /// the group is gone).
+    pub fn cancel(&self) -> bool {
+        let Some(group) = self.group.upgrade() else { return false };
+        let tasks = group.tasks.borrow();
+        tasks.iter().find(|t| t.id() == self.id).is_some_and(|t| t.cancel())
+    }
+
+    /// Whether the child has finished (returned, failed, panicked or been
+    /// cancelled).
+    pub fn is_done(&self) -> bool {
+        self.done.is_set()
+    }
+
+    /// The child task's id.
+    pub fn id(&self) -> TaskId {
+        self.id
+    }
+
+    /// Waits until the child has finished.
+    #[track_caller]
+    pub fn finished(&self) -> loop_sync::EventWait<'_> {
+        self.done.wait()
+    }
+}
+
+impl<T, E> fmt::Debug for ChildHandle<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildHandle").field("id", &self.id).field("done", &self.is_done()).finish()
+    }
 }
 
 impl<T, E> Drop for TaskGroup<T, E> {
