@@ -349,7 +349,7 @@ impl LoopRef {
         // A "never" deadline (`call_later(Duration::MAX, ..)`) gets no timer:
         // nothing could fire it, and a paused clock must not jump to it.
         let tick = self.inner.clock.deadline_tick(when);
-        let never = loop_time::Clock::may_be_never(tick) && loop_time::is_never(when, self.time());
+        let never = loop_time::is_never(when, self.inner.turn_start.get());
         let key = (!never).then(|| self.inner.timers.borrow_mut().insert(tick, TimerEntry::Call(cell.clone())));
         TimerHandle { cell, key, when, owner: Rc::downgrade(&self.inner) }
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use loop_time::{Clock, TimerKey};
+use loop_time::TimerKey;
 use pin_project_lite::pin_project;
 
 use crate::inner::{self, LoopInner, TimerEntry};
@@ -17,11 +17,8 @@ use crate::inner::{self, LoopInner, TimerEntry};
 /// on first poll.
 #[derive(Debug, Clone, Copy)]
 enum Deadline {
-    /// A finite deadline (from `sleep`, or an `Until` that was checked).
+    /// A finite deadline.
     At(Instant),
-    /// A deadline given as an instant (`sleep_until`, `reset`), not yet
-    /// checked for being "never" (done once, when its timer is set).
-    Until(Instant),
     /// Made outside a loop: resolved against the loop's clock when polled.
     After(Duration),
     /// "Never" (a duration or instant beyond half of `FAR_FUTURE`): no
@@ -86,7 +83,22 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// When polled outside a running event loop.
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep { deadline: Deadline::Until(deadline), timer: None, location: Location::caller(), quiet: false }
+    Sleep { deadline: Deadline::until(deadline), timer: None, location: Location::caller(), quiet: false }
+}
+
+impl Deadline {
+    /// A deadline given as an instant (`sleep_until`, `reset`): "never" when
+    /// it is that far from the loop's time (read from the turn's cached
+    /// time, no clock read; off the `sleep` path, which decides from its
+    /// duration).
+    fn until(deadline: Instant) -> Deadline {
+        let never = inner::with_current(|i| loop_time::is_never(deadline, i.turn_start.get()));
+        if never == Some(true) {
+            Deadline::Never
+        } else {
+            Deadline::At(deadline)
+        }
+    }
 }
 
 impl Sleep {
@@ -102,7 +114,7 @@ impl Sleep {
     pub fn deadline(&self) -> Instant {
         let now = || inner::with_current(|i| i.clock.now()).unwrap_or_else(Instant::now);
         match self.deadline {
-            Deadline::At(at) | Deadline::Until(at) => at,
+            Deadline::At(at) => at,
             Deadline::After(d) => loop_time::deadline_after(now(), d),
             Deadline::Never => loop_time::deadline_after(now(), Duration::MAX),
         }
@@ -111,7 +123,7 @@ impl Sleep {
     /// Whether the deadline has passed on the running loop's clock.
     pub fn is_elapsed(&self) -> bool {
         match self.deadline {
-            Deadline::At(at) | Deadline::Until(at) => inner::with_current(|i| i.clock.now() >= at).unwrap_or(false),
+            Deadline::At(at) => inner::with_current(|i| i.clock.now() >= at).unwrap_or(false),
             Deadline::After(_) | Deadline::Never => false,
         }
     }
@@ -119,7 +131,7 @@ impl Sleep {
     /// Moves the deadline (the timer is re-registered on the next poll).
     pub fn reset(&mut self, deadline: Instant) {
         self.cancel_timer();
-        self.deadline = Deadline::Until(deadline);
+        self.deadline = Deadline::until(deadline);
     }
 
     /// A "never" sleep: pending for good, with no timer (nothing could fire
@@ -151,13 +163,13 @@ impl Sleep {
         // timer (if the deadline passed since, the timer fires next turn),
         // and it saves a clock read on the hot register/cancel path.
         let first_poll = !matches!(self.timer, Some((_, owner)) if owner == id);
-        let now = if first_poll && matches!(self.deadline, Deadline::At(_) | Deadline::Until(_)) {
+        let now = if first_poll && matches!(self.deadline, Deadline::At(_)) {
             inner.turn_start.get()
         } else {
             inner.clock.now()
         };
         let deadline = match self.deadline {
-            Deadline::At(at) | Deadline::Until(at) => at,
+            Deadline::At(at) => at,
             Deadline::After(d) if d.as_secs() >= NEVER_SECS => return self.pend_forever(inner),
             Deadline::After(d) => {
                 let at = now + d;
@@ -186,15 +198,6 @@ impl Sleep {
             }
         }
         let tick = inner.clock.deadline_tick(deadline);
-        if let Deadline::Until(_) = self.deadline {
-            // An instant from the caller (`timeout_at`, a `TimeoutScope` or
-            // `interval` of `Duration::MAX`): checked once for "never".
-            if Clock::may_be_never(tick) && loop_time::is_never(deadline, now) {
-                drop(timers);
-                return self.pend_forever(inner);
-            }
-            self.deadline = Deadline::At(deadline);
-        }
         let key = timers.insert(tick, TimerEntry::Wake(Some(cx.waker().clone())));
         self.timer = Some((key, id));
         drop(timers);

@@ -8,10 +8,6 @@ use std::time::{Duration, Instant};
 /// and is clamped to this, about 30 years (tokio's choice too).
 pub const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 
-/// Half of [`FAR_FUTURE`] in ticks (ms): the least distance of a "never"
-/// deadline.
-const NEVER_TICKS: u64 = FAR_FUTURE.as_secs() / 2 * 1000;
-
 /// `now + d`, where a `d` too long to represent, or longer than
 /// [`FAR_FUTURE`], means "never": the result is `FAR_FUTURE` from now.
 /// Never panics (std's `Instant + Duration` does on overflow).
@@ -44,8 +40,8 @@ fn far_future(now: Instant) -> Instant {
 /// [`FAR_FUTURE`] away (a clamped deadline stays that far for 15 years).
 /// A paused clock does not jump to such a deadline.
 ///
-/// This reads two instants (~30 instructions); a hot path first asks
-/// [`Clock::may_be_never`] of the deadline's tick, one comparison.
+/// It subtracts two instants (~30 instructions): the timer hot path
+/// (`sleep`) decides from the duration instead.
 #[inline]
 pub fn is_never(when: Instant, now: Instant) -> bool {
     when.saturating_duration_since(now) >= FAR_FUTURE / 2
@@ -146,16 +142,6 @@ impl Clock {
         } else {
             ms.saturating_add(1)
         }
-    }
-
-    /// Whether a deadline at `tick` may be a "never" one (see
-    /// [`is_never`]): only ticks at least half of [`FAR_FUTURE`] after the
-    /// clock's origin can be. One comparison; for all real deadlines of a
-    /// loop younger than 15 years it says no, and the exact check is
-    /// skipped.
-    #[inline]
-    pub fn may_be_never(tick: u64) -> bool {
-        tick >= NEVER_TICKS
     }
 
     /// The last tick that has fully begun at the current time.

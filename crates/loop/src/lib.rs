@@ -46,10 +46,10 @@
 pub use loop_exec::{
     all_tasks, as_completed, check_seeds, create_task, current_task, dump_tasks, gather, get_running_loop, interval,
     run, select, shield, sleep, sleep_until, spawn, spawn_blocking, task_local, timeout_at, to_thread, try_gather,
-    try_get_running_loop, wait, wait_for, yield_now, AsCompleted, AsCompletedWithin, Builder, ChildError, ChildHandle, EmptyWait,
-    EventLoop, ExceptionContext, ExceptionHandler, Gather, GroupClosed, GroupError, GroupHandle, Handle, Interval,
-    LocalKey, LoopClosed, LoopFuture, LoopHandle, LoopRef, LoopStats, ReturnWhen, Scoped, Shield, Sleep, Task,
-    TaskBuilder, TaskError, TaskGroup, TaskId, TaskInfo, TaskState, ThreadsafeTask, Timeout, TimeoutError,
+    try_get_running_loop, wait, wait_for, yield_now, AsCompleted, AsCompletedWithin, Builder, ChildError, ChildHandle,
+    EmptyWait, EventLoop, ExceptionContext, ExceptionHandler, Gather, GroupClosed, GroupError, GroupHandle, Handle,
+    Interval, LocalKey, LoopClosed, LoopFuture, LoopHandle, LoopRef, LoopStats, ReturnWhen, Scoped, Shield, Sleep,
+    Task, TaskBuilder, TaskError, TaskGroup, TaskId, TaskInfo, TaskState, ThreadsafeTask, Timeout, TimeoutError,
     TimeoutScope, TimerHandle, TryGather, WaitInfo, WaitSite, YieldNow,
 };
 

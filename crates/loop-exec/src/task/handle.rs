@@ -123,12 +123,36 @@ impl<T> Task<T> {
     /// Lets the task run on without a handle, even if it was awaited
     /// (dropping an awaited handle would cancel the task).
     pub fn detach(self) {
-        // The flag is only ever read by this handle's `drop`; most detached
-        // handles were never awaited, and skip the atomic write.
-        let state = &self.raw.header().state;
-        if state.load(Ordering::Relaxed) & AWAITED != 0 {
-            state.fetch_and(!AWAITED, Ordering::Relaxed);
+        let mut this = ManuallyDrop::new(self);
+        this.release(false);
+    }
+
+    /// What dropping the handle does; `cancel_if_awaited` is false for
+    /// `detach`. Called once, by `drop` or `detach`.
+    #[inline(always)]
+    fn release(&mut self, cancel_if_awaited: bool) {
+        let header = self.raw.header();
+        // SAFETY: loop thread only (the handle is not `Send`).
+        let waker = unsafe { (*header.join_waker.get()).take() };
+        drop(waker);
+        // COMPLETE and AWAITED only change on this (the loop's) thread, so
+        // one load sees them as they are.
+        let state = header.state.load(Ordering::Acquire);
+        if cancel_if_awaited && state & (AWAITED | COMPLETE) == AWAITED {
+            // Awaited and dropped before it finished: the awaiter was
+            // cancelled (or timed out), and so is what it awaited.
+            cancel_awaited(&self.raw);
         }
+        if state & COMPLETE != 0 {
+            if let Some(message) = self.raw.panic_message() {
+                crate::inner::report_unawaited_panic(header, message);
+            }
+            self.raw.drop_stage();
+        }
+        // SAFETY: `raw` is taken exactly once (`release` runs once), and
+        // never used after.
+        let raw = unsafe { ManuallyDrop::take(&mut self.raw) };
+        raw.release_handle();
     }
 
     /// Polls for the result like `.await`, without marking the task as
@@ -191,26 +215,16 @@ impl<T> Future for Task<T> {
 
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
-        let header = self.raw.header();
-        // SAFETY: loop thread only (the handle is not `Send`).
-        let waker = unsafe { (*header.join_waker.get()).take() };
-        drop(waker);
-        // Awaited and dropped before it finished: the awaiter was cancelled
-        // (or timed out), and so is what it awaited.
-        if header.state.load(Ordering::Acquire) & (AWAITED | COMPLETE) == AWAITED {
-            self.cancel();
-        }
-        // COMPLETE is only ever set on this (the loop's) thread, so a plain
-        // load cannot miss it.
-        if header.state.load(Ordering::Acquire) & COMPLETE != 0 {
-            if let Some(message) = self.raw.panic_message() {
-                crate::inner::report_unawaited_panic(header, message);
-            }
-            self.raw.drop_stage();
-        }
-        // SAFETY: `raw` is taken exactly once, here, and never used after.
-        let raw = unsafe { ManuallyDrop::take(&mut self.raw) };
-        raw.release_handle();
+        self.release(true);
+    }
+}
+
+/// The cancellation of an awaited handle's task, out of the common drop path.
+#[cold]
+#[inline(never)]
+fn cancel_awaited(raw: &TaskRef) {
+    if raw::mark_cancelled(raw.header()) && raw.mark_scheduled() {
+        crate::inner::schedule(raw.clone_ref());
     }
 }
 
