@@ -82,7 +82,7 @@ where
         0 | 1 => Some(fut.await),
         2 => aio::wait_for(fut, Duration::ZERO).await.ok(),
         3 => aio::wait_for(fut, Duration::from_millis(1 + rng.below(4))).await.ok(),
-        4 => DropAfter { fut: Box::pin(fut), polls: 1 + rng.below(3) as u32 }.await.flatten_opt(),
+        4 => DropAfter { fut: Box::pin(fut), polls: 1 + rng.below(3) as u32 }.await,
         _ => {
             let task = aio::spawn(fut);
             for _ in 0..rng.below(3) {
@@ -91,15 +91,6 @@ where
             task.cancel();
             task.await.ok()
         }
-    }
-}
-
-trait FlattenOpt<T> {
-    fn flatten_opt(self) -> Option<T>;
-}
-impl<T> FlattenOpt<T> for Option<T> {
-    fn flatten_opt(self) -> Option<T> {
-        self
     }
 }
 
