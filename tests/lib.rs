@@ -41,6 +41,19 @@ pub fn threads() -> usize {
 /// Sets a flag when dropped: proves a future's destructors ran.
 pub struct DropFlag(pub Rc<std::cell::Cell<bool>>);
 
+/// A fresh flag and the `DropFlag` that sets it: move the guard into a
+/// future, and the flag says whether that future was dropped.
+pub fn drop_flag() -> (Rc<std::cell::Cell<bool>>, DropFlag) {
+    let f = Rc::new(std::cell::Cell::new(false));
+    (f.clone(), DropFlag(f))
+}
+
+/// A loop with a paused clock: timeouts and sleeps take no time and land
+/// exactly.
+pub fn paused() -> r#loop::EventLoop {
+    r#loop::EventLoop::builder().paused_clock().build().expect("build a paused-clock loop")
+}
+
 impl Drop for DropFlag {
     fn drop(&mut self) {
         self.0.set(true);

@@ -4,26 +4,17 @@
 //! `shield`, and CPython's `test_tasks.py` (`test_cancel_at_end`,
 //! `test_wait_for` cancelling the inner task, `test_shield`).
 
-use loop_tests::DropFlag;
+use loop_tests::{drop_flag, paused};
 use r#loop as aio;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-fn paused() -> aio::EventLoop {
-    aio::EventLoop::builder().paused_clock().build().unwrap()
-}
-
-fn flag() -> (Rc<Cell<bool>>, DropFlag) {
-    let f = Rc::new(Cell::new(false));
-    (f.clone(), DropFlag(f))
-}
-
 #[test]
 fn wait_for_a_task_that_times_out_cancels_the_task() {
     let _watchdog = loop_tests::watchdog();
     paused().run_until_complete(async {
-        let (dropped, guard) = flag();
+        let (dropped, guard) = drop_flag();
         let task = aio::spawn(async move {
             let _guard = guard;
             aio::sleep(Duration::from_secs(3600)).await;
@@ -40,7 +31,7 @@ fn wait_for_a_task_that_times_out_cancels_the_task() {
 fn a_cancelled_parent_awaiting_a_child_cancels_the_child() {
     let _watchdog = loop_tests::watchdog();
     paused().run_until_complete(async {
-        let (child_dropped, guard) = flag();
+        let (child_dropped, guard) = drop_flag();
         let parent = aio::spawn(async move {
             let child = aio::spawn(async move {
                 let _guard = guard;
@@ -100,7 +91,7 @@ fn shield_and_detach_are_the_opt_outs() {
         assert!(done.get(), "a detached task runs on");
 
         // Without the opt-out, dropping the awaited handle cancels.
-        let (dropped, guard) = flag();
+        let (dropped, guard) = drop_flag();
         let mut task = aio::spawn(async move {
             let _guard = guard;
             aio::sleep(Duration::from_millis(20)).await;
@@ -116,8 +107,8 @@ fn shield_and_detach_are_the_opt_outs() {
 fn gather_of_tasks_that_times_out_cancels_them_all() {
     let _watchdog = loop_tests::watchdog();
     paused().run_until_complete(async {
-        let (a_dropped, ga) = flag();
-        let (b_dropped, gb) = flag();
+        let (a_dropped, ga) = drop_flag();
+        let (b_dropped, gb) = drop_flag();
         let a = aio::spawn(async move {
             let _g = ga;
             aio::sleep(Duration::from_secs(60)).await;

@@ -1,12 +1,9 @@
 //! gather!, gather(iter), try_gather.
 
+use loop_tests::paused;
 use loop_tests::Log;
 use r#loop as aio;
 use std::time::Duration;
-
-fn paused() -> aio::EventLoop {
-    aio::EventLoop::builder().paused_clock().build().unwrap()
-}
 
 #[test]
 fn gather_macro_runs_concurrently_and_keeps_argument_order() {

@@ -1,13 +1,10 @@
 //! Structured concurrency, waiting combinators and seeing into the loop.
 
+use loop_tests::paused;
 use loop_tests::Log;
 use r#loop as aio;
 use r#loop::{ChildError, ReturnWhen, TaskGroup, TimeoutScope};
 use std::time::Duration;
-
-fn paused() -> aio::EventLoop {
-    aio::EventLoop::builder().paused_clock().build().unwrap()
-}
 
 #[test]
 fn a_failing_child_cancels_its_siblings_and_every_error_is_reported() {

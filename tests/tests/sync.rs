@@ -1,6 +1,7 @@
 //! asyncio's synchronisation primitives, on our loop: FIFO order and
 //! cancel-safety.
 
+use loop_tests::paused;
 use loop_tests::Log;
 use r#loop as aio;
 use r#loop::sync::{
@@ -9,10 +10,6 @@ use r#loop::sync::{
 };
 use std::rc::Rc;
 use std::time::Duration;
-
-fn paused() -> aio::EventLoop {
-    aio::EventLoop::builder().paused_clock().build().unwrap()
-}
 
 #[test]
 fn semaphore_waiters_are_served_fifo_c1_c2_c3_c1_c2_c3() {

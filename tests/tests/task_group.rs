@@ -4,29 +4,18 @@
 //! children spawn grandchildren into the group, and the group returns only
 //! once every descendant's future is gone.
 
-use loop_tests::DropFlag;
+use loop_tests::{drop_flag, paused};
 use r#loop as aio;
 use r#loop::{ChildError, GroupClosed, TaskGroup};
-use std::cell::Cell;
-use std::rc::Rc;
 use std::time::Duration;
-
-fn paused() -> aio::EventLoop {
-    aio::EventLoop::builder().paused_clock().build().unwrap()
-}
-
-fn flag() -> (Rc<Cell<bool>>, DropFlag) {
-    let f = Rc::new(Cell::new(false));
-    (f.clone(), DropFlag(f))
-}
 
 #[test]
 fn a_failing_child_cancels_the_body_running_inside_the_group_and_its_siblings() {
     let _watchdog = loop_tests::watchdog();
     let ev = paused();
     let t0 = ev.time();
-    let (body_dropped, body_guard) = flag();
-    let (sibling_dropped, sibling_guard) = flag();
+    let (body_dropped, body_guard) = drop_flag();
+    let (sibling_dropped, sibling_guard) = drop_flag();
     let (bd, sd) = (body_dropped.clone(), sibling_dropped.clone());
     let out = ev.run_until_complete(async move {
         let out = TaskGroup::<(), &str>::run(|tg| async move {
@@ -88,9 +77,9 @@ fn a_failing_grandchild_cancels_the_whole_group_and_join_returns_after_every_fut
     paused().run_until_complete(async {
         let group: TaskGroup<(), &str> = TaskGroup::new();
         let handle = group.handle();
-        let (f0, g0) = flag();
-        let (f1, g1) = flag();
-        let (f2, g2) = flag();
+        let (f0, g0) = drop_flag();
+        let (f1, g1) = drop_flag();
+        let (f2, g2) = drop_flag();
         group
             .spawn(async move {
                 let _g = g0;
@@ -125,7 +114,7 @@ fn a_failing_grandchild_cancels_the_whole_group_and_join_returns_after_every_fut
 fn a_timed_out_scoped_group_cancels_its_children() {
     let _watchdog = loop_tests::watchdog();
     paused().run_until_complete(async {
-        let (child_dropped, guard) = flag();
+        let (child_dropped, guard) = drop_flag();
         let r = aio::wait_for(
             TaskGroup::<(), ()>::run(|tg| async move {
                 tg.spawn(async move {
@@ -153,7 +142,7 @@ fn spawn_returns_a_handle_to_cancel_or_wait_for_one_child() {
     let t0 = ev.time();
     ev.run_until_complete(async {
         let group: TaskGroup<u32, ()> = TaskGroup::new();
-        let (slow_dropped, guard) = flag();
+        let (slow_dropped, guard) = drop_flag();
         let slow = group
             .spawn(async move {
                 let _g = guard;

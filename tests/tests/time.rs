@@ -1,14 +1,11 @@
 //! Sleeping, timeouts and the paused clock.
 
+use loop_tests::paused;
 use loop_tests::{DropFlag, Log};
 use r#loop as aio;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-
-fn paused() -> aio::EventLoop {
-    aio::EventLoop::builder().paused_clock().build().unwrap()
-}
 
 #[test]
 fn an_hour_of_sleep_on_a_paused_clock_is_instant_and_exact() {
