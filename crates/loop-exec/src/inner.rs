@@ -20,6 +20,7 @@ use loop_time::{Clock, TimerWheel};
 use crate::blocking::BlockingPool;
 use crate::callback::CallbackCell;
 use crate::event_loop::{ExceptionContext, ExceptionHandler, LoopStats};
+use crate::seeds::SeededOrder;
 use crate::shared::{LoopShared, Remote};
 use crate::task::raw::{self, Header, TaskMeta, TaskRef};
 use crate::task::state::{CANCELLED, COMPLETE, HANDLE, SCHEDULED};
@@ -259,10 +260,9 @@ pub(crate) struct LoopInner {
     /// Turns left until the next sampled one.
     turns_to_sample: Cell<u32>,
     /// xorshift state drawing the gaps between sampled turns.
-    /// The seeded scheduler's generator (splitmix64 state), when
-    /// `config.seed` is set.
-    order_rng: Cell<u64>,
     sample_rng: Cell<u32>,
+    /// Seeded scheduling (`Builder::seed`): permutes each turn's tasks.
+    order: Option<SeededOrder>,
     /// The unused part of this loop's block of task ids: (next, end).
     task_ids: Cell<(u64, u64)>,
     /// Tasks and callbacks run since the reactor was last asked for events.
@@ -344,7 +344,7 @@ impl Wake for MainWaker {
 impl LoopInner {
     pub(crate) fn new(config: Config) -> std::io::Result<Rc<LoopInner>> {
         let debug_weight = u32::from(config.debug);
-        let order_seed = config.seed.unwrap_or(0);
+        let order = config.seed.map(SeededOrder::new);
         let sample_seed = {
             static LOOPS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
             let n = LOOPS.fetch_add(1, Ordering::Relaxed);
@@ -379,7 +379,7 @@ impl LoopInner {
             // A different sequence per loop, and not always the first turn.
             turns_to_sample: Cell::new(1 + (sample_seed >> 8) % (2 * SAMPLE_EVERY - 1)),
             sample_rng: Cell::new(sample_seed),
-            order_rng: Cell::new(order_seed),
+            order,
             task_ids: Cell::new((0, 0)),
             polls_since_io: Cell::new(0),
             counters: Counters::default(),
@@ -636,8 +636,8 @@ impl LoopInner {
             waker.wake();
         }
         let n = self.ready.borrow().len().min(BUDGET);
-        if self.config.seed.is_some() {
-            self.shuffle_tasks(n);
+        if let Some(order) = &self.order {
+            order.shuffle_tasks(&mut self.ready.borrow_mut().make_contiguous()[..n]);
         }
         self.polls_since_io.set(self.polls_since_io.get() + n);
         self.sample_turn();
@@ -657,30 +657,6 @@ impl LoopInner {
         if ready.is_empty() && ready.capacity() > READY_KEEP {
             ready.shrink_to(READY_KEEP);
         }
-    }
-
-    /// Seeded scheduling: permutes the tasks among the first `n` entries of
-    /// the run queue (the ones this turn runs) with the seeded generator.
-    /// Callbacks keep their places, so `call_soon` order stays FIFO as
-    /// asyncio promises; only the interleaving of tasks changes, which any
-    /// correct program must tolerate.
-    fn shuffle_tasks(&self, n: usize) {
-        let mut ready = self.ready.borrow_mut();
-        let batch = &mut ready.make_contiguous()[..n];
-        let tasks: Vec<usize> = (0..n).filter(|&i| matches!(batch[i], Runnable::Task(_))).collect();
-        for k in (1..tasks.len()).rev() {
-            let j = (self.next_order_random() % (k as u64 + 1)) as usize;
-            batch.swap(tasks[k], tasks[j]);
-        }
-    }
-
-    /// splitmix64: the seeded scheduler's random numbers.
-    fn next_order_random(&self) -> u64 {
-        let mut z = self.order_rng.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
-        self.order_rng.set(z);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
     }
 
     /// Blocks in the reactor until something happens or the next timer is

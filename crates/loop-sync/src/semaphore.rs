@@ -328,9 +328,11 @@ impl<'a> Future for Acquire<'a> {
                     self.key = Some(key);
                     Poll::Pending
                 } else {
+                    // Served at once: we were last in the queue, so nobody is
+                    // behind us to pass permits on to.
                     state.waiters.remove(key);
                     state.handed -= 1;
-                    state.assign(&sem.word, &mut wakes);
+                    state.clear_waiters_bit_if_idle(&sem.word);
                     Poll::Ready(SemaphorePermit { sem, n })
                 }
             }
