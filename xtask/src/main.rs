@@ -28,8 +28,9 @@ fn main() {
         Some("soak") => soak(&args[1..]),
         Some("miri") => miri(true),
         Some("loom") => loom(3),
+        Some("cross") => cross_check(),
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [--quick] | soak [--clients N] | miri | loom>");
+            eprintln!("usage: cargo xtask <ci | bench [--quick] | soak [--clients N] | miri | loom | cross>");
             exit(2);
         }
     };
@@ -80,9 +81,45 @@ fn ci() -> Result<(), String> {
     // A short soak: 1,000 echo clients against one loop, half through the
     // proxy (the full run is `cargo xtask soak`).
     run("cargo", &["run", "--release", "--locked", "-p", "loop-tests", "--bin", "soak", "--", "--clients", "1000"])?;
+    cross_check()?;
     miri(false)?;
     loom(2)?;
     println!("\nxtask ci: all checks passed in {:.1?}", started.elapsed());
+    Ok(())
+}
+
+/// The other backends of loop-core's `Driver` (the `polling` driver on
+/// kqueue) and every other `cfg(not(target_os = "linux"))` path must keep
+/// compiling: `cargo check` for macOS and FreeBSD, warnings denied (no
+/// linker needed). Installs the targets' std with rustup when missing.
+fn cross_check() -> Result<(), String> {
+    const TARGETS: [&str; 2] = ["x86_64-apple-darwin", "x86_64-unknown-freebsd"];
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let missing: Vec<&str> = TARGETS.iter().copied().filter(|t| !installed.lines().any(|l| l.trim() == *t)).collect();
+    if !missing.is_empty() {
+        println!("\n==> rustup target add {}", missing.join(" "));
+        let mut args = vec!["300", "rustup", "target", "add"];
+        args.extend(&missing);
+        let ok = Command::new("timeout").args(&args).status().map(|s| s.success()).unwrap_or(false);
+        if !ok {
+            return Err(format!(
+                "could not install the std of {} (rustup target add failed): the other platforms' backends \
+                 cannot be checked",
+                missing.join(", ")
+            ));
+        }
+    }
+    for target in TARGETS {
+        run_env(
+            "cargo",
+            &["check", "--workspace", "--all-targets", "--locked", "--target", target, "--target-dir", "target/cross"],
+            &[("RUSTFLAGS", "-D warnings")],
+        )?;
+    }
     Ok(())
 }
 

@@ -2,9 +2,28 @@
 //!
 //! An event loop parks its thread in a [`Reactor`] when it has nothing to run,
 //! with a timeout set by its next timer; any thread can interrupt the wait
-//! through a [`Notifier`]. The reactor sits on [`polling`] (epoll on Linux,
-//! kqueue on the BSDs and macOS). I/O sources (`Async<T>` and sockets) build on
-//! it in a later layer.
+//! through a [`Notifier`]. I/O objects ([`Async<T>`] and the sockets) register
+//! with the reactor of the loop running on their thread.
+//!
+//! # Map
+//!
+//! | module | holds |
+//! |---|---|
+//! | `sys/` | the [`Driver`](sys) trait and its backends: `epoll.rs` (Linux, Miri), `polling.rs` (kqueue and the rest); the io_uring plan |
+//! | `reactor.rs` | [`Reactor`] (park with a timeout) and [`Notifier`] (wake it from any thread) |
+//! | `park.rs` | the announce / look / wait handshake between the two (loom-checked) |
+//! | `source.rs` | `Source`: one registered fd, its cached readiness and a waker per direction; the `SourceTable` of them |
+//! | `async_io.rs` | [`Async<T>`]: `read_with` / `write_with` over any fd, retried on `WouldBlock` |
+//! | `net.rs` | TCP, UDP and Unix sockets on `Async` |
+//! | `observe.rs` | the hook that tells the executor what a task waits on |
+//!
+//! **How an event travels.** A task calls `Async::read_with`; the read
+//! returns `WouldBlock`, so the `Source` clears its cached readiness and
+//! stores the task's waker. The loop runs out of work and calls
+//! [`Reactor::park`], which waits in the driver (`epoll_wait`). The kernel
+//! reports the fd under the source's key; `source.rs` marks that direction
+//! ready and wakes the stored waker; the executor queues the task, which
+//! retries the read and gets the bytes.
 //!
 //! ```
 //! use loop_core::Reactor;

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::park::{notify_with, park_with};
-use crate::source::{EnterGuard, Registry};
-use crate::sys::{Events, Poller};
+use crate::source::{EnterGuard, SourceTable};
+use crate::sys::{Driver, EventBuffer, Events, Sys};
 
 /// State shared between a [`Reactor`] and its [`Notifier`]s.
-pub(crate) struct Shared {
+pub(crate) struct ReactorCore {
     /// The OS poller (epoll/kqueue); its `notify` interrupts a `wait`.
-    poller: Poller,
+    poller: Sys,
     /// True while the loop is parked or about to park. A notifier only pays
     /// for the `notify` syscall when this is set, and clears it so that many
     /// simultaneous notifiers make one syscall between them.
@@ -24,7 +24,7 @@ pub(crate) struct Shared {
     notifies: AtomicU64,
 }
 
-impl Shared {
+impl ReactorCore {
     /// Registers `fd` under `key` for both directions (edge-triggered where
     /// the OS supports it).
     pub(crate) fn add(&self, fd: RawFd, key: usize) -> io::Result<()> {
@@ -37,9 +37,9 @@ impl Shared {
     }
 }
 
-impl fmt::Debug for Shared {
+impl fmt::Debug for ReactorCore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shared").finish_non_exhaustive()
+        f.debug_struct("ReactorCore").finish_non_exhaustive()
     }
 }
 
@@ -48,27 +48,27 @@ impl fmt::Debug for Shared {
 /// Owned by one loop and used only on its thread; [`Reactor::notifier`] hands
 /// out the `Send + Sync` part that other threads use to wake it.
 pub struct Reactor {
-    /// Shared with every notifier.
-    shared: Arc<Shared>,
+    /// ReactorCore with every notifier.
+    shared: Arc<ReactorCore>,
     /// Reused buffer for the events of one wait.
     events: Events,
     /// The registered I/O sources; while there are none a non-blocking poll
     /// has nothing to report and is skipped without a syscall.
-    registry: Rc<Registry>,
+    registry: Rc<SourceTable>,
 }
 
 /// Wakes a parked [`Reactor`] from any thread. Cheap to clone.
 #[derive(Clone)]
 pub struct Notifier {
-    shared: Arc<Shared>,
+    shared: Arc<ReactorCore>,
 }
 
 impl Reactor {
     /// Creates a reactor with its own OS poller.
     pub fn new() -> io::Result<Reactor> {
         let shared =
-            Arc::new(Shared { poller: Poller::new()?, parked: AtomicBool::new(false), notifies: AtomicU64::new(0) });
-        Ok(Reactor { registry: Rc::new(Registry::new(shared.clone())), shared, events: Events::new() })
+            Arc::new(ReactorCore { poller: Sys::new()?, parked: AtomicBool::new(false), notifies: AtomicU64::new(0) });
+        Ok(Reactor { registry: Rc::new(SourceTable::new(shared.clone())), shared, events: Events::new() })
     }
 
     /// Makes this reactor the one I/O objects created on this thread

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use crate::observe::{io_wait_of, note_io_wait};
-use crate::reactor::Shared;
-use crate::sys::Events;
+use crate::reactor::ReactorCore;
+use crate::sys::{EventBuffer, Events};
 
 /// Read direction index.
 pub(crate) const READ: usize = 0;
@@ -20,18 +20,18 @@ pub(crate) const WRITE: usize = 1;
 
 thread_local! {
     /// The registry of the loop running on this thread, for `Async::new`.
-    static CURRENT: RefCell<Option<Rc<Registry>>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Rc<SourceTable>>> = const { RefCell::new(None) };
 }
 
 /// Makes a reactor's registry the current one while alive (restores the
 /// previous on drop). Returned by [`crate::Reactor::enter`].
 #[derive(Debug)]
 pub struct EnterGuard {
-    previous: Option<Rc<Registry>>,
+    previous: Option<Rc<SourceTable>>,
 }
 
 impl EnterGuard {
-    pub(crate) fn new(registry: Rc<Registry>) -> EnterGuard {
+    pub(crate) fn new(registry: Rc<SourceTable>) -> EnterGuard {
         let previous = CURRENT.with(|c| c.borrow_mut().replace(registry));
         EnterGuard { previous }
     }
@@ -45,7 +45,7 @@ impl Drop for EnterGuard {
 }
 
 /// The registry of the reactor entered on this thread.
-pub(crate) fn current_registry() -> io::Result<Rc<Registry>> {
+pub(crate) fn current_registry() -> io::Result<Rc<SourceTable>> {
     CURRENT.with(|c| c.borrow().clone()).ok_or_else(|| {
         io::Error::other(
             "no running event loop on this thread: create I/O objects inside a task or the future \
@@ -73,7 +73,7 @@ struct Direction {
 /// A file descriptor registered with the reactor.
 #[derive(Debug)]
 pub(crate) struct Source {
-    registry: Rc<Registry>,
+    registry: Rc<SourceTable>,
     key: usize,
     fd: RawFd,
     dirs: [Direction; 2],
@@ -127,16 +127,16 @@ impl Drop for Source {
 
 /// The sources of one reactor, by key.
 #[derive(Debug)]
-pub(crate) struct Registry {
-    shared: Arc<Shared>,
+pub(crate) struct SourceTable {
+    shared: Arc<ReactorCore>,
     sources: RefCell<Vec<Option<Weak<Source>>>>,
     free: RefCell<Vec<usize>>,
     live: Cell<usize>,
 }
 
-impl Registry {
-    pub(crate) fn new(shared: Arc<Shared>) -> Registry {
-        Registry { shared, sources: RefCell::new(Vec::new()), free: RefCell::new(Vec::new()), live: Cell::new(0) }
+impl SourceTable {
+    pub(crate) fn new(shared: Arc<ReactorCore>) -> SourceTable {
+        SourceTable { shared, sources: RefCell::new(Vec::new()), free: RefCell::new(Vec::new()), live: Cell::new(0) }
     }
 
     /// Number of registered sources.

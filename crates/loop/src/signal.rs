@@ -65,10 +65,23 @@ struct Registry {
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry { pairs: Vec::new(), listeners: [0; 65], previous: [None; 65] });
 
+/// This thread's `errno` (async-signal-safe: a thread-local address).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn errno_location() -> *mut libc::c_int {
+    // SAFETY: no preconditions; returns this thread's errno.
+    unsafe { libc::__errno_location() }
+}
+
+/// This thread's `errno` (async-signal-safe: a thread-local address).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn errno_location() -> *mut libc::c_int {
+    // SAFETY: no preconditions; returns this thread's errno.
+    unsafe { libc::__error() }
+}
+
 extern "C" fn handler(sig: libc::c_int) {
-    #[cfg(target_os = "linux")]
-    // SAFETY: reading this thread's errno location is async-signal-safe.
-    let saved = unsafe { *libc::__errno_location() };
+    // SAFETY: this thread's errno location, read before `write` can change it.
+    let saved = unsafe { *errno_location() };
     if (1..64).contains(&sig) {
         let bit = 1u64 << sig;
         let byte = sig as u8;
@@ -84,11 +97,8 @@ extern "C" fn handler(sig: libc::c_int) {
             }
         }
     }
-    #[cfg(target_os = "linux")]
     // SAFETY: as above; restores errno for the interrupted code.
-    unsafe {
-        *libc::__errno_location() = saved
-    };
+    unsafe { *errno_location() = saved };
 }
 
 /// Installs our handler for `sig`; returns the action it replaces.
@@ -299,13 +309,13 @@ mod tests {
         SLOTS[a].mask.store(1 << libc::SIGUSR1, Ordering::Release);
         SLOTS[b].fd.store(write_b.as_raw_fd(), Ordering::Release);
         SLOTS[b].mask.store(1 << libc::SIGUSR2, Ordering::Release);
-        // SAFETY: this thread's errno location.
-        unsafe { *libc::__errno_location() = libc::EINTR };
+        // SAFETY: this thread's errno location, written and read on it.
+        unsafe { *errno_location() = libc::EINTR };
         handler(libc::SIGUSR1);
         handler(libc::SIGUSR2);
         handler(0); // out of range: ignored
                     // SAFETY: as above.
-        assert_eq!(unsafe { *libc::__errno_location() }, libc::EINTR, "errno restored");
+        assert_eq!(unsafe { *errno_location() }, libc::EINTR, "errno restored");
         for slot in [a, b] {
             SLOTS[slot].mask.store(0, Ordering::Release);
             SLOTS[slot].fd.store(-1, Ordering::Release);

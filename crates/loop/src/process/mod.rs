@@ -10,7 +10,6 @@
 //! someone waits), with a poll once a second as a backstop. A dropped `Child` is still reaped (no zombies), and
 //! killed first with [`Command::kill_on_drop`].
 
-use std::cell::RefCell;
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs::File;
@@ -20,18 +19,17 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::pin::Pin;
 use std::process::{self as stdp, ExitStatus, Output};
-use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use futures_io::{AsyncRead, AsyncWrite};
 use loop_core::Async;
 use loop_exec::WaitSite;
 use loop_sync::WaitKind;
 
-use crate::signal::Signals;
+mod reap;
 
+use reap::ExitWatch;
+pub use reap::{__force_sigchld_reaping, __set_sigchld_backstop};
 pub use std::process::Stdio;
 
 /// Builds a child process: program, arguments, environment, working
@@ -184,87 +182,6 @@ impl fmt::Debug for Command {
     }
 }
 
-/// How the exit of a child is noticed.
-enum ExitWatch {
-    /// Linux: a pidfd, readable once the child has exited.
-    Pidfd(Async<OwnedFd>),
-    /// Elsewhere (or without pidfd support): every `SIGCHLD` (some child
-    /// exited) makes the waiter look again, with a slow poll as a backstop
-    /// in case another library took the signal over.
-    Sigchld,
-}
-
-/// How often a `SIGCHLD` waiter looks even without a signal, in ms (1 s;
-/// tests move it away to prove the signal alone wakes waiters).
-static SIGCHLD_BACKSTOP_MS: AtomicU64 = AtomicU64::new(1000);
-
-/// Sets the backstop period of `SIGCHLD` waiters started from now on (for
-/// tests of that path: an hour means only the signal can wake them).
-#[doc(hidden)]
-pub fn __set_sigchld_backstop(every: Duration) {
-    SIGCHLD_BACKSTOP_MS.store(every.as_millis().min(u64::MAX as u128) as u64, Ordering::Relaxed);
-}
-
-/// The `SIGCHLD` listener that every waiting child on this thread shares:
-/// one signal slot (there are 64 in the process) however many children
-/// wait. Any `SIGCHLD` wakes every waiter, and each looks at its own child.
-struct SharedSigchld(RefCell<Signals>);
-
-impl SharedSigchld {
-    /// Drains the notifications that arrived and registers `cx`'s task for
-    /// the next one. (A read error leaves the task to the backstop poll.)
-    fn listen(&self, cx: &mut Context<'_>) {
-        let mut signals = self.0.borrow_mut();
-        while let Poll::Ready(Ok(_)) = signals.poll_recv(cx) {}
-    }
-}
-
-/// This thread's shared `SIGCHLD` listener: made by the first waiter, and
-/// dropped with the last (the signal then goes back to its default). `None`
-/// when no listener can be made.
-fn shared_sigchld() -> Option<Rc<SharedSigchld>> {
-    thread_local! {
-        static SIGCHLD: RefCell<Weak<SharedSigchld>> = const { RefCell::new(Weak::new()) };
-    }
-    SIGCHLD.with(|slot| {
-        if let Some(shared) = slot.borrow().upgrade() {
-            return Some(shared);
-        }
-        let signals = Signals::new([libc::SIGCHLD]).ok()?;
-        let shared = Rc::new(SharedSigchld(RefCell::new(signals)));
-        *slot.borrow_mut() = Rc::downgrade(&shared);
-        Some(shared)
-    })
-}
-
-/// Use the `SIGCHLD` path even where pidfds work (for its tests).
-static FORCE_SIGCHLD: AtomicBool = AtomicBool::new(false);
-
-/// Makes children spawned from now on be waited for through `SIGCHLD`, as on
-/// systems without pidfds (for tests of that path on Linux).
-#[doc(hidden)]
-pub fn __force_sigchld_reaping(on: bool) {
-    FORCE_SIGCHLD.store(on, Ordering::Relaxed);
-}
-
-impl ExitWatch {
-    fn new(pid: u32) -> ExitWatch {
-        #[cfg(target_os = "linux")]
-        if !FORCE_SIGCHLD.load(Ordering::Relaxed) {
-            let pid = rustix::process::Pid::from_raw(pid as i32);
-            if let Some(pid) = pid {
-                if let Ok(fd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
-                    if let Ok(fd) = Async::new(fd) {
-                        return ExitWatch::Pidfd(fd);
-                    }
-                }
-            }
-        }
-        let _ = pid;
-        ExitWatch::Sigchld
-    }
-}
-
 /// A running (or finished) child process.
 ///
 /// ```
@@ -325,49 +242,8 @@ impl Child {
             if let Some(status) = self.status {
                 return Ok(status);
             }
-            let status = match &self.exit {
-                ExitWatch::Pidfd(fd) => {
-                    let child = self.child.as_mut().expect("child present");
-                    fd.read_with(|_| match child.try_wait()? {
-                        Some(status) => Ok(status),
-                        None => Err(io::ErrorKind::WouldBlock.into()),
-                    })
-                    .await?
-                }
-                ExitWatch::Sigchld => match shared_sigchld() {
-                    Some(sigchld) => {
-                        let child = self.child.as_mut().expect("child present");
-                        loop {
-                            let exited = std::future::poll_fn(|cx| {
-                                // Listen, then look: this task is registered
-                                // for the next SIGCHLD before it checks, so
-                                // an exit in between still wakes it.
-                                sigchld.listen(cx);
-                                match child.try_wait() {
-                                    Ok(None) => Poll::Pending,
-                                    done => Poll::Ready(done),
-                                }
-                            });
-                            let backstop = Duration::from_millis(SIGCHLD_BACKSTOP_MS.load(Ordering::Relaxed));
-                            if let Ok(done) = loop_exec::wait_for(exited, backstop).await {
-                                break done?.expect("a finished child has a status");
-                            }
-                        }
-                    }
-                    None => {
-                        // No signal listener could be made: poll with
-                        // back-off.
-                        let mut backoff = Duration::from_millis(1);
-                        loop {
-                            if let Some(status) = self.std().try_wait()? {
-                                break status;
-                            }
-                            loop_exec::sleep(backoff).await;
-                            backoff = (backoff * 2).min(Duration::from_millis(50));
-                        }
-                    }
-                },
-            };
+            let child = self.child.as_mut().expect("the child is always present until drop");
+            let status = self.exit.wait(child).await?;
             self.status = Some(status);
             Ok(status)
         })
@@ -464,12 +340,7 @@ impl Drop for Child {
         if let Ok(Some(_)) = child.try_wait() {
             return;
         }
-        // Reap it later, so it never lingers as a zombie. A thread blocked in
-        // `wait` is simple and works with or without a running loop.
-        let spawned = std::thread::Builder::new().name("loop-reaper".into()).spawn(move || {
-            let _ = child.wait();
-        });
-        drop(spawned);
+        reap::reap_later(child);
     }
 }
 
