@@ -1,166 +1,19 @@
-//! The blocking pool behind `spawn_blocking` / `run_in_executor`: threads
-//! started on demand up to a bound, idle ones retired after a keep-alive.
+//! `spawn_blocking` / `to_thread`: a blocking function run on the loop's
+//! `BlockingPool`, its result handed back to a task.
 
-use std::collections::VecDeque;
 use std::future::Future;
-use std::panic::{self, AssertUnwindSafe, Location};
+use std::panic::{self, Location};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::thread;
-use std::time::{Duration, Instant};
 
-use loop_sync::__locks::{Condvar, Mutex};
+use loop_sync::__locks::Mutex;
 
-use crate::inner::{self, LoopInner};
-use crate::shared::LoopShared;
+use crate::inner::LoopInner;
+use crate::loop_shared::LoopShared;
 use crate::task::Task;
-
-type Job = Box<dyn FnOnce() + Send>;
-
-struct PoolState {
-    queue: VecDeque<Job>,
-    /// Threads alive.
-    threads: usize,
-    /// Threads waiting for work.
-    idle: usize,
-    shutdown: bool,
-    /// Join handles of threads started; finished ones are reaped as new
-    /// threads start, the rest joined at shutdown.
-    handles: Vec<thread::JoinHandle<()>>,
-}
-
-struct PoolShared {
-    state: Mutex<PoolState>,
-    /// Signalled when work arrives or the pool shuts down.
-    work: Condvar,
-    /// Signalled when a thread exits.
-    exited: Condvar,
-    max_threads: usize,
-    keep_alive: Duration,
-}
-
-/// One loop's pool of threads for blocking work.
-pub(crate) struct BlockingPool {
-    shared: Arc<PoolShared>,
-}
-
-impl BlockingPool {
-    pub(crate) fn new(max_threads: usize, keep_alive: Duration) -> BlockingPool {
-        BlockingPool {
-            shared: Arc::new(PoolShared {
-                state: Mutex::new(PoolState {
-                    queue: VecDeque::new(),
-                    threads: 0,
-                    idle: 0,
-                    shutdown: false,
-                    handles: Vec::new(),
-                }),
-                work: Condvar::new(),
-                exited: Condvar::new(),
-                max_threads,
-                keep_alive,
-            }),
-        }
-    }
-
-    /// Queues a job, starting a thread when none is idle and the bound
-    /// allows; beyond the bound jobs wait in the queue.
-    pub(crate) fn execute(&self, job: Job) {
-        let mut state = self.shared.state.lock();
-        state.queue.push_back(job);
-        if state.idle >= state.queue.len() {
-            self.shared.work.notify_one();
-        } else if state.threads < self.shared.max_threads {
-            state.threads += 1;
-            let shared = self.shared.clone();
-            state.handles.retain(|h| !h.is_finished());
-            let spawned = thread::Builder::new().name("loop-blocking".into()).spawn(move || worker(shared));
-            if let Ok(handle) = spawned {
-                state.handles.push(handle);
-            } else {
-                // The OS refused a thread: the job waits for a running one
-                // (or, with none, the shutdown drops it and its task is
-                // reported as failed).
-                state.threads -= 1;
-            }
-        }
-    }
-
-    /// Number of threads alive.
-    #[cfg(test)]
-    pub(crate) fn threads(&self) -> usize {
-        self.shared.state.lock().threads
-    }
-
-    /// Waits (on the pool's own condition variable) until at most `n`
-    /// threads are alive; false if `timeout` passed first.
-    #[cfg(test)]
-    pub(crate) fn wait_for_threads(&self, n: usize, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut state = self.shared.state.lock();
-        while state.threads > n {
-            if self.shared.exited.wait_until(&mut state, deadline).timed_out() {
-                return state.threads <= n;
-            }
-        }
-        true
-    }
-
-    /// Stops taking work, drops queued jobs, and waits up to `timeout` for
-    /// running jobs to finish and their threads to exit.
-    pub(crate) fn shutdown(self, timeout: Duration) {
-        let deadline = loop_time::deadline_after(Instant::now(), timeout);
-        let dropped: Vec<Job> = {
-            let mut state = self.shared.state.lock();
-            state.shutdown = true;
-            state.queue.drain(..).collect()
-        };
-        drop(dropped);
-        self.shared.work.notify_all();
-        let mut state = self.shared.state.lock();
-        while state.threads > 0 {
-            if self.shared.exited.wait_until(&mut state, deadline).timed_out() {
-                break;
-            }
-        }
-        let all_exiting = state.threads == 0;
-        let handles = std::mem::take(&mut state.handles);
-        drop(state);
-        for handle in handles {
-            // Threads still running a job past the bound are left detached;
-            // the others are past their last use of the pool and end now.
-            if all_exiting || handle.is_finished() {
-                let _ = handle.join();
-            }
-        }
-    }
-}
-
-fn worker(shared: Arc<PoolShared>) {
-    let mut state = shared.state.lock();
-    loop {
-        if let Some(job) = state.queue.pop_front() {
-            drop(state);
-            job();
-            state = shared.state.lock();
-            continue;
-        }
-        if state.shutdown {
-            break;
-        }
-        state.idle += 1;
-        let timed_out = shared.work.wait_for(&mut state, shared.keep_alive).timed_out();
-        state.idle -= 1;
-        if timed_out && state.queue.is_empty() {
-            break;
-        }
-    }
-    state.threads -= 1;
-    drop(state);
-    shared.exited.notify_all();
-}
 
 /// Where a blocking job's result meets the task awaiting it.
 struct Handoff<T> {
@@ -221,7 +74,7 @@ impl<T> Future for Receiver<T> {
             None => {
                 state.1 = Some(cx.waker().clone());
                 drop(state);
-                inner::with_current(|inner| inner.record_wait(loop_sync::WaitKind::Blocking, self.location));
+                crate::current::with_current(|inner| inner.record_wait(loop_sync::WaitKind::Blocking, self.location));
                 Poll::Pending
             }
         }
@@ -242,7 +95,7 @@ where
     // `to_thread` copies it too).
     let ctx = crate::context::current();
     inner.blocking_pool().execute(Box::new(move || {
-        let result = crate::context::enter(&ctx, || panic::catch_unwind(AssertUnwindSafe(f)));
+        let result = crate::context::enter(&ctx, || crate::panics::catch_payload(f));
         sender.send(result);
     }));
     task
@@ -270,8 +123,8 @@ where
     T: Send + 'static,
 {
     let location = Location::caller();
-    inner::with_current(|inner| spawn_blocking_on(inner, f, location))
-        .unwrap_or_else(|| inner::no_running_loop("spawn_blocking()"))
+    crate::current::with_current(|inner| spawn_blocking_on(inner, f, location))
+        .unwrap_or_else(|| crate::current::no_running_loop("spawn_blocking()"))
 }
 
 /// Alias of [`spawn_blocking`], asyncio's name.
@@ -282,43 +135,6 @@ where
     T: Send + 'static,
 {
     let location = Location::caller();
-    inner::with_current(|inner| spawn_blocking_on(inner, f, location))
-        .unwrap_or_else(|| inner::no_running_loop("to_thread()"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::mpsc;
-
-    #[test]
-    fn threads_grow_to_the_bound_and_retire_when_idle() {
-        let pool = BlockingPool::new(2, Duration::from_millis(20));
-        let (release_tx, release_rx) = mpsc::channel::<()>();
-        let release_rx = Arc::new(std::sync::Mutex::new(release_rx));
-        let (done_tx, done_rx) = mpsc::channel();
-        for _ in 0..4 {
-            let rx = release_rx.clone();
-            let done = done_tx.clone();
-            pool.execute(Box::new(move || {
-                rx.lock().unwrap().recv().unwrap();
-                done.send(()).unwrap();
-            }));
-        }
-        assert_eq!(pool.threads(), 2, "bounded at 2 threads, the rest queue");
-        for _ in 0..4 {
-            release_tx.send(()).unwrap();
-        }
-        for _ in 0..4 {
-            done_rx.recv().unwrap();
-        }
-        // Idle threads retire after the keep-alive, with no shutdown.
-        assert!(pool.wait_for_threads(0, Duration::from_secs(30)), "idle threads retired");
-        // A new job starts a new thread.
-        let (tx, rx) = mpsc::channel();
-        pool.execute(Box::new(move || tx.send(7).unwrap()));
-        assert_eq!(rx.recv().unwrap(), 7);
-        assert_eq!(pool.threads(), 1);
-        pool.shutdown(Duration::from_secs(5));
-    }
+    crate::current::with_current(|inner| spawn_blocking_on(inner, f, location))
+        .unwrap_or_else(|| crate::current::no_running_loop("to_thread()"))
 }

@@ -1,41 +1,14 @@
 //! Callbacks scheduled with `call_soon`, `call_later` and `call_at`, and the
 //! handles that cancel them.
 
-use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::{Rc, Weak};
 use std::time::Instant;
 
 use loop_time::TimerKey;
 
+use crate::callback_cell::CallbackCell;
 use crate::inner::LoopInner;
-
-/// A callback waiting in a run queue or a timer.
-pub(crate) struct CallbackCell {
-    /// Taken when run or cancelled.
-    f: RefCell<Option<Box<dyn FnOnce()>>>,
-    cancelled: Cell<bool>,
-}
-
-impl CallbackCell {
-    pub(crate) fn new(f: Box<dyn FnOnce()>) -> Rc<CallbackCell> {
-        Rc::new(CallbackCell { f: RefCell::new(Some(f)), cancelled: Cell::new(false) })
-    }
-
-    /// The callback, unless it was cancelled or already taken.
-    pub(crate) fn take(&self) -> Option<Box<dyn FnOnce()>> {
-        if self.cancelled.get() {
-            return None;
-        }
-        self.f.borrow_mut().take()
-    }
-
-    fn cancel(&self) {
-        self.cancelled.set(true);
-        let f = self.f.borrow_mut().take();
-        drop(f);
-    }
-}
 
 /// Cancels a callback scheduled with `call_soon` (asyncio's `Handle`).
 ///
@@ -79,7 +52,7 @@ impl TimerHandle {
     pub fn cancel(&self) {
         self.cell.cancel();
         if let (Some(inner), Some(key)) = (self.owner.upgrade(), self.key) {
-            let removed = inner.timers.borrow_mut().cancel(key);
+            let removed = inner.time.cancel(key);
             drop(removed);
         }
     }

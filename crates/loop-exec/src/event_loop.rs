@@ -8,258 +8,13 @@ use std::panic::Location;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::callback::{CallbackCell, Handle, TimerHandle};
-use crate::inner::{self, Config, LoopInner, TimerEntry};
-use crate::shared::LoopHandle;
-use crate::task::{Task, TaskId, TaskInfo};
-
-/// What the exception handler is told (asyncio's exception-handler
-/// `context` dict).
-#[derive(Debug, Clone)]
-pub struct ExceptionContext {
-    /// What went wrong, including the panic message.
-    pub message: String,
-    /// The task involved, if any.
-    pub task_id: Option<TaskId>,
-    /// Its name, if it has one.
-    pub task_name: Option<String>,
-    /// Where it was spawned.
-    pub location: Option<&'static Location<'static>>,
-}
-
-impl fmt::Display for ExceptionContext {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        if let Some(id) = self.task_id {
-            write!(f, " (task {id}")?;
-            if let Some(name) = &self.task_name {
-                write!(f, " `{name}`")?;
-            }
-            if let Some(loc) = self.location {
-                write!(f, ", spawned at {}:{}", loc.file(), loc.line())?;
-            }
-            f.write_str(")")?;
-        }
-        Ok(())
-    }
-}
-
-/// A loop's handler for panics nobody else will see: panics in detached
-/// tasks and in callbacks.
-pub type ExceptionHandler = Rc<dyn Fn(&ExceptionContext)>;
-
-/// The default exception handler: prints the context to stderr.
-pub(crate) fn default_exception_handler(ctx: &ExceptionContext) {
-    eprintln!("loop: {ctx}");
-}
-
-/// Counters of one loop, cheap enough to be always on.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct LoopStats {
-    /// Task polls.
-    pub polls: u64,
-    /// Turns of the loop (one reactor check each).
-    pub turns: u64,
-    /// Turns that found nothing to run and parked (or jumped a paused clock).
-    pub parks: u64,
-    /// Timers that fired.
-    pub timers_fired: u64,
-    /// Callbacks run (`call_soon`, `call_later`, `call_soon_threadsafe`).
-    pub callbacks: u64,
-    /// Task wakes that came from other threads.
-    pub remote_wakes: u64,
-    /// Tasks spawned and not finished.
-    pub tasks_alive: usize,
-    /// Timers waiting.
-    pub timers_pending: usize,
-}
-
-/// `LOOP_SEED` as a seed, if set to a number.
-///
-/// # Panics
-/// When `LOOP_SEED` is set but is not a number (a typo would otherwise
-/// silently test FIFO order).
-pub(crate) fn seed_from_env() -> Option<u64> {
-    let v = std::env::var("LOOP_SEED").ok()?;
-    let v = v.trim();
-    if v.is_empty() {
-        return None;
-    }
-    Some(v.parse().unwrap_or_else(|_| panic!("LOOP_SEED={v:?} is not a number (an unsigned 64-bit seed)")))
-}
-
-/// Configures an [`EventLoop`] (paused clock, debug mode, blocking pool).
-///
-/// ```
-/// use loop_exec::EventLoop;
-/// use std::time::Duration;
-///
-/// let ev = EventLoop::builder().paused_clock().build()?;
-/// let t0 = ev.time();
-/// ev.run_until_complete(loop_exec::sleep(Duration::from_secs(3600)));
-/// assert_eq!(ev.time() - t0, Duration::from_secs(3600)); // and it took no time
-/// # Ok::<(), std::io::Error>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct Builder {
-    config: Config,
-}
-
-impl Default for Builder {
-    fn default() -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        let debug = std::env::var_os("LOOP_DEBUG").is_some_and(|v| !v.is_empty() && v != "0");
-        let seed = seed_from_env();
-        Builder {
-            config: Config {
-                paused_clock: false,
-                debug,
-                slow_callback: Duration::from_millis(100),
-                introspection: true,
-                blocking_threads: (cores + 4).min(32),
-                blocking_keep_alive: Duration::from_secs(10),
-                shutdown_timeout: Duration::from_secs(5),
-                seed,
-            },
-        }
-    }
-}
-
-impl Builder {
-    /// The defaults: real clock, debug mode off unless `LOOP_DEBUG=1` is set,
-    /// a blocking pool of `min(32, cores + 4)` threads (asyncio's default).
-    pub fn new() -> Builder {
-        Builder::default()
-    }
-
-    /// Uses a paused clock: time moves only when the loop is idle (it jumps
-    /// to the next timer) or when advanced by hand with
-    /// [`EventLoop::advance`]. Makes timeout tests instant and deterministic.
-    pub fn paused_clock(mut self) -> Builder {
-        self.config.paused_clock = true;
-        self
-    }
-
-    /// Debug mode (asyncio's): reports (through the exception handler, which
-    /// prints to stderr by default) every poll of a task or callback that
-    /// takes longer than [`slow_callback_duration`](Self::slow_callback_duration),
-    /// naming the task and where it was spawned.
-    ///
-    /// asyncio's debug mode also checks at run time that loop-bound objects
-    /// are used on the loop's thread. Here the compiler does that, always:
-    /// [`Task`](crate::Task), [`LoopRef`], sockets and streams are not
-    /// `Send`, so handing one to another thread does not compile (the
-    /// thread-safe door is [`LoopHandle`](crate::LoopHandle)):
-    ///
-    /// ```compile_fail
-    /// loop_exec::run(async {
-    ///     let task = loop_exec::spawn(async {});
-    ///     std::thread::spawn(move || task.cancel()); // error: `Task` is not `Send`
-    /// });
-    /// ```
-    ///
-    /// ```compile_fail
-    /// loop_exec::run(async {
-    ///     let handle = loop_exec::get_running_loop();
-    ///     std::thread::spawn(move || handle.stop()); // error: `LoopRef` is not `Send`
-    /// });
-    /// ```
-    ///
-    /// ```
-    /// loop_exec::run(async {
-    ///     let handle = loop_exec::get_running_loop().handle(); // LoopHandle: Send
-    ///     std::thread::spawn(move || handle.call_soon_threadsafe(|| ())).join().unwrap();
-    /// });
-    /// ```
-    pub fn debug(mut self, on: bool) -> Builder {
-        self.config.debug = on;
-        self
-    }
-
-    /// The threshold for debug mode's slow-poll warning (default 100 ms).
-    pub fn slow_callback_duration(mut self, threshold: Duration) -> Builder {
-        self.config.slow_callback = threshold;
-        self
-    }
-
-    /// Per-task bookkeeping: poll counts and what each task waits on, as
-    /// shown by `all_tasks()` / `dump_tasks()`. On by default (it is cheap);
-    /// `false` turns it off, which `cargo xtask bench` uses to measure its
-    /// cost.
-    pub fn introspection(mut self, on: bool) -> Builder {
-        self.config.introspection = on;
-        self
-    }
-
-    /// Most threads of the blocking pool (default `min(32, cores + 4)`).
-    ///
-    /// # Panics
-    /// When `n` is zero: the pool needs at least one thread.
-    pub fn blocking_threads(mut self, n: usize) -> Builder {
-        assert!(n > 0, "blocking_threads(0): the blocking pool needs at least one thread");
-        self.config.blocking_threads = n;
-        self
-    }
-
-    /// How long an idle blocking thread waits for work before it exits
-    /// (default 10 s).
-    pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Builder {
-        self.config.blocking_keep_alive = keep_alive;
-        self
-    }
-
-    /// How long closing the loop waits for running blocking jobs (default
-    /// 5 s); threads still busy after that are left to finish on their own.
-    pub fn shutdown_timeout(mut self, timeout: Duration) -> Builder {
-        self.config.shutdown_timeout = timeout;
-        self
-    }
-
-    /// Seeded scheduling, for tests: in every turn the tasks that are ready
-    /// run in an order drawn from `seed`, instead of asyncio's FIFO.
-    /// Callbacks keep their `call_soon` order. Together with
-    /// [`paused_clock`](Builder::paused_clock) a run is reproducible from
-    /// the seed: an interleaving bug found under one seed comes back every
-    /// time under it. `LOOP_SEED=<n>` in the environment sets it for every
-    /// loop built with the defaults.
-    ///
-    /// See [`check_seeds`](crate::check_seeds) to run a test under many
-    /// seeds.
-    ///
-    /// ```
-    /// use loop_exec as aio; // in an application: `use r#loop as aio;`
-    /// use std::{cell::RefCell, rc::Rc};
-    ///
-    /// fn order(seed: u64) -> Vec<u32> {
-    ///     let ev = aio::EventLoop::builder().seed(seed).build().unwrap();
-    ///     let log = Rc::new(RefCell::new(Vec::new()));
-    ///     ev.run_until_complete(async {
-    ///         let tasks: Vec<_> = (0..8)
-    ///             .map(|i| {
-    ///                 let log = log.clone();
-    ///                 aio::spawn(async move { log.borrow_mut().push(i) })
-    ///             })
-    ///             .collect();
-    ///         for t in tasks {
-    ///             t.await.unwrap();
-    ///         }
-    ///     });
-    ///     Rc::try_unwrap(log).unwrap().into_inner()
-    /// }
-    /// assert_eq!(order(7), order(7), "one seed, one order");
-    /// assert!((0..20).any(|s| order(s) != (0..8).collect::<Vec<_>>()), "seeds permute");
-    /// ```
-    pub fn seed(mut self, seed: u64) -> Builder {
-        self.config.seed = Some(seed);
-        self
-    }
-
-    /// Creates the loop.
-    pub fn build(self) -> std::io::Result<EventLoop> {
-        Ok(EventLoop { r: LoopRef { inner: LoopInner::new(self.config)? } })
-    }
-}
+use crate::callback::{Handle, TimerHandle};
+use crate::callback_cell::CallbackCell;
+use crate::config::{Config, ExceptionContext, LoopStats};
+use crate::inner::LoopInner;
+use crate::loop_handle::LoopHandle;
+use crate::task::{Task, TaskInfo};
+use crate::time_driver::TimerEntry;
 
 /// A reference to an event loop, usable on the loop's thread (returned by
 /// [`get_running_loop`]). Everything but running and closing the loop is
@@ -277,7 +32,7 @@ impl LoopRef {
     /// The loop's current time (asyncio's `loop.time()`), from its clock:
     /// real, or paused.
     pub fn time(&self) -> Instant {
-        self.inner.clock.now()
+        self.inner.time.now()
     }
 
     /// Whether the loop is running.
@@ -292,7 +47,7 @@ impl LoopRef {
 
     /// Whether the clock is paused.
     pub fn is_clock_paused(&self) -> bool {
-        self.inner.clock.is_paused()
+        self.inner.time.is_paused()
     }
 
     /// Whether debug mode is on.
@@ -331,7 +86,7 @@ impl LoopRef {
     /// Runs `f` in the loop's next turn, after what is already queued.
     pub fn call_soon(&self, f: impl FnOnce() + 'static) -> Handle {
         let cell = CallbackCell::new(Box::new(f));
-        self.inner.push_call(cell.clone());
+        self.inner.queue.push_call(cell.clone());
         Handle { cell }
     }
 
@@ -348,9 +103,8 @@ impl LoopRef {
         let cell = CallbackCell::new(Box::new(f));
         // A "never" deadline (`call_later(Duration::MAX, ..)`) gets no timer:
         // nothing could fire it, and a paused clock must not jump to it.
-        let tick = self.inner.clock.deadline_tick(when);
-        let never = loop_time::is_never(when, self.inner.turn_start.get());
-        let key = (!never).then(|| self.inner.timers.borrow_mut().insert(tick, TimerEntry::Call(cell.clone())));
+        let time = &self.inner.time;
+        let key = (!time.is_never(when)).then(|| time.insert(when, TimerEntry::Call(cell.clone())));
         TimerHandle { cell, key, when, owner: Rc::downgrade(&self.inner) }
     }
 
@@ -432,12 +186,12 @@ pub struct EventLoop {
 impl EventLoop {
     /// A loop with the default settings.
     pub fn new() -> std::io::Result<EventLoop> {
-        Builder::default().build()
+        EventLoop::with_config(Config::from_env())
     }
 
-    /// A builder for a loop with other settings.
-    pub fn builder() -> Builder {
-        Builder::default()
+    /// A loop with these settings (`Builder::build`).
+    pub(crate) fn with_config(config: Config) -> std::io::Result<EventLoop> {
+        Ok(EventLoop { r: LoopRef { inner: LoopInner::new(config)? } })
     }
 
     /// Runs the loop until `future` completes; returns its output.
@@ -479,7 +233,7 @@ impl EventLoop {
     /// # Panics
     /// When the clock is real (build with [`Builder::paused_clock`]).
     pub fn advance(&self, by: Duration) {
-        self.r.inner.clock.advance(by);
+        self.r.inner.time.advance(by);
     }
 
     /// A [`LoopRef`] to this loop.
@@ -531,7 +285,7 @@ impl fmt::Debug for EventLoop {
 /// code, `.await` the future instead), or when the OS refuses a poller.
 pub fn run<F: Future>(future: F) -> F::Output {
     assert!(
-        !inner::is_running_here(),
+        !crate::current::is_running_here(),
         "loop::run() called while an event loop is already running on this thread: \
          inside async code, `.await` the future (or `loop::spawn` it) instead"
     );
@@ -563,56 +317,12 @@ pub fn run<F: Future>(future: F) -> F::Output {
 /// When no loop is running on this thread; see [`try_get_running_loop`].
 #[track_caller]
 pub fn get_running_loop() -> LoopRef {
-    try_get_running_loop().unwrap_or_else(|| inner::no_running_loop("get_running_loop()"))
+    try_get_running_loop().unwrap_or_else(|| crate::current::no_running_loop("get_running_loop()"))
 }
 
 /// The loop running on this thread, or `None`.
 pub fn try_get_running_loop() -> Option<LoopRef> {
-    inner::current_rc().map(|inner| LoopRef { inner })
-}
-
-/// Spawns a task on the running loop (asyncio's `create_task`). The future
-/// need not be `Send`. It first runs after the caller yields.
-///
-/// ```
-/// use std::rc::Rc;
-/// use std::cell::Cell;
-///
-/// let count = loop_exec::run(async {
-///     let hits = Rc::new(Cell::new(0)); // not Send: fine on one loop
-///     let tasks: Vec<_> = (0..3).map(|_| {
-///         let hits = hits.clone();
-///         loop_exec::spawn(async move { hits.set(hits.get() + 1) })
-///     }).collect();
-///     for t in tasks {
-///         t.await.unwrap();
-///     }
-///     hits.get()
-/// });
-/// assert_eq!(count, 3);
-/// ```
-///
-/// # Panics
-/// When no loop is running on this thread.
-#[track_caller]
-pub fn spawn<F>(future: F) -> Task<F::Output>
-where
-    F: Future + 'static,
-{
-    let location = Location::caller();
-    inner::with_current(|inner| inner.spawn(future, None, location))
-        .unwrap_or_else(|| inner::no_running_loop("spawn()"))
-}
-
-/// Alias of [`spawn`], asyncio's name.
-#[track_caller]
-pub fn create_task<F>(future: F) -> Task<F::Output>
-where
-    F: Future + 'static,
-{
-    let location = Location::caller();
-    inner::with_current(|inner| inner.spawn(future, None, location))
-        .unwrap_or_else(|| inner::no_running_loop("create_task()"))
+    crate::current::current_rc().map(|inner| LoopRef { inner })
 }
 
 /// The task being polled, if called from inside a task (the future given to
@@ -628,7 +338,7 @@ where
 /// });
 /// ```
 pub fn current_task() -> Option<TaskInfo> {
-    inner::with_current(|inner| inner.current_task()).flatten()
+    crate::current::with_current(|inner| inner.current_task()).flatten()
 }
 
 /// A readable table of every unfinished task of the running loop (id,
@@ -683,5 +393,6 @@ pub fn dump_tasks() -> String {
 /// When no loop is running on this thread.
 #[track_caller]
 pub fn all_tasks() -> Vec<TaskInfo> {
-    inner::with_current(|inner| inner.all_tasks()).unwrap_or_else(|| inner::no_running_loop("all_tasks()"))
+    crate::current::with_current(|inner| inner.all_tasks())
+        .unwrap_or_else(|| crate::current::no_running_loop("all_tasks()"))
 }

@@ -23,17 +23,32 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod blocking;
+mod blocking_pool;
+mod builder;
 mod callback;
+mod callback_cell;
 mod combinators;
+mod config;
 mod context;
+mod current;
 mod event_loop;
 mod inner;
+mod introspection;
+mod loop_handle;
+mod loop_shared;
+mod panics;
+mod run_queue;
+mod scheduler;
+mod seeded_order;
 mod seeds;
-mod shared;
+mod spawn;
 mod structured;
 mod task;
 mod task_group;
+mod task_registry;
+mod threadsafe;
 mod time;
+mod time_driver;
 mod wait_site;
 mod woken;
 
@@ -41,21 +56,24 @@ mod woken;
 mod tests;
 
 pub use blocking::{spawn_blocking, to_thread};
+pub use builder::Builder;
 pub use callback::{Handle, TimerHandle};
 pub use combinators::{gather, try_gather, yield_now, Gather, TryGather, YieldNow};
+pub use config::{ExceptionContext, ExceptionHandler, LoopStats};
 pub use context::{LocalKey, Scoped};
 pub use event_loop::{
-    all_tasks, create_task, current_task, dump_tasks, get_running_loop, run, spawn, try_get_running_loop, Builder,
-    EventLoop, ExceptionContext, ExceptionHandler, LoopRef, LoopStats,
+    all_tasks, current_task, dump_tasks, get_running_loop, run, try_get_running_loop, EventLoop, LoopRef,
 };
+pub use loop_handle::{LoopClosed, LoopHandle};
 pub use loop_sync::{CancelledError, InvalidStateError, ResultCell};
 pub use seeds::check_seeds;
-pub use shared::{LoopClosed, LoopHandle, ThreadsafeTask};
+pub use spawn::{create_task, spawn, TaskBuilder};
 pub use structured::{
     as_completed, shield, wait, AsCompleted, AsCompletedWithin, EmptyWait, ReturnWhen, Shield, TimeoutScope,
 };
-pub use task::{Task, TaskBuilder, TaskError, TaskId, TaskInfo, TaskState, WaitInfo};
+pub use task::{Task, TaskError, TaskId, TaskInfo, TaskState, WaitInfo};
 pub use task_group::{ChildError, ChildHandle, GroupClosed, GroupError, GroupHandle, TaskGroup};
+pub use threadsafe::ThreadsafeTask;
 pub use time::{interval, sleep, sleep_until, timeout_at, wait_for, Interval, Sleep, Timeout, TimeoutError};
 pub use wait_site::WaitSite;
 

@@ -1,45 +1,11 @@
-//! Seeded scheduling (see [`Builder::seed`](crate::Builder::seed)): the
-//! order a turn's tasks run in, and running a test body under many seeds.
+//! [`check_seeds`]: running a test body under many scheduling seeds (see
+//! [`Builder::seed`](crate::Builder::seed); the order itself is
+//! `SeededOrder`, in seeded_order.rs).
 
-use std::cell::Cell;
 use std::future::Future;
-use std::panic::{self, AssertUnwindSafe};
 
-use crate::event_loop::{seed_from_env, EventLoop};
-use crate::inner::Runnable;
-
-/// A seeded loop's order of each turn: a splitmix64 generator permuting the
-/// tasks of the batch the turn runs.
-pub(crate) struct SeededOrder {
-    rng: Cell<u64>,
-}
-
-impl SeededOrder {
-    pub(crate) fn new(seed: u64) -> SeededOrder {
-        SeededOrder { rng: Cell::new(seed) }
-    }
-
-    /// Permutes the tasks in `batch` (the entries this turn runs).
-    /// Callbacks keep their places, so `call_soon` order stays FIFO as
-    /// asyncio promises; only the interleaving of tasks changes, which any
-    /// correct program must tolerate.
-    pub(crate) fn shuffle_tasks(&self, batch: &mut [Runnable]) {
-        let tasks: Vec<usize> = (0..batch.len()).filter(|&i| matches!(batch[i], Runnable::Task(_))).collect();
-        for k in (1..tasks.len()).rev() {
-            let j = (self.next() % (k as u64 + 1)) as usize;
-            batch.swap(tasks[k], tasks[j]);
-        }
-    }
-
-    /// splitmix64.
-    fn next(&self) -> u64 {
-        let mut z = self.rng.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
-        self.rng.set(z);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
+use crate::config::seed_from_env;
+use crate::event_loop::EventLoop;
 
 /// Runs `body(seed)` once for each seed, each time on a fresh loop with a
 /// paused clock and that seed, so that the ready tasks of every turn run in
@@ -92,14 +58,9 @@ where
             .seed(seed)
             .build()
             .unwrap_or_else(|e| panic!("check_seeds: could not build a loop: {e}"));
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| ev.run_until_complete(body(seed))));
+        let outcome = crate::panics::catch(|| ev.run_until_complete(body(seed)));
         drop(ev);
-        if let Err(payload) = outcome {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "(a panic without a message)".into());
+        if let Err(message) = outcome {
             panic!("failed under scheduling seed {seed} (replay it alone with LOOP_SEED={seed}): {message}");
         }
     }

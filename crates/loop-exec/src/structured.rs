@@ -371,8 +371,8 @@ impl TimeoutScope {
     /// # Panics
     /// When no event loop runs on this thread.
     pub fn after(timeout: Duration) -> TimeoutScope {
-        let now = crate::inner::with_current(|i| i.clock.now())
-            .unwrap_or_else(|| crate::inner::no_running_loop("TimeoutScope::after"));
+        let now = crate::current::with_current(|i| i.time.now())
+            .unwrap_or_else(|| crate::current::no_running_loop("TimeoutScope::after"));
         TimeoutScope::at(loop_time::deadline_after(now, timeout))
     }
 
@@ -430,7 +430,7 @@ impl TimeoutScope {
             match Pin::new(sleep).poll(cx) {
                 Poll::Ready(()) => {
                     self.state.expired.set(true);
-                    let now = crate::inner::with_current(|i| i.clock.now()).unwrap_or_else(Instant::now);
+                    let now = crate::current::with_current(|i| i.time.now()).unwrap_or_else(Instant::now);
                     // (Still on the stack: `enclosing_expired` skips us.)
                     if enclosing_expired(now) {
                         // An enclosing scope expired too: it reports the

@@ -4,12 +4,12 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
-use std::panic::{self, AssertUnwindSafe, Location};
-use std::pin::Pin;
+use std::panic::Location;
+
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
-use crate::task::raw::panic_payload_message;
+use crate::panics::CatchUnwind;
 use crate::woken::WokenSet;
 use crate::{Task, TaskError, TaskId};
 
@@ -57,7 +57,7 @@ impl<T, E> GroupState<T, E> {
     /// turn its error into `Cancelled`, since a task cancelled during its
     /// last poll ends cancelled), and wakes the scoped body to cancel it.
     fn cancel_all(&self) {
-        let me = crate::inner::with_current(|i| i.current_task_id()).flatten();
+        let me = crate::current::with_current(|i| i.introspection.current_task_id()).flatten();
         for t in self.tasks.borrow().iter() {
             if Some(t.id()) != me {
                 t.cancel();
@@ -334,7 +334,7 @@ where
     let child = async move {
         // Set however the child ends: returns, fails, panics or is cancelled.
         let _signal = signal;
-        let outcome = match (CatchUnwind { future }).await {
+        let outcome = match CatchUnwind::new(future).await {
             Ok(Ok(v)) => return Ok(v),
             Ok(Err(e)) => ChildError::Failed(e),
             Err(message) => ChildError::Panicked(message),
@@ -347,8 +347,8 @@ where
         }
         Err(outcome)
     };
-    let task = crate::inner::with_current(|inner| inner.spawn(child, name.map(Box::new), location))
-        .unwrap_or_else(|| crate::inner::no_running_loop("TaskGroup::spawn"));
+    let task = crate::current::with_current(|inner| inner.spawn(child, name.map(Box::new), location))
+        .unwrap_or_else(|| crate::current::no_running_loop("TaskGroup::spawn"));
     let id = task.id();
     state.tasks.borrow_mut().push(task);
     Ok(ChildHandle { group: Rc::downgrade(state), id, done })
@@ -444,26 +444,5 @@ impl<T, E> fmt::Debug for TaskGroup<T, E> {
 impl<T, E> fmt::Debug for GroupHandle<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GroupHandle").field("open", &(self.state.strong_count() > 0)).finish()
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// Polls a future, turning a panic into `Err(message)`.
-    struct CatchUnwind<F> {
-        #[pin]
-        future: F,
-    }
-}
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, String>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let future = self.project().future;
-        match panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready(Err(panic_payload_message(&*payload))),
-        }
     }
 }

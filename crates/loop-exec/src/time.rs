@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use loop_time::TimerKey;
 use pin_project_lite::pin_project;
 
-use crate::inner::{self, LoopInner, TimerEntry};
+use crate::inner::LoopInner;
+use crate::time_driver::TimerEntry;
 
 /// When a [`Sleep`] is due: fixed at creation when a loop is running, else
 /// on first poll.
@@ -69,7 +70,7 @@ fn loop_id(inner: &LoopInner) -> usize {
 #[track_caller]
 #[inline]
 pub fn sleep(duration: Duration) -> Sleep {
-    let deadline = match inner::with_current(|inner| inner.clock.now()) {
+    let deadline = match crate::current::with_current(|inner| inner.time.now()) {
         _ if duration.as_secs() >= NEVER_SECS => Deadline::Never,
         Some(now) => Deadline::At(now + duration),
         None => Deadline::After(duration),
@@ -92,7 +93,7 @@ impl Deadline {
     /// time, no clock read; off the `sleep` path, which decides from its
     /// duration).
     fn until(deadline: Instant) -> Deadline {
-        let never = inner::with_current(|i| loop_time::is_never(deadline, i.turn_start.get()));
+        let never = crate::current::with_current(|i| i.time.is_never(deadline));
         if never == Some(true) {
             Deadline::Never
         } else {
@@ -112,7 +113,7 @@ impl Sleep {
     /// When this sleep ends (resolved against the running loop's clock if it
     /// was created outside one and not yet polled).
     pub fn deadline(&self) -> Instant {
-        let now = || inner::with_current(|i| i.clock.now()).unwrap_or_else(Instant::now);
+        let now = || crate::current::with_current(|i| i.time.now()).unwrap_or_else(Instant::now);
         match self.deadline {
             Deadline::At(at) => at,
             Deadline::After(d) => loop_time::deadline_after(now(), d),
@@ -123,7 +124,7 @@ impl Sleep {
     /// Whether the deadline has passed on the running loop's clock.
     pub fn is_elapsed(&self) -> bool {
         match self.deadline {
-            Deadline::At(at) => inner::with_current(|i| i.clock.now() >= at).unwrap_or(false),
+            Deadline::At(at) => crate::current::with_current(|i| i.time.now() >= at).unwrap_or(false),
             Deadline::After(_) | Deadline::Never => false,
         }
     }
@@ -147,9 +148,9 @@ impl Sleep {
 
     fn cancel_timer(&mut self) {
         if let Some((key, id)) = self.timer.take() {
-            inner::with_current(|inner| {
+            crate::current::with_current(|inner| {
                 if loop_id(inner) == id {
-                    let entry = inner.timers.borrow_mut().cancel(key);
+                    let entry = inner.time.cancel(key);
                     drop(entry);
                 }
             });
@@ -164,9 +165,9 @@ impl Sleep {
         // and it saves a clock read on the hot register/cancel path.
         let first_poll = !matches!(self.timer, Some((_, owner)) if owner == id);
         let now = if first_poll && matches!(self.deadline, Deadline::At(_)) {
-            inner.turn_start.get()
+            inner.time.turn_start()
         } else {
-            inner.clock.now()
+            inner.time.now()
         };
         let deadline = match self.deadline {
             Deadline::At(at) => at,
@@ -182,14 +183,9 @@ impl Sleep {
             self.cancel_timer();
             return Poll::Ready(());
         }
-        let mut timers = inner.timers.borrow_mut();
         if let Some((key, owner)) = self.timer {
-            if owner == id {
-                if let Some(TimerEntry::Wake(slot)) = timers.get_mut(key) {
-                    if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                        *slot = Some(cx.waker().clone());
-                    }
-                    drop(timers);
+            if owner == id && inner.time.update_waker(key, cx.waker()) {
+                {
                     if !self.quiet {
                         inner.record_wait(loop_sync::WaitKind::Sleep, self.location);
                     }
@@ -197,10 +193,8 @@ impl Sleep {
                 }
             }
         }
-        let tick = inner.clock.deadline_tick(deadline);
-        let key = timers.insert(tick, TimerEntry::Wake(Some(cx.waker().clone())));
+        let key = inner.time.insert(deadline, TimerEntry::Wake(Some(cx.waker().clone())));
         self.timer = Some((key, id));
-        drop(timers);
         if !self.quiet {
             inner.record_wait(loop_sync::WaitKind::Sleep, self.location);
         }
@@ -213,7 +207,8 @@ impl Future for Sleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        inner::with_current(|inner| this.poll_on(inner, cx)).unwrap_or_else(|| inner::no_running_loop("sleep()"))
+        crate::current::with_current(|inner| this.poll_on(inner, cx))
+            .unwrap_or_else(|| crate::current::no_running_loop("sleep()"))
     }
 }
 
@@ -367,7 +362,8 @@ impl Interval {
 
     /// `poll_tick`, with the wait reported at `at`.
     fn poll_tick_at(&mut self, cx: &mut Context<'_>, at: &'static Location<'static>) -> Poll<Instant> {
-        let now = inner::with_current(|i| i.clock.now()).unwrap_or_else(|| inner::no_running_loop("Interval::tick"));
+        let now = crate::current::with_current(|i| i.time.now())
+            .unwrap_or_else(|| crate::current::no_running_loop("Interval::tick"));
         let due = *self.next.get_or_insert(now);
         if now < due {
             let sleep = self.sleep.get_or_insert_with(|| sleep_until(due));

@@ -8,8 +8,6 @@ use std::task::{Context, Poll};
 use loop_sync::WaitKind;
 use pin_project_lite::pin_project;
 
-use crate::inner;
-
 pin_project! {
     /// A future whose waits are reported at one place: the line that
     /// created it.
@@ -70,7 +68,9 @@ impl<F: Future> Future for WaitSite<F> {
         let this = self.project();
         let polled = this.future.poll(cx);
         if polled.is_pending() {
-            inner::with_current(|inner| inner.record_wait_site(*this.kind, this.location));
+            crate::current::with_current(|inner| {
+                inner.introspection.record_wait_site(*this.kind, this.location, inner.time.turn_tick())
+            });
         }
         polled
     }

@@ -1,4 +1,4 @@
-//! `Task<T>`: the handle to a spawned task, and the builder for named tasks.
+//! `Task<T>`: the handle to a spawned task.
 
 use std::fmt;
 use std::future::Future;
@@ -6,11 +6,9 @@ use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
-use super::raw::{self, TaskRef};
-use super::state::{AWAITED, CANCELLED, COMPLETE};
+use super::raw::TaskRef;
 use super::{TaskError, TaskId};
 
 /// A handle to a task running on an event loop (asyncio's `Task`).
@@ -71,19 +69,16 @@ impl<T> Task<T> {
     /// failed). Returns `false` when the task had already finished (then
     /// nothing changes).
     pub fn cancel(&self) -> bool {
-        let header = self.raw.header();
-        if !raw::mark_cancelled(header) {
+        if !self.raw.header().state.request_cancel() {
             return false;
         }
-        if self.raw.mark_scheduled() {
-            crate::inner::schedule(self.raw.clone_ref());
-        }
+        self.raw.wake_by_ref();
         true
     }
 
     /// Whether the task has finished: returned, panicked, or been cancelled.
     pub fn is_done(&self) -> bool {
-        self.raw.header().state.load(Ordering::Acquire) & COMPLETE != 0
+        self.raw.header().state.load().is_complete()
     }
 
     /// Whether the task *ended* cancelled (asyncio's `cancelled()`): its
@@ -92,8 +87,8 @@ impl<T> Task<T> {
     /// and false for a task whose cleanup panicked while it was cancelled
     /// (that one ended [`TaskError::Panicked`]).
     pub fn is_cancelled(&self) -> bool {
-        let state = self.raw.header().state.load(Ordering::Acquire);
-        state & (COMPLETE | CANCELLED) == COMPLETE | CANCELLED && !self.is_panicked()
+        let state = self.raw.header().state.load();
+        state.is_complete() && state.is_cancel_requested() && !self.is_panicked()
     }
 
     /// Whether [`cancel`](Task::cancel) was called before the task finished
@@ -102,7 +97,7 @@ impl<T> Task<T> {
     /// then returned without reaching another await point (asyncio's
     /// `test_cancel_at_end`).
     pub fn cancel_requested(&self) -> bool {
-        self.raw.header().state.load(Ordering::Acquire) & CANCELLED != 0
+        self.raw.header().state.load().is_cancel_requested()
     }
 
     /// The task's name, if it was spawned with one.
@@ -137,15 +132,15 @@ impl<T> Task<T> {
         drop(waker);
         // COMPLETE and AWAITED only change on this (the loop's) thread, so
         // one load sees them as they are.
-        let state = header.state.load(Ordering::Acquire);
-        if cancel_if_awaited && state & (AWAITED | COMPLETE) == AWAITED {
+        let state = header.state.load();
+        if cancel_if_awaited && state.is_awaited_running() {
             // Awaited and dropped before it finished: the awaiter was
             // cancelled (or timed out), and so is what it awaited.
             cancel_awaited(&self.raw);
         }
-        if state & COMPLETE != 0 {
+        if state.is_complete() {
             if let Some(message) = self.raw.panic_message() {
-                crate::inner::report_unawaited_panic(header, message);
+                self.raw.scheduler().unhandled_panic(header, message);
             }
             self.raw.drop_stage();
         }
@@ -164,9 +159,8 @@ impl<T> Task<T> {
         mark: bool,
         at: &'static Location<'static>,
     ) -> Poll<Result<T, TaskError>> {
-        let header = self.raw.header();
-        if header.state.load(Ordering::Acquire) & COMPLETE == 0 {
-            wait_for_join(header, cx, mark, at);
+        if !self.raw.header().state.load().is_complete() {
+            wait_for_join(&self.raw, cx, mark, at);
             return Poll::Pending;
         }
         let mut out = Poll::Pending;
@@ -193,11 +187,10 @@ impl<T> Task<T> {
 
     /// [`poll_finished`](Task::poll_finished), with the wait noted at `at`.
     pub(crate) fn poll_finished_at(&self, cx: &mut Context<'_>, at: &'static Location<'static>) -> Poll<()> {
-        let header = self.raw.header();
-        if header.state.load(Ordering::Acquire) & COMPLETE != 0 {
+        if self.raw.header().state.load().is_complete() {
             return Poll::Ready(());
         }
-        wait_for_join(header, cx, false, at);
+        wait_for_join(&self.raw, cx, false, at);
         Poll::Pending
     }
 }
@@ -223,8 +216,8 @@ impl<T> Drop for Task<T> {
 #[cold]
 #[inline(never)]
 fn cancel_awaited(raw: &TaskRef) {
-    if raw::mark_cancelled(raw.header()) && raw.mark_scheduled() {
-        crate::inner::schedule(raw.clone_ref());
+    if raw.header().state.request_cancel() {
+        raw.wake_by_ref();
     }
 }
 
@@ -235,65 +228,6 @@ impl<T> fmt::Debug for Task<T> {
             .field("name", &self.name())
             .field("done", &self.is_done())
             .finish()
-    }
-}
-
-/// Spawns tasks with a name (asyncio's `create_task(coro, name=...)`).
-///
-/// ```
-/// use loop_exec::{EventLoop, TaskBuilder};
-///
-/// let ev = EventLoop::new()?;
-/// let name = ev.run_until_complete(async {
-///     let task = TaskBuilder::new().name("fetch-3").spawn(async { 1 });
-///     let name = task.name().map(str::to_owned);
-///     task.await.unwrap();
-///     name
-/// });
-/// assert_eq!(name.as_deref(), Some("fetch-3"));
-/// # Ok::<(), std::io::Error>(())
-/// ```
-#[derive(Debug, Default, Clone)]
-pub struct TaskBuilder {
-    name: Option<String>,
-}
-
-impl TaskBuilder {
-    /// A builder with no name set.
-    pub fn new() -> TaskBuilder {
-        TaskBuilder::default()
-    }
-
-    /// Names the task (shown by `all_tasks()`, panics reports and debug
-    /// warnings).
-    pub fn name(mut self, name: impl Into<String>) -> TaskBuilder {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// Spawns the future on the running loop.
-    ///
-    /// # Panics
-    /// When no event loop is running on this thread.
-    #[track_caller]
-    pub fn spawn<F>(self, future: F) -> Task<F::Output>
-    where
-        F: Future + 'static,
-    {
-        let location = Location::caller();
-        let name = self.name.map(Box::new);
-        crate::inner::with_current(|inner| inner.spawn(future, name, location))
-            .unwrap_or_else(|| crate::inner::no_running_loop("TaskBuilder::spawn"))
-    }
-
-    /// Spawns the future on the given loop (running or not).
-    #[track_caller]
-    pub fn spawn_on<F>(self, ev: &crate::LoopRef, future: F) -> Task<F::Output>
-    where
-        F: Future + 'static,
-    {
-        let location = Location::caller();
-        ev.inner().spawn(future, self.name.map(Box::new), location)
     }
 }
 
@@ -311,17 +245,9 @@ impl TaskBuilder {
 /// When the waiter runs on another loop of this thread: that wait could
 /// never end (the other loop does not run meanwhile), misuse as asyncio's
 /// "attached to a different loop" is.
-pub(crate) fn wait_for_join(header: &raw::Header, cx: &mut Context<'_>, mark: bool, at: &'static Location<'static>) {
-    let other_loop = crate::inner::with_current(|inner| {
-        if !std::sync::Arc::ptr_eq(&inner.shared, &header.shared) {
-            return true;
-        }
-        if !in_std(at) {
-            inner.record_wait(loop_sync::WaitKind::TaskJoin, at);
-        }
-        false
-    });
-    if other_loop == Some(true) {
+pub(crate) fn wait_for_join(raw: &TaskRef, cx: &mut Context<'_>, mark: bool, at: &'static Location<'static>) {
+    let header = raw.header();
+    if raw.scheduler().other_loop_running_here() {
         let meta = &header.meta;
         let name = meta.name.as_deref().map_or_else(String::new, |n| format!(" `{n}`"));
         panic!(
@@ -331,8 +257,9 @@ pub(crate) fn wait_for_join(header: &raw::Header, cx: &mut Context<'_>, mark: bo
             meta.id, meta.location,
         );
     }
-    if mark && header.state.load(Ordering::Relaxed) & AWAITED == 0 {
-        header.state.fetch_or(AWAITED, Ordering::Relaxed);
+    note_join_wait(at);
+    if mark {
+        header.state.mark_awaited();
     }
     // SAFETY: the join waker is only touched on the loop's thread, and the
     // handle is not `Send`, so we are on it.
@@ -353,6 +280,6 @@ fn in_std(at: &'static Location<'static>) -> bool {
 /// joins that are not `Task`s, like `ThreadsafeTask`).
 pub(crate) fn note_join_wait(at: &'static Location<'static>) {
     if !in_std(at) {
-        crate::inner::with_current(|inner| inner.record_wait(loop_sync::WaitKind::TaskJoin, at));
+        loop_sync::note_wait(loop_sync::WaitKind::TaskJoin, at);
     }
 }

@@ -1,6 +1,7 @@
 //! Tasks: the unit of concurrency on an event loop.
 
 mod handle;
+pub(crate) mod meta;
 pub(crate) mod raw;
 pub(crate) mod state;
 
@@ -10,7 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub(crate) use handle::note_join_wait;
-pub use handle::{Task, TaskBuilder};
+pub use handle::Task;
+use raw::{Header, TaskRef};
 
 /// Why a task produced no value.
 ///
@@ -154,4 +156,31 @@ impl fmt::Display for TaskInfo {
         let about = if self.busy_estimated { "~" } else { "" };
         write!(f, ", {} polls, busy {about}{:.3?}, age {:.3?}", self.polls, self.busy, self.age)
     }
+}
+
+/// The seam between tasks and whatever runs them (tokio's `Schedule`).
+///
+/// A task cell stores its scheduler (an `S: Schedule`) beside its header,
+/// and its vtable knows `S`: a waker calls `Schedule::schedule` without
+/// this module knowing what a loop is. The event loop's implementation
+/// (for `Arc<LoopShared>`) is in `scheduler.rs`.
+///
+/// How a task is queued and who owns it.
+pub(crate) trait Schedule: Send + Sync + 'static {
+    /// Queues a woken task (its `SCHEDULED` bit was just set by the caller).
+    /// Called from any thread: on the owner thread while the loop runs it
+    /// goes to the local queue, elsewhere through the injection queue.
+    fn schedule(&self, task: TaskRef);
+
+    /// Whether a loop other than this scheduler's runs on the calling
+    /// thread (a task handle can only be awaited from its own loop).
+    fn other_loop_running_here(&self) -> bool;
+
+    /// Whether the calling thread is the owner thread, the only one that may
+    /// touch a task's future and output. Checked by debug assertions.
+    fn on_owner_thread(&self) -> bool;
+
+    /// A task nobody awaits ended in a panic: report it (asyncio's
+    /// exception handler).
+    fn unhandled_panic(&self, header: &Header, message: String);
 }

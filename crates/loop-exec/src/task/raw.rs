@@ -1,69 +1,35 @@
-//! The task cell: one allocation holding header, future and output, and the
-//! raw waker vtable over a pointer to it.
+//! The task cell: one allocation holding header, scheduler, future and
+//! output; `TaskRef`, an owned reference to it; and the raw waker over a
+//! pointer to it.
+//!
+//! Which thread may do what: the state word (`state.rs`) and the scheduler
+//! are used from any thread (by wakers); the stage (future or output), the
+//! join waker and the metadata only on the owner thread, the loop's. The
+//! methods that touch the stage check that in debug builds
+//! (`Schedule::on_owner_thread`).
 
-use std::cell::{Cell, UnsafeCell};
+use std::cell::UnsafeCell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
-use std::panic::{self, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use super::state::{CANCELLED, COMPLETE, HANDLE, REF_MASK, REF_ONE};
-use super::{TaskError, TaskId};
-use crate::shared::LoopShared;
+use super::meta::TaskMeta;
+use super::state::{Release, State};
+use super::{Schedule, TaskError};
+use crate::panics;
 
-/// What the loop knows about a task, for `all_tasks()` and error messages.
-/// Only touched on the loop's thread.
-#[repr(C)] // `packed`, touched on every poll, first: next to the header's `state`
-pub(crate) struct TaskMeta {
-    /// Bits 0-23: index of the task's entry in the loop's registry of live
-    /// tasks. Bits 24-31: the `WaitKind::code` of what the task waits on (0:
-    /// nothing reported), set by the leaf future that last returned
-    /// `Pending` and cleared at every poll. Bit 32: whether the previous
-    /// poll ended with a wait reported (so a report in this poll can tell a
-    /// continuing wait from a new one). Bits 33-63: the number of polls
-    /// (saturating). Packed to keep tasks small, and so that the per-poll
-    /// bookkeeping is one load and one store.
-    packed: Cell<u64>,
-    /// Unique in the process.
-    pub(crate) id: TaskId,
-    /// Set through the task builder. `Box<String>` on purpose: a thin
-    /// pointer keeps every task 8 bytes smaller; only named tasks pay.
-    #[allow(clippy::box_collection)]
-    pub(crate) name: Option<Box<String>>,
-    /// Where `spawn` was called.
-    pub(crate) location: &'static Location<'static>,
-    /// When the task was spawned: the loop's clock tick (ms, wrapping) at
-    /// the start of that turn.
-    pub(crate) created_tick: u32,
-    /// Loop tick (ms, wrapping) when that wait began.
-    pub(crate) waiting_since: Cell<u32>,
-    /// The source location of the wait.
-    pub(crate) waiting_at: Cell<Option<&'static Location<'static>>>,
-    /// Time spent inside the future's `poll`, in nanoseconds: every poll
-    /// timed in debug mode, else an unbiased estimate from sampled turns
-    /// (see `LoopInner::sample_turn`).
-    pub(crate) busy_ns: Cell<u64>,
-}
-
-/// The first part of every task cell, whatever its future type.
-///
-/// `state` and `shared` are used from any thread (by wakers); everything
-/// else only on the loop's thread.
+/// The first part of every task cell, whatever its future and scheduler.
 #[repr(C)]
 pub(crate) struct Header {
-    /// Flags and reference count (see `state.rs`).
-    pub(crate) state: AtomicUsize,
-    /// Functions that know the concrete future type.
+    /// Flags and reference count (see `state.rs`). Any thread.
+    pub(crate) state: State,
+    /// Functions that know the concrete future and scheduler types.
     vtable: &'static TaskVtable,
-    /// The loop the task belongs to: where wakes are sent.
-    pub(crate) shared: Arc<LoopShared>,
-    /// Waker of whoever awaits the `Task<T>` handle.
+    /// Waker of whoever awaits the `Task<T>` handle. Owner thread only.
     pub(crate) join_waker: UnsafeCell<Option<Waker>>,
-    /// Name, id, location, counters.
+    /// Name, id, location, counters. Owner thread only.
     pub(crate) meta: TaskMeta,
 }
 
@@ -79,6 +45,11 @@ struct TaskVtable {
     drop_stage: unsafe fn(NonNull<Header>),
     /// The panic message, if the task ended in a panic.
     panic_message: unsafe fn(NonNull<Header>) -> Option<String>,
+    /// Hands a reference to the scheduler's queue (the hot half of the
+    /// scheduler, called directly).
+    schedule: unsafe fn(NonNull<Header>, TaskRef),
+    /// The scheduler, for its cold methods.
+    scheduler: unsafe fn(NonNull<Header>) -> NonNull<dyn Schedule>,
     /// Frees the cell.
     dealloc: unsafe fn(NonNull<Header>),
 }
@@ -93,8 +64,11 @@ enum Stage<F: Future> {
 /// The whole allocation. `repr(C)` puts the header first, so a pointer to
 /// the cell is a pointer to its header.
 #[repr(C)]
-struct TaskCell<F: Future> {
+struct TaskCell<F: Future, S> {
     header: Header,
+    /// Where wakes go; any thread.
+    scheduler: S,
+    /// Owner thread only.
     stage: UnsafeCell<Stage<F>>,
 }
 
@@ -104,120 +78,34 @@ pub(crate) struct TaskRef {
 }
 
 // SAFETY: a `TaskRef` may travel to other threads (in the injection queue or
-// inside a `Waker`). Off the loop's thread it is only used to touch the
-// atomic `state`, the `Arc<LoopShared>`, and to drop the reference. The
-// future and output are only touched by the loop's thread: a task whose
+// inside a `Waker`). Off the owner thread it is only used to touch the
+// atomic `state`, the (`Send + Sync`) scheduler, and to drop the reference.
+// The future and output are only touched on the owner thread: a task whose
 // future is alive is always referenced by the loop's registry, so the last
 // reference can only be dropped elsewhere once the future is gone, and the
 // output of a task is dropped by its (non-`Send`) handle or by the loop.
 unsafe impl Send for TaskRef {}
 // SAFETY: as for `Send`: shared access from other threads only touches
-// the atomic state and the `Arc`.
+// the atomic state and the scheduler.
 unsafe impl Sync for TaskRef {}
 
-/// Registry slots must fit in 24 bits (see `TaskMeta::packed`).
-pub(crate) const MAX_SLOT: u32 = (1 << 24) - 1;
-
-/// The wait-code bits of `TaskMeta::packed`.
-const WAIT_BITS: u64 = 0xFF << 24;
-/// `TaskMeta::packed`: the previous poll ended waiting.
-const WAITED_BEFORE: u64 = 1 << 32;
-/// `TaskMeta::packed`: one poll in the count.
-const ONE_POLL: u64 = 1 << 33;
-
-impl TaskMeta {
-    /// Bookkeeping for a task in registry slot 0, not waiting, never polled.
-    #[allow(clippy::box_collection)] // see `name`
-    pub(crate) fn new(
-        id: TaskId,
-        name: Option<Box<String>>,
-        location: &'static Location<'static>,
-        created_tick: u32,
-    ) -> TaskMeta {
-        TaskMeta {
-            id,
-            name,
-            location,
-            packed: Cell::new(0),
-            created_tick,
-            waiting_since: Cell::new(0),
-            waiting_at: Cell::new(None),
-            busy_ns: Cell::new(0),
-        }
-    }
-
-    /// The task's registry slot.
-    pub(crate) fn registry_slot(&self) -> usize {
-        (self.packed.get() as u32 & MAX_SLOT) as usize
-    }
-
-    /// Records the task's registry slot (at most `MAX_SLOT`).
-    pub(crate) fn set_registry_slot(&self, slot: u32) {
-        debug_assert!(slot <= MAX_SLOT);
-        self.packed.set((self.packed.get() & !u64::from(MAX_SLOT)) | u64::from(slot));
-    }
-
-    /// Number of polls so far (saturating).
-    pub(crate) fn polls(&self) -> u32 {
-        (self.packed.get() >> 33) as u32
-    }
-
-    /// What the task waits on, if reported.
-    pub(crate) fn waiting_kind(&self) -> Option<loop_sync::WaitKind> {
-        loop_sync::WaitKind::from_code((self.packed.get() >> 24) as u8)
-    }
-
-    /// At the start of a poll: counts it, and turns "waits on ..." into
-    /// "waited before this poll" (branch-free: this runs on every poll).
-    pub(crate) fn start_poll(&self) {
-        let packed = self.packed.get();
-        let waited = u64::from(packed & WAIT_BITS != 0) << 32;
-        // The count is the top bits: adding to it overflows only at the
-        // largest count, where it stays.
-        let counted = packed.checked_add(ONE_POLL).unwrap_or(packed);
-        self.packed.set((counted & !(WAIT_BITS | WAITED_BEFORE)) | waited);
-    }
-
-    /// Records that the task now waits on `kind` at `at`, during a poll.
-    /// `first` holds, for the first report of this poll, where and since
-    /// when the task waited when the poll began: a poll that ends waiting
-    /// where the previous one did continues that wait (keeps its start),
-    /// even if an outer future refined an inner one's report in between.
-    pub(crate) fn record_wait(
-        &self,
-        kind: loop_sync::WaitKind,
-        at: &'static Location<'static>,
-        now_tick: u32,
-        first: &Cell<(Option<&'static Location<'static>>, u32)>,
-    ) {
-        let packed = self.packed.get();
-        if packed & WAIT_BITS == 0 {
-            let before = if packed & WAITED_BEFORE != 0 { self.waiting_at.get() } else { None };
-            first.set((before, self.waiting_since.get()));
-        }
-        let (before, since) = first.get();
-        self.waiting_since.set(if before == Some(at) { since } else { now_tick });
-        self.waiting_at.set(Some(at));
-        self.packed.set((packed & !WAIT_BITS) | (u64::from(kind.code()) << 24));
-    }
-}
-
 impl TaskRef {
-    /// Allocates a task cell with reference count `refs` and the given
-    /// initial flags, and returns one reference per requested count as a
-    /// single `TaskRef` (callers split it with `from_raw`).
-    pub(crate) fn allocate<F>(future: F, shared: Arc<LoopShared>, meta: TaskMeta, flags: usize, refs: usize) -> TaskRef
+    /// Allocates a spawned task's cell (scheduled, with a handle) with
+    /// reference count `refs`, and returns one reference per count as a
+    /// single `TaskRef` (callers split it with `from_counted`).
+    pub(crate) fn allocate<F, S>(future: F, scheduler: S, meta: TaskMeta, refs: usize) -> TaskRef
     where
         F: Future + 'static,
+        S: Schedule,
     {
         let cell = Box::new(TaskCell {
             header: Header {
-                state: AtomicUsize::new(flags | (refs * REF_ONE)),
-                vtable: &TaskCell::<F>::VTABLE,
-                shared,
+                state: State::new_spawned(refs),
+                vtable: &TaskCell::<F, S>::VTABLE,
                 join_waker: UnsafeCell::new(None),
                 meta,
             },
+            scheduler,
             stage: UnsafeCell::new(Stage::Running(future)),
         });
         let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
@@ -245,9 +133,16 @@ impl TaskRef {
         unsafe { self.ptr.as_ref() }
     }
 
+    /// The task's scheduler.
+    pub(crate) fn scheduler(&self) -> &dyn Schedule {
+        // SAFETY: the vtable matches the cell; the scheduler lives as long
+        // as the cell, which our reference keeps alive.
+        unsafe { (self.header().vtable.scheduler)(self.ptr).as_ref() }
+    }
+
     /// Adds a reference and returns it.
     pub(crate) fn clone_ref(&self) -> TaskRef {
-        inc_ref(self.header());
+        self.header().state.ref_inc();
         TaskRef { ptr: self.ptr }
     }
 
@@ -260,30 +155,43 @@ impl TaskRef {
         ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(self.ptr.as_ptr() as *const (), &WAKER_VTABLE)) })
     }
 
-    /// Polls the future. Loop thread only; the task must not be complete.
-    /// Returns true when the future finished (or panicked).
-    pub(crate) fn poll(&self, cx: &mut Context<'_>) -> bool {
-        let header = self.header();
-        // SAFETY: called only on the loop's thread (the only place the stage
-        // is touched) while the future is still running.
-        unsafe { (header.vtable.poll)(self.ptr, cx) }
+    /// Debug builds: panics unless on the owner thread.
+    #[inline(always)]
+    fn assert_owner(&self) {
+        debug_assert!(
+            self.scheduler().on_owner_thread(),
+            "a task's future or output was touched off its loop's thread"
+        );
     }
 
-    /// Drops the future and stores `Cancelled`. Loop thread only.
+    /// Polls the future. Owner thread only; the task must not be complete.
+    /// Returns true when the future finished (or panicked).
+    pub(crate) fn poll(&self, cx: &mut Context<'_>) -> bool {
+        self.assert_owner();
+        // SAFETY: on the owner thread (the only place the stage is
+        // touched, asserted above in debug builds) while the future runs.
+        unsafe { (self.header().vtable.poll)(self.ptr, cx) }
+    }
+
+    /// Drops the future and stores `Cancelled`. Owner thread only.
     pub(crate) fn cancel_now(&self) {
-        // SAFETY: loop thread only; the vtable matches the cell.
+        self.assert_owner();
+        // SAFETY: owner thread; the vtable matches the cell.
         unsafe { (self.header().vtable.cancel)(self.ptr) }
     }
 
-    /// Drops the stored output, if any. Loop thread (or handle's thread) only.
+    /// Drops the stored output, if any. Owner thread only (the loop or the
+    /// non-`Send` handle).
     pub(crate) fn drop_stage(&self) {
-        // SAFETY: only the loop's thread and the non-Send handle call this.
+        self.assert_owner();
+        // SAFETY: owner thread, as asserted.
         unsafe { (self.header().vtable.drop_stage)(self.ptr) }
     }
 
-    /// The message of the panic the task ended in, if it did.
+    /// The message of the panic the task ended in, if it did. Owner thread.
     pub(crate) fn panic_message(&self) -> Option<String> {
-        // SAFETY: loop-thread only, as for `drop_stage`.
+        self.assert_owner();
+        // SAFETY: owner thread, as for `drop_stage`.
         unsafe { (self.header().vtable.panic_message)(self.ptr) }
     }
 
@@ -293,32 +201,59 @@ impl TaskRef {
     /// `T` must be the output type of the task's future, and the task
     /// complete.
     pub(crate) unsafe fn take_output<T>(&self, out: &mut Poll<Result<T, TaskError>>) {
-        // SAFETY: the caller guarantees that `T` matches.
+        self.assert_owner();
+        // SAFETY: the caller guarantees that `T` matches; owner thread.
         unsafe { (self.header().vtable.take_output)(self.ptr, out as *mut _ as *mut ()) }
     }
 
-    /// Sets `SCHEDULED` unless already set or complete; true when the caller
-    /// must now push a reference onto a run queue.
-    pub(crate) fn mark_scheduled(&self) -> bool {
-        mark_scheduled(self.header())
+    /// Wakes the task (any thread): queues a new reference unless it is
+    /// queued already or complete.
+    pub(crate) fn wake_by_ref(&self) {
+        if self.header().state.transition_to_scheduled() {
+            self.clone_ref().schedule();
+        }
     }
-}
 
-impl TaskRef {
-    /// Marks the task complete and drops two references — this one and one
-    /// more the caller owns and has forgotten (the registry's) — in a single
-    /// atomic step. Loop thread only, and only once per task.
-    pub(crate) fn complete_releasing_two(self) {
+    /// Hands this reference to the scheduler's queue. The caller set
+    /// `SCHEDULED` (`transition_to_scheduled` returned true).
+    fn schedule(self) {
+        let ptr = self.ptr;
+        // SAFETY: the vtable matches the cell; `self` keeps it alive and is
+        // handed over.
+        unsafe { (self.header().vtable.schedule)(ptr, self) }
+    }
+
+    /// The one completion path (owner thread, once per task): the future
+    /// is gone. Wakes whoever awaits the handle — or, with no handle, drops
+    /// the output and reports a panic nobody will see — then sets
+    /// `COMPLETE` and drops this reference and `also` (the registry's, if
+    /// the caller holds it) in one atomic step.
+    pub(crate) fn complete(self, also: Option<TaskRef>) {
+        let header = self.header();
+        // HANDLE only changes on this thread: the load is exact.
+        if header.state.load().has_handle() {
+            // SAFETY: the join waker is only touched on the owner thread.
+            let waker = unsafe { (*header.join_waker.get()).take() };
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        } else {
+            if let Some(message) = self.panic_message() {
+                self.scheduler().unhandled_panic(header, message);
+            }
+            self.drop_stage();
+        }
+        let refs = 1 + usize::from(also.is_some());
+        if let Some(also) = also {
+            debug_assert_eq!(also.ptr, self.ptr);
+            std::mem::forget(also);
+        }
         let ptr = ManuallyDrop::new(self).ptr;
-        // SAFETY: we own two references, so the header is alive.
-        let header = unsafe { ptr.as_ref() };
-        // COMPLETE is clear (only this call sets it) and below REF_ONE, so
-        // subtracting `2 * REF_ONE - COMPLETE` drops two counts and sets it.
-        let prev = header.state.fetch_sub(2 * REF_ONE - COMPLETE, Ordering::AcqRel);
-        debug_assert_eq!(prev & COMPLETE, 0, "a task completed twice");
-        if prev & REF_MASK == 2 * REF_ONE {
+        // SAFETY: we own `refs` references (ours and the forgotten one), so
+        // the header is alive until the step below releases them.
+        if unsafe { ptr.as_ref() }.state.complete_releasing(refs) == Release::Last {
             // SAFETY: those were the last references.
-            unsafe { (header.vtable.dealloc)(ptr) }
+            unsafe { dealloc(ptr) }
         }
     }
 
@@ -327,12 +262,9 @@ impl TaskRef {
     pub(crate) fn release_handle(self) {
         let ptr = ManuallyDrop::new(self).ptr;
         // SAFETY: we own a reference, so the header is alive.
-        let header = unsafe { ptr.as_ref() };
-        let prev = header.state.fetch_sub(REF_ONE + HANDLE, Ordering::AcqRel);
-        debug_assert_ne!(prev & HANDLE, 0, "a task handle was released twice");
-        if prev & REF_MASK == REF_ONE {
+        if unsafe { ptr.as_ref() }.state.release_handle() == Release::Last {
             // SAFETY: that was the last reference.
-            unsafe { (header.vtable.dealloc)(ptr) }
+            unsafe { dealloc(ptr) }
         }
     }
 }
@@ -344,14 +276,13 @@ impl Drop for TaskRef {
     }
 }
 
-/// Adds one reference.
-fn inc_ref(header: &Header) {
-    let prev = header.state.fetch_add(REF_ONE, Ordering::Relaxed);
-    if prev > isize::MAX as usize {
-        // As `Arc` does: a count this large means references are leaked in
-        // a loop; continuing could overflow into use-after-free.
-        std::process::abort();
-    }
+/// Frees the cell.
+///
+/// # Safety
+/// The last reference to the cell at `ptr` was just released.
+unsafe fn dealloc(ptr: NonNull<Header>) {
+    // SAFETY: the caller's contract; the vtable matches the cell.
+    unsafe { (ptr.as_ref().vtable.dealloc)(ptr) }
 }
 
 /// Drops one reference, freeing the cell when it was the last.
@@ -360,35 +291,9 @@ fn inc_ref(header: &Header) {
 /// The caller owns one reference to the live cell at `ptr`.
 unsafe fn dec_ref(ptr: NonNull<Header>) {
     // SAFETY: the caller owns a reference, so the header is alive.
-    let header = unsafe { ptr.as_ref() };
-    let prev = header.state.fetch_sub(REF_ONE, Ordering::AcqRel);
-    if prev & REF_MASK == REF_ONE {
+    if unsafe { ptr.as_ref() }.state.ref_dec() == Release::Last {
         // SAFETY: that was the last reference; nobody else can reach the cell.
-        unsafe { (header.vtable.dealloc)(ptr) }
-    }
-}
-
-/// Sets `SCHEDULED`; true when it was clear and the task is not complete.
-fn mark_scheduled(header: &Header) -> bool {
-    super::state::transition_to_scheduled(&header.state)
-}
-
-/// Marks the task complete and returns the previous state.
-pub(crate) fn mark_complete(header: &Header) -> usize {
-    header.state.fetch_or(COMPLETE, Ordering::AcqRel)
-}
-
-/// Requests cancellation; false when the task is already complete.
-pub(crate) fn mark_cancelled(header: &Header) -> bool {
-    let mut state = header.state.load(Ordering::Acquire);
-    loop {
-        if state & COMPLETE != 0 {
-            return false;
-        }
-        match header.state.compare_exchange_weak(state, state | CANCELLED, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => return true,
-            Err(now) => state = now,
-        }
+        unsafe { dealloc(ptr) }
     }
 }
 
@@ -398,7 +303,7 @@ static WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(waker_clone, waker_wak
 unsafe fn waker_clone(ptr: *const ()) -> RawWaker {
     // SAFETY: a waker's pointer is a live task header it holds a count on.
     let header = unsafe { &*(ptr as *const Header) };
-    inc_ref(header);
+    header.state.ref_inc();
     RawWaker::new(ptr, &WAKER_VTABLE)
 }
 
@@ -406,8 +311,8 @@ unsafe fn waker_clone(ptr: *const ()) -> RawWaker {
 unsafe fn waker_wake(ptr: *const ()) {
     // SAFETY: the waker owns one reference to this live header.
     let task = unsafe { TaskRef::from_counted(NonNull::new_unchecked(ptr as *mut Header)) };
-    if task.mark_scheduled() {
-        crate::inner::schedule(task);
+    if task.header().state.transition_to_scheduled() {
+        task.schedule();
     }
 }
 
@@ -415,11 +320,11 @@ unsafe fn waker_wake(ptr: *const ()) {
 unsafe fn waker_wake_by_ref(ptr: *const ()) {
     // SAFETY: the waker holds a reference, so the header is alive.
     let header = unsafe { &*(ptr as *const Header) };
-    if mark_scheduled(header) {
-        inc_ref(header);
+    if header.state.transition_to_scheduled() {
+        header.state.ref_inc();
         // SAFETY: the count just added is handed to the new TaskRef.
         let task = unsafe { TaskRef::from_counted(NonNull::new_unchecked(ptr as *mut Header)) };
-        crate::inner::schedule(task);
+        task.schedule();
     }
 }
 
@@ -429,25 +334,28 @@ unsafe fn waker_drop(ptr: *const ()) {
     unsafe { dec_ref(NonNull::new_unchecked(ptr as *mut Header)) }
 }
 
-impl<F: Future + 'static> TaskCell<F> {
+impl<F: Future + 'static, S: Schedule> TaskCell<F, S> {
     const VTABLE: TaskVtable = TaskVtable {
         poll: Self::poll,
         cancel: Self::cancel,
         take_output: Self::take_output,
         drop_stage: Self::drop_stage,
         panic_message: Self::panic_message,
+        schedule: Self::schedule,
+        scheduler: Self::scheduler,
         dealloc: Self::dealloc,
     };
 
     /// The stage of the cell at `ptr`.
     ///
     /// # Safety
-    /// `ptr` is a live `TaskCell<F>` and the caller is on the loop's thread,
-    /// the only place the stage is accessed, with no other borrow of it live.
+    /// `ptr` is a live `TaskCell<F, S>` and the caller is on the owner
+    /// thread, the only place the stage is accessed, with no other borrow of
+    /// it live.
     #[allow(clippy::mut_from_ref)]
     unsafe fn stage<'a>(ptr: NonNull<Header>) -> &'a mut Stage<F> {
         // SAFETY: per the function's contract.
-        unsafe { &mut *ptr.cast::<TaskCell<F>>().as_ref().stage.get() }
+        unsafe { &mut *ptr.cast::<TaskCell<F, S>>().as_ref().stage.get() }
     }
 
     /// Replaces the stage, dropping the old one *in place* — the future is
@@ -461,10 +369,10 @@ impl<F: Future + 'static> TaskCell<F> {
         // place holds no live value either way.
         // SAFETY: `ptr` comes from a live `&mut` and the value is dropped
         // exactly once; nothing reads it before the write below.
-        let dropped = panic::catch_unwind(AssertUnwindSafe(|| unsafe { std::ptr::drop_in_place(ptr) }));
+        let dropped = panics::catch(|| unsafe { std::ptr::drop_in_place(ptr) });
         // SAFETY: the place is valid for writes and holds no live value.
         unsafe { std::ptr::write(ptr, new) };
-        dropped.err().map(|payload| panic_payload_message(&*payload))
+        dropped.err()
     }
 
     unsafe fn poll(ptr: NonNull<Header>, cx: &mut Context<'_>) -> bool {
@@ -474,14 +382,13 @@ impl<F: Future + 'static> TaskCell<F> {
         // SAFETY: the future lives inside the heap cell and is never moved
         // until it is dropped in place.
         let future = unsafe { Pin::new_unchecked(future) };
-        match panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+        match panics::catch(|| future.poll(cx)) {
             Ok(Poll::Pending) => false,
             Ok(Poll::Ready(output)) => {
                 Self::set_stage(stage, Stage::Finished(Ok(output)));
                 true
             }
-            Err(payload) => {
-                let message = panic_payload_message(&*payload);
+            Err(message) => {
                 Self::set_stage(stage, Stage::Finished(Err(TaskError::Panicked(message))));
                 true
             }
@@ -526,54 +433,23 @@ impl<F: Future + 'static> TaskCell<F> {
         }
     }
 
+    unsafe fn schedule(ptr: NonNull<Header>, task: TaskRef) {
+        // SAFETY: `task` keeps the cell (a `TaskCell<F, S>`) alive; the
+        // scheduler is `Sync` and only read.
+        let scheduler = unsafe { &ptr.cast::<TaskCell<F, S>>().as_ref().scheduler };
+        scheduler.schedule(task);
+    }
+
+    unsafe fn scheduler(ptr: NonNull<Header>) -> NonNull<dyn Schedule> {
+        // SAFETY: the caller holds a reference to the live cell, a
+        // `TaskCell<F, S>`; the field pointer stays valid as long as it.
+        let scheduler: &dyn Schedule = unsafe { &ptr.cast::<TaskCell<F, S>>().as_ref().scheduler };
+        NonNull::from(scheduler)
+    }
+
     unsafe fn dealloc(ptr: NonNull<Header>) {
         // SAFETY: the last reference is gone; the cell was made by
-        // `Box::new` in `allocate` with this very type.
-        drop(unsafe { Box::from_raw(ptr.cast::<TaskCell<F>>().as_ptr()) });
-    }
-}
-
-/// The text of a panic payload (`&str` or `String`), or a placeholder.
-pub(crate) fn panic_payload_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string panic payload>".to_string()
-    }
-}
-
-#[cfg(test)]
-mod meta_tests {
-    use super::*;
-
-    #[test]
-    fn packed_fields_stay_apart_and_the_poll_count_saturates() {
-        let meta = TaskMeta::new(TaskId::from_u64(7), None, Location::caller(), 0);
-        let first = Cell::new((None, 0));
-        let (here, there) = (Location::caller(), Location::caller());
-        meta.set_registry_slot(MAX_SLOT);
-        meta.start_poll();
-        meta.record_wait(loop_sync::WaitKind::Blocking, here, 10, &first);
-        assert_eq!((meta.registry_slot(), meta.polls()), (MAX_SLOT as usize, 1));
-        assert_eq!(meta.waiting_kind(), Some(loop_sync::WaitKind::Blocking));
-        assert_eq!(meta.waiting_since.get(), 10);
-        // Polled again, waiting at the same place (after an inner report
-        // elsewhere): the wait goes on.
-        meta.start_poll();
-        assert_eq!(meta.waiting_kind(), None, "a poll clears the report");
-        meta.record_wait(loop_sync::WaitKind::Lock, there, 20, &first);
-        meta.record_wait(loop_sync::WaitKind::Blocking, here, 20, &first);
-        assert_eq!((meta.waiting_since.get(), meta.polls()), (10, 2));
-        // A poll that reports nothing, then the same place again: a new wait.
-        meta.start_poll();
-        meta.start_poll();
-        meta.record_wait(loop_sync::WaitKind::Blocking, here, 30, &first);
-        assert_eq!((meta.waiting_since.get(), meta.polls()), (30, 4));
-        assert_eq!(meta.registry_slot(), MAX_SLOT as usize);
-        meta.packed.set((!WAIT_BITS & !u64::from(MAX_SLOT)) | 5);
-        meta.start_poll();
-        assert_eq!((meta.registry_slot(), meta.polls()), (5, u32::MAX >> 1), "saturated");
+        // `Box::new` in `allocate` with these very types.
+        drop(unsafe { Box::from_raw(ptr.cast::<TaskCell<F, S>>().as_ptr()) });
     }
 }

@@ -1,42 +1,63 @@
-//! The bits of a task's atomic state word.
+//! A task's state word and every transition of it.
 //!
 //! The low bits are flags; the rest counts references (every `Waker`, the
 //! run-queue entry, the loop's registry entry and the `Task<T>` handle each
-//! hold one). Flags may be read from any thread; the future and its output
-//! are only ever touched on the loop's thread.
+//! hold one). Any thread may *read* the word. Each flag says below which
+//! thread may *change* it; "loop thread" means the thread of the task's
+//! loop, which is also the only thread that touches the future and its
+//! output (the handle is `!Send`, so it lives there too).
+//!
+//! Every change goes through a method of [`State`] (or, for the wake/poll
+//! race, the two free functions the loom model runs, `tests/loom.rs`). The
+//! methods return what the caller must act on, `#[must_use]`: a
+//! [`RunAction`] for the poll, [`Release`] when a count was dropped (free
+//! the cell if it was the last), a `bool` when the caller must queue the
+//! task.
 
-/// The task is in a run queue, or about to be pushed onto one by whoever set
-/// this bit. While set, further wakes are no-ops. Cleared by the loop just
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The task is in a run queue, or about to be pushed onto one by whoever
+/// set this bit. While set, further wakes are no-ops.
+///
+/// Set by a wake, from **any thread**; cleared by the **loop thread** just
 /// before it polls the task, so a wake during the poll queues it again.
 pub const SCHEDULED: usize = 1 << 0;
 
 /// The future is gone (finished, panicked or cancelled) and the stage holds
-/// the output or nothing. Set once, never cleared; wakes are ignored after it.
+/// the output or nothing. Wakes are ignored after it.
+///
+/// Set once, by the **loop thread** (in [`State::complete_releasing`]);
+/// never cleared.
 pub const COMPLETE: usize = 1 << 1;
 
-/// `cancel()` was called before completion: the loop drops the future the
-/// next time it picks the task instead of polling it. Never set on a task
-/// that was already complete.
+/// Cancellation was requested before completion: the loop drops the future
+/// the next time it picks the task instead of polling it. Never set on a
+/// complete task.
+///
+/// Set by the **loop thread** (`Task::cancel`, a dropped awaited handle,
+/// the loop's close); never cleared.
 pub(crate) const CANCELLED: usize = 1 << 2;
 
 /// A `Task<T>` handle is alive. Without it the output is dropped as soon as
 /// the task completes, and a panic goes to the loop's exception handler.
+///
+/// Set at spawn; cleared once, by the **loop thread** (the handle's drop).
 pub(crate) const HANDLE: usize = 1 << 3;
 
 /// The `Task<T>` handle was awaited (polled as a future) while the task
 /// ran: dropping the handle before the task finishes then cancels the task,
 /// as cancelling an awaiting coroutine cancels what it awaits in asyncio.
-/// Set and read only on the loop's thread, by the handle (the handle is
-/// not `Send`); set with an atomic OR, since wakers touch the same word.
+///
+/// Set by the **loop thread** (the handle's poll), with an atomic OR since
+/// wakers touch the same word; never cleared.
 pub(crate) const AWAITED: usize = 1 << 4;
 
-/// One reference. All bits from here up are the reference count.
+/// One reference. All bits from here up are the reference count, changed
+/// from **any thread** (wakers are cloned and dropped anywhere).
 pub(crate) const REF_ONE: usize = 1 << 6;
 
 /// Mask of the reference count.
 pub(crate) const REF_MASK: usize = !(REF_ONE - 1);
-
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The task's state word: a std `AtomicUsize`, or loom's in the model of
 /// the wake/poll race (`tests/loom.rs`), which runs these same transitions.
@@ -70,4 +91,174 @@ pub fn transition_to_scheduled(state: &impl StateWord) -> bool {
 #[must_use = "the previous state says whether the task is complete or cancelled"]
 pub fn transition_to_running(state: &impl StateWord) -> usize {
     state.fetch_and_acq_rel(!SCHEDULED)
+}
+
+/// What the loop does with a task it took from the run queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "the task must be polled, cancelled or skipped as told"]
+pub(crate) enum RunAction {
+    /// Poll the future.
+    Poll,
+    /// Cancellation was requested: drop the future instead, and complete.
+    Cancel,
+    /// Already complete (a stale queue entry): just drop the reference.
+    Skip,
+}
+
+/// Dropped a reference: whether it was the last, so the cell must be freed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "when `Last`, the caller must free the cell"]
+pub(crate) enum Release {
+    /// Other references remain.
+    Shared,
+    /// That was the last one: free the cell.
+    Last,
+}
+
+/// A snapshot of the word, read from any thread.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Snapshot(usize);
+
+impl Snapshot {
+    pub(crate) fn is_complete(self) -> bool {
+        self.0 & COMPLETE != 0
+    }
+    pub(crate) fn is_scheduled(self) -> bool {
+        self.0 & SCHEDULED != 0
+    }
+    pub(crate) fn is_cancel_requested(self) -> bool {
+        self.0 & CANCELLED != 0
+    }
+    pub(crate) fn has_handle(self) -> bool {
+        self.0 & HANDLE != 0
+    }
+    /// Awaited and not complete: dropping the handle now cancels the task.
+    pub(crate) fn is_awaited_running(self) -> bool {
+        self.0 & (AWAITED | COMPLETE) == AWAITED
+    }
+}
+
+/// The state word of one task.
+pub(crate) struct State(AtomicUsize);
+
+impl State {
+    /// A new task's word: scheduled (it is queued at spawn), with a handle,
+    /// and `refs` references.
+    pub(crate) fn new_spawned(refs: usize) -> State {
+        State(AtomicUsize::new(SCHEDULED | HANDLE | (refs * REF_ONE)))
+    }
+
+    /// The flags as they are now (any thread).
+    pub(crate) fn load(&self) -> Snapshot {
+        Snapshot(self.0.load(Ordering::Acquire))
+    }
+
+    /// A wake (any thread); see [`transition_to_scheduled`].
+    #[must_use = "when true, the caller owns queueing the task"]
+    pub(crate) fn transition_to_scheduled(&self) -> bool {
+        transition_to_scheduled(&self.0)
+    }
+
+    /// The loop picks the task from its run queue (loop thread); see
+    /// [`transition_to_running`].
+    pub(crate) fn transition_to_running(&self) -> RunAction {
+        let prev = transition_to_running(&self.0);
+        if prev & COMPLETE != 0 {
+            RunAction::Skip
+        } else if prev & CANCELLED != 0 {
+            RunAction::Cancel
+        } else {
+            RunAction::Poll
+        }
+    }
+
+    /// Requests cancellation (loop thread). False when the task is already
+    /// complete (nothing changes then).
+    #[must_use = "when true, the task must be woken so the loop sees the request"]
+    pub(crate) fn request_cancel(&self) -> bool {
+        let mut state = self.0.load(Ordering::Acquire);
+        loop {
+            if state & COMPLETE != 0 {
+                return false;
+            }
+            match self.0.compare_exchange_weak(state, state | CANCELLED, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return true,
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// The handle is being awaited (loop thread).
+    pub(crate) fn mark_awaited(&self) {
+        if self.0.load(Ordering::Relaxed) & AWAITED == 0 {
+            self.0.fetch_or(AWAITED, Ordering::Relaxed);
+        }
+    }
+
+    /// The one completion (loop thread, once per task): sets `COMPLETE` and
+    /// drops `refs` references (0 to 2) in a single atomic step.
+    pub(crate) fn complete_releasing(&self, refs: usize) -> Release {
+        // COMPLETE is clear (only this call sets it) and below REF_ONE, so
+        // subtracting `refs * REF_ONE - COMPLETE` drops the counts and sets it.
+        let prev = self.0.fetch_sub(refs * REF_ONE - COMPLETE, Ordering::AcqRel);
+        debug_assert_eq!(prev & COMPLETE, 0, "a task completed twice");
+        Self::released(prev, refs)
+    }
+
+    /// The handle goes (loop thread, once): clears `HANDLE` and drops the
+    /// handle's reference in one step.
+    pub(crate) fn release_handle(&self) -> Release {
+        let prev = self.0.fetch_sub(REF_ONE + HANDLE, Ordering::AcqRel);
+        debug_assert_ne!(prev & HANDLE, 0, "a task handle was released twice");
+        Self::released(prev, 1)
+    }
+
+    /// One more reference (any thread).
+    pub(crate) fn ref_inc(&self) {
+        let prev = self.0.fetch_add(REF_ONE, Ordering::Relaxed);
+        if prev > isize::MAX as usize {
+            // As `Arc` does: a count this large means references are leaked
+            // in a loop; continuing could overflow into use-after-free.
+            std::process::abort();
+        }
+    }
+
+    /// One reference less (any thread).
+    pub(crate) fn ref_dec(&self) -> Release {
+        let prev = self.0.fetch_sub(REF_ONE, Ordering::AcqRel);
+        Self::released(prev, 1)
+    }
+
+    fn released(prev: usize, refs: usize) -> Release {
+        if refs > 0 && prev & REF_MASK == refs * REF_ONE {
+            Release::Last
+        } else {
+            Release::Shared
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_transitions_of_one_task_life() {
+        let s = State::new_spawned(3);
+        assert!(s.load().is_scheduled() && s.load().has_handle());
+        assert!(!s.transition_to_scheduled(), "already queued");
+        assert_eq!(s.transition_to_running(), RunAction::Poll);
+        assert!(s.transition_to_scheduled(), "a wake during the poll queues it again");
+        assert_eq!(s.ref_dec(), Release::Shared);
+        s.mark_awaited();
+        assert!(s.load().is_awaited_running());
+        assert!(s.request_cancel());
+        assert_eq!(s.transition_to_running(), RunAction::Cancel);
+        assert_eq!(s.complete_releasing(1), Release::Shared);
+        assert!(s.load().is_complete() && !s.load().is_awaited_running());
+        assert!(!s.request_cancel(), "complete: nothing to cancel");
+        assert!(!s.transition_to_scheduled(), "complete: wakes are ignored");
+        assert_eq!(s.transition_to_running(), RunAction::Skip);
+        assert_eq!(s.release_handle(), Release::Last);
+    }
 }

@@ -1,0 +1,171 @@
+//! [`Builder`]: how an event loop is configured before it is made.
+
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::event_loop::EventLoop;
+
+/// Configures an [`EventLoop`] (paused clock, debug mode, blocking pool).
+///
+/// ```
+/// use loop_exec::EventLoop;
+/// use std::time::Duration;
+///
+/// let ev = EventLoop::builder().paused_clock().build()?;
+/// let t0 = ev.time();
+/// ev.run_until_complete(loop_exec::sleep(Duration::from_secs(3600)));
+/// assert_eq!(ev.time() - t0, Duration::from_secs(3600)); // and it took no time
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    config: Config,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder { config: Config::from_env() }
+    }
+}
+
+impl Builder {
+    /// The defaults: real clock, debug mode off unless `LOOP_DEBUG=1` is set,
+    /// a blocking pool of `min(32, cores + 4)` threads (asyncio's default).
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Uses a paused clock: time moves only when the loop is idle (it jumps
+    /// to the next timer) or when advanced by hand with
+    /// [`EventLoop::advance`]. Makes timeout tests instant and deterministic.
+    pub fn paused_clock(mut self) -> Builder {
+        self.config.paused_clock = true;
+        self
+    }
+
+    /// Debug mode (asyncio's): reports (through the exception handler, which
+    /// prints to stderr by default) every poll of a task or callback that
+    /// takes longer than [`slow_callback_duration`](Self::slow_callback_duration),
+    /// naming the task and where it was spawned.
+    ///
+    /// asyncio's debug mode also checks at run time that loop-bound objects
+    /// are used on the loop's thread. Here the compiler does that, always:
+    /// [`Task`](crate::Task), [`LoopRef`], sockets and streams are not
+    /// `Send`, so handing one to another thread does not compile (the
+    /// thread-safe door is [`LoopHandle`](crate::LoopHandle)):
+    ///
+    /// ```compile_fail
+    /// loop_exec::run(async {
+    ///     let task = loop_exec::spawn(async {});
+    ///     std::thread::spawn(move || task.cancel()); // error: `Task` is not `Send`
+    /// });
+    /// ```
+    ///
+    /// ```compile_fail
+    /// loop_exec::run(async {
+    ///     let handle = loop_exec::get_running_loop();
+    ///     std::thread::spawn(move || handle.stop()); // error: `LoopRef` is not `Send`
+    /// });
+    /// ```
+    ///
+    /// ```
+    /// loop_exec::run(async {
+    ///     let handle = loop_exec::get_running_loop().handle(); // LoopHandle: Send
+    ///     std::thread::spawn(move || handle.call_soon_threadsafe(|| ())).join().unwrap();
+    /// });
+    /// ```
+    pub fn debug(mut self, on: bool) -> Builder {
+        self.config.debug = on;
+        self
+    }
+
+    /// The threshold for debug mode's slow-poll warning (default 100 ms).
+    pub fn slow_callback_duration(mut self, threshold: Duration) -> Builder {
+        self.config.slow_callback = threshold;
+        self
+    }
+
+    /// Per-task bookkeeping: poll counts and what each task waits on, as
+    /// shown by `all_tasks()` / `dump_tasks()`. On by default (it is cheap);
+    /// `false` turns it off, which `cargo xtask bench` uses to measure its
+    /// cost.
+    pub fn introspection(mut self, on: bool) -> Builder {
+        self.config.introspection = on;
+        self
+    }
+
+    /// Most threads of the blocking pool (default `min(32, cores + 4)`).
+    ///
+    /// # Panics
+    /// When `n` is zero: the pool needs at least one thread.
+    pub fn blocking_threads(mut self, n: usize) -> Builder {
+        assert!(n > 0, "blocking_threads(0): the blocking pool needs at least one thread");
+        self.config.blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking thread waits for work before it exits
+    /// (default 10 s).
+    pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Builder {
+        self.config.blocking_keep_alive = keep_alive;
+        self
+    }
+
+    /// How long closing the loop waits for running blocking jobs (default
+    /// 5 s); threads still busy after that are left to finish on their own.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Seeded scheduling, for tests: in every turn the tasks that are ready
+    /// run in an order drawn from `seed`, instead of asyncio's FIFO.
+    /// Callbacks keep their `call_soon` order. Together with
+    /// [`paused_clock`](Builder::paused_clock) a run is reproducible from
+    /// the seed: an interleaving bug found under one seed comes back every
+    /// time under it. `LOOP_SEED=<n>` in the environment sets it for every
+    /// loop built with the defaults.
+    ///
+    /// See [`check_seeds`](crate::check_seeds) to run a test under many
+    /// seeds.
+    ///
+    /// ```
+    /// use loop_exec as aio; // in an application: `use r#loop as aio;`
+    /// use std::{cell::RefCell, rc::Rc};
+    ///
+    /// fn order(seed: u64) -> Vec<u32> {
+    ///     let ev = aio::EventLoop::builder().seed(seed).build().unwrap();
+    ///     let log = Rc::new(RefCell::new(Vec::new()));
+    ///     ev.run_until_complete(async {
+    ///         let tasks: Vec<_> = (0..8)
+    ///             .map(|i| {
+    ///                 let log = log.clone();
+    ///                 aio::spawn(async move { log.borrow_mut().push(i) })
+    ///             })
+    ///             .collect();
+    ///         for t in tasks {
+    ///             t.await.unwrap();
+    ///         }
+    ///     });
+    ///     Rc::try_unwrap(log).unwrap().into_inner()
+    /// }
+    /// assert_eq!(order(7), order(7), "one seed, one order");
+    /// assert!((0..20).any(|s| order(s) != (0..8).collect::<Vec<_>>()), "seeds permute");
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Builder {
+        self.config.seed = Some(seed);
+        self
+    }
+
+    /// Creates the loop.
+    pub fn build(self) -> std::io::Result<EventLoop> {
+        EventLoop::with_config(self.config)
+    }
+}
+
+impl EventLoop {
+    /// A builder for a loop with other settings.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+}

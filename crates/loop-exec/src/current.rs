@@ -1,0 +1,120 @@
+//! Which loop runs on this thread: the thread-local pointer behind
+//! `with_current`, and the `Enter` guard that installs it (with the wait
+//! observers and the reactor) while a loop runs or closes.
+
+use std::cell::Cell;
+use std::panic::Location;
+use std::rc::Rc;
+
+use loop_core::observe::{IoWait, IoWaitObserver};
+
+use crate::inner::LoopInner;
+
+thread_local! {
+    /// The loop running on this thread, or null. A non-null pointer comes
+    /// from `Rc::into_raw` in the `Enter` guard that set it; that guard owns
+    /// the strong count the pointer stands for and lives (on this thread's
+    /// stack) for as long as the pointer is installed.
+    static CURRENT: Cell<*const LoopInner> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The running loop's pointer, or null.
+fn current_ptr() -> *const LoopInner {
+    // `try_with` fails only while TLS is being torn down: no loop runs then.
+    CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null())
+}
+
+/// Calls `f` with the loop running on this thread; `None` when there is none.
+pub(crate) fn with_current<R>(f: impl FnOnce(&LoopInner) -> R) -> Option<R> {
+    let ptr = current_ptr();
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null CURRENT is kept alive by the `Enter` guard that
+    // installed it, which outlives any code that can run on this thread
+    // while it is installed (see `CURRENT`); only a shared reference is
+    // handed out, and the loop's mutable state sits behind `Cell`/`RefCell`.
+    Some(f(unsafe { &*ptr }))
+}
+
+/// An owning handle to the loop running on this thread.
+pub(crate) fn current_rc() -> Option<Rc<LoopInner>> {
+    let ptr = current_ptr();
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: the pointer came from `Rc::into_raw` and its strong count is
+    // held by the live `Enter` guard (see `CURRENT`), so adding a count and
+    // rebuilding an `Rc` from it is sound.
+    unsafe {
+        Rc::increment_strong_count(ptr);
+        Some(Rc::from_raw(ptr))
+    }
+}
+
+/// Whether some loop is running on this thread.
+pub(crate) fn is_running_here() -> bool {
+    with_current(|_| ()).is_some()
+}
+
+/// The panic for loop-bound calls made with no loop running.
+#[track_caller]
+pub(crate) fn no_running_loop(what: &str) -> ! {
+    panic!(
+        "{what} called outside a running event loop: call it from a task or from the future \
+         given to `loop::run` / `EventLoop::run_until_complete`"
+    )
+}
+
+/// Marks a loop as the running one on this thread for as long as it lives.
+pub(crate) struct Enter {
+    /// The wait observer installed before (restored on drop).
+    previous_observer: Option<loop_sync::WaitObserver>,
+    /// The I/O wait observer installed before (restored on drop).
+    previous_io_observer: Option<IoWaitObserver>,
+    /// What `CURRENT` held before (restored on drop).
+    previous: *const LoopInner,
+    /// Our strong count on the loop, as installed in `CURRENT`.
+    this: *const LoopInner,
+    /// I/O objects created meanwhile register with this loop's reactor.
+    _reactor: loop_core::EnterGuard,
+}
+
+impl Enter {
+    pub(crate) fn new(inner: &Rc<LoopInner>) -> Enter {
+        let reactor = inner.enter_reactor();
+        let this = Rc::into_raw(inner.clone());
+        let previous = CURRENT.with(|current| current.replace(this));
+        let observer = if inner.config.introspection { Some(record_wait as loop_sync::WaitObserver) } else { None };
+        let previous_observer = loop_sync::set_wait_observer(observer);
+        let io_observer = if inner.config.introspection { Some(record_io_wait as IoWaitObserver) } else { None };
+        let previous_io_observer = loop_core::observe::set_io_wait_observer(io_observer);
+        Enter { previous_observer, previous_io_observer, previous, this, _reactor: reactor }
+    }
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|current| current.set(self.previous));
+        loop_sync::set_wait_observer(self.previous_observer);
+        loop_core::observe::set_io_wait_observer(self.previous_io_observer);
+        // SAFETY: `this` came from `Rc::into_raw` in `new` and is released
+        // exactly once, here, after it was uninstalled.
+        drop(unsafe { Rc::from_raw(self.this) });
+    }
+}
+
+/// The wait observer: records on the current task what it now waits on.
+fn record_wait(kind: loop_sync::WaitKind, location: &'static Location<'static>) {
+    with_current(|inner| inner.record_wait(kind, location));
+}
+
+/// The I/O wait observer: records on the current task the socket or pipe
+/// direction it now waits for.
+fn record_io_wait(wait: IoWait, location: &'static Location<'static>) {
+    let kind = match wait {
+        IoWait::Readable => loop_sync::WaitKind::Readable,
+        IoWait::Writable => loop_sync::WaitKind::Writable,
+    };
+    with_current(|inner| inner.record_wait(kind, location));
+}

@@ -1,0 +1,92 @@
+//! `LoopHandle`: reaching a loop from other threads.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::loop_shared::{LoopShared, Remote};
+use crate::threadsafe::{Forward, ResultSlot, SlotGuard, ThreadsafeTask};
+
+/// The event loop is closed: it accepts no more work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the event loop is closed")]
+pub struct LoopClosed;
+
+/// A `Send + Sync + Clone` handle for reaching a loop from other threads
+/// (asyncio's `call_soon_threadsafe` and `run_coroutine_threadsafe`).
+///
+/// ```
+/// use loop_exec::EventLoop;
+///
+/// let ev = EventLoop::new()?;
+/// let handle = ev.handle();
+/// let worker = std::thread::spawn(move || {
+///     let task = handle.spawn_threadsafe(async { 40 + 2 }).unwrap();
+///     task.wait() // blocks this plain thread until the loop ran it
+/// });
+/// // Joining a thread blocks, so do it on the blocking pool.
+/// let joined = ev.run_until_complete(async move {
+///     loop_exec::spawn_blocking(move || worker.join().unwrap()).await
+/// });
+/// assert_eq!(joined.unwrap(), Ok(42));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct LoopHandle {
+    pub(crate) shared: Arc<LoopShared>,
+}
+
+impl LoopHandle {
+    /// Schedules `f` to run on the loop's thread, in its next turn.
+    pub fn call_soon_threadsafe<F>(&self, f: F) -> Result<(), LoopClosed>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        if self.shared.closed.load(Ordering::SeqCst) {
+            return Err(LoopClosed);
+        }
+        self.shared.push_remote(Remote::Call(Box::new(f)));
+        Ok(())
+    }
+
+    /// Runs `future` as a task on the loop and returns a handle that can be
+    /// awaited (from any loop or executor) or waited on from a plain thread.
+    #[track_caller]
+    pub fn spawn_threadsafe<F>(&self, future: F) -> Result<ThreadsafeTask<F::Output>, LoopClosed>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let slot = Arc::new(ResultSlot::new());
+        let guard = SlotGuard(slot.clone());
+        let same_loop = self.shared.clone();
+        let location = std::panic::Location::caller();
+        self.call_soon_threadsafe(move || {
+            let wrapped = Forward { future: Some(Box::pin(future)), guard };
+            crate::current::with_current(|inner| {
+                debug_assert!(Arc::ptr_eq(&inner.shared, &same_loop));
+                inner.spawn(wrapped, None, location).detach();
+            });
+        })?;
+        Ok(ThreadsafeTask { slot, shared: self.shared.clone() })
+    }
+
+    /// Whether the loop has closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::SeqCst)
+    }
+
+    /// Stops the loop's `run_forever` after its current turn.
+    pub fn stop(&self) -> Result<(), LoopClosed> {
+        self.call_soon_threadsafe(|| {
+            crate::current::with_current(|inner| inner.stop());
+        })
+    }
+}
+
+impl fmt::Debug for LoopHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoopHandle").field("closed", &self.is_closed()).finish()
+    }
+}

@@ -1,0 +1,72 @@
+//! `LoopShared`: the part of a loop that other threads reach — the
+//! injection queue, the reactor's notifier, the closed flag, the owner
+//! thread.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::thread::ThreadId;
+
+use crossbeam_queue::SegQueue;
+use loop_core::Notifier;
+
+use crate::task::raw::TaskRef;
+
+/// Work sent to a loop from another thread.
+pub(crate) enum Remote {
+    /// A task woken elsewhere.
+    Wake(TaskRef),
+    /// A callback from `call_soon_threadsafe`.
+    Call(Box<dyn FnOnce() + Send>),
+}
+
+/// State of one loop that any thread may touch.
+pub(crate) struct LoopShared {
+    /// Wakes and callbacks from other threads, drained every turn.
+    pub(crate) injector: SegQueue<Remote>,
+    /// Interrupts the loop's park.
+    pub(crate) notifier: Notifier,
+    /// Set when the loop closes; later remote work is refused or dropped.
+    pub(crate) closed: AtomicBool,
+    /// Jobs handed to the blocking pool and not yet delivered back. While
+    /// non-zero, a paused clock does not auto-advance (their results are
+    /// "I/O" the loop is waiting for).
+    pub(crate) blocking_in_flight: AtomicUsize,
+    /// Count of wakes that arrived from other threads.
+    pub(crate) remote_wakes: AtomicU64,
+    /// The thread the loop was made on, the only one that runs it (the
+    /// loop is not `Send`): its tasks' futures live there.
+    pub(crate) owner: ThreadId,
+}
+
+impl LoopShared {
+    pub(crate) fn new(notifier: Notifier) -> LoopShared {
+        LoopShared {
+            injector: SegQueue::new(),
+            notifier,
+            closed: AtomicBool::new(false),
+            blocking_in_flight: AtomicUsize::new(0),
+            remote_wakes: AtomicU64::new(0),
+            owner: std::thread::current().id(),
+        }
+    }
+
+    /// Queues work for the loop and wakes it. If the loop has closed, the
+    /// work is dropped here instead (a closed loop never drains again).
+    pub(crate) fn push_remote(&self, work: Remote) {
+        if matches!(work, Remote::Wake(_)) {
+            self.remote_wakes.fetch_add(1, Ordering::Relaxed);
+        }
+        self.injector.push(work);
+        if self.closed.load(Ordering::SeqCst) {
+            self.drain_dropping();
+        } else {
+            self.notifier.notify();
+        }
+    }
+
+    /// Empties the injection queue, dropping everything in it.
+    pub(crate) fn drain_dropping(&self) {
+        while let Some(work) = self.injector.pop() {
+            drop(work);
+        }
+    }
+}

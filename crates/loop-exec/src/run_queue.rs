@@ -1,0 +1,106 @@
+//! `RunQueue`: what a loop runs next — woken tasks and callbacks in FIFO
+//! order (or a seeded permutation of each turn), and the `yield_now`
+//! wakers held back until after the next reactor check.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::task::Waker;
+
+use crate::callback_cell::CallbackCell;
+use crate::seeded_order::SeededOrder;
+use crate::task::raw::TaskRef;
+
+/// Polls (tasks and callbacks) between two looks at the reactor and the
+/// timers, however busy the run queue is. Prime, as in tokio's scheduler, so
+/// it does not line up with common batch sizes.
+pub(crate) const BUDGET: usize = 61;
+
+/// Entries of queue capacity kept when it drains (4 KiB).
+const READY_KEEP: usize = 256;
+
+/// One entry of the run queue.
+pub(crate) enum Runnable {
+    Task(TaskRef),
+    Call(Rc<CallbackCell>),
+}
+
+/// The local run queue of one loop (its thread only).
+pub(crate) struct RunQueue {
+    /// Tasks woken on this thread, callbacks, and what the injection queue
+    /// brought in.
+    ready: RefCell<VecDeque<Runnable>>,
+    /// Wakers of `yield_now` calls, released after the next reactor check.
+    deferred: RefCell<Vec<Waker>>,
+    /// Seeded scheduling (`Builder::seed`): permutes each turn's entries.
+    order: Option<SeededOrder>,
+}
+
+impl RunQueue {
+    pub(crate) fn new(seed: Option<u64>) -> RunQueue {
+        RunQueue {
+            ready: RefCell::new(VecDeque::with_capacity(READY_KEEP)),
+            deferred: RefCell::new(Vec::new()),
+            order: seed.map(SeededOrder::new),
+        }
+    }
+
+    pub(crate) fn push_task(&self, task: TaskRef) {
+        self.ready.borrow_mut().push_back(Runnable::Task(task));
+    }
+
+    pub(crate) fn push_call(&self, cell: Rc<CallbackCell>) {
+        self.ready.borrow_mut().push_back(Runnable::Call(cell));
+    }
+
+    /// Holds `waker` back until after the next reactor check (`yield_now`:
+    /// I/O that became ready meanwhile runs first, as in asyncio).
+    pub(crate) fn defer(&self, waker: Waker) {
+        self.deferred.borrow_mut().push(waker);
+    }
+
+    /// Wakes the deferred wakers (they queue their tasks).
+    pub(crate) fn wake_deferred(&self) {
+        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
+        for waker in deferred {
+            waker.wake();
+        }
+    }
+
+    /// Whether nothing is queued (deferred wakers count: they queue work
+    /// after the next reactor check).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ready.borrow().is_empty() && self.deferred.borrow().is_empty()
+    }
+
+    /// The number of entries this turn runs: at most `BUDGET`, in seeded
+    /// order when a seed is set.
+    pub(crate) fn start_turn(&self) -> usize {
+        let mut ready = self.ready.borrow_mut();
+        let n = ready.len().min(BUDGET);
+        if let Some(order) = &self.order {
+            order.shuffle(&mut ready.make_contiguous()[..n], |r| matches!(r, Runnable::Task(_)));
+        }
+        n
+    }
+
+    pub(crate) fn pop(&self) -> Option<Runnable> {
+        self.ready.borrow_mut().pop_front()
+    }
+
+    /// After a turn: a burst (100k spawns) grows the queue; do not keep its
+    /// peak size (16 bytes per entry) for the loop's life once it drained.
+    pub(crate) fn end_turn(&self) {
+        let mut ready = self.ready.borrow_mut();
+        if ready.is_empty() && ready.capacity() > READY_KEEP {
+            ready.shrink_to(READY_KEEP);
+        }
+    }
+
+    /// Everything queued, taken out (the loop closes); the caller drops it
+    /// outside the borrows.
+    pub(crate) fn take_all(&self) -> (Vec<Runnable>, Vec<Waker>) {
+        let ready = self.ready.borrow_mut().drain(..).collect();
+        (ready, std::mem::take(&mut *self.deferred.borrow_mut()))
+    }
+}

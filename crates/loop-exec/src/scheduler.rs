@@ -1,0 +1,50 @@
+//! The loop's side of the task seam: `Schedule` for `Arc<LoopShared>`,
+//! which every task cell of a loop holds. A woken task goes to the local
+//! run queue when its loop runs on the waking thread, and through the
+//! injection queue (waking the loop) otherwise.
+
+use std::sync::Arc;
+
+use crate::current::with_current;
+use crate::loop_shared::{LoopShared, Remote};
+use crate::task::raw::{Header, TaskRef};
+use crate::task::Schedule;
+
+/// The loop's scheduler: a task cell holds an `Arc<LoopShared>`.
+impl Schedule for Arc<LoopShared> {
+    /// The local run queue when this loop runs on the calling thread, the
+    /// injection queue otherwise.
+    fn schedule(&self, task: TaskRef) {
+        let mut task = Some(task);
+        with_current(|inner| {
+            if Arc::ptr_eq(&inner.shared, self) {
+                if let Some(task) = task.take() {
+                    inner.queue.push_task(task);
+                }
+            }
+        });
+        if let Some(task) = task {
+            self.push_remote(Remote::Wake(task));
+        }
+    }
+
+    fn other_loop_running_here(&self) -> bool {
+        with_current(|inner| !Arc::ptr_eq(&inner.shared, self)).unwrap_or(false)
+    }
+
+    fn on_owner_thread(&self) -> bool {
+        std::thread::current().id() == self.owner
+    }
+
+    fn unhandled_panic(&self, header: &Header, message: String) {
+        let ctx = crate::config::ExceptionContext {
+            message: format!("panic in a task nobody awaited: {message}"),
+            task_id: Some(header.meta.id),
+            task_name: header.meta.name.as_deref().cloned(),
+            location: Some(header.meta.location),
+        };
+        if with_current(|inner| inner.report(&ctx)).is_none() {
+            crate::config::default_exception_handler(&ctx);
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! `TaskMeta`: what the loop knows about a task for `all_tasks()` and error
+//! messages (id, name, spawn site, poll count, what it waits on), kept in
+//! the task's header and only touched on the loop's thread.
+
+use std::cell::Cell;
+use std::panic::Location;
+
+use super::TaskId;
+
+/// What the loop knows about a task, for `all_tasks()` and error messages.
+/// Only touched on the loop's thread.
+#[repr(C)] // `packed`, touched on every poll, first: next to the header's `state`
+pub(crate) struct TaskMeta {
+    /// Bits 0-23: index of the task's entry in the loop's registry of live
+    /// tasks. Bits 24-31: the `WaitKind::code` of what the task waits on (0:
+    /// nothing reported), set by the leaf future that last returned
+    /// `Pending` and cleared at every poll. Bit 32: whether the previous
+    /// poll ended with a wait reported (so a report in this poll can tell a
+    /// continuing wait from a new one). Bits 33-63: the number of polls
+    /// (saturating). Packed to keep tasks small, and so that the per-poll
+    /// bookkeeping is one load and one store.
+    packed: Cell<u64>,
+    /// Unique in the process.
+    pub(crate) id: TaskId,
+    /// Set through the task builder. `Box<String>` on purpose: a thin
+    /// pointer keeps every task 8 bytes smaller; only named tasks pay.
+    #[allow(clippy::box_collection)]
+    pub(crate) name: Option<Box<String>>,
+    /// Where `spawn` was called.
+    pub(crate) location: &'static Location<'static>,
+    /// When the task was spawned: the loop's clock tick (ms, wrapping) at
+    /// the start of that turn.
+    pub(crate) created_tick: u32,
+    /// Loop tick (ms, wrapping) when that wait began.
+    pub(crate) waiting_since: Cell<u32>,
+    /// The source location of the wait.
+    pub(crate) waiting_at: Cell<Option<&'static Location<'static>>>,
+    /// Time spent inside the future's `poll`, in nanoseconds: every poll
+    /// timed in debug mode, else an unbiased estimate from sampled turns
+    /// (see `LoopInner::sample_turn`).
+    pub(crate) busy_ns: Cell<u64>,
+}
+
+/// Registry slots must fit in 24 bits (see `TaskMeta::packed`).
+pub(crate) const MAX_SLOT: u32 = (1 << 24) - 1;
+
+/// The wait-code bits of `TaskMeta::packed`.
+const WAIT_BITS: u64 = 0xFF << 24;
+/// `TaskMeta::packed`: the previous poll ended waiting.
+const WAITED_BEFORE: u64 = 1 << 32;
+/// `TaskMeta::packed`: one poll in the count.
+const ONE_POLL: u64 = 1 << 33;
+
+impl TaskMeta {
+    /// Bookkeeping for a task in registry slot 0, not waiting, never polled.
+    #[allow(clippy::box_collection)] // see `name`
+    pub(crate) fn new(
+        id: TaskId,
+        name: Option<Box<String>>,
+        location: &'static Location<'static>,
+        created_tick: u32,
+    ) -> TaskMeta {
+        TaskMeta {
+            id,
+            name,
+            location,
+            packed: Cell::new(0),
+            created_tick,
+            waiting_since: Cell::new(0),
+            waiting_at: Cell::new(None),
+            busy_ns: Cell::new(0),
+        }
+    }
+
+    /// The task's registry slot.
+    pub(crate) fn registry_slot(&self) -> usize {
+        (self.packed.get() as u32 & MAX_SLOT) as usize
+    }
+
+    /// Records the task's registry slot (at most `MAX_SLOT`).
+    pub(crate) fn set_registry_slot(&self, slot: u32) {
+        debug_assert!(slot <= MAX_SLOT);
+        self.packed.set((self.packed.get() & !u64::from(MAX_SLOT)) | u64::from(slot));
+    }
+
+    /// Number of polls so far (saturating).
+    pub(crate) fn polls(&self) -> u32 {
+        (self.packed.get() >> 33) as u32
+    }
+
+    /// What the task waits on, if reported.
+    pub(crate) fn waiting_kind(&self) -> Option<loop_sync::WaitKind> {
+        loop_sync::WaitKind::from_code((self.packed.get() >> 24) as u8)
+    }
+
+    /// At the start of a poll: counts it, and turns "waits on ..." into
+    /// "waited before this poll" (branch-free: this runs on every poll).
+    pub(crate) fn start_poll(&self) {
+        let packed = self.packed.get();
+        let waited = u64::from(packed & WAIT_BITS != 0) << 32;
+        // The count is the top bits: adding to it overflows only at the
+        // largest count, where it stays.
+        let counted = packed.checked_add(ONE_POLL).unwrap_or(packed);
+        self.packed.set((counted & !(WAIT_BITS | WAITED_BEFORE)) | waited);
+    }
+
+    /// Records that the task now waits on `kind` at `at`, during a poll.
+    /// `first` holds, for the first report of this poll, where and since
+    /// when the task waited when the poll began: a poll that ends waiting
+    /// where the previous one did continues that wait (keeps its start),
+    /// even if an outer future refined an inner one's report in between.
+    pub(crate) fn record_wait(
+        &self,
+        kind: loop_sync::WaitKind,
+        at: &'static Location<'static>,
+        now_tick: u32,
+        first: &Cell<(Option<&'static Location<'static>>, u32)>,
+    ) {
+        let packed = self.packed.get();
+        if packed & WAIT_BITS == 0 {
+            let before = if packed & WAITED_BEFORE != 0 { self.waiting_at.get() } else { None };
+            first.set((before, self.waiting_since.get()));
+        }
+        let (before, since) = first.get();
+        self.waiting_since.set(if before == Some(at) { since } else { now_tick });
+        self.waiting_at.set(Some(at));
+        self.packed.set((packed & !WAIT_BITS) | (u64::from(kind.code()) << 24));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_fields_stay_apart_and_the_poll_count_saturates() {
+        let meta = TaskMeta::new(TaskId::from_u64(7), None, Location::caller(), 0);
+        let first = Cell::new((None, 0));
+        let (here, there) = (Location::caller(), Location::caller());
+        meta.set_registry_slot(MAX_SLOT);
+        meta.start_poll();
+        meta.record_wait(loop_sync::WaitKind::Blocking, here, 10, &first);
+        assert_eq!((meta.registry_slot(), meta.polls()), (MAX_SLOT as usize, 1));
+        assert_eq!(meta.waiting_kind(), Some(loop_sync::WaitKind::Blocking));
+        assert_eq!(meta.waiting_since.get(), 10);
+        // Polled again, waiting at the same place (after an inner report
+        // elsewhere): the wait goes on.
+        meta.start_poll();
+        assert_eq!(meta.waiting_kind(), None, "a poll clears the report");
+        meta.record_wait(loop_sync::WaitKind::Lock, there, 20, &first);
+        meta.record_wait(loop_sync::WaitKind::Blocking, here, 20, &first);
+        assert_eq!((meta.waiting_since.get(), meta.polls()), (10, 2));
+        // A poll that reports nothing, then the same place again: a new wait.
+        meta.start_poll();
+        meta.start_poll();
+        meta.record_wait(loop_sync::WaitKind::Blocking, here, 30, &first);
+        assert_eq!((meta.waiting_since.get(), meta.polls()), (30, 4));
+        assert_eq!(meta.registry_slot(), MAX_SLOT as usize);
+        meta.packed.set((!WAIT_BITS & !u64::from(MAX_SLOT)) | 5);
+        meta.start_poll();
+        assert_eq!((meta.registry_slot(), meta.polls()), (5, u32::MAX >> 1), "saturated");
+    }
+}
