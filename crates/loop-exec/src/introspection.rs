@@ -58,6 +58,7 @@ impl Introspection {
         }
     }
 
+    #[inline]
     pub(crate) fn enabled(&self) -> bool {
         self.enabled
     }
@@ -71,6 +72,7 @@ impl Introspection {
     /// be timed, whatever its place in a round of tasks: a task's estimate
     /// is right on average. Deciding per turn keeps the per-poll cost at one
     /// predictable branch.
+    #[inline]
     pub(crate) fn sample_turn(&self) {
         if self.debug || !self.enabled {
             return;
@@ -91,22 +93,26 @@ impl Introspection {
     }
 
     /// The weight of this turn's polls (0: not timed).
+    #[inline]
     pub(crate) fn turn_weight(&self) -> u32 {
         self.turn_weight.get()
     }
 
     /// Makes `task` the one being polled (None: none); returns the previous.
+    #[inline]
     pub(crate) fn set_current(&self, task: Option<NonNull<Header>>) -> Option<NonNull<Header>> {
         self.current.replace(task)
     }
 
     /// The task being polled.
+    #[inline]
     pub(crate) fn current(&self) -> Option<NonNull<Header>> {
         self.current.get()
     }
 
     /// Notes on the task being polled that it now waits on `kind` at
     /// `location` (no-op outside a task). `now_tick`: the turn's tick.
+    #[inline]
     pub(crate) fn record_wait(&self, kind: loop_sync::WaitKind, location: &'static Location<'static>, now_tick: u32) {
         self.with_polled_meta(|meta| meta.record_wait(kind, location, now_tick, &self.first_wait));
     }
@@ -129,6 +135,7 @@ impl Introspection {
 
     /// Runs `f` on the bookkeeping of the task being polled, when
     /// introspection is on (not outside a task).
+    #[inline]
     fn with_polled_meta(&self, f: impl FnOnce(&TaskMeta)) {
         if !self.enabled {
             return;
@@ -140,6 +147,7 @@ impl Introspection {
     }
 
     /// The id of the task being polled, if any (cheap: no snapshot).
+    #[inline]
     pub(crate) fn current_task_id(&self) -> Option<crate::TaskId> {
         let ptr = self.current.get()?;
         // SAFETY: as in `with_polled_meta`: the task is being polled.
@@ -185,6 +193,7 @@ impl Introspection {
     }
 
     /// Adds a timed poll to the task's busy time (weighted by the turn).
+    #[inline]
     pub(crate) fn add_busy(&self, header: &Header, took: Duration) {
         if self.enabled {
             let busy = &header.meta.busy_ns;

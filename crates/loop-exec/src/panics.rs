@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 /// Runs `f`, turning a panic into its message. The closure is treated as
 /// unwind-safe: every caller leaves the state it touched defined (a task
 /// ends `Panicked`, a callback is reported and forgotten).
+#[inline(always)]
 pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     catch_payload(f).map_err(|payload| message(&*payload))
 }
@@ -18,6 +19,7 @@ pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
 /// Runs `f`, keeping a panic's payload (to re-raise it elsewhere: a
 /// blocking job's panic is resumed inside the task awaiting it, whose poll
 /// then catches it with [`catch`]).
+#[inline(always)]
 pub(crate) fn catch_payload<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
     panic::catch_unwind(AssertUnwindSafe(f))
 }

@@ -45,21 +45,25 @@ impl RunQueue {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn push_task(&self, task: TaskRef) {
         self.ready.borrow_mut().push_back(Runnable::Task(task));
     }
 
+    #[inline(always)]
     pub(crate) fn push_call(&self, cell: Rc<CallbackCell>) {
         self.ready.borrow_mut().push_back(Runnable::Call(cell));
     }
 
     /// Holds `waker` back until after the next reactor check (`yield_now`:
     /// I/O that became ready meanwhile runs first, as in asyncio).
+    #[inline(always)]
     pub(crate) fn defer(&self, waker: Waker) {
         self.deferred.borrow_mut().push(waker);
     }
 
     /// Wakes the deferred wakers (they queue their tasks).
+    #[inline]
     pub(crate) fn wake_deferred(&self) {
         let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
         for waker in deferred {
@@ -69,12 +73,14 @@ impl RunQueue {
 
     /// Whether nothing is queued (deferred wakers count: they queue work
     /// after the next reactor check).
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.ready.borrow().is_empty() && self.deferred.borrow().is_empty()
     }
 
     /// The number of entries this turn runs: at most `BUDGET`, in seeded
     /// order when a seed is set.
+    #[inline]
     pub(crate) fn start_turn(&self) -> usize {
         let mut ready = self.ready.borrow_mut();
         let n = ready.len().min(BUDGET);
@@ -84,12 +90,14 @@ impl RunQueue {
         n
     }
 
+    #[inline(always)]
     pub(crate) fn pop(&self) -> Option<Runnable> {
         self.ready.borrow_mut().pop_front()
     }
 
     /// After a turn: a burst (100k spawns) grows the queue; do not keep its
     /// peak size (16 bytes per entry) for the loop's life once it drained.
+    #[inline]
     pub(crate) fn end_turn(&self) {
         let mut ready = self.ready.borrow_mut();
         if ready.is_empty() && ready.capacity() > READY_KEEP {

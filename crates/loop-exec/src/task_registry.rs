@@ -27,6 +27,7 @@ impl TaskRegistry {
     ///
     /// # Panics
     /// Past 16 million live tasks (the slot must fit the metadata's 24 bits).
+    #[inline]
     pub(crate) fn insert(&self, task: TaskRef) -> u32 {
         let slot = self.tasks.borrow_mut().insert(task);
         u32::try_from(slot)
@@ -36,6 +37,7 @@ impl TaskRegistry {
     }
 
     /// Takes the task in `slot` out, if it is still registered.
+    #[inline]
     pub(crate) fn remove(&self, slot: usize) -> Option<TaskRef> {
         self.tasks.borrow_mut().try_remove(slot)
     }
@@ -45,6 +47,7 @@ impl TaskRegistry {
         self.tasks.borrow_mut().drain().collect()
     }
 
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.tasks.borrow().len()
     }
@@ -59,6 +62,7 @@ impl TaskRegistry {
 
     /// The next task id: from this loop's reserved block, reserving a new
     /// block when it runs out.
+    #[inline]
     pub(crate) fn next_id(&self) -> TaskId {
         let (next, end) = self.ids.get();
         let (id, end) = if next < end {

@@ -45,6 +45,18 @@ pub struct Sleep {
     timer: Option<(TimerKey, usize)>,
 }
 
+/// Removes a registered timer of loop `id` (out of line: the callers'
+/// fast path is "no timer").
+#[inline(never)]
+fn cancel_registered(key: TimerKey, id: usize) {
+    crate::current::with_current(|inner| {
+        if loop_id(inner) == id {
+            let entry = inner.time.cancel(key);
+            drop(entry);
+        }
+    });
+}
+
 /// Identity of a loop, to tell whether a timer key belongs to it.
 fn loop_id(inner: &LoopInner) -> usize {
     Arc::as_ptr(&inner.shared) as usize
@@ -146,14 +158,10 @@ impl Sleep {
         Poll::Pending
     }
 
+    #[inline]
     fn cancel_timer(&mut self) {
         if let Some((key, id)) = self.timer.take() {
-            crate::current::with_current(|inner| {
-                if loop_id(inner) == id {
-                    let entry = inner.time.cancel(key);
-                    drop(entry);
-                }
-            });
+            cancel_registered(key, id);
         }
     }
 

@@ -60,25 +60,30 @@ impl TimeDriver {
     }
 
     /// The loop's time now (a clock read).
+    #[inline(always)]
     pub(crate) fn now(&self) -> Instant {
         self.clock.now()
     }
 
     /// The cached time of this turn (no clock read; see `turn_start`).
+    #[inline(always)]
     pub(crate) fn turn_start(&self) -> Instant {
         self.turn_start.get()
     }
 
     /// `turn_start` as a wrapping millisecond tick.
+    #[inline]
     pub(crate) fn turn_tick(&self) -> u32 {
         self.turn_tick.get()
     }
 
     /// `instant` as a wrapping millisecond tick.
+    #[inline]
     pub(crate) fn tick_of(&self, instant: Instant) -> u32 {
         self.clock.tick_of(instant) as u32
     }
 
+    #[inline]
     pub(crate) fn is_paused(&self) -> bool {
         self.clock.is_paused()
     }
@@ -90,11 +95,13 @@ impl TimeDriver {
 
     /// Whether `deadline` is so far from this turn's time that it means
     /// "never" (no timer is set for it).
+    #[inline(always)]
     pub(crate) fn is_never(&self, deadline: Instant) -> bool {
         loop_time::is_never(deadline, self.turn_start.get())
     }
 
     /// Registers a timer due at `deadline`.
+    #[inline(always)]
     pub(crate) fn insert(&self, deadline: Instant, entry: TimerEntry) -> TimerKey {
         let tick = self.clock.deadline_tick(deadline);
         self.wheel.borrow_mut().insert(tick, entry)
@@ -102,12 +109,14 @@ impl TimeDriver {
 
     /// Removes a timer that has not fired (O(1)); its entry is returned so
     /// the caller drops it outside the wheel's borrow.
+    #[inline(always)]
     pub(crate) fn cancel(&self, key: TimerKey) -> Option<TimerEntry> {
         self.wheel.borrow_mut().cancel(key)
     }
 
     /// Points a pending wake timer at `waker` (unless it would wake the same
     /// task already). False when `key` is no longer a pending wake timer.
+    #[inline(always)]
     pub(crate) fn update_waker(&self, key: TimerKey, waker: &Waker) -> bool {
         let mut wheel = self.wheel.borrow_mut();
         let Some(TimerEntry::Wake(slot)) = wheel.get_mut(key) else { return false };
@@ -118,6 +127,7 @@ impl TimeDriver {
     }
 
     /// Timers waiting.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.wheel.borrow().len()
     }

@@ -118,22 +118,26 @@ impl TaskRef {
     /// # Safety
     /// The caller must own one reference count that no other `TaskRef` or
     /// waker accounts for.
+    #[inline]
     pub(crate) unsafe fn from_counted(ptr: NonNull<Header>) -> TaskRef {
         TaskRef { ptr }
     }
 
     /// The raw pointer (no reference transferred).
+    #[inline]
     pub(crate) fn as_ptr(&self) -> NonNull<Header> {
         self.ptr
     }
 
     /// The header.
+    #[inline]
     pub(crate) fn header(&self) -> &Header {
         // SAFETY: we own a reference, so the cell is alive.
         unsafe { self.ptr.as_ref() }
     }
 
     /// The task's scheduler.
+    #[inline]
     pub(crate) fn scheduler(&self) -> &dyn Schedule {
         // SAFETY: the vtable matches the cell; the scheduler lives as long
         // as the cell, which our reference keeps alive.
@@ -141,6 +145,7 @@ impl TaskRef {
     }
 
     /// Adds a reference and returns it.
+    #[inline]
     pub(crate) fn clone_ref(&self) -> TaskRef {
         self.header().state.ref_inc();
         TaskRef { ptr: self.ptr }
@@ -148,6 +153,7 @@ impl TaskRef {
 
     /// A waker that borrows this reference (no count added). Cloning it
     /// adds a reference as usual.
+    #[inline]
     pub(crate) fn borrowed_waker(&self) -> ManuallyDrop<Waker> {
         // SAFETY: the vtable's functions uphold the RawWaker contract; the
         // ManuallyDrop makes sure this borrowed waker never drops a count
@@ -166,6 +172,7 @@ impl TaskRef {
 
     /// Polls the future. Owner thread only; the task must not be complete.
     /// Returns true when the future finished (or panicked).
+    #[inline]
     pub(crate) fn poll(&self, cx: &mut Context<'_>) -> bool {
         self.assert_owner();
         // SAFETY: on the owner thread (the only place the stage is
@@ -174,6 +181,7 @@ impl TaskRef {
     }
 
     /// Drops the future and stores `Cancelled`. Owner thread only.
+    #[inline]
     pub(crate) fn cancel_now(&self) {
         self.assert_owner();
         // SAFETY: owner thread; the vtable matches the cell.
@@ -182,6 +190,7 @@ impl TaskRef {
 
     /// Drops the stored output, if any. Owner thread only (the loop or the
     /// non-`Send` handle).
+    #[inline]
     pub(crate) fn drop_stage(&self) {
         self.assert_owner();
         // SAFETY: owner thread, as asserted.
@@ -189,6 +198,7 @@ impl TaskRef {
     }
 
     /// The message of the panic the task ended in, if it did. Owner thread.
+    #[inline]
     pub(crate) fn panic_message(&self) -> Option<String> {
         self.assert_owner();
         // SAFETY: owner thread, as for `drop_stage`.
@@ -200,6 +210,7 @@ impl TaskRef {
     /// # Safety
     /// `T` must be the output type of the task's future, and the task
     /// complete.
+    #[inline]
     pub(crate) unsafe fn take_output<T>(&self, out: &mut Poll<Result<T, TaskError>>) {
         self.assert_owner();
         // SAFETY: the caller guarantees that `T` matches; owner thread.
@@ -208,6 +219,7 @@ impl TaskRef {
 
     /// Wakes the task (any thread): queues a new reference unless it is
     /// queued already or complete.
+    #[inline]
     pub(crate) fn wake_by_ref(&self) {
         if self.header().state.transition_to_scheduled() {
             self.clone_ref().schedule();
@@ -216,6 +228,7 @@ impl TaskRef {
 
     /// Hands this reference to the scheduler's queue. The caller set
     /// `SCHEDULED` (`transition_to_scheduled` returned true).
+    #[inline]
     fn schedule(self) {
         let ptr = self.ptr;
         // SAFETY: the vtable matches the cell; `self` keeps it alive and is
@@ -259,6 +272,7 @@ impl TaskRef {
 
     /// Clears `HANDLE` and drops this reference (the handle's) in a single
     /// atomic step.
+    #[inline]
     pub(crate) fn release_handle(self) {
         let ptr = ManuallyDrop::new(self).ptr;
         // SAFETY: we own a reference, so the header is alive.
@@ -369,12 +383,13 @@ impl<F: Future + 'static, S: Schedule> TaskCell<F, S> {
         // place holds no live value either way.
         // SAFETY: `ptr` comes from a live `&mut` and the value is dropped
         // exactly once; nothing reads it before the write below.
-        let dropped = panics::catch(|| unsafe { std::ptr::drop_in_place(ptr) });
+        let dropped = panics::catch_payload(|| unsafe { std::ptr::drop_in_place(ptr) });
         // SAFETY: the place is valid for writes and holds no live value.
         unsafe { std::ptr::write(ptr, new) };
-        dropped.err()
+        dropped.err().map(|payload| panics::message(&*payload))
     }
 
+    #[inline]
     unsafe fn poll(ptr: NonNull<Header>, cx: &mut Context<'_>) -> bool {
         // SAFETY: forwarded contract of the vtable entry.
         let stage = unsafe { Self::stage(ptr) };
@@ -382,13 +397,14 @@ impl<F: Future + 'static, S: Schedule> TaskCell<F, S> {
         // SAFETY: the future lives inside the heap cell and is never moved
         // until it is dropped in place.
         let future = unsafe { Pin::new_unchecked(future) };
-        match panics::catch(|| future.poll(cx)) {
+        match panics::catch_payload(|| future.poll(cx)) {
             Ok(Poll::Pending) => false,
             Ok(Poll::Ready(output)) => {
                 Self::set_stage(stage, Stage::Finished(Ok(output)));
                 true
             }
-            Err(message) => {
+            Err(payload) => {
+                let message = panics::message(&*payload);
                 Self::set_stage(stage, Stage::Finished(Err(TaskError::Panicked(message))));
                 true
             }
@@ -406,6 +422,7 @@ impl<F: Future + 'static, S: Schedule> TaskCell<F, S> {
         }
     }
 
+    #[inline]
     unsafe fn take_output(ptr: NonNull<Header>, out: *mut ()) {
         // SAFETY: forwarded contract: `out` points at a
         // `Poll<Result<F::Output, TaskError>>`.
@@ -419,12 +436,14 @@ impl<F: Future + 'static, S: Schedule> TaskCell<F, S> {
         }
     }
 
+    #[inline]
     unsafe fn drop_stage(ptr: NonNull<Header>) {
         // SAFETY: forwarded contract.
         let stage = unsafe { Self::stage(ptr) };
         Self::set_stage(stage, Stage::Consumed);
     }
 
+    #[inline]
     unsafe fn panic_message(ptr: NonNull<Header>) -> Option<String> {
         // SAFETY: forwarded contract.
         match unsafe { Self::stage(ptr) } {
@@ -433,6 +452,7 @@ impl<F: Future + 'static, S: Schedule> TaskCell<F, S> {
         }
     }
 
+    #[inline]
     unsafe fn schedule(ptr: NonNull<Header>, task: TaskRef) {
         // SAFETY: `task` keeps the cell (a `TaskCell<F, S>`) alive; the
         // scheduler is `Sync` and only read.
@@ -440,6 +460,7 @@ impl<F: Future + 'static, S: Schedule> TaskCell<F, S> {
         scheduler.schedule(task);
     }
 
+    #[inline]
     unsafe fn scheduler(ptr: NonNull<Header>) -> NonNull<dyn Schedule> {
         // SAFETY: the caller holds a reference to the live cell, a
         // `TaskCell<F, S>`; the field pointer stays valid as long as it.

@@ -81,6 +81,7 @@ impl StateWord for AtomicUsize {
 /// queue the task (it was neither queued nor complete); false when someone
 /// else already did, or the task is done.
 #[must_use = "when true, the caller owns queueing the task"]
+#[inline(always)]
 pub fn transition_to_scheduled(state: &impl StateWord) -> bool {
     state.fetch_or_acq_rel(SCHEDULED) & (SCHEDULED | COMPLETE) == 0
 }
@@ -89,6 +90,7 @@ pub fn transition_to_scheduled(state: &impl StateWord) -> bool {
 /// `SCHEDULED` *before* the poll, so that a wake arriving during the poll
 /// queues the task again instead of being lost. Returns the state before.
 #[must_use = "the previous state says whether the task is complete or cancelled"]
+#[inline(always)]
 pub fn transition_to_running(state: &impl StateWord) -> usize {
     state.fetch_and_acq_rel(!SCHEDULED)
 }
@@ -120,19 +122,24 @@ pub(crate) enum Release {
 pub(crate) struct Snapshot(usize);
 
 impl Snapshot {
+    #[inline(always)]
     pub(crate) fn is_complete(self) -> bool {
         self.0 & COMPLETE != 0
     }
+    #[inline]
     pub(crate) fn is_scheduled(self) -> bool {
         self.0 & SCHEDULED != 0
     }
+    #[inline(always)]
     pub(crate) fn is_cancel_requested(self) -> bool {
         self.0 & CANCELLED != 0
     }
+    #[inline(always)]
     pub(crate) fn has_handle(self) -> bool {
         self.0 & HANDLE != 0
     }
     /// Awaited and not complete: dropping the handle now cancels the task.
+    #[inline]
     pub(crate) fn is_awaited_running(self) -> bool {
         self.0 & (AWAITED | COMPLETE) == AWAITED
     }
@@ -144,23 +151,27 @@ pub(crate) struct State(AtomicUsize);
 impl State {
     /// A new task's word: scheduled (it is queued at spawn), with a handle,
     /// and `refs` references.
+    #[inline]
     pub(crate) fn new_spawned(refs: usize) -> State {
         State(AtomicUsize::new(SCHEDULED | HANDLE | (refs * REF_ONE)))
     }
 
     /// The flags as they are now (any thread).
+    #[inline(always)]
     pub(crate) fn load(&self) -> Snapshot {
         Snapshot(self.0.load(Ordering::Acquire))
     }
 
     /// A wake (any thread); see [`transition_to_scheduled`].
     #[must_use = "when true, the caller owns queueing the task"]
+    #[inline(always)]
     pub(crate) fn transition_to_scheduled(&self) -> bool {
         transition_to_scheduled(&self.0)
     }
 
     /// The loop picks the task from its run queue (loop thread); see
     /// [`transition_to_running`].
+    #[inline(always)]
     pub(crate) fn transition_to_running(&self) -> RunAction {
         let prev = transition_to_running(&self.0);
         if prev & COMPLETE != 0 {
@@ -175,6 +186,7 @@ impl State {
     /// Requests cancellation (loop thread). False when the task is already
     /// complete (nothing changes then).
     #[must_use = "when true, the task must be woken so the loop sees the request"]
+    #[inline]
     pub(crate) fn request_cancel(&self) -> bool {
         let mut state = self.0.load(Ordering::Acquire);
         loop {
@@ -189,6 +201,7 @@ impl State {
     }
 
     /// The handle is being awaited (loop thread).
+    #[inline]
     pub(crate) fn mark_awaited(&self) {
         if self.0.load(Ordering::Relaxed) & AWAITED == 0 {
             self.0.fetch_or(AWAITED, Ordering::Relaxed);
@@ -197,6 +210,7 @@ impl State {
 
     /// The one completion (loop thread, once per task): sets `COMPLETE` and
     /// drops `refs` references (0 to 2) in a single atomic step.
+    #[inline(always)]
     pub(crate) fn complete_releasing(&self, refs: usize) -> Release {
         // COMPLETE is clear (only this call sets it) and below REF_ONE, so
         // subtracting `refs * REF_ONE - COMPLETE` drops the counts and sets it.
@@ -207,6 +221,7 @@ impl State {
 
     /// The handle goes (loop thread, once): clears `HANDLE` and drops the
     /// handle's reference in one step.
+    #[inline(always)]
     pub(crate) fn release_handle(&self) -> Release {
         let prev = self.0.fetch_sub(REF_ONE + HANDLE, Ordering::AcqRel);
         debug_assert_ne!(prev & HANDLE, 0, "a task handle was released twice");
@@ -214,6 +229,7 @@ impl State {
     }
 
     /// One more reference (any thread).
+    #[inline(always)]
     pub(crate) fn ref_inc(&self) {
         let prev = self.0.fetch_add(REF_ONE, Ordering::Relaxed);
         if prev > isize::MAX as usize {
@@ -224,11 +240,13 @@ impl State {
     }
 
     /// One reference less (any thread).
+    #[inline(always)]
     pub(crate) fn ref_dec(&self) -> Release {
         let prev = self.0.fetch_sub(REF_ONE, Ordering::AcqRel);
         Self::released(prev, 1)
     }
 
+    #[inline(always)]
     fn released(prev: usize, refs: usize) -> Release {
         if refs > 0 && prev & REF_MASK == refs * REF_ONE {
             Release::Last
