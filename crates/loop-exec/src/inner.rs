@@ -129,11 +129,10 @@ impl LoopInner {
     }
 
     /// Spawns a task onto this loop.
-    #[allow(clippy::box_collection)] // the thin name pointer, see `TaskMeta::name`
     pub(crate) fn spawn<F>(
         &self,
         future: F,
-        name: Option<Box<String>>,
+        name: Option<String>,
         location: &'static Location<'static>,
     ) -> Task<F::Output>
     where
@@ -152,11 +151,10 @@ impl LoopInner {
     /// context. Kept out of line, off the common path.
     #[cold]
     #[inline(never)]
-    #[allow(clippy::box_collection)] // the thin name pointer, see `TaskMeta::name`
     fn spawn_in_context<F>(
         &self,
         future: F,
-        name: Option<Box<String>>,
+        name: Option<String>,
         location: &'static Location<'static>,
     ) -> Task<F::Output>
     where
@@ -166,11 +164,10 @@ impl LoopInner {
     }
 
     /// `spawn`, without looking at the context.
-    #[allow(clippy::box_collection)] // the thin name pointer, see `TaskMeta::name`
     fn spawn_plain<F>(
         &self,
         future: F,
-        name: Option<Box<String>>,
+        name: Option<String>,
         location: &'static Location<'static>,
     ) -> Task<F::Output>
     where
@@ -184,8 +181,7 @@ impl LoopInner {
         let ptr = registry_ref.as_ptr();
         // SAFETY: `allocate` counted three references; these are the other two.
         let (queue_ref, handle_ref) = unsafe { (TaskRef::from_counted(ptr), TaskRef::from_counted(ptr)) };
-        let slot = self.tasks.insert(registry_ref);
-        handle_ref.header().meta.set_registry_slot(slot);
+        self.tasks.insert(registry_ref);
         self.queue.push_task(queue_ref);
         Task::from_raw(handle_ref)
     }
@@ -386,7 +382,7 @@ impl LoopInner {
     /// The task's future is gone: complete it, releasing the run queue's
     /// reference (`task`) and the registry's.
     fn complete(&self, task: TaskRef) {
-        let registry_ref = self.tasks.remove(task.header().meta.registry_slot());
+        let registry_ref = self.tasks.remove(task.as_ptr());
         task.complete(registry_ref);
     }
 

@@ -178,11 +178,11 @@ impl Introspection {
         let ms = |since: u32| Duration::from_millis(u64::from(now_tick.wrapping_sub(since)));
         TaskInfo {
             id: meta.id,
-            name: meta.name.as_deref().cloned(),
+            name: meta.name().map(str::to_owned),
             state,
             location: meta.location,
             polls: u64::from(meta.polls()),
-            busy: Duration::from_nanos(meta.busy_ns.get()),
+            busy: Duration::from_nanos(meta.busy_ns()),
             busy_estimated: !self.debug,
             age: ms(meta.created_tick),
             waiting: match (meta.waiting_kind(), meta.waiting_at.get()) {
@@ -196,9 +196,8 @@ impl Introspection {
     #[inline]
     pub(crate) fn add_busy(&self, header: &Header, took: Duration) {
         if self.enabled {
-            let busy = &header.meta.busy_ns;
             let weighted = (took.as_nanos() as u64).saturating_mul(u64::from(self.turn_weight.get()));
-            busy.set(busy.get().saturating_add(weighted));
+            header.meta.add_busy_ns(weighted);
         }
     }
 }
@@ -218,7 +217,7 @@ pub(crate) fn slow_poll(header: &Header, took: Duration, threshold: Duration) ->
             "slow poll: one poll took {took:.3?}, blocking the loop (slow_callback_duration is {threshold:.3?}){then}"
         ),
         task_id: Some(meta.id),
-        task_name: meta.name.as_deref().cloned(),
+        task_name: meta.name().map(str::to_owned),
         location: Some(meta.location),
     }
 }

@@ -40,7 +40,7 @@ impl Schedule for Arc<LoopShared> {
         let ctx = crate::config::ExceptionContext {
             message: format!("panic in a task nobody awaited: {message}"),
             task_id: Some(header.meta.id),
-            task_name: header.meta.name.as_deref().cloned(),
+            task_name: header.meta.name().map(str::to_owned),
             location: Some(header.meta.location),
         };
         if with_current(|inner| inner.report(&ctx)).is_none() {

@@ -92,7 +92,7 @@ impl TaskBuilder {
         F: Future + 'static,
     {
         let location = Location::caller();
-        let name = self.name.map(Box::new);
+        let name = self.name;
         with_current(|inner| inner.spawn(future, name, location))
             .unwrap_or_else(|| no_running_loop("TaskBuilder::spawn"))
     }
@@ -104,6 +104,6 @@ impl TaskBuilder {
         F: Future + 'static,
     {
         let location = Location::caller();
-        ev.inner().spawn(future, self.name.map(Box::new), location)
+        ev.inner().spawn(future, self.name, location)
     }
 }

@@ -347,7 +347,7 @@ where
         }
         Err(outcome)
     };
-    let task = crate::current::with_current(|inner| inner.spawn(child, name.map(Box::new), location))
+    let task = crate::current::with_current(|inner| inner.spawn(child, name, location))
         .unwrap_or_else(|| crate::current::no_running_loop("TaskGroup::spawn"));
     let id = task.id();
     state.tasks.borrow_mut().push(task);

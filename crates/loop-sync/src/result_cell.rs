@@ -22,9 +22,72 @@ type DoneCallback<T> = Box<dyn FnOnce(&Result<T, CancelledError>) + Send>;
 
 struct State<T> {
     /// Wakers of pending `wait`s, by slot; a dropped `Wait` frees its slot.
-    waiters: Vec<Option<Waker>>,
+    waiters: WakerSlots,
     /// Run once the outcome is set, in registration order.
     callbacks: Vec<DoneCallback<T>>,
+}
+
+/// The wakers of a cell's pending waits. The first lives inline: most
+/// cells have one waiter, which then costs no allocation (slot 0); more go
+/// to a vector (slot `i` is `more[i - 1]`), where freed slots are reused.
+#[derive(Default)]
+struct WakerSlots {
+    first: Option<Waker>,
+    /// Whether slot 0 is taken (its waker may be `None` between polls).
+    first_taken: bool,
+    more: Vec<Option<Waker>>,
+}
+
+impl WakerSlots {
+    /// Takes a free slot for `waker`; returns its number.
+    fn insert(&mut self, waker: Waker) -> u32 {
+        if !self.first_taken {
+            self.first_taken = true;
+            self.first = Some(waker);
+            return 0;
+        }
+        let i = match self.more.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                self.more.push(None);
+                self.more.len() - 1
+            }
+        };
+        self.more[i] = Some(waker);
+        u32::try_from(i + 1).expect("more than 4 billion waits on one ResultCell")
+    }
+
+    fn slot(&mut self, i: u32) -> Option<&mut Option<Waker>> {
+        match i {
+            0 => Some(&mut self.first),
+            i => self.more.get_mut(i as usize - 1),
+        }
+    }
+
+    /// Updates slot `i`'s waker (unless it would wake the same task).
+    fn set(&mut self, i: u32, waker: &Waker) {
+        if let Some(slot) = self.slot(i) {
+            if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                *slot = Some(waker.clone());
+            }
+        }
+    }
+
+    /// Frees slot `i` (its `Wait` was dropped).
+    fn remove(&mut self, i: u32) {
+        if let Some(slot) = self.slot(i) {
+            *slot = None;
+        }
+        if i == 0 {
+            self.first_taken = false;
+        }
+    }
+
+    fn wake_all(self) {
+        for waker in self.first.into_iter().chain(self.more.into_iter().flatten()) {
+            waker.wake();
+        }
+    }
 }
 
 struct Shared<T> {
@@ -76,7 +139,7 @@ impl<T> ResultCell<T> {
         ResultCell {
             shared: Arc::new(Shared {
                 outcome: OnceLock::new(),
-                state: Mutex::new(State { waiters: Vec::new(), callbacks: Vec::new() }),
+                state: Mutex::new(State { waiters: WakerSlots::default(), callbacks: Vec::new() }),
             }),
         }
     }
@@ -87,9 +150,7 @@ impl<T> ResultCell<T> {
             self.shared.outcome.set(result).map_err(|_| InvalidStateError)?;
             (std::mem::take(&mut state.waiters), std::mem::take(&mut state.callbacks))
         };
-        for waker in waiters.into_iter().flatten() {
-            waker.wake();
-        }
+        waiters.wake_all();
         if let Some(result) = self.shared.outcome.get() {
             for cb in callbacks {
                 cb(result);
@@ -170,7 +231,7 @@ impl<T> fmt::Debug for ResultCell<T> {
 pub struct Wait<T> {
     cell: ResultCell<T>,
     /// Our slot in the waiter list, once registered.
-    slot: Option<usize>,
+    slot: Option<u32>,
 }
 
 impl<T> Unpin for Wait<T> {}
@@ -186,18 +247,8 @@ impl<T: Clone> Future for Wait<T> {
             return Poll::Ready(result.clone());
         }
         match this.slot {
-            Some(i) => state.waiters[i] = Some(cx.waker().clone()),
-            None => {
-                let i = match state.waiters.iter().position(Option::is_none) {
-                    Some(i) => i,
-                    None => {
-                        state.waiters.push(None);
-                        state.waiters.len() - 1
-                    }
-                };
-                state.waiters[i] = Some(cx.waker().clone());
-                this.slot = Some(i);
-            }
+            Some(i) => state.waiters.set(i, cx.waker()),
+            None => this.slot = Some(state.waiters.insert(cx.waker().clone())),
         }
         Poll::Pending
     }
@@ -207,9 +258,39 @@ impl<T> Drop for Wait<T> {
     fn drop(&mut self) {
         if let Some(i) = self.slot {
             let mut state = self.cell.shared.state.lock();
-            if let Some(w) = state.waiters.get_mut(i) {
-                *w = None;
-            }
+            state.waiters.remove(i);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn the_first_waiter_is_inline_and_freed_slots_are_reused() {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut slots = WakerSlots::default();
+        assert_eq!(slots.insert(waker.clone()), 0, "the first waiter takes the inline slot");
+        assert!(slots.more.is_empty(), "no allocation for one waiter");
+        assert_eq!(slots.insert(waker.clone()), 1);
+        assert_eq!(slots.insert(waker.clone()), 2);
+        slots.remove(0);
+        slots.remove(1);
+        assert_eq!(slots.insert(waker.clone()), 0, "slot 0 reused");
+        assert_eq!(slots.insert(waker.clone()), 1, "slot 1 reused");
+        slots.set(2, &waker);
+        slots.wake_all();
+        assert_eq!(count.0.load(Ordering::SeqCst), 3, "every taken slot woken once");
     }
 }

@@ -102,7 +102,7 @@ impl<T> Task<T> {
 
     /// The task's name, if it was spawned with one.
     pub fn name(&self) -> Option<&str> {
-        self.raw.header().meta.name.as_deref().map(String::as_str)
+        self.raw.header().meta.name()
     }
 
     /// The task's id, unique in the process.
@@ -249,7 +249,7 @@ pub(crate) fn wait_for_join(raw: &TaskRef, cx: &mut Context<'_>, mark: bool, at:
     let header = raw.header();
     if raw.scheduler().other_loop_running_here() {
         let meta = &header.meta;
-        let name = meta.name.as_deref().map_or_else(String::new, |n| format!(" `{n}`"));
+        let name = meta.name().map_or_else(String::new, |n| format!(" `{n}`"));
         panic!(
             "task {}{name} (spawned at {}) belongs to another event loop than the one awaiting it: \
              it can only be awaited from its own loop (to pass a result between loops, use \

@@ -2,7 +2,7 @@
 //! messages (id, name, spawn site, poll count, what it waits on), kept in
 //! the task's header and only touched on the loop's thread.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::panic::Location;
 
 use super::TaskId;
@@ -22,10 +22,10 @@ pub(crate) struct TaskMeta {
     packed: Cell<u64>,
     /// Unique in the process.
     pub(crate) id: TaskId,
-    /// Set through the task builder. `Box<String>` on purpose: a thin
-    /// pointer keeps every task 8 bytes smaller; only named tasks pay.
-    #[allow(clippy::box_collection)]
-    pub(crate) name: Option<Box<String>>,
+    /// What most tasks never need: the name, and the sampled busy time
+    /// (made at spawn for a named task, else by the first timed poll). One
+    /// thin pointer keeps every task 8 bytes smaller than the two fields.
+    cold: OnceCell<Box<ColdMeta>>,
     /// Where `spawn` was called.
     pub(crate) location: &'static Location<'static>,
     /// When the task was spawned: the loop's clock tick (ms, wrapping) at
@@ -35,10 +35,17 @@ pub(crate) struct TaskMeta {
     pub(crate) waiting_since: Cell<u32>,
     /// The source location of the wait.
     pub(crate) waiting_at: Cell<Option<&'static Location<'static>>>,
+}
+
+/// The rarely used part of a task's metadata (see `TaskMeta::cold`).
+#[derive(Default)]
+struct ColdMeta {
+    /// Set through the task builder.
+    name: Option<String>,
     /// Time spent inside the future's `poll`, in nanoseconds: every poll
     /// timed in debug mode, else an unbiased estimate from sampled turns
-    /// (see `LoopInner::sample_turn`).
-    pub(crate) busy_ns: Cell<u64>,
+    /// (see `Introspection::sample_turn`).
+    busy_ns: Cell<u64>,
 }
 
 /// Registry slots must fit in 24 bits (see `TaskMeta::packed`).
@@ -53,23 +60,41 @@ const ONE_POLL: u64 = 1 << 33;
 
 impl TaskMeta {
     /// Bookkeeping for a task in registry slot 0, not waiting, never polled.
-    #[allow(clippy::box_collection)] // see `name`
     pub(crate) fn new(
         id: TaskId,
-        name: Option<Box<String>>,
+        name: Option<String>,
         location: &'static Location<'static>,
         created_tick: u32,
     ) -> TaskMeta {
+        let cold = OnceCell::new();
+        if name.is_some() {
+            let _ = cold.set(Box::new(ColdMeta { name, busy_ns: Cell::new(0) }));
+        }
         TaskMeta {
             id,
-            name,
+            cold,
             location,
             packed: Cell::new(0),
             created_tick,
             waiting_since: Cell::new(0),
             waiting_at: Cell::new(None),
-            busy_ns: Cell::new(0),
         }
+    }
+
+    /// The name given at spawn, if any.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.cold.get()?.name.as_deref()
+    }
+
+    /// Busy time so far, in nanoseconds (see `ColdMeta::busy_ns`).
+    pub(crate) fn busy_ns(&self) -> u64 {
+        self.cold.get().map_or(0, |c| c.busy_ns.get())
+    }
+
+    /// Adds `ns` to the busy time.
+    pub(crate) fn add_busy_ns(&self, ns: u64) {
+        let busy = &self.cold.get_or_init(Box::default).busy_ns;
+        busy.set(busy.get().saturating_add(ns));
     }
 
     /// The task's registry slot.
