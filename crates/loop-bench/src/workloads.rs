@@ -90,9 +90,18 @@ pub const WORKLOADS: &[Workload] = &[
         name: "memory",
         title: "memory per idle task waiting on a one-shot",
         unit: "bytes",
-        about: "live heap bytes per task for n tasks each awaiting a (runtime-neutral) one-shot cell.",
+        about:
+            "live heap bytes per task for n tasks each awaiting a (runtime-neutral) one-shot cell (loop's ResultCell).",
         n: 10_000,
         run: memory_per_task,
+    },
+    Workload {
+        name: "memory-oneshot",
+        title: "memory per idle task waiting on tokio's oneshot",
+        unit: "bytes",
+        about: "as `memory`, but every runtime's tasks await a tokio::sync::oneshot receiver.",
+        n: 10_000,
+        run: memory_per_task_oneshot,
     },
 ];
 
@@ -409,6 +418,51 @@ macro_rules! memory_body {
         }
         bytes
     }};
+}
+
+/// `memory_body!` with tokio's oneshot channel as the one-shot.
+macro_rules! memory_body_oneshot {
+    ($n:expr, $spawn:expr, $yield_:expr) => {{
+        let n = $n;
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..n).map(|_| tokio::sync::oneshot::channel::<()>()).unzip();
+        let polled = Rc::new(Cell::new(0usize));
+        let before = live_bytes();
+        let handles: Vec<_> = receivers
+            .into_iter()
+            .map(|rx| {
+                let polled = polled.clone();
+                $spawn(async move {
+                    polled.set(polled.get() + 1);
+                    rx.await.unwrap();
+                })
+            })
+            .collect();
+        while polled.get() < n {
+            $yield_.await;
+        }
+        let bytes = (live_bytes() - before) as f64 / n as f64;
+        for tx in senders {
+            tx.send(()).unwrap();
+        }
+        drop(handles);
+        while Rc::strong_count(&polled) > 1 {
+            $yield_.await;
+        }
+        bytes
+    }};
+}
+
+fn memory_per_task_oneshot(rt: Runtime, n: usize) -> f64 {
+    match rt {
+        Runtime::Loop => aio::run(async move { memory_body_oneshot!(n, aio::spawn, aio::yield_now()) }),
+        Runtime::Tokio => {
+            on_tokio(async move { memory_body_oneshot!(n, tokio::task::spawn_local, tokio::task::yield_now()) })
+        }
+        Runtime::Smol => on_smol(|ex| async move {
+            let spawn = |f| ex.spawn(f);
+            memory_body_oneshot!(n, spawn, smol::future::yield_now())
+        }),
+    }
 }
 
 fn memory_per_task(rt: Runtime, n: usize) -> f64 {

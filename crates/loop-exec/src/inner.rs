@@ -164,12 +164,7 @@ impl LoopInner {
     }
 
     /// `spawn`, without looking at the context.
-    fn spawn_plain<F>(
-        &self,
-        future: F,
-        name: Option<String>,
-        location: &'static Location<'static>,
-    ) -> Task<F::Output>
+    fn spawn_plain<F>(&self, future: F, name: Option<String>, location: &'static Location<'static>) -> Task<F::Output>
     where
         F: Future + 'static,
     {

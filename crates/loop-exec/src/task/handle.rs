@@ -127,9 +127,8 @@ impl<T> Task<T> {
     #[inline(always)]
     fn release(&mut self, cancel_if_awaited: bool) {
         let header = self.raw.header();
-        // SAFETY: loop thread only (the handle is not `Send`).
-        let waker = unsafe { (*header.join_waker.get()).take() };
-        drop(waker);
+        // Loop thread only: the handle is not `Send`.
+        drop(header.join_waker.take());
         // COMPLETE and AWAITED only change on this (the loop's) thread, so
         // one load sees them as they are.
         let state = header.state.load();
@@ -139,10 +138,9 @@ impl<T> Task<T> {
             cancel_awaited(&self.raw);
         }
         if state.is_complete() {
-            if let Some(message) = self.raw.panic_message() {
+            if let Some(message) = self.raw.drop_stage() {
                 self.raw.scheduler().unhandled_panic(header, message);
             }
-            self.raw.drop_stage();
         }
         // SAFETY: `raw` is taken exactly once (`release` runs once), and
         // never used after.
@@ -261,13 +259,9 @@ pub(crate) fn wait_for_join(raw: &TaskRef, cx: &mut Context<'_>, mark: bool, at:
     if mark {
         header.state.mark_awaited();
     }
-    // SAFETY: the join waker is only touched on the loop's thread, and the
-    // handle is not `Send`, so we are on it.
-    let slot = unsafe { &mut *header.join_waker.get() };
-    match slot {
-        Some(w) if w.will_wake(cx.waker()) => {}
-        _ => *slot = Some(cx.waker().clone()),
-    }
+    // The join waker is only touched on the loop's thread, and the handle
+    // is not `Send`, so we are on it.
+    header.join_waker.register(cx.waker());
 }
 
 /// Whether `at` is inside the standard library (a forwarding `poll`), so

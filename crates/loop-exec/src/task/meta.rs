@@ -16,8 +16,8 @@ pub(crate) struct TaskMeta {
     /// nothing reported), set by the leaf future that last returned
     /// `Pending` and cleared at every poll. Bit 32: whether the previous
     /// poll ended with a wait reported (so a report in this poll can tell a
-    /// continuing wait from a new one). Bits 33-63: the number of polls
-    /// (saturating). Packed to keep tasks small, and so that the per-poll
+    /// continuing wait from a new one). Bits 33-34: the `StageKind` of the
+    /// task cell's stage. Bits 35-63: the number of polls (saturating). Packed to keep tasks small, and so that the per-poll
     /// bookkeeping is one load and one store.
     packed: Cell<u64>,
     /// Unique in the process.
@@ -55,8 +55,22 @@ pub(crate) const MAX_SLOT: u32 = (1 << 24) - 1;
 const WAIT_BITS: u64 = 0xFF << 24;
 /// `TaskMeta::packed`: the previous poll ended waiting.
 const WAITED_BEFORE: u64 = 1 << 32;
+/// `TaskMeta::packed`: the stage bits.
+const STAGE_BITS: u64 = 0b11 << 33;
 /// `TaskMeta::packed`: one poll in the count.
-const ONE_POLL: u64 = 1 << 33;
+const ONE_POLL: u64 = 1 << 35;
+
+/// What a task cell's stage holds (raw.rs keeps the future and the output
+/// in one place; these bits say which is there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StageKind {
+    /// The future, not yet finished.
+    Running = 0,
+    /// The output (or the error the task ended with).
+    Finished = 1,
+    /// Nothing: the output was taken or dropped.
+    Consumed = 2,
+}
 
 impl TaskMeta {
     /// Bookkeeping for a task in registry slot 0, not waiting, never polled.
@@ -110,7 +124,23 @@ impl TaskMeta {
 
     /// Number of polls so far (saturating).
     pub(crate) fn polls(&self) -> u32 {
-        (self.packed.get() >> 33) as u32
+        (self.packed.get() >> 35) as u32
+    }
+
+    /// What the task cell's stage holds.
+    #[inline(always)]
+    pub(crate) fn stage(&self) -> StageKind {
+        match (self.packed.get() & STAGE_BITS) >> 33 {
+            0 => StageKind::Running,
+            1 => StageKind::Finished,
+            _ => StageKind::Consumed,
+        }
+    }
+
+    /// Records what the stage now holds.
+    #[inline(always)]
+    pub(crate) fn set_stage(&self, kind: StageKind) {
+        self.packed.set((self.packed.get() & !STAGE_BITS) | ((kind as u64) << 33));
     }
 
     /// What the task waits on, if reported.
@@ -181,8 +211,12 @@ mod tests {
         meta.record_wait(loop_sync::WaitKind::Blocking, here, 30, &first);
         assert_eq!((meta.waiting_since.get(), meta.polls()), (30, 4));
         assert_eq!(meta.registry_slot(), MAX_SLOT as usize);
-        meta.packed.set((!WAIT_BITS & !u64::from(MAX_SLOT)) | 5);
+        meta.set_stage(StageKind::Finished);
+        assert_eq!((meta.stage(), meta.polls()), (StageKind::Finished, 4));
+        meta.packed.set((!WAIT_BITS & !STAGE_BITS & !u64::from(MAX_SLOT)) | 5);
+        meta.set_stage(StageKind::Consumed);
         meta.start_poll();
-        assert_eq!((meta.registry_slot(), meta.polls()), (5, u32::MAX >> 1), "saturated");
+        assert_eq!((meta.registry_slot(), meta.polls()), (5, u32::MAX >> 3), "saturated");
+        assert_eq!(meta.stage(), StageKind::Consumed);
     }
 }

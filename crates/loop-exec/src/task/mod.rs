@@ -1,6 +1,7 @@
 //! Tasks: the unit of concurrency on an event loop.
 
 mod handle;
+mod join_waker;
 pub(crate) mod meta;
 pub(crate) mod raw;
 pub(crate) mod state;

@@ -15,7 +15,8 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use super::meta::TaskMeta;
+use super::join_waker::JoinWaker;
+use super::meta::{StageKind, TaskMeta};
 use super::state::{Release, State};
 use super::{Schedule, TaskError};
 use crate::panics;
@@ -28,7 +29,7 @@ pub(crate) struct Header {
     /// Functions that know the concrete future and scheduler types.
     vtable: &'static TaskVtable,
     /// Waker of whoever awaits the `Task<T>` handle. Owner thread only.
-    pub(crate) join_waker: UnsafeCell<Option<Waker>>,
+    pub(crate) join_waker: JoinWaker,
     /// Name, id, location, counters. Owner thread only.
     pub(crate) meta: TaskMeta,
 }
@@ -41,8 +42,9 @@ struct TaskVtable {
     cancel: unsafe fn(NonNull<Header>),
     /// Moves the output into `*mut Poll<Result<T, TaskError>>`.
     take_output: unsafe fn(NonNull<Header>, *mut ()),
-    /// Drops whatever the stage holds, leaving it consumed.
-    drop_stage: unsafe fn(NonNull<Header>),
+    /// Drops whatever the stage holds, leaving it consumed; returns the
+    /// message of the panic the task ended in, if it did.
+    drop_stage: unsafe fn(NonNull<Header>) -> Option<String>,
     /// The panic message, if the task ended in a panic.
     panic_message: unsafe fn(NonNull<Header>) -> Option<String>,
     /// Hands a reference to the scheduler's queue (the hot half of the
@@ -54,11 +56,12 @@ struct TaskVtable {
     dealloc: unsafe fn(NonNull<Header>),
 }
 
-/// What the cell holds besides the header.
-enum Stage<F: Future> {
-    Running(F),
-    Finished(Result<F::Output, TaskError>),
-    Consumed,
+/// The future, then its output, in one place: which one is there (or
+/// neither) is the `StageKind` in the header's metadata. A union rather
+/// than an enum saves the discriminant's 8 bytes in every task.
+union Stage<F: Future> {
+    future: ManuallyDrop<F>,
+    output: ManuallyDrop<Result<F::Output, TaskError>>,
 }
 
 /// The whole allocation. `repr(C)` puts the header first, so a pointer to
@@ -102,11 +105,11 @@ impl TaskRef {
             header: Header {
                 state: State::new_spawned(refs),
                 vtable: &TaskCell::<F, S>::VTABLE,
-                join_waker: UnsafeCell::new(None),
+                join_waker: JoinWaker::new(),
                 meta,
             },
             scheduler,
-            stage: UnsafeCell::new(Stage::Running(future)),
+            stage: UnsafeCell::new(Stage { future: ManuallyDrop::new(future) }),
         });
         let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
         TaskRef { ptr }
@@ -191,7 +194,8 @@ impl TaskRef {
     /// Drops the stored output, if any. Owner thread only (the loop or the
     /// non-`Send` handle).
     #[inline]
-    pub(crate) fn drop_stage(&self) {
+    #[must_use = "a panic message nobody reads must be reported"]
+    pub(crate) fn drop_stage(&self) -> Option<String> {
         self.assert_owner();
         // SAFETY: owner thread, as asserted.
         unsafe { (self.header().vtable.drop_stage)(self.ptr) }
@@ -245,16 +249,14 @@ impl TaskRef {
         let header = self.header();
         // HANDLE only changes on this thread: the load is exact.
         if header.state.load().has_handle() {
-            // SAFETY: the join waker is only touched on the owner thread.
-            let waker = unsafe { (*header.join_waker.get()).take() };
-            if let Some(waker) = waker {
+            // The join waker is only touched on the owner thread: here.
+            if let Some(waker) = header.join_waker.take() {
                 waker.wake();
             }
         } else {
-            if let Some(message) = self.panic_message() {
+            if let Some(message) = self.drop_stage() {
                 self.scheduler().unhandled_panic(header, message);
             }
-            self.drop_stage();
         }
         let refs = 1 + usize::from(also.is_some());
         if let Some(also) = also {
@@ -311,7 +313,8 @@ unsafe fn dec_ref(ptr: NonNull<Header>) {
     }
 }
 
-static WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+pub(super) static WAKER_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
 
 /// `RawWaker::clone`: one more reference.
 unsafe fn waker_clone(ptr: *const ()) -> RawWaker {
@@ -360,99 +363,144 @@ impl<F: Future + 'static, S: Schedule> TaskCell<F, S> {
         dealloc: Self::dealloc,
     };
 
-    /// The stage of the cell at `ptr`.
+    /// The stage of the cell at `ptr`, and the metadata saying what it
+    /// holds.
     ///
     /// # Safety
     /// `ptr` is a live `TaskCell<F, S>` and the caller is on the owner
     /// thread, the only place the stage is accessed, with no other borrow of
     /// it live.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn stage<'a>(ptr: NonNull<Header>) -> &'a mut Stage<F> {
+    unsafe fn stage<'a>(ptr: NonNull<Header>) -> (&'a mut Stage<F>, &'a TaskMeta) {
         // SAFETY: per the function's contract.
-        unsafe { &mut *ptr.cast::<TaskCell<F, S>>().as_ref().stage.get() }
+        let cell = unsafe { ptr.cast::<TaskCell<F, S>>().as_ref() };
+        // SAFETY: per the function's contract, no other borrow of the stage.
+        (unsafe { &mut *cell.stage.get() }, &cell.header.meta)
     }
 
-    /// Replaces the stage, dropping the old one *in place* — the future is
-    /// pinned and may point into itself, so it must never be moved — and
-    /// even if its destructor panics. Returns that panic's message.
-    fn set_stage(stage: &mut Stage<F>, new: Stage<F>) -> Option<String> {
-        let ptr: *mut Stage<F> = stage;
+    /// Drops what the stage holds *in place* — the future is pinned and may
+    /// point into itself, so it is never moved — even if its destructor
+    /// panics, and marks the stage consumed. Returns that panic's message.
+    fn clear(stage: &mut Stage<F>, meta: &TaskMeta) -> Option<String> {
+        let kind = meta.stage();
+        if kind == StageKind::Consumed {
+            return None;
+        }
+        meta.set_stage(StageKind::Consumed);
         // A future's or output's destructor may panic: the task still ends
         // in a defined state and the loop goes on. If it panics, the drop
         // glue has still dropped every other field during the unwind, so the
         // place holds no live value either way.
-        // SAFETY: `ptr` comes from a live `&mut` and the value is dropped
-        // exactly once; nothing reads it before the write below.
-        let dropped = panics::catch_payload(|| unsafe { std::ptr::drop_in_place(ptr) });
-        // SAFETY: the place is valid for writes and holds no live value.
-        unsafe { std::ptr::write(ptr, new) };
+        let dropped = panics::catch_payload(|| match kind {
+            // SAFETY: `Running` says the future is there; it is dropped
+            // once (the kind was set to `Consumed` above) and never moved.
+            StageKind::Running => unsafe { ManuallyDrop::drop(&mut stage.future) },
+            // SAFETY: `Finished` says the output is there; dropped once.
+            StageKind::Finished => unsafe { ManuallyDrop::drop(&mut stage.output) },
+            StageKind::Consumed => {}
+        });
         dropped.err().map(|payload| panics::message(&*payload))
     }
 
-    #[inline]
+    /// Stores the task's result in an empty (consumed) stage.
+    fn finish(stage: &mut Stage<F>, meta: &TaskMeta, result: Result<F::Output, TaskError>) {
+        debug_assert_eq!(meta.stage(), StageKind::Consumed);
+        stage.output = ManuallyDrop::new(result);
+        meta.set_stage(StageKind::Finished);
+    }
+
     unsafe fn poll(ptr: NonNull<Header>, cx: &mut Context<'_>) -> bool {
         // SAFETY: forwarded contract of the vtable entry.
-        let stage = unsafe { Self::stage(ptr) };
-        let Stage::Running(future) = stage else { unreachable!("a task was polled after its future was gone") };
-        // SAFETY: the future lives inside the heap cell and is never moved
-        // until it is dropped in place.
-        let future = unsafe { Pin::new_unchecked(future) };
+        let (stage, meta) = unsafe { Self::stage(ptr) };
+        // The state machine polls only tasks that are not complete, whose
+        // future is still there.
+        debug_assert_eq!(meta.stage(), StageKind::Running, "a task was polled after its future was gone");
+        // SAFETY: `Running`: the future is there. It lives inside the heap
+        // cell and is never moved until it is dropped in place.
+        let future = unsafe { Pin::new_unchecked(&mut *stage.future) };
         match panics::catch_payload(|| future.poll(cx)) {
             Ok(Poll::Pending) => false,
             Ok(Poll::Ready(output)) => {
-                Self::set_stage(stage, Stage::Finished(Ok(output)));
+                Self::finished(stage, meta, Ok(output));
                 true
             }
             Err(payload) => {
-                let message = panics::message(&*payload);
-                Self::set_stage(stage, Stage::Finished(Err(TaskError::Panicked(message))));
+                Self::finished(stage, meta, Err(TaskError::Panicked(panics::message(&*payload))));
                 true
             }
         }
+    }
+
+    /// The future returned (or panicked) with `result`: drops it and stores
+    /// the result. Out of line, so the common `Pending` path of `poll` stays
+    /// small.
+    #[inline(never)]
+    fn finished(stage: &mut Stage<F>, meta: &TaskMeta, result: Result<F::Output, TaskError>) {
+        // A panic in the finished future's destructor is not the task's
+        // result: the future did finish.
+        Self::clear(stage, meta);
+        Self::finish(stage, meta, result);
     }
 
     unsafe fn cancel(ptr: NonNull<Header>) {
         // SAFETY: forwarded contract.
-        let stage = unsafe { Self::stage(ptr) };
+        let (stage, meta) = unsafe { Self::stage(ptr) };
         // A future whose destructor panics while it is cancelled failed in
         // its cleanup: the task ends `Panicked`, not `Cancelled` (as in
         // tokio), so a `TaskGroup` reports it.
-        if let Some(message) = Self::set_stage(stage, Stage::Finished(Err(TaskError::Cancelled))) {
-            *stage = Stage::Finished(Err(TaskError::Panicked(message)));
-        }
+        let result = match Self::clear(stage, meta) {
+            Some(message) => Err(TaskError::Panicked(message)),
+            None => Err(TaskError::Cancelled),
+        };
+        Self::finish(stage, meta, result);
     }
 
-    #[inline]
     unsafe fn take_output(ptr: NonNull<Header>, out: *mut ()) {
         // SAFETY: forwarded contract: `out` points at a
         // `Poll<Result<F::Output, TaskError>>`.
         let out = unsafe { &mut *(out as *mut Poll<Result<F::Output, TaskError>>) };
         // SAFETY: forwarded contract.
-        let stage = unsafe { Self::stage(ptr) };
-        assert!(matches!(stage, Stage::Finished(_)), "a Task was polled again after it returned its result");
-        // Only the output is moved out; a running future is never moved.
-        if let Stage::Finished(result) = std::mem::replace(stage, Stage::Consumed) {
-            *out = Poll::Ready(result);
+        let (stage, meta) = unsafe { Self::stage(ptr) };
+        assert_eq!(meta.stage(), StageKind::Finished, "a Task was polled again after it returned its result");
+        meta.set_stage(StageKind::Consumed);
+        // SAFETY: `Finished`: the output is there; it is moved out once (the
+        // stage is now `Consumed`). A running future is never moved.
+        *out = Poll::Ready(unsafe { ManuallyDrop::take(&mut stage.output) });
+    }
+
+    unsafe fn drop_stage(ptr: NonNull<Header>) -> Option<String> {
+        // SAFETY: forwarded contract.
+        let (stage, meta) = unsafe { Self::stage(ptr) };
+        if meta.stage() != StageKind::Finished {
+            Self::clear(stage, meta);
+            return None;
+        }
+        meta.set_stage(StageKind::Consumed);
+        // SAFETY: `Finished`: the output is there; moved out once (the stage
+        // is now `Consumed`). Only the future is pinned, never the output.
+        match unsafe { ManuallyDrop::take(&mut stage.output) } {
+            Err(TaskError::Panicked(message)) => Some(message),
+            other => {
+                // The output's destructor may panic; the loop goes on.
+                let _ = panics::catch_payload(|| drop(other));
+                None
+            }
         }
     }
 
-    #[inline]
-    unsafe fn drop_stage(ptr: NonNull<Header>) {
-        // SAFETY: forwarded contract.
-        let stage = unsafe { Self::stage(ptr) };
-        Self::set_stage(stage, Stage::Consumed);
-    }
-
-    #[inline]
     unsafe fn panic_message(ptr: NonNull<Header>) -> Option<String> {
         // SAFETY: forwarded contract.
-        match unsafe { Self::stage(ptr) } {
-            Stage::Finished(Err(TaskError::Panicked(message))) => Some(message.clone()),
+        let (stage, meta) = unsafe { Self::stage(ptr) };
+        if meta.stage() != StageKind::Finished {
+            return None;
+        }
+        // SAFETY: `Finished`: the output is there.
+        match unsafe { &*stage.output } {
+            Err(TaskError::Panicked(message)) => Some(message.clone()),
             _ => None,
         }
     }
 
-    #[inline]
     unsafe fn schedule(ptr: NonNull<Header>, task: TaskRef) {
         // SAFETY: `task` keeps the cell (a `TaskCell<F, S>`) alive; the
         // scheduler is `Sync` and only read.
@@ -471,6 +519,11 @@ impl<F: Future + 'static, S: Schedule> TaskCell<F, S> {
     unsafe fn dealloc(ptr: NonNull<Header>) {
         // SAFETY: the last reference is gone; the cell was made by
         // `Box::new` in `allocate` with these very types.
-        drop(unsafe { Box::from_raw(ptr.cast::<TaskCell<F, S>>().as_ptr()) });
+        let mut cell = unsafe { Box::from_raw(ptr.cast::<TaskCell<F, S>>().as_ptr()) };
+        // The union has no drop glue: drop what it holds (normally nothing:
+        // a task's stage is consumed on its loop before the last reference
+        // goes; a future is alive only while the registry holds the task).
+        let cell = &mut *cell;
+        Self::clear(cell.stage.get_mut(), &cell.header.meta);
     }
 }
