@@ -9,6 +9,8 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
+use slab::Slab;
+
 use crate::observe::{io_wait_of, note_io_wait};
 use crate::reactor::ReactorCore;
 use crate::sys::{EventBuffer, Events};
@@ -129,37 +131,29 @@ impl Drop for Source {
 #[derive(Debug)]
 pub(crate) struct SourceTable {
     shared: Arc<ReactorCore>,
-    sources: RefCell<Vec<Option<Weak<Source>>>>,
-    free: RefCell<Vec<usize>>,
-    live: Cell<usize>,
+    /// Weak: a source lives as long as its I/O object; the key is its slab
+    /// index, which the OS reports back with every event.
+    sources: RefCell<Slab<Weak<Source>>>,
 }
 
 impl SourceTable {
     pub(crate) fn new(shared: Arc<ReactorCore>) -> SourceTable {
-        SourceTable { shared, sources: RefCell::new(Vec::new()), free: RefCell::new(Vec::new()), live: Cell::new(0) }
+        SourceTable { shared, sources: RefCell::new(Slab::new()) }
     }
 
     /// Number of registered sources.
     pub(crate) fn len(&self) -> usize {
-        self.live.get()
+        self.sources.borrow().len()
     }
 
     /// Registers `fd` (edge-triggered where the OS supports it, so events
     /// need no re-arming).
     pub(crate) fn register(self: &Rc<Self>, fd: BorrowedFd<'_>) -> io::Result<Rc<Source>> {
-        let key = match self.free.borrow_mut().pop() {
-            Some(key) => key,
-            None => {
-                let mut sources = self.sources.borrow_mut();
-                sources.push(None);
-                sources.len() - 1
-            }
-        };
+        // The key the insert below takes (nothing else touches the table in
+        // between: it is this thread's).
+        let key = self.sources.borrow().vacant_key();
         let raw = fd.as_raw_fd();
-        if let Err(e) = self.shared.add(raw, key) {
-            self.free.borrow_mut().push(key);
-            return Err(e);
-        }
+        self.shared.add(raw, key)?;
         let source = Rc::new(Source {
             registry: self.clone(),
             key,
@@ -168,8 +162,8 @@ impl SourceTable {
         });
         source.dirs[READ].ready.set(true);
         source.dirs[WRITE].ready.set(true);
-        self.sources.borrow_mut()[key] = Some(Rc::downgrade(&source));
-        self.live.set(self.live.get() + 1);
+        let inserted = self.sources.borrow_mut().insert(Rc::downgrade(&source));
+        debug_assert_eq!(inserted, key);
         Ok(source)
     }
 
@@ -178,17 +172,13 @@ impl SourceTable {
         // object). A failure means the fd is already gone from the poller;
         // nothing is left to undo.
         let _ = self.shared.delete(fd);
-        if let Some(slot) = self.sources.borrow_mut().get_mut(key) {
-            *slot = None;
-        }
-        self.free.borrow_mut().push(key);
-        self.live.set(self.live.get() - 1);
+        self.sources.borrow_mut().try_remove(key);
     }
 
     /// Marks the sources named by `events` ready and wakes their waiters.
     pub(crate) fn dispatch(&self, events: &Events) {
         for ev in events.iter() {
-            let source = self.sources.borrow().get(ev.key).and_then(|s| s.as_ref()).and_then(Weak::upgrade);
+            let source = self.sources.borrow().get(ev.key).and_then(Weak::upgrade);
             let Some(source) = source else { continue };
             if ev.readable {
                 source.set_ready(READ, ev.closed);

@@ -362,8 +362,20 @@ impl<'a> Future for Acquire<'a> {
 }
 
 impl Drop for Acquire<'_> {
+    #[inline]
     fn drop(&mut self) {
-        let Some(key) = self.key.take() else { return };
+        if let Some(key) = self.key.take() {
+            self.leave_queue(key);
+        }
+    }
+}
+
+impl Acquire<'_> {
+    /// A waiter dropped while queued (cancelled) or holding permits it was
+    /// handed but never took: leaves the queue and passes them on. Out of
+    /// line, so the common drop (nothing queued) stays a test and a return.
+    #[inline(never)]
+    fn leave_queue(&mut self, key: usize) {
         let sem = self.sem;
         let mut wakes = WakeList::default();
         {

@@ -9,6 +9,7 @@
 //! poll, or passes it on if it is dropped first. So no hand-off is lost and a
 //! node's index is never reused while its owner still holds it.
 
+use slab::Slab;
 use std::task::Waker;
 
 /// Marks "no node" in the links.
@@ -30,8 +31,7 @@ struct Node<P> {
 /// A FIFO of waiters with stable indices.
 #[derive(Debug)]
 pub(crate) struct WaiterList<P> {
-    nodes: Vec<Option<Node<P>>>,
-    free: Vec<usize>,
+    nodes: Slab<Node<P>>,
     head: usize,
     tail: usize,
     /// Number of linked (still waiting) nodes.
@@ -40,7 +40,7 @@ pub(crate) struct WaiterList<P> {
 
 impl<P> Default for WaiterList<P> {
     fn default() -> Self {
-        WaiterList { nodes: Vec::new(), free: Vec::new(), head: NIL, tail: NIL, linked: 0 }
+        WaiterList { nodes: Slab::new(), head: NIL, tail: NIL, linked: 0 }
     }
 }
 
@@ -48,16 +48,7 @@ impl<P> WaiterList<P> {
     /// Appends a waiter; returns its key.
     pub(crate) fn push_back(&mut self, payload: P, waker: Waker) -> usize {
         let node = Node { waker: Some(waker), payload, prev: self.tail, next: NIL, linked: true };
-        let key = match self.free.pop() {
-            Some(key) => {
-                self.nodes[key] = Some(node);
-                key
-            }
-            None => {
-                self.nodes.push(Some(node));
-                self.nodes.len() - 1
-            }
-        };
+        let key = self.nodes.insert(node);
         if self.tail == NIL {
             self.head = key;
         } else {
@@ -69,11 +60,11 @@ impl<P> WaiterList<P> {
     }
 
     fn node(&self, key: usize) -> &Node<P> {
-        self.nodes[key].as_ref().expect("waiter key of a freed node")
+        self.nodes.get(key).expect("waiter key of a freed node")
     }
 
     fn node_mut(&mut self, key: usize) -> &mut Node<P> {
-        self.nodes[key].as_mut().expect("waiter key of a freed node")
+        self.nodes.get_mut(key).expect("waiter key of a freed node")
     }
 
     /// Number of waiters still in the FIFO.
@@ -142,9 +133,7 @@ impl<P> WaiterList<P> {
     /// Frees the node (unlinking it first if needed) and returns its payload.
     pub(crate) fn remove(&mut self, key: usize) -> P {
         drop(self.unlink(key));
-        let node = self.nodes[key].take().expect("waiter removed twice");
-        self.free.push(key);
-        node.payload
+        self.nodes.try_remove(key).expect("waiter removed twice").payload
     }
 
     /// Keys of the waiters in the FIFO, front first.

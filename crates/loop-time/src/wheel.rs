@@ -9,6 +9,8 @@ pub const SLOTS: usize = 64;
 /// re-inserted when its slot comes round.
 pub const SPAN_TICKS: u64 = 1 << (6 * LEVELS);
 
+use slab::Slab;
+
 /// Marks "no entry" in the intrusive lists.
 const NIL: u32 = u32::MAX;
 
@@ -32,11 +34,11 @@ struct Entry<T> {
     when: u64,
     /// Insertion order: ties on `when` fire by ascending `seq`.
     seq: u64,
-    /// `Some` while the entry is live; `None` on the free list.
-    value: Option<T>,
+    /// What the timer carries.
+    value: T,
     /// Previous entry in the slot's list (or `NIL`).
     prev: u32,
-    /// Next entry in the slot's list, or the next free entry (or `NIL`).
+    /// Next entry in the slot's list (or `NIL`).
     next: u32,
     /// Level and slot whose list holds this entry.
     level: u8,
@@ -80,16 +82,12 @@ const EMPTY_SLOT: Slot = Slot { head: NIL, tail: NIL };
 pub struct TimerWheel<T> {
     /// The tick up to which the wheel has been advanced.
     elapsed: u64,
-    /// Entry storage: live entries and the free list.
-    entries: Vec<Entry<T>>,
-    /// Head of the free list threaded through `Entry::next`.
-    free: u32,
+    /// Entry storage: the live entries, by index.
+    entries: Slab<Entry<T>>,
     /// One list per slot, level by level.
     slots: Box<[[Slot; SLOTS]; LEVELS]>,
     /// Bit `s` of `occupied[l]` is set iff slot `s` of level `l` is non-empty.
     occupied: [u64; LEVELS],
-    /// Number of live timers.
-    len: usize,
     /// Next insertion sequence number.
     next_seq: u64,
 }
@@ -105,23 +103,21 @@ impl<T> TimerWheel<T> {
     pub fn new() -> Self {
         TimerWheel {
             elapsed: 0,
-            entries: Vec::new(),
-            free: NIL,
+            entries: Slab::new(),
             slots: Box::new([[EMPTY_SLOT; SLOTS]; LEVELS]),
             occupied: [0; LEVELS],
-            len: 0,
             next_seq: 0,
         }
     }
 
     /// Number of live timers.
     pub fn len(&self) -> usize {
-        self.len
+        self.entries.len()
     }
 
     /// Whether no timer is live.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.entries.is_empty()
     }
 
     /// The tick the wheel has been advanced to.
@@ -136,22 +132,12 @@ impl<T> TimerWheel<T> {
     pub fn insert(&mut self, when: u64, value: T) -> TimerKey {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let entry = Entry { when, seq, value: Some(value), prev: NIL, next: NIL, level: 0, slot: 0 };
-        let index = if self.free != NIL {
-            let index = self.free;
-            self.free = self.entries[index as usize].next;
-            self.entries[index as usize] = entry;
-            index
-        } else {
-            let index = u32::try_from(self.entries.len())
-                .ok()
-                .filter(|&i| i != NIL)
-                .expect("TimerWheel: more than 4 billion live timers");
-            self.entries.push(entry);
-            index
-        };
+        let entry = Entry { when, seq, value, prev: NIL, next: NIL, level: 0, slot: 0 };
+        let index = u32::try_from(self.entries.insert(entry))
+            .ok()
+            .filter(|&i| i != NIL)
+            .expect("TimerWheel: more than 4 billion live timers");
         self.place(index);
-        self.len += 1;
         TimerKey { index, seq }
     }
 
@@ -166,7 +152,7 @@ impl<T> TimerWheel<T> {
     /// The value of a live timer, to update it in place.
     pub fn get_mut(&mut self, key: TimerKey) -> Option<&mut T> {
         self.entry_of(key)?;
-        self.entries[key.index as usize].value.as_mut()
+        Some(&mut self.entries[key.index as usize].value)
     }
 
     /// The deadline tick of a live timer.
@@ -221,7 +207,7 @@ impl<T> TimerWheel<T> {
 
     /// The live entry for `key`, if any.
     fn entry_of(&self, key: TimerKey) -> Option<&Entry<T>> {
-        self.entries.get(key.index as usize).filter(|e| e.seq == key.seq && e.value.is_some())
+        self.entries.get(key.index as usize).filter(|e| e.seq == key.seq)
     }
 
     /// The slot index of the current time at `level`.
@@ -314,13 +300,7 @@ impl<T> TimerWheel<T> {
 
     /// Takes the value out of an (already unlinked) entry and frees it.
     fn release(&mut self, index: u32) -> T {
-        let e = &mut self.entries[index as usize];
-        let value = e.value.take().expect("released a vacant timer entry");
-        e.next = self.free;
-        e.prev = NIL;
-        self.free = index;
-        self.len -= 1;
-        value
+        self.entries.remove(index as usize).value
     }
 }
 
