@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod as_completed;
 mod blocking;
 mod blocking_pool;
 mod builder;
@@ -41,20 +42,23 @@ mod run_queue;
 mod scheduler;
 mod seeded_order;
 mod seeds;
+mod shield;
 mod spawn;
-mod structured;
 mod task;
 mod task_group;
 mod task_registry;
 mod threadsafe;
 mod time;
 mod time_driver;
+mod timeout_scope;
+mod wait;
 mod wait_site;
 mod woken;
 
 #[cfg(test)]
 mod tests;
 
+pub use as_completed::{as_completed, AsCompleted, AsCompletedWithin};
 pub use blocking::{spawn_blocking, to_thread};
 pub use builder::Builder;
 pub use callback::{Handle, TimerHandle};
@@ -67,14 +71,14 @@ pub use event_loop::{
 pub use loop_handle::{LoopClosed, LoopHandle};
 pub use loop_sync::{CancelledError, InvalidStateError, ResultCell};
 pub use seeds::check_seeds;
+pub use shield::{shield, Shield};
 pub use spawn::{create_task, spawn, TaskBuilder};
-pub use structured::{
-    as_completed, shield, wait, AsCompleted, AsCompletedWithin, EmptyWait, ReturnWhen, Shield, TimeoutScope,
-};
 pub use task::{Task, TaskError, TaskId, TaskInfo, TaskState, WaitInfo};
 pub use task_group::{ChildError, ChildHandle, GroupClosed, GroupError, GroupHandle, TaskGroup};
 pub use threadsafe::ThreadsafeTask;
 pub use time::{interval, sleep, sleep_until, timeout_at, wait_for, Interval, Sleep, Timeout, TimeoutError};
+pub use timeout_scope::TimeoutScope;
+pub use wait::{wait, EmptyWait, ReturnWhen};
 pub use wait_site::WaitSite;
 
 /// asyncio's name for the one-shot result cell made by

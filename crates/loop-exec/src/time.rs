@@ -283,14 +283,31 @@ pub fn wait_for<F: Future>(future: F, timeout: Duration) -> Timeout<F> {
 /// Awaits `future` until the loop time `deadline` (asyncio's `timeout_at`).
 #[track_caller]
 pub fn timeout_at<F: Future>(future: F, deadline: Instant) -> Timeout<F> {
-    Timeout { future: Some(future), sleep: sleep_until(deadline).quiet() }
+    Timeout::until(future, deadline)
 }
 
-impl<F: Future> Future for Timeout<F> {
-    type Output = Result<F::Output, TimeoutError>;
+impl<F: Future> Timeout<F> {
+    /// `future` bounded by loop time `deadline`, reporting no wait of its
+    /// own (the inner future's wait is the one worth showing).
+    pub(crate) fn until(future: F, deadline: Instant) -> Timeout<F> {
+        Timeout { future: Some(future), sleep: sleep_until(deadline).quiet() }
+    }
 
+    /// The one timeout, behind `wait_for`, `timeout_at` and `TimeoutScope`:
+    /// polls the future first (a ready future wins even at the deadline),
+    /// then the deadline, moved first to `moved` if given. Once the deadline
+    /// has passed and `may_expire` agrees, the future is dropped (cancelled)
+    /// and `TimeoutError` returned; if it does not agree (an enclosing scope
+    /// expired too and reports it), the timeout stays pending.
+    /// `#[track_caller]`: the inner future (a task's join) is reported to
+    /// wait at the line that awaits the timeout.
     #[track_caller]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    pub(crate) fn poll_until(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        moved: Option<Instant>,
+        may_expire: impl FnOnce() -> bool,
+    ) -> Poll<Result<F::Output, TimeoutError>> {
         let mut this = self.project();
         let Some(future) = this.future.as_mut().as_pin_mut() else {
             panic!("Timeout polled after it completed");
@@ -299,14 +316,26 @@ impl<F: Future> Future for Timeout<F> {
             this.future.set(None);
             return Poll::Ready(Ok(output));
         }
+        if let Some(deadline) = moved {
+            this.sleep.reset(deadline);
+        }
         match Pin::new(&mut *this.sleep).poll(cx) {
-            Poll::Ready(()) => {
+            Poll::Ready(()) if may_expire() => {
                 // Cancel (drop) the inner future before reporting.
                 this.future.set(None);
                 Poll::Ready(Err(TimeoutError(())))
             }
-            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) | Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, TimeoutError>;
+
+    #[track_caller]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.poll_until(cx, None, || true)
     }
 }
 

@@ -1,0 +1,159 @@
+//! `TimeoutScope`: a timeout whose deadline moves while it runs (asyncio's
+//! `asyncio.timeout()`), built on the one timeout future (`Timeout`, in
+//! time.rs).
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::rc::Rc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use crate::time::Timeout;
+use crate::TimeoutError;
+
+/// The shared deadline of a [`TimeoutScope`].
+struct ScopeState {
+    deadline: Cell<Instant>,
+    /// The running scope's waker, to re-arm its timer after `reschedule`.
+    waker: RefCell<Option<Waker>>,
+    /// The deadline passed while the scope ran (asyncio's `expired()`).
+    expired: Cell<bool>,
+}
+
+thread_local! {
+    /// The scopes being polled on this thread, outermost first: a scope's
+    /// `run` is on this stack while it polls its body, so an inner scope
+    /// can see whether an enclosing one has expired too.
+    static POLLING: RefCell<Vec<Rc<ScopeState>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Pops the scope `run` pushed, also when the body panics.
+struct PollingGuard;
+
+impl Drop for PollingGuard {
+    fn drop(&mut self) {
+        POLLING.with(|p| p.borrow_mut().pop());
+    }
+}
+
+/// Whether a scope enclosing the innermost one being polled has reached its
+/// deadline at `now`.
+fn enclosing_expired(now: Instant) -> bool {
+    POLLING.with(|p| {
+        let p = p.borrow();
+        p.split_last().is_some_and(|(_, outer)| outer.iter().any(|s| s.deadline.get() <= now))
+    })
+}
+
+/// A timeout whose deadline can be read and moved while it runs (asyncio's
+/// `asyncio.timeout()` context manager and its `reschedule`). Clones share
+/// the deadline, so code inside the scope can push it back.
+///
+/// Nested scopes are independent: only the one whose deadline passed
+/// reports [`TimeoutError`]; an outer expiry drops the inner scope. When an
+/// outer and an inner scope expire at the same instant, only the outermost
+/// reports `TimeoutError`; the inner block is simply dropped with it (its
+/// [`expired`](TimeoutScope::expired) is true all the same), as in
+/// asyncio's `test_nested_timeouts`.
+///
+/// ```
+/// use loop_exec::{sleep, TimeoutScope};
+/// use std::time::Duration;
+///
+/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// let out = ev.run_until_complete(async {
+///     let scope = TimeoutScope::after(Duration::from_secs(1));
+///     let s = scope.clone();
+///     scope
+///         .run(async move {
+///             // Progress: push the deadline back before it passes.
+///             s.reschedule(s.deadline() + Duration::from_secs(5));
+///             sleep(Duration::from_secs(3)).await;
+///             "finished"
+///         })
+///         .await
+/// });
+/// assert_eq!(out, Ok("finished"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct TimeoutScope {
+    state: Rc<ScopeState>,
+}
+
+impl TimeoutScope {
+    /// A scope expiring `timeout` from now (loop time).
+    ///
+    /// # Panics
+    /// When no event loop runs on this thread.
+    pub fn after(timeout: Duration) -> TimeoutScope {
+        let now = crate::current::with_current(|i| i.time.now())
+            .unwrap_or_else(|| crate::current::no_running_loop("TimeoutScope::after"));
+        TimeoutScope::at(loop_time::deadline_after(now, timeout))
+    }
+
+    /// A scope expiring at loop time `deadline`.
+    pub fn at(deadline: Instant) -> TimeoutScope {
+        TimeoutScope {
+            state: Rc::new(ScopeState {
+                deadline: Cell::new(deadline),
+                waker: RefCell::new(None),
+                expired: Cell::new(false),
+            }),
+        }
+    }
+
+    /// The current deadline.
+    pub fn deadline(&self) -> Instant {
+        self.state.deadline.get()
+    }
+
+    /// Moves the deadline (earlier or later) while the scope runs.
+    pub fn reschedule(&self, deadline: Instant) {
+        self.state.deadline.set(deadline);
+        if let Some(w) = self.state.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+
+    /// Whether the deadline passed while the scope ran (asyncio's
+    /// `Timeout.expired()`): true after `run` returned `TimeoutError`, and
+    /// also for an inner scope dropped because an enclosing one expired at
+    /// the same instant.
+    pub fn expired(&self) -> bool {
+        self.state.expired.get()
+    }
+
+    /// Runs `future` within the scope: its output, or `TimeoutError` (after
+    /// dropping it) once the deadline passes — unless an enclosing scope
+    /// expired at the same time, which then reports it instead.
+    pub async fn run<F: Future>(&self, future: F) -> Result<F::Output, TimeoutError> {
+        let mut armed = self.state.deadline.get();
+        let mut timeout = std::pin::pin!(Timeout::until(future, armed));
+        std::future::poll_fn(|cx| {
+            POLLING.with(|p| p.borrow_mut().push(self.state.clone()));
+            let _polling = PollingGuard;
+            *self.state.waker.borrow_mut() = Some(cx.waker().clone());
+            let deadline = self.state.deadline.get();
+            let moved = (deadline != armed).then_some(deadline);
+            armed = deadline;
+            timeout.as_mut().poll_until(cx, moved, || {
+                self.state.expired.set(true);
+                let now = crate::current::with_current(|i| i.time.now()).unwrap_or_else(Instant::now);
+                // (Still on the stack: `enclosing_expired` skips us.) When
+                // an enclosing scope expired too, it reports the timeout (it
+                // is polled right after us, in this same poll) and drops us
+                // with our body.
+                !enclosing_expired(now)
+            })
+        })
+        .await
+    }
+}
+
+impl fmt::Debug for TimeoutScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimeoutScope").field("deadline", &self.deadline()).finish()
+    }
+}
