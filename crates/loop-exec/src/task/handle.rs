@@ -128,7 +128,7 @@ impl<T> Task<T> {
     fn release(&mut self, cancel_if_awaited: bool) {
         let header = self.raw.header();
         // Loop thread only: the handle is not `Send`.
-        drop(header.join_waker.take());
+        drop(self.raw.take_join_waker());
         // COMPLETE and AWAITED only change on this (the loop's) thread, so
         // one load sees them as they are.
         let state = header.state.load();
@@ -261,7 +261,7 @@ pub(crate) fn wait_for_join(raw: &TaskRef, cx: &mut Context<'_>, mark: bool, at:
     }
     // The join waker is only touched on the loop's thread, and the handle
     // is not `Send`, so we are on it.
-    header.join_waker.register(cx.waker());
+    raw.register_join_waker(cx.waker());
 }
 
 /// Whether `at` is inside the standard library (a forwarding `poll`), so

@@ -6,13 +6,14 @@
 //! outside executor's) is boxed, and the pointer tagged in its low bit. A
 //! plain `Option<Waker>` would cost every task 8 more bytes.
 //!
-//! Owner thread only, like the rest of a task's join state.
+//! Owner thread only, like the rest of a task's join state. The task
+//! waker's vtable is passed in (`ours`), so this file needs nothing from the
+//! task cell; and the cell takes the waker out before it is freed (there is
+//! no `Drop` here, which would need that vtable).
 
 use std::cell::Cell;
 use std::ptr;
-use std::task::{RawWaker, Waker};
-
-use super::raw::{Header, WAKER_VTABLE};
+use std::task::{RawWaker, RawWakerVTable, Waker};
 
 /// Tag of a boxed foreign waker (task headers and boxes are 8-aligned, so
 /// the low bit of their address is free).
@@ -28,19 +29,19 @@ impl JoinWaker {
     }
 
     /// Stores `waker`, unless the stored one would wake the same task.
+    /// `ours`: the vtable of task wakers.
     #[inline]
-    pub(crate) fn register(&self, waker: &Waker) {
+    pub(crate) fn register(&self, waker: &Waker, ours: &'static RawWakerVTable) {
         let current = self.0.get();
-        if ptr::eq(waker.vtable(), &WAKER_VTABLE) {
+        if ptr::eq(waker.vtable(), ours) {
             let data = waker.data() as *mut ();
             if current == data {
                 return;
             }
-            // SAFETY: a waker with our vtable points at a live task header
-            // (the waker holds a reference to it); we add the reference the
-            // stored pointer stands for.
-            unsafe { (*(data as *const Header)).state.ref_inc() };
-            self.replace(data);
+            // The stored pointer stands for one reference: the clone's,
+            // kept by forgetting it.
+            std::mem::forget(waker.clone());
+            self.replace(data, ours);
         } else {
             if current.addr() & BOXED != 0 {
                 // SAFETY: a tagged pointer is a live `Box<Waker>` we own.
@@ -50,46 +51,40 @@ impl JoinWaker {
                 }
             }
             let boxed = Box::into_raw(Box::new(waker.clone())) as *mut ();
-            self.replace(boxed.map_addr(|a| a | BOXED));
+            self.replace(boxed.map_addr(|a| a | BOXED), ours);
         }
     }
 
-    /// Takes the stored waker out.
+    /// Takes the stored waker out (`ours` as for `register`).
     #[inline]
-    pub(crate) fn take(&self) -> Option<Waker> {
+    pub(crate) fn take(&self, ours: &'static RawWakerVTable) -> Option<Waker> {
         let stored = self.0.replace(ptr::null_mut());
         // SAFETY: `stored` was in the cell, so it is null or encodes a waker
         // we own (see the type); it is decoded once, as it was taken out.
-        unsafe { decode(stored) }
+        unsafe { decode(stored, ours) }
     }
 
-    fn replace(&self, new: *mut ()) {
+    fn replace(&self, new: *mut (), ours: &'static RawWakerVTable) {
         let old = self.0.replace(new);
         // SAFETY: as in `take`: `old` was in the cell.
-        drop(unsafe { decode(old) });
-    }
-}
-
-impl Drop for JoinWaker {
-    fn drop(&mut self) {
-        drop(self.take());
+        drop(unsafe { decode(old, ours) });
     }
 }
 
 /// The waker a stored word stands for.
 ///
 /// # Safety
-/// `stored` is null or was stored by `JoinWaker::register` and is decoded
-/// only once.
-unsafe fn decode(stored: *mut ()) -> Option<Waker> {
+/// `stored` is null or was stored by `JoinWaker::register` with the same
+/// `ours`, and is decoded only once.
+unsafe fn decode(stored: *mut (), ours: &'static RawWakerVTable) -> Option<Waker> {
     if stored.is_null() {
         None
     } else if stored.addr() & BOXED != 0 {
         // SAFETY: a tagged pointer came from `Box::into_raw` of a `Waker`.
         Some(*unsafe { Box::from_raw(stored.map_addr(|a| a & !BOXED) as *mut Waker) })
     } else {
-        // SAFETY: an untagged pointer is a task header with one reference
-        // counted for us, which the rebuilt waker now owns.
-        Some(unsafe { Waker::from_raw(RawWaker::new(stored, &WAKER_VTABLE)) })
+        // SAFETY: an untagged pointer is the data of a waker with vtable
+        // `ours` whose reference we kept; the rebuilt waker now owns it.
+        Some(unsafe { Waker::from_raw(RawWaker::new(stored, ours)) })
     }
 }

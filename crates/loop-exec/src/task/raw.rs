@@ -250,7 +250,7 @@ impl TaskRef {
         // HANDLE only changes on this thread: the load is exact.
         if header.state.load().has_handle() {
             // The join waker is only touched on the owner thread: here.
-            if let Some(waker) = header.join_waker.take() {
+            if let Some(waker) = self.take_join_waker() {
                 waker.wake();
             }
         } else {
@@ -270,6 +270,21 @@ impl TaskRef {
             // SAFETY: those were the last references.
             unsafe { dealloc(ptr) }
         }
+    }
+
+    /// Takes out the waker of whoever awaits the handle. Owner thread only.
+    #[inline]
+    pub(crate) fn take_join_waker(&self) -> Option<Waker> {
+        self.assert_owner();
+        self.header().join_waker.take(&WAKER_VTABLE)
+    }
+
+    /// Stores the waker of whoever awaits the handle (unless it would wake
+    /// the same task already). Owner thread only.
+    #[inline]
+    pub(crate) fn register_join_waker(&self, waker: &Waker) {
+        self.assert_owner();
+        self.header().join_waker.register(waker, &WAKER_VTABLE);
     }
 
     /// Clears `HANDLE` and drops this reference (the handle's) in a single
@@ -313,8 +328,7 @@ unsafe fn dec_ref(ptr: NonNull<Header>) {
     }
 }
 
-pub(super) static WAKER_VTABLE: RawWakerVTable =
-    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+static WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
 
 /// `RawWaker::clone`: one more reference.
 unsafe fn waker_clone(ptr: *const ()) -> RawWaker {
@@ -525,5 +539,6 @@ impl<F: Future + 'static, S: Schedule> TaskCell<F, S> {
         // goes; a future is alive only while the registry holds the task).
         let cell = &mut *cell;
         Self::clear(cell.stage.get_mut(), &cell.header.meta);
+        drop(cell.header.join_waker.take(&WAKER_VTABLE));
     }
 }
