@@ -85,6 +85,15 @@ impl LoopHandle {
     }
 }
 
+/// Two handles are equal when they reach the same loop.
+impl PartialEq for LoopHandle {
+    fn eq(&self, other: &LoopHandle) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl Eq for LoopHandle {}
+
 impl fmt::Debug for LoopHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoopHandle").field("closed", &self.is_closed()).finish()

@@ -1,0 +1,259 @@
+//! `start_server` / `start_unix_server` and the `Server` they return.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use loop_core::{UnixListener, UnixReadHalf, UnixWriteHalf};
+use loop_exec::{Task, WaitSite};
+use loop_sync::Event;
+
+use super::{tcp_streams, StreamReader, StreamWriter};
+use crate::net::ToAddrs;
+
+/// Handler tasks of a server, and how to wait for them.
+struct Clients {
+    tasks: RefCell<HashMap<u64, Task<()>>>,
+    next: Cell<u64>,
+    closed: Cell<bool>,
+    /// Set once the server is closed and every handler finished.
+    all_done: Event,
+    /// Set when the server is closed.
+    closed_event: Event,
+}
+
+impl Clients {
+    fn check_done(&self) {
+        if self.closed.get() && self.tasks.borrow().is_empty() {
+            self.all_done.set();
+        }
+    }
+}
+
+/// Removes a handler from its server's set when it ends (or is cancelled).
+struct ClientGuard {
+    clients: Rc<Clients>,
+    id: u64,
+}
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        let task = self.clients.tasks.borrow_mut().remove(&self.id);
+        if let Some(task) = task {
+            task.detach();
+        }
+        self.clients.check_done();
+    }
+}
+
+/// A running server (asyncio's `Server`), returned by [`start_server`].
+pub struct Server {
+    local_addr: Option<SocketAddr>,
+    accept: RefCell<Option<Task<()>>>,
+    clients: Rc<Clients>,
+}
+
+impl Server {
+    /// The address it listens on (TCP).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
+    }
+
+    /// Whether it still accepts connections.
+    pub fn is_serving(&self) -> bool {
+        !self.clients.closed.get()
+    }
+
+    /// Stops accepting (the listening socket is closed at once); running
+    /// handlers go on.
+    pub fn close(&self) {
+        if let Some(task) = self.accept.borrow_mut().take() {
+            task.cancel();
+        }
+        self.clients.closed.set(true);
+        self.clients.closed_event.set();
+        self.clients.check_done();
+    }
+
+    /// Cancels every running handler (asyncio's `abort_clients`).
+    pub fn abort_clients(&self) {
+        let tasks: Vec<_> = self.clients.tasks.borrow().keys().copied().collect();
+        for id in tasks {
+            if let Some(task) = self.clients.tasks.borrow().get(&id) {
+                task.cancel();
+            }
+        }
+    }
+
+    /// Number of handlers running.
+    pub fn active_clients(&self) -> usize {
+        self.clients.tasks.borrow().len()
+    }
+
+    /// Waits until `close` was called and every handler finished.
+    #[track_caller]
+    pub fn wait_closed(&self) -> impl Future<Output = ()> + use<'_> {
+        WaitSite::new(None, async move {
+            self.clients.all_done.wait().await;
+        })
+    }
+
+    /// Serves until `close` is called.
+    #[track_caller]
+    pub fn serve_forever(&self) -> impl Future<Output = ()> + use<'_> {
+        WaitSite::new(None, async move {
+            self.clients.closed_event.wait().await;
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(task) = self.accept.borrow_mut().take() {
+            task.cancel();
+        }
+    }
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("serving", &self.is_serving())
+            .field("clients", &self.active_clients())
+            .finish()
+    }
+}
+
+fn spawn_client<Fut>(clients: &Rc<Clients>, fut: Fut)
+where
+    Fut: Future<Output = ()> + 'static,
+{
+    let id = clients.next.get();
+    clients.next.set(id + 1);
+    let guard = ClientGuard { clients: clients.clone(), id };
+    let task = loop_exec::TaskBuilder::new().name(format!("loop: server client {id}")).spawn(async move {
+        let _guard = guard;
+        fut.await;
+    });
+    clients.tasks.borrow_mut().insert(id, task);
+}
+
+fn new_clients() -> Rc<Clients> {
+    Rc::new(Clients {
+        tasks: RefCell::new(HashMap::new()),
+        next: Cell::new(0),
+        closed: Cell::new(false),
+        all_done: Event::new(),
+        closed_event: Event::new(),
+    })
+}
+
+/// Starts a TCP server (asyncio's `start_server`): every connection runs
+/// `handler(reader, writer)` as its own task.
+///
+/// ```
+/// use r#loop as aio;
+///
+/// aio::run(async {
+///     let server = aio::start_server(
+///         |mut reader, writer| async move {
+///             let line = reader.readline().await.unwrap();
+///             writer.write(&line);
+///         },
+///         "127.0.0.1:0",
+///     )
+///     .await?;
+///     let (mut reader, writer) = aio::open_connection(server.local_addr().unwrap()).await?;
+///     writer.write(b"echo me\n");
+///     assert_eq!(reader.readline().await.unwrap(), b"echo me\n");
+///     server.close();
+///     server.wait_closed().await;
+///     Ok::<(), std::io::Error>(())
+/// })
+/// .unwrap();
+/// ```
+#[track_caller]
+pub fn start_server<H, Fut>(handler: H, addr: impl ToAddrs) -> impl Future<Output = io::Result<Server>>
+where
+    H: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    WaitSite::new(None, async move {
+        let listener = Rc::new(crate::net::bind(addr).await?);
+        let local_addr = listener.local_addr().ok();
+        Ok(serve(
+            local_addr,
+            move || {
+                let listener = listener.clone();
+                async move { listener.accept().await }
+            },
+            move |(stream, _)| {
+                let (r, w) = tcp_streams(stream);
+                handler(r, w)
+            },
+        ))
+    })
+}
+
+/// Runs the accept loop of a server: every accepted connection becomes a
+/// client task running `handle(connection)`.
+fn serve<C, A, AF, H, Fut>(local_addr: Option<SocketAddr>, accept: A, handle: H) -> Server
+where
+    A: Fn() -> AF + 'static,
+    AF: Future<Output = io::Result<C>>,
+    H: Fn(C) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+    C: 'static,
+{
+    let clients = new_clients();
+    let c = clients.clone();
+    let accept = loop_exec::TaskBuilder::new().name("loop: server accept loop").spawn(async move {
+        loop {
+            match accept().await {
+                Ok(conn) => spawn_client(&c, handle(conn)),
+                Err(e) => accept_error_pause(e).await,
+            }
+        }
+    });
+    Server { local_addr, accept: RefCell::new(Some(accept)), clients }
+}
+
+/// Starts a Unix-domain server at `path`.
+#[track_caller]
+pub fn start_unix_server<H, Fut>(
+    handler: H,
+    path: impl AsRef<std::path::Path>,
+) -> impl Future<Output = io::Result<Server>>
+where
+    H: Fn(StreamReader<UnixReadHalf>, StreamWriter<UnixWriteHalf>) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    WaitSite::new(None, async move {
+        let listener = Rc::new(UnixListener::bind(path)?);
+        Ok(serve(
+            None,
+            move || {
+                let listener = listener.clone();
+                async move { listener.accept().await }
+            },
+            move |(stream, _)| {
+                let (r, w) = stream.into_split();
+                handler(StreamReader::new(r), StreamWriter::new(w))
+            },
+        ))
+    })
+}
+
+/// After a failed `accept` (e.g. out of file descriptors), wait a moment
+/// rather than spin, as asyncio does.
+async fn accept_error_pause(e: io::Error) {
+    if e.kind() != io::ErrorKind::ConnectionAborted {
+        eprintln!("loop: accept failed: {e}; retrying in 100 ms");
+        loop_exec::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
