@@ -68,7 +68,7 @@ impl WriterState {
         if self.error.is_none() {
             self.error = Some((e.kind(), e.to_string()));
         }
-        self.buf.clear();
+        self.buf = Vec::new();
         self.pos = 0;
         self.finish();
     }
@@ -250,7 +250,9 @@ impl<W: AsyncWrite + Unpin + 'static> WriterShared<W> {
             };
             st.pos += written;
             if st.pending() == 0 {
-                st.buf.clear();
+                // Drained: give the buffer back (an idle connection holds
+                // none; the next burst that does not fit allocates again).
+                st.buf = Vec::new();
                 st.pos = 0;
                 st.paused = false;
                 st.wake_waiters();
@@ -386,7 +388,7 @@ impl<W: AsyncWrite + Unpin + 'static> StreamWriter<W> {
     /// [`write_eof`](Self::write_eof) is misuse: the data is not sent, and
     /// `drain` and `wait_closed` report it (`BrokenPipe`, "write after
     /// close") — asyncio raises there too.
-    pub fn write(&self, data: &[u8]) {
+    pub fn write(&self, mut data: &[u8]) {
         {
             let mut st = self.shared.state.borrow_mut();
             if st.error.is_some() || data.is_empty() {
@@ -403,6 +405,22 @@ impl<W: AsyncWrite + Unpin + 'static> StreamWriter<W> {
                 ));
                 st.wake_waiters();
                 return;
+            }
+            if st.pending() == 0 && self.shared.armed.borrow().is_none() {
+                // Nothing queued: hand the OS what it takes right now,
+                // without copying it into the buffer.
+                let mut cx = Context::from_waker(Waker::noop());
+                match Pin::new(&mut *self.shared.io.borrow_mut()).poll_write(&mut cx, data) {
+                    Poll::Ready(Ok(n)) => data = &data[n..],
+                    Poll::Ready(Err(e)) => {
+                        st.fail(e);
+                        return;
+                    }
+                    Poll::Pending => {}
+                }
+                if data.is_empty() {
+                    return;
+                }
             }
             st.buf.extend_from_slice(data);
             if st.pending() > st.high {
