@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::thread;
 
-use loop_sync::__locks::Mutex;
+use loop_sync::__locks::BlockingMutex;
 
 use crate::inner::LoopInner;
 use crate::loop_shared::LoopShared;
@@ -17,7 +17,7 @@ use crate::task::Task;
 
 /// Where a blocking job's result meets the task awaiting it.
 struct Handoff<T> {
-    state: Mutex<(Option<thread::Result<T>>, Option<Waker>, bool)>,
+    state: BlockingMutex<(Option<thread::Result<T>>, Option<Waker>, bool)>,
 }
 
 /// Sends the result and keeps the loop's in-flight count right, whether the
@@ -87,7 +87,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let handoff = Arc::new(Handoff { state: Mutex::new((None, None, false)) });
+    let handoff = Arc::new(Handoff { state: BlockingMutex::new((None, None, false)) });
     inner.shared.blocking_in_flight.fetch_add(1, Ordering::SeqCst);
     let sender = Sender { handoff: handoff.clone(), loop_shared: inner.shared.clone() };
     let task = inner.spawn(Receiver { handoff, location }, None, location);

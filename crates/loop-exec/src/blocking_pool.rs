@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use loop_sync::__locks::{Condvar, Mutex};
+use loop_sync::__locks::{BlockingMutex, Condvar};
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -23,7 +23,7 @@ struct PoolState {
 }
 
 struct PoolShared {
-    state: Mutex<PoolState>,
+    state: BlockingMutex<PoolState>,
     /// Signalled when work arrives or the pool shuts down.
     work: Condvar,
     /// Signalled when a thread exits.
@@ -41,7 +41,7 @@ impl BlockingPool {
     pub(crate) fn new(max_threads: usize, keep_alive: Duration) -> BlockingPool {
         BlockingPool {
             shared: Arc::new(PoolShared {
-                state: Mutex::new(PoolState {
+                state: BlockingMutex::new(PoolState {
                     queue: VecDeque::new(),
                     threads: 0,
                     idle: 0,

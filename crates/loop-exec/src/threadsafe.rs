@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use loop_sync::__locks::{Condvar, Mutex};
+use loop_sync::__locks::{BlockingMutex, Condvar};
 
 use crate::loop_shared::LoopShared;
 use crate::panics;
@@ -17,7 +17,7 @@ use crate::task::TaskError;
 
 /// Where a thread-safe task's result meets its handle.
 pub(crate) struct ResultSlot<T> {
-    state: Mutex<SlotState<T>>,
+    state: BlockingMutex<SlotState<T>>,
     /// Signalled when the result arrives (for `wait`).
     ready: Condvar,
     /// Set by `ThreadsafeTask::cancel`.
@@ -37,7 +37,7 @@ struct SlotState<T> {
 impl<T> ResultSlot<T> {
     pub(crate) fn new() -> ResultSlot<T> {
         ResultSlot {
-            state: Mutex::new(SlotState { result: None, taken: false, awaiter: None, runner: None }),
+            state: BlockingMutex::new(SlotState { result: None, taken: false, awaiter: None, runner: None }),
             ready: Condvar::new(),
             cancel: AtomicBool::new(false),
         }

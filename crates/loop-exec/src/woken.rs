@@ -7,27 +7,27 @@ use std::sync::Arc;
 use std::task::{Wake, Waker};
 
 use crossbeam_queue::SegQueue;
-use loop_sync::__locks::Mutex;
+use loop_sync::__locks::BlockingMutex;
 
 /// The shared half: the queue of woken children and the parent's waker.
-struct Shared {
+struct WokenShared {
     /// Indices of children woken since the parent last drained the queue;
-    /// each at most once (see `Child::queued`).
+    /// each at most once (see `ChildWaker::queued`).
     woken: SegQueue<usize>,
     /// Whoever polls the combinator: woken whenever a child is.
-    parent: Mutex<Option<Waker>>,
+    parent: BlockingMutex<Option<Waker>>,
 }
 
 /// One child's waker.
-struct Child {
+struct ChildWaker {
     index: usize,
     /// In `woken` (or about to be): a second wake before the parent polls
     /// the child adds nothing.
     queued: AtomicBool,
-    shared: Arc<Shared>,
+    shared: Arc<WokenShared>,
 }
 
-impl Wake for Child {
+impl Wake for ChildWaker {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
@@ -45,16 +45,16 @@ impl Wake for Child {
 /// Per-child wakers for `n` children, all of them initially woken (every
 /// child is polled once at the start).
 pub(crate) struct WokenSet {
-    shared: Arc<Shared>,
-    children: Vec<Arc<Child>>,
+    shared: Arc<WokenShared>,
+    children: Vec<Arc<ChildWaker>>,
     wakers: Vec<Waker>,
 }
 
 impl WokenSet {
     pub(crate) fn new(n: usize) -> WokenSet {
-        let shared = Arc::new(Shared { woken: SegQueue::new(), parent: Mutex::new(None) });
+        let shared = Arc::new(WokenShared { woken: SegQueue::new(), parent: BlockingMutex::new(None) });
         let children: Vec<_> = (0..n)
-            .map(|index| Arc::new(Child { index, queued: AtomicBool::new(true), shared: shared.clone() }))
+            .map(|index| Arc::new(ChildWaker { index, queued: AtomicBool::new(true), shared: shared.clone() }))
             .collect();
         for index in 0..n {
             shared.woken.push(index);

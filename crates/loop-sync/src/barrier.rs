@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::paths::{hit, Path};
-use crate::shim::Mutex;
+use crate::shim::BlockingMutex;
 
 use std::panic::Location;
 
@@ -48,7 +48,7 @@ enum Slot {
     Broken,
 }
 
-struct State {
+struct BarrierState {
     waiters: WaiterList<Slot>,
     broken: bool,
 }
@@ -76,7 +76,7 @@ struct State {
 /// ```
 pub struct Barrier {
     parties: usize,
-    state: Mutex<State>,
+    state: BlockingMutex<BarrierState>,
 }
 
 impl Barrier {
@@ -86,7 +86,7 @@ impl Barrier {
     /// When `parties` is zero.
     pub fn new(parties: usize) -> Barrier {
         assert!(parties > 0, "Barrier::new(0): a barrier needs at least one party");
-        Barrier { parties, state: Mutex::new(State { waiters: WaiterList::default(), broken: false }) }
+        Barrier { parties, state: BlockingMutex::new(BarrierState { waiters: WaiterList::default(), broken: false }) }
     }
 
     /// Waits for the other parties.

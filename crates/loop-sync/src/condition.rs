@@ -6,7 +6,7 @@ use std::panic::Location;
 use std::task::Poll;
 
 use crate::paths::{hit, Path};
-use crate::shim::Mutex as SyncMutex;
+use crate::shim::BlockingMutex;
 
 use crate::lock::{Lock, LockGuard, Mutex, MutexGuard};
 use crate::observe::{note_wait, WaitKind};
@@ -79,7 +79,7 @@ impl<'a, T: ?Sized + 'a> Relock<'a> for MutexGuard<'a, T> {
 /// ```
 pub struct Condition {
     /// Payload: whether the waiter was notified (set when it is unlinked).
-    waiters: SyncMutex<WaiterList<bool>>,
+    waiters: BlockingMutex<WaiterList<bool>>,
 }
 
 impl Default for Condition {
@@ -91,7 +91,7 @@ impl Default for Condition {
 impl Condition {
     /// A condition with no waiters.
     pub fn new() -> Condition {
-        Condition { waiters: SyncMutex::new(WaiterList::default()) }
+        Condition { waiters: BlockingMutex::new(WaiterList::default()) }
     }
 
     /// Wakes up to `n` waiters, longest waiting first.

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use crate::paths::{hit, Path};
-use crate::shim::{AtomicBool, Mutex};
+use crate::shim::{AtomicBool, BlockingMutex};
 
 use std::panic::Location;
 
@@ -33,7 +33,7 @@ use crate::waiters::{WaiterList, WakeList};
 pub struct Event {
     /// The flag, readable without the lock.
     flag: AtomicBool,
-    waiters: Mutex<WaiterList<()>>,
+    waiters: BlockingMutex<WaiterList<()>>,
 }
 
 impl Default for Event {
@@ -45,7 +45,7 @@ impl Default for Event {
 impl Event {
     /// A cleared event.
     pub fn new() -> Event {
-        Event { flag: AtomicBool::new(false), waiters: Mutex::new(WaiterList::default()) }
+        Event { flag: AtomicBool::new(false), waiters: BlockingMutex::new(WaiterList::default()) }
     }
 
     /// Sets the flag and releases every waiter.

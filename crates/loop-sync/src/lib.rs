@@ -33,7 +33,7 @@ pub mod paths;
 /// shared with the executor.
 #[doc(hidden)]
 pub mod __locks {
-    pub use crate::locks::{Condvar, Mutex, MutexGuard};
+    pub use crate::locks::{BlockingMutex, BlockingMutexGuard, Condvar};
 }
 mod queue;
 mod result_cell;

@@ -5,10 +5,10 @@
 //! `-Zmiri-strict-provenance`).
 
 #[cfg(not(miri))]
-pub use parking_lot::{Condvar, Mutex, MutexGuard};
+pub use parking_lot::{Condvar, Mutex as BlockingMutex, MutexGuard as BlockingMutexGuard};
 
 #[cfg(miri)]
-pub use std_backed::{Condvar, Mutex, MutexGuard};
+pub use std_backed::{BlockingMutex, BlockingMutexGuard, Condvar};
 
 #[cfg(miri)]
 mod std_backed {
@@ -17,17 +17,17 @@ mod std_backed {
 
     /// std's mutex without poisoning, locked like parking_lot's.
     #[derive(Debug, Default)]
-    pub struct Mutex<T>(std::sync::Mutex<T>);
+    pub struct BlockingMutex<T>(std::sync::Mutex<T>);
 
-    impl<T> Mutex<T> {
+    impl<T> BlockingMutex<T> {
         /// A new, unlocked mutex.
-        pub const fn new(value: T) -> Mutex<T> {
-            Mutex(std::sync::Mutex::new(value))
+        pub const fn new(value: T) -> BlockingMutex<T> {
+            BlockingMutex(std::sync::Mutex::new(value))
         }
 
         /// Locks, blocking the thread.
-        pub fn lock(&self) -> MutexGuard<'_, T> {
-            MutexGuard(Some(self.0.lock().unwrap_or_else(|e| e.into_inner())))
+        pub fn lock(&self) -> BlockingMutexGuard<'_, T> {
+            BlockingMutexGuard(Some(self.0.lock().unwrap_or_else(|e| e.into_inner())))
         }
 
         /// Consumes the mutex.
@@ -43,16 +43,16 @@ mod std_backed {
 
     /// The guard; `None` only while a condition variable waits with it.
     #[derive(Debug)]
-    pub struct MutexGuard<'a, T>(Option<std::sync::MutexGuard<'a, T>>);
+    pub struct BlockingMutexGuard<'a, T>(Option<std::sync::MutexGuard<'a, T>>);
 
-    impl<T> Deref for MutexGuard<'_, T> {
+    impl<T> Deref for BlockingMutexGuard<'_, T> {
         type Target = T;
         fn deref(&self) -> &T {
             self.0.as_ref().expect("guard present")
         }
     }
 
-    impl<T> DerefMut for MutexGuard<'_, T> {
+    impl<T> DerefMut for BlockingMutexGuard<'_, T> {
         fn deref_mut(&mut self) -> &mut T {
             self.0.as_mut().expect("guard present")
         }
@@ -92,13 +92,13 @@ mod std_backed {
         }
 
         /// Waits, releasing the lock meanwhile.
-        pub fn wait<T>(&self, guard: &mut MutexGuard<'_, T>) {
+        pub fn wait<T>(&self, guard: &mut BlockingMutexGuard<'_, T>) {
             let g = guard.0.take().expect("guard present");
             guard.0 = Some(self.0.wait(g).unwrap_or_else(|e| e.into_inner()));
         }
 
         /// Waits at most `timeout`.
-        pub fn wait_for<T>(&self, guard: &mut MutexGuard<'_, T>, timeout: Duration) -> WaitTimeoutResult {
+        pub fn wait_for<T>(&self, guard: &mut BlockingMutexGuard<'_, T>, timeout: Duration) -> WaitTimeoutResult {
             let g = guard.0.take().expect("guard present");
             let (g, r) = self.0.wait_timeout(g, timeout).unwrap_or_else(|e| e.into_inner());
             guard.0 = Some(g);
@@ -106,7 +106,7 @@ mod std_backed {
         }
 
         /// Waits until `deadline`.
-        pub fn wait_until<T>(&self, guard: &mut MutexGuard<'_, T>, deadline: Instant) -> WaitTimeoutResult {
+        pub fn wait_until<T>(&self, guard: &mut BlockingMutexGuard<'_, T>, deadline: Instant) -> WaitTimeoutResult {
             let timeout = deadline.saturating_duration_since(Instant::now());
             self.wait_for(guard, timeout)
         }

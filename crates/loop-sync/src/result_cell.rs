@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 
-use crate::locks::Mutex;
+use crate::locks::BlockingMutex;
 
 /// The cell was cancelled before a result was set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -20,7 +20,7 @@ pub struct InvalidStateError;
 
 type DoneCallback<T> = Box<dyn FnOnce(&Result<T, CancelledError>) + Send>;
 
-struct State<T> {
+struct Waiting<T> {
     /// Wakers of pending `wait`s, by slot; a dropped `Wait` frees its slot.
     waiters: WakerSlots,
     /// Run once the outcome is set, in registration order.
@@ -90,11 +90,11 @@ impl WakerSlots {
     }
 }
 
-struct Shared<T> {
+struct CellShared<T> {
     /// The outcome; written once, under `state`'s lock, then read freely
     /// (so callbacks and readers never run under the lock).
     outcome: OnceLock<Result<T, CancelledError>>,
-    state: Mutex<State<T>>,
+    state: BlockingMutex<Waiting<T>>,
 }
 
 /// A value set once and awaited by any number of tasks, on any threads
@@ -118,7 +118,7 @@ struct Shared<T> {
 /// assert_eq!(*log.lock().unwrap(), ["Err(CancelledError)"]);
 /// ```
 pub struct ResultCell<T> {
-    shared: Arc<Shared<T>>,
+    shared: Arc<CellShared<T>>,
 }
 
 impl<T> Clone for ResultCell<T> {
@@ -137,9 +137,9 @@ impl<T> ResultCell<T> {
     /// An empty cell.
     pub fn new() -> Self {
         ResultCell {
-            shared: Arc::new(Shared {
+            shared: Arc::new(CellShared {
                 outcome: OnceLock::new(),
-                state: Mutex::new(State { waiters: WakerSlots::default(), callbacks: Vec::new() }),
+                state: BlockingMutex::new(Waiting { waiters: WakerSlots::default(), callbacks: Vec::new() }),
             }),
         }
     }

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use std::sync::atomic::Ordering;
 
-use crate::shim::{AtomicUsize, Mutex};
+use crate::shim::{AtomicUsize, BlockingMutex};
 
 use crate::observe::{note_wait, WaitKind};
 use crate::paths::{hit, Path};
@@ -38,7 +38,7 @@ const WAITERS: usize = 1;
 const ONE: usize = 2;
 
 #[derive(Debug)]
-struct State {
+struct SemaphoreQueue {
     /// Permits handed to waiters that are still in the queue (the head one
     /// collects permits until it has all it needs).
     reserved: usize,
@@ -65,7 +65,7 @@ fn take_permits(word: &AtomicUsize, max: usize) -> usize {
     }
 }
 
-impl State {
+impl SemaphoreQueue {
     /// Hands free permits to the waiters in FIFO order; a waiter is
     /// released once it holds all it asked for. The head waiter keeps what
     /// it was given even when that is not yet enough: nobody behind it, and
@@ -126,7 +126,7 @@ pub struct Semaphore {
     /// acquires and releases only touch this word.
     word: AtomicUsize,
     /// The waiter queue; taken only when someone has to wait.
-    state: Mutex<State>,
+    state: BlockingMutex<SemaphoreQueue>,
 }
 
 impl Semaphore {
@@ -138,7 +138,7 @@ impl Semaphore {
         assert!(permits <= usize::MAX / ONE, "Semaphore::new: at most usize::MAX / 2 permits");
         Semaphore {
             word: AtomicUsize::new(permits * ONE),
-            state: Mutex::new(State { reserved: 0, waiters: WaiterList::default(), handed: 0 }),
+            state: BlockingMutex::new(SemaphoreQueue { reserved: 0, waiters: WaiterList::default(), handed: 0 }),
         }
     }
 

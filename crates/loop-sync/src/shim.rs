@@ -3,7 +3,7 @@
 //! the mutex for a std-backed one under Miri (see `locks`).
 
 #[cfg(not(loop_loom))]
-pub(crate) use crate::locks::Mutex;
+pub(crate) use crate::locks::BlockingMutex;
 #[cfg(not(loop_loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize};
 #[cfg(not(loop_loom))]
@@ -17,12 +17,12 @@ pub(crate) use loom::sync::Arc;
 /// loom's mutex with parking_lot's signature (no poisoning).
 #[cfg(loop_loom)]
 #[derive(Debug)]
-pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+pub(crate) struct BlockingMutex<T>(loom::sync::Mutex<T>);
 
 #[cfg(loop_loom)]
-impl<T> Mutex<T> {
+impl<T> BlockingMutex<T> {
     pub(crate) fn new(value: T) -> Self {
-        Mutex(loom::sync::Mutex::new(value))
+        BlockingMutex(loom::sync::Mutex::new(value))
     }
 
     pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {

@@ -1,14 +1,12 @@
 //! asyncio's queues: `Queue` (FIFO), `LifoQueue`, `PriorityQueue`.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::paths::{hit, Path};
-use crate::shim::{Arc, Mutex};
+use crate::shim::{Arc, BlockingMutex};
 
 use std::panic::Location;
 
@@ -58,114 +56,11 @@ pub struct QueueShutDown<T = ()>(pub T);
 #[error("task_done() called more times than there were items put in the queue")]
 pub struct TaskDoneError;
 
-/// Where a queue keeps its items: the order items come out in.
-pub trait QueueStorage<T>: Default + Send {
-    /// Adds an item.
-    fn push(&mut self, item: T);
-    /// Takes the next item.
-    fn pop(&mut self) -> Option<T>;
-    /// Puts back an item a cancelled getter had been handed, so that it is
-    /// the next one out.
-    fn put_back(&mut self, item: T);
-    /// Number of items.
-    fn len(&self) -> usize;
-    /// Whether there is no item.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Drops every item; returns how many there were.
-    fn clear(&mut self) -> usize;
-}
+mod storage;
+mod waits;
 
-/// First in, first out.
-#[derive(Debug)]
-pub struct Fifo<T>(VecDeque<T>);
-
-impl<T> Default for Fifo<T> {
-    fn default() -> Self {
-        Fifo(VecDeque::new())
-    }
-}
-
-impl<T: Send> QueueStorage<T> for Fifo<T> {
-    fn push(&mut self, item: T) {
-        self.0.push_back(item);
-    }
-    fn pop(&mut self) -> Option<T> {
-        self.0.pop_front()
-    }
-    fn put_back(&mut self, item: T) {
-        self.0.push_front(item);
-    }
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn clear(&mut self) -> usize {
-        let n = self.0.len();
-        self.0.clear();
-        n
-    }
-}
-
-/// Last in, first out.
-#[derive(Debug)]
-pub struct Lifo<T>(Vec<T>);
-
-impl<T> Default for Lifo<T> {
-    fn default() -> Self {
-        Lifo(Vec::new())
-    }
-}
-
-impl<T: Send> QueueStorage<T> for Lifo<T> {
-    fn push(&mut self, item: T) {
-        self.0.push(item);
-    }
-    fn pop(&mut self) -> Option<T> {
-        self.0.pop()
-    }
-    fn put_back(&mut self, item: T) {
-        self.0.push(item);
-    }
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn clear(&mut self) -> usize {
-        let n = self.0.len();
-        self.0.clear();
-        n
-    }
-}
-
-/// Lowest first.
-#[derive(Debug)]
-pub struct Priority<T: Ord>(BinaryHeap<Reverse<T>>);
-
-impl<T: Ord> Default for Priority<T> {
-    fn default() -> Self {
-        Priority(BinaryHeap::new())
-    }
-}
-
-impl<T: Ord + Send> QueueStorage<T> for Priority<T> {
-    fn push(&mut self, item: T) {
-        self.0.push(Reverse(item));
-    }
-    fn pop(&mut self) -> Option<T> {
-        self.0.pop().map(|Reverse(t)| t)
-    }
-    fn put_back(&mut self, item: T) {
-        self.0.push(Reverse(item));
-    }
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn clear(&mut self) -> usize {
-        let n = self.0.len();
-        self.0.clear();
-        n
-    }
-}
+pub use storage::{Fifo, Lifo, Priority, QueueStorage};
+pub use waits::{Get, Join, Put};
 
 /// A getter's node: what it was handed.
 enum GetSlot<T> {
@@ -182,7 +77,7 @@ enum PutSlot {
     ShutDown,
 }
 
-struct State<S, T> {
+struct QueueState<S, T> {
     items: S,
     /// 0 = unbounded.
     maxsize: usize,
@@ -196,7 +91,7 @@ struct State<S, T> {
     shutdown: bool,
 }
 
-impl<S: QueueStorage<T>, T> State<S, T> {
+impl<S: QueueStorage<T>, T> QueueState<S, T> {
     fn has_room(&self) -> bool {
         self.maxsize == 0 || self.items.len() + self.reserved < self.maxsize
     }
@@ -245,8 +140,8 @@ impl<S: QueueStorage<T>, T> State<S, T> {
     }
 }
 
-struct Shared<S, T> {
-    state: Mutex<State<S, T>>,
+struct QueueShared<S, T> {
+    state: BlockingMutex<QueueState<S, T>>,
 }
 
 /// An async queue (asyncio's `Queue`, and with another storage its
@@ -280,7 +175,7 @@ struct Shared<S, T> {
 /// # });
 /// ```
 pub struct QueueOf<S, T> {
-    shared: Arc<Shared<S, T>>,
+    shared: Arc<QueueShared<S, T>>,
 }
 
 /// FIFO queue.
@@ -300,8 +195,8 @@ impl<S: QueueStorage<T>, T> QueueOf<S, T> {
     /// A queue holding at most `maxsize` items (0: unbounded).
     pub fn new(maxsize: usize) -> Self {
         QueueOf {
-            shared: Arc::new(Shared {
-                state: Mutex::new(State {
+            shared: Arc::new(QueueShared {
+                state: BlockingMutex::new(QueueState {
                     items: S::default(),
                     maxsize,
                     getters: WaiterList::default(),
@@ -455,203 +350,5 @@ impl<S: QueueStorage<T>, T> fmt::Debug for QueueOf<S, T> {
             .field("unfinished", &state.unfinished)
             .field("shutdown", &state.shutdown)
             .finish()
-    }
-}
-
-/// The future returned by [`QueueOf::put`].
-#[must_use = "futures do nothing unless awaited"]
-pub struct Put<'a, S: QueueStorage<T>, T> {
-    queue: &'a QueueOf<S, T>,
-    item: Option<T>,
-    key: Option<usize>,
-    location: &'static Location<'static>,
-}
-
-impl<S: QueueStorage<T>, T> Unpin for Put<'_, S, T> {}
-
-impl<S: QueueStorage<T>, T> Future for Put<'_, S, T> {
-    type Output = Result<(), QueueShutDown<T>>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        let mut wakes = WakeList::default();
-        let result = {
-            let mut state = this.queue.shared.state.lock();
-            match this.key {
-                None => {
-                    let item = this.item.take().expect("Put polled after completion");
-                    if state.shutdown {
-                        Poll::Ready(Err(QueueShutDown(item)))
-                    } else if state.has_room() && state.putters.is_empty() {
-                        state.unfinished += 1;
-                        state.deliver(item, &mut wakes);
-                        Poll::Ready(Ok(()))
-                    } else {
-                        hit(Path::QueuePutWaited);
-                        this.item = Some(item);
-                        this.key = Some(state.putters.push_back(PutSlot::Waiting, cx.waker().clone()));
-                        Poll::Pending
-                    }
-                }
-                Some(key) => {
-                    if state.putters.is_linked(key) {
-                        state.putters.set_waker(key, cx.waker());
-                        Poll::Pending
-                    } else {
-                        this.key = None;
-                        let item = this.item.take().expect("Put polled after completion");
-                        match state.putters.remove(key) {
-                            PutSlot::Granted => {
-                                state.reserved -= 1;
-                                state.unfinished += 1;
-                                if !state.getters.is_empty() {
-                                    hit(Path::QueueGrantedPutterHandedToGetter);
-                                }
-                                state.deliver(item, &mut wakes);
-                                // Handed straight to a getter, the item took no
-                                // slot: the one we were granted is free again.
-                                state.grant_putters(&mut wakes);
-                                Poll::Ready(Ok(()))
-                            }
-                            PutSlot::ShutDown | PutSlot::Waiting => Poll::Ready(Err(QueueShutDown(item))),
-                        }
-                    }
-                }
-            }
-        };
-        wakes.wake_all();
-        if result.is_pending() {
-            note_wait(WaitKind::QueuePut, this.location);
-        }
-        result
-    }
-}
-
-impl<S: QueueStorage<T>, T> Drop for Put<'_, S, T> {
-    fn drop(&mut self) {
-        let Some(key) = self.key.take() else { return };
-        let mut wakes = WakeList::default();
-        {
-            let mut state = self.queue.shared.state.lock();
-            if state.putters.remove(key) == PutSlot::Granted {
-                // Our reserved slot goes to the next putter; our item is
-                // dropped with us, never inserted.
-                hit(Path::QueueCancelledPutterPassedSlot);
-                state.reserved -= 1;
-                state.grant_putters(&mut wakes);
-            }
-        }
-        wakes.wake_all();
-    }
-}
-
-/// The future returned by [`QueueOf::get`].
-#[must_use = "futures do nothing unless awaited"]
-pub struct Get<'a, S: QueueStorage<T>, T> {
-    queue: &'a QueueOf<S, T>,
-    key: Option<usize>,
-    location: &'static Location<'static>,
-}
-
-impl<S: QueueStorage<T>, T> Future for Get<'_, S, T> {
-    type Output = Result<T, QueueShutDown>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut wakes = WakeList::default();
-        let result = {
-            let mut state = self.queue.shared.state.lock();
-            match self.key {
-                None => match state.take(&mut wakes) {
-                    Some(item) => Poll::Ready(Ok(item)),
-                    None if state.shutdown => Poll::Ready(Err(QueueShutDown(()))),
-                    None => {
-                        hit(Path::QueueGetWaited);
-                        self.key = Some(state.getters.push_back(GetSlot::Waiting, cx.waker().clone()));
-                        Poll::Pending
-                    }
-                },
-                Some(key) => {
-                    if state.getters.is_linked(key) {
-                        state.getters.set_waker(key, cx.waker());
-                        Poll::Pending
-                    } else {
-                        self.key = None;
-                        match state.getters.remove(key) {
-                            GetSlot::Handed(item) => Poll::Ready(Ok(item)),
-                            GetSlot::ShutDown | GetSlot::Waiting => Poll::Ready(Err(QueueShutDown(()))),
-                        }
-                    }
-                }
-            }
-        };
-        wakes.wake_all();
-        if result.is_pending() {
-            note_wait(WaitKind::QueueGet, self.location);
-        }
-        result
-    }
-}
-
-impl<S: QueueStorage<T>, T> Drop for Get<'_, S, T> {
-    fn drop(&mut self) {
-        let Some(key) = self.key.take() else { return };
-        let mut wakes = WakeList::default();
-        {
-            let mut state = self.queue.shared.state.lock();
-            if let GetSlot::Handed(item) = state.getters.remove(key) {
-                // Handed an item we will never return: it goes to the next
-                // waiting getter, or back to where it is taken next.
-                if state.getters.is_empty() {
-                    hit(Path::QueueCancelledGetterPutBack);
-                    state.items.put_back(item);
-                } else {
-                    hit(Path::QueueCancelledGetterHandedOn);
-                    state.deliver(item, &mut wakes);
-                }
-            }
-        }
-        wakes.wake_all();
-    }
-}
-
-/// The future returned by [`QueueOf::join`].
-#[must_use = "futures do nothing unless awaited"]
-pub struct Join<'a, S: QueueStorage<T>, T> {
-    queue: &'a QueueOf<S, T>,
-    key: Option<usize>,
-    location: &'static Location<'static>,
-}
-
-impl<S: QueueStorage<T>, T> Future for Join<'_, S, T> {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut state = self.queue.shared.state.lock();
-        match self.key {
-            None if state.unfinished == 0 => Poll::Ready(()),
-            None => {
-                self.key = Some(state.joiners.push_back((), cx.waker().clone()));
-                note_wait(WaitKind::QueueJoin, self.location);
-                Poll::Pending
-            }
-            Some(key) if state.joiners.is_linked(key) => {
-                state.joiners.set_waker(key, cx.waker());
-                note_wait(WaitKind::QueueJoin, self.location);
-                Poll::Pending
-            }
-            Some(key) => {
-                state.joiners.remove(key);
-                self.key = None;
-                Poll::Ready(())
-            }
-        }
-    }
-}
-
-impl<S: QueueStorage<T>, T> Drop for Join<'_, S, T> {
-    fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.queue.shared.state.lock().joiners.remove(key);
-        }
     }
 }

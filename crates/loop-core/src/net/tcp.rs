@@ -1,0 +1,262 @@
+//! TCP: `TcpListener`, `TcpStream` and its owned halves.
+
+use super::*;
+
+/// A TCP listening socket.
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// let listener = loop_core::TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+/// let (stream, peer) = listener.accept().await?;
+/// # Ok(()) }
+/// ```
+pub struct TcpListener {
+    io: Async<net::TcpListener>,
+}
+
+impl TcpListener {
+    /// Binds to `addr` (port 0 picks a free port), with `SO_REUSEADDR` on.
+    pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(1024)?;
+        TcpListener::from_std(socket.into())
+    }
+
+    /// Wraps a std listener.
+    pub fn from_std(listener: net::TcpListener) -> io::Result<TcpListener> {
+        Ok(TcpListener { io: Async::new(listener)? })
+    }
+
+    /// Waits for a connection.
+    #[track_caller]
+    pub fn accept(&self) -> impl Future<Output = io::Result<(TcpStream, SocketAddr)>> + use<'_> {
+        let accepted = self.io.read_with(|l| l.accept());
+        async move {
+            let (stream, addr) = accepted.await?;
+            Ok((TcpStream::from_std(stream)?, addr))
+        }
+    }
+
+    /// Polls for a connection.
+    #[track_caller]
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        match self.io.poll_io(READ, cx, &mut |l: &net::TcpListener| l.accept(), Location::caller()) {
+            Poll::Ready(Ok((stream, addr))) => Poll::Ready(TcpStream::from_std(stream).map(|s| (s, addr))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// The connections, as a `Stream`.
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+}
+
+impl AsFd for TcpListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.as_fd()
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener").field("local_addr", &self.local_addr().ok()).finish()
+    }
+}
+
+/// The stream of [`TcpListener::incoming`].
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+impl Stream for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+
+    #[track_caller]
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.listener.poll_accept(cx).map(|r| Some(r.map(|(s, _)| s)))
+    }
+}
+
+/// A TCP connection. Implements `AsyncRead` / `AsyncWrite` (also on
+/// `&TcpStream`), and splits into owned halves.
+///
+/// ```
+/// use loop_core::{TcpListener, TcpStream};
+///
+/// # let mut reactor = loop_core::Reactor::new()?;
+/// # let _enter = reactor.enter();
+/// # loop_core::__block_on_reactor(&mut reactor, async {
+/// let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+/// let client = TcpStream::connect(listener.local_addr()?).await?;
+/// let (server, _peer) = listener.accept().await?;
+/// client.write_all(b"ping").await?;
+/// let mut buf = [0u8; 4];
+/// let n = server.read(&mut buf).await?;
+/// assert_eq!(&buf[..n], b"ping");
+/// # Ok::<(), std::io::Error>(())
+/// # })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct TcpStream {
+    io: Rc<Async<net::TcpStream>>,
+}
+
+impl TcpStream {
+    /// Connects to `addr`. A refused connection is `ConnectionRefused`.
+    ///
+    /// Completes when the handshake has: a peer that answers slowly (a
+    /// real round trip, a listener whose backlog is full) only makes it take
+    /// longer. Bound it with `wait_for` if needed.
+    #[track_caller]
+    pub fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<TcpStream>> {
+        let at = Location::caller();
+        async move {
+            let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+            let how = start_connect(&socket, &addr.into())?;
+            let stream = Async::new(net::TcpStream::from(socket))?;
+            finish_connect(&stream, how, |s| s.peer_addr().map(drop), at).await?;
+            Ok(TcpStream { io: Rc::new(stream) })
+        }
+    }
+
+    /// Wraps a connected std stream.
+    pub fn from_std(stream: net::TcpStream) -> io::Result<TcpStream> {
+        Ok(TcpStream { io: Rc::new(Async::new(stream)?) })
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        self.io.get_ref().set_nodelay(on)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.io.get_ref().nodelay()
+    }
+
+    /// Shuts down reading, writing or both (`Write` sends EOF to the peer).
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
+    }
+
+    stream_methods!();
+
+    /// Splits into a read half and a write half that can live in different
+    /// tasks (on this loop).
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        (OwnedReadHalf { io: self.io.clone() }, OwnedWriteHalf { io: self.io, shutdown_on_drop: true })
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.as_fd()
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("local_addr", &self.local_addr().ok())
+            .field("peer_addr", &self.peer_addr().ok())
+            .finish()
+    }
+}
+
+stream_io_impls!(TcpStream, net::TcpStream, |s| s.shutdown(Shutdown::Write));
+stream_io_impls!(OwnedReadHalf, net::TcpStream, |s| s.shutdown(Shutdown::Read));
+stream_io_impls!(OwnedWriteHalf, net::TcpStream, |s| s.shutdown(Shutdown::Write));
+
+/// The read half of a [`TcpStream`].
+#[derive(Debug)]
+pub struct OwnedReadHalf {
+    io: Rc<Async<net::TcpStream>>,
+}
+
+/// The write half of a [`TcpStream`]. Dropping it sends EOF (shuts down the
+/// write side) unless [`forget_shutdown`](OwnedWriteHalf::forget_shutdown)
+/// was called.
+#[derive(Debug)]
+pub struct OwnedWriteHalf {
+    io: Rc<Async<net::TcpStream>>,
+    shutdown_on_drop: bool,
+}
+
+impl OwnedReadHalf {
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+
+    /// Whether both halves came from the same stream.
+    pub fn is_pair_of(&self, other: &OwnedWriteHalf) -> bool {
+        Rc::ptr_eq(&self.io, &other.io)
+    }
+
+    /// Joins the halves back into a stream.
+    ///
+    /// # Panics
+    /// When the halves come from different streams.
+    pub fn unsplit(self, mut write: OwnedWriteHalf) -> TcpStream {
+        assert!(self.is_pair_of(&write), "unsplit: the halves come from different streams");
+        write.shutdown_on_drop = false;
+        drop(write);
+        TcpStream { io: self.io }
+    }
+}
+
+impl OwnedWriteHalf {
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// Do not send EOF when this half is dropped.
+    pub fn forget_shutdown(mut self) {
+        self.shutdown_on_drop = false;
+    }
+}
+
+impl Drop for OwnedWriteHalf {
+    fn drop(&mut self) {
+        if self.shutdown_on_drop {
+            let _ = self.io.get_ref().shutdown(Shutdown::Write);
+        }
+    }
+}
