@@ -9,12 +9,13 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | `sys/` | the [`Driver`](sys) trait and its backends: `epoll.rs` (Linux, Miri), `polling.rs` (kqueue and the rest); the io_uring plan |
+//! | `sys/` | the `Driver` trait and its backends: `epoll.rs` (Linux, Miri), `polling.rs` (kqueue and the rest); the io_uring plan |
 //! | `reactor.rs` | [`Reactor`] (park with a timeout) and [`Notifier`] (wake it from any thread) |
+//! | `reactor_core.rs` | what the reactor shares with notifiers and sources: the driver, the parked flag |
 //! | `park.rs` | the announce / look / wait handshake between the two (loom-checked) |
 //! | `source.rs` | `Source`: one registered fd, its cached readiness and a waker per direction; the `SourceTable` of them |
 //! | `async_io.rs` | [`Async<T>`]: `read_with` / `write_with` over any fd, retried on `WouldBlock` |
-//! | `net.rs` | TCP, UDP and Unix sockets on `Async` |
+//! | `net/` | sockets on `Async`: `tcp.rs`, `udp.rs`, `uds.rs` (Unix domain); shared read/write helpers in `mod.rs` |
 //! | `observe.rs` | the hook that tells the executor what a task waits on |
 //!
 //! **How an event travels.** A task calls `Async::read_with`; the read
@@ -45,6 +46,7 @@ mod net;
 pub mod observe;
 mod park;
 mod reactor;
+mod reactor_core;
 mod source;
 mod sys;
 

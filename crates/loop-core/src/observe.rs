@@ -39,12 +39,3 @@ pub(crate) fn note_io_wait(wait: IoWait, location: &'static Location<'static>) {
         f(wait, location);
     }
 }
-
-/// The [`IoWait`] of a direction index.
-pub(crate) fn io_wait_of(dir: usize) -> IoWait {
-    if dir == crate::source::READ {
-        IoWait::Readable
-    } else {
-        IoWait::Writable
-    }
-}

@@ -11,8 +11,8 @@ use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
 
-use crate::observe::{io_wait_of, note_io_wait};
-use crate::reactor::ReactorCore;
+use crate::observe::{note_io_wait, IoWait};
+use crate::reactor_core::ReactorCore;
 use crate::sys::{EventBuffer, Events};
 
 /// Read direction index.
@@ -187,5 +187,14 @@ impl SourceTable {
                 source.set_ready(WRITE, false);
             }
         }
+    }
+}
+
+/// The [`IoWait`] of a direction index.
+fn io_wait_of(dir: usize) -> IoWait {
+    if dir == READ {
+        IoWait::Readable
+    } else {
+        IoWait::Writable
     }
 }

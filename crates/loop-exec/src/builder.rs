@@ -50,7 +50,7 @@ impl Builder {
     ///
     /// asyncio's debug mode also checks at run time that loop-bound objects
     /// are used on the loop's thread. Here the compiler does that, always:
-    /// [`Task`](crate::Task), [`LoopRef`], sockets and streams are not
+    /// [`Task`](crate::Task), [`LoopRef`](crate::LoopRef), sockets and streams are not
     /// `Send`, so handing one to another thread does not compile (the
     /// thread-safe door is [`LoopHandle`](crate::LoopHandle)):
     ///

@@ -231,7 +231,7 @@ impl EventLoop {
     /// turn.
     ///
     /// # Panics
-    /// When the clock is real (build with [`Builder::paused_clock`]).
+    /// When the clock is real (build with [`Builder::paused_clock`](crate::Builder::paused_clock)).
     pub fn advance(&self, by: Duration) {
         self.r.inner.time.advance(by);
     }

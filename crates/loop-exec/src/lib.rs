@@ -5,6 +5,40 @@
 //! Most users depend on the facade crate `loop`, which re-exports all of
 //! this under asyncio's names.
 //!
+//! # Map
+//!
+//! | module | holds |
+//! |---|---|
+//! | `task/` | the task cell (`raw.rs`), its state word and every transition (`state.rs`), metadata (`meta.rs`), the join waker (`join_waker.rs`), the [`Task`] handle (`handle.rs`), and the `Schedule` seam (`mod.rs`) |
+//! | `inner.rs` | `LoopInner`: the loop's parts and the turn that runs them (spawn, poll, complete, park, close) |
+//! | `run_queue.rs`, `seeded_order.rs` | what runs next, FIFO or in a seeded order |
+//! | `time_driver.rs` | clock, timer wheel, the turn's cached time, the paused-clock jump |
+//! | `task_registry.rs` | the live tasks (for `all_tasks` and close) and task ids |
+//! | `introspection.rs` | the task being polled, waits, sampled busy time, snapshots |
+//! | `loop_shared.rs`, `scheduler.rs` | what other threads reach (injection queue, notifier), and `Schedule` for it |
+//! | `current.rs` | which loop runs on this thread (`with_current`, the `Enter` guard) |
+//! | `config.rs`, `builder.rs`, `event_loop.rs` | settings and stats, [`Builder`], [`EventLoop`] / [`LoopRef`] and the free functions |
+//! | `spawn.rs`, `callback.rs`, `callback_cell.rs` | spawning and [`TaskBuilder`]; `call_soon` / `call_later` |
+//! | `time.rs`, `timeout_scope.rs` | [`sleep`], [`Interval`], the one timeout ([`wait_for`], [`timeout_at`], [`TimeoutScope`]) |
+//! | `combinators.rs`, `wait.rs`, `as_completed.rs`, `shield.rs`, `task_group.rs`, `woken.rs` | [`gather!`], [`wait`], [`as_completed`], [`shield`], [`TaskGroup`] |
+//! | `blocking.rs`, `blocking_pool.rs` | [`spawn_blocking`] and its threads |
+//! | `loop_handle.rs`, `threadsafe.rs` | [`LoopHandle`] and [`ThreadsafeTask`], for other threads |
+//! | `context.rs`, `wait_site.rs`, `panics.rs`, `seeds.rs` | task-locals, wait sites, panic catching, [`check_seeds`] |
+//!
+//! **How a task travels.** [`spawn`] allocates one cell (header, scheduler,
+//! future) with three references: the registry's, the run queue's, the
+//! handle's. The turn pops it from the `RunQueue`, clears `SCHEDULED`
+//! (`transition_to_running`) and polls it with a waker that is the cell
+//! itself. A leaf future that returns `Pending` keeps that waker (a socket
+//! in `loop-core`, a timer in the `TimeDriver`, a waiter list in
+//! `loop-sync`). Its wake sets `SCHEDULED` and calls the cell's
+//! `Schedule::schedule`: the local queue on the loop's thread, the
+//! injection queue plus a notify from anywhere else; the loop drains that
+//! queue on its next turn. When the future returns `Ready`, the output
+//! replaces it in the cell, `TaskRef::complete` wakes the awaiter (the join
+//! waker), and the registry's and queue's references go in one atomic step;
+//! the handle takes the output and frees the cell.
+//!
 //! ```
 //! use std::time::Duration;
 //!

@@ -114,7 +114,7 @@ impl<F: Future> Future for Forward<F> {
     }
 }
 
-/// The handle returned by [`LoopHandle::spawn_threadsafe`]: `Send`, awaitable
+/// The handle returned by [`LoopHandle::spawn_threadsafe`](crate::LoopHandle::spawn_threadsafe): `Send`, awaitable
 /// from anywhere, and [`wait`](ThreadsafeTask::wait)able from plain threads
 /// (asyncio's `concurrent.futures.Future`).
 pub struct ThreadsafeTask<T> {

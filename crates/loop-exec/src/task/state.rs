@@ -26,7 +26,7 @@ pub const SCHEDULED: usize = 1 << 0;
 /// The future is gone (finished, panicked or cancelled) and the stage holds
 /// the output or nothing. Wakes are ignored after it.
 ///
-/// Set once, by the **loop thread** (in [`State::complete_releasing`]);
+/// Set once, by the **loop thread** (in `State::complete_releasing`);
 /// never cleared.
 pub const COMPLETE: usize = 1 << 1;
 
