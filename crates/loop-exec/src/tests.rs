@@ -226,3 +226,57 @@ fn a_destructor_panicking_during_cancellation_leaves_a_panicked_result() {
     });
     assert_eq!(out, Err(TaskError::Panicked("boom".into())));
 }
+
+/// `JoinWaker`'s two encodings (a task pointer for a task awaiting a task,
+/// a boxed waker otherwise), replaced by one another, woken at completion
+/// and freed: the unsafe paths of `task/join_waker.rs`.
+#[test]
+fn join_wakers_of_tasks_and_foreign_wakers_are_stored_replaced_and_freed() {
+    struct Count(AtomicUsize);
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let ev = EventLoop::new().unwrap();
+    let out = ev.run_until_complete(async {
+        // A task awaiting a task: the pointer encoding.
+        let inner = spawn(async {
+            yield_now().await;
+            5
+        });
+        let outer = spawn(async move { inner.await.unwrap() + 1 });
+        // The main future awaiting a task: the boxed encoding.
+        let six = outer.await.unwrap();
+
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let foreign = Waker::from(count.clone());
+        let mut pending = spawn(std::future::pending::<u8>());
+        // Boxed, then another boxed (the first freed), then a task's waker
+        // (the box freed, a task reference kept).
+        assert!(Pin::new(&mut pending).poll(&mut Context::from_waker(&foreign)).is_pending());
+        assert!(Pin::new(&mut pending).poll(&mut Context::from_waker(Waker::noop())).is_pending());
+        let mut pending = spawn(async move {
+            std::future::poll_fn(|cx| {
+                assert!(Pin::new(&mut pending).poll(cx).is_pending());
+                Poll::Ready(())
+            })
+            .await;
+            pending
+        })
+        .await
+        .unwrap();
+        // Back to boxed (the task reference released), then completion
+        // wakes the stored waker.
+        assert!(Pin::new(&mut pending).poll(&mut Context::from_waker(&foreign)).is_pending());
+        assert!(pending.cancel());
+        while !pending.is_done() {
+            yield_now().await;
+        }
+        let woken = count.0.load(Ordering::SeqCst);
+        assert_eq!(pending.await, Err(TaskError::Cancelled));
+        (six, woken)
+    });
+    assert_eq!(out, (6, 1), "the last stored waker is woken once, at completion");
+    ev.close();
+}
