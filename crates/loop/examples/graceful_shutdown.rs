@@ -8,36 +8,35 @@ use r#loop as aio;
 use r#loop::signal::{Signals, SIGINT, SIGTERM};
 use std::time::Duration;
 
-fn main() -> std::io::Result<()> {
-    aio::run(async {
-        let mut signals = Signals::new([SIGTERM, SIGINT])?;
-        let server = aio::start_server(
-            |mut reader, writer| async move {
-                // A slow protocol: one line in, one line out, a second apart.
-                while let Ok(line) = reader.readline().await {
-                    if line.is_empty() {
-                        break;
-                    }
-                    aio::sleep(Duration::from_secs(1)).await;
-                    writer.write(&line);
-                    if writer.drain().await.is_err() {
-                        break;
-                    }
+#[aio::main]
+async fn main() -> std::io::Result<()> {
+    let mut signals = Signals::new([SIGTERM, SIGINT])?;
+    let server = aio::start_server(
+        |mut reader, writer| async move {
+            // A slow protocol: one line in, one line out, a second apart.
+            while let Ok(line) = reader.readline().await {
+                if line.is_empty() {
+                    break;
                 }
-            },
-            "127.0.0.1:0",
-        )
-        .await?;
-        println!("pid {} serving on {}", std::process::id(), server.local_addr().unwrap());
-        let sig = signals.recv().await?;
-        println!("signal {sig}: no new connections; waiting for {} open ones", server.active_clients());
-        server.close();
-        if aio::wait_for(server.wait_closed(), Duration::from_secs(5)).await.is_err() {
-            println!("connections still open after 5 s: cancelling them");
-            server.abort_clients();
-            server.wait_closed().await;
-        }
-        println!("clean exit");
-        Ok(())
-    })
+                aio::sleep(Duration::from_secs(1)).await;
+                writer.write(&line);
+                if writer.drain().await.is_err() {
+                    break;
+                }
+            }
+        },
+        "127.0.0.1:0",
+    )
+    .await?;
+    println!("pid {} serving on {}", std::process::id(), server.local_addr().unwrap());
+    let sig = signals.recv().await?;
+    println!("signal {sig}: no new connections; waiting for {} open ones", server.active_clients());
+    server.close();
+    if aio::wait_for(server.wait_closed(), Duration::from_secs(5)).await.is_err() {
+        println!("connections still open after 5 s: cancelling them");
+        server.abort_clients();
+        server.wait_closed().await;
+    }
+    println!("clean exit");
+    Ok(())
 }

@@ -73,53 +73,52 @@ async fn fetch(addr: std::net::SocketAddr, n: usize) -> Result<usize, aio::Strea
     Ok(reader.readexactly(length).await?.len())
 }
 
-fn main() {
+#[aio::main]
+async fn main() {
     let mut args = std::env::args().skip(1);
     let pages: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(40);
     let limit: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10);
-    aio::run(async move {
-        let server = serve().await.expect("start the demo server");
-        let addr = server.local_addr().unwrap();
-        println!("demo server on http://{addr}; fetching {pages} pages, at most {limit} at a time");
-        let gate = Rc::new(Semaphore::new(limit));
-        let started = Instant::now();
-        let tasks: Vec<_> = (0..pages)
-            .map(|n| {
-                let gate = gate.clone();
-                aio::TaskBuilder::new().name(format!("fetch-{n}")).spawn(async move {
-                    let _permit = gate.acquire().await;
-                    aio::wait_for(fetch(addr, n), Duration::from_secs(2)).await
-                })
+    let server = serve().await.expect("start the demo server");
+    let addr = server.local_addr().unwrap();
+    println!("demo server on http://{addr}; fetching {pages} pages, at most {limit} at a time");
+    let gate = Rc::new(Semaphore::new(limit));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..pages)
+        .map(|n| {
+            let gate = gate.clone();
+            aio::TaskBuilder::new().name(format!("fetch-{n}")).spawn(async move {
+                let _permit = gate.acquire().await;
+                aio::wait_for(fetch(addr, n), Duration::from_secs(2)).await
             })
-            .collect();
-        let snapshot = aio::spawn(async {
-            aio::sleep(Duration::from_millis(100)).await;
-            print_waits();
-        });
-        let mut total_latency = Duration::ZERO;
-        let mut bytes = 0;
-        for (n, task) in tasks.into_iter().enumerate() {
-            let (latency, _) = page_spec(n);
-            total_latency += latency;
-            match task.await.expect("fetch task") {
-                Ok(Ok(size)) => {
-                    bytes += size;
-                    println!("page {n:>3}: {size:>6} bytes (latency {latency:?})");
-                }
-                Ok(Err(e)) => println!("page {n:>3}: error: {e}"),
-                Err(_) => println!("page {n:>3}: timed out"),
-            }
-        }
-        let elapsed = started.elapsed();
-        println!(
-            "fetched {bytes} bytes from {pages} pages in {elapsed:.2?}; the latencies add up to {total_latency:.2?} \
-             ({:.1}x faster than one at a time)",
-            total_latency.as_secs_f64() / elapsed.as_secs_f64()
-        );
-        snapshot.await.expect("snapshot task");
-        server.close();
-        server.wait_closed().await;
+        })
+        .collect();
+    let snapshot = aio::spawn(async {
+        aio::sleep(Duration::from_millis(100)).await;
+        print_waits();
     });
+    let mut total_latency = Duration::ZERO;
+    let mut bytes = 0;
+    for (n, task) in tasks.into_iter().enumerate() {
+        let (latency, _) = page_spec(n);
+        total_latency += latency;
+        match task.await.expect("fetch task") {
+            Ok(Ok(size)) => {
+                bytes += size;
+                println!("page {n:>3}: {size:>6} bytes (latency {latency:?})");
+            }
+            Ok(Err(e)) => println!("page {n:>3}: error: {e}"),
+            Err(_) => println!("page {n:>3}: timed out"),
+        }
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "fetched {bytes} bytes from {pages} pages in {elapsed:.2?}; the latencies add up to {total_latency:.2?} \
+         ({:.1}x faster than one at a time)",
+        total_latency.as_secs_f64() / elapsed.as_secs_f64()
+    );
+    snapshot.await.expect("snapshot task");
+    server.close();
+    server.wait_closed().await;
 }
 
 /// Prints how many tasks wait on what, and where: `all_tasks()` grouped by

@@ -53,6 +53,12 @@ pub use loop_exec::{
     TimeoutScope, TimerHandle, TryGather, WaitInfo, WaitSite, YieldNow,
 };
 
+pub use loop_macros::{main, test};
+
+// The macros' expansion names the facade `::r#loop`; this makes that path
+// work inside the facade's own tests and doctests too.
+extern crate self as r#loop;
+
 pub mod net;
 pub mod process;
 pub mod signal;

@@ -1,0 +1,2 @@
+#[r#loop::main]
+fn main() {}

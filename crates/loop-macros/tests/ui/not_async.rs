@@ -1,0 +1,4 @@
+#[r#loop::test]
+fn not_async() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[r#loop::test(seed = "seven")]
+async fn seed_not_a_number() {}
+
+fn main() {}

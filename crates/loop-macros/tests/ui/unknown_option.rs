@@ -1,0 +1,4 @@
+#[r#loop::test(paused, fast)]
+async fn unknown_option() {}
+
+fn main() {}
