@@ -29,8 +29,11 @@ fn main() {
         Some("miri") => miri(true),
         Some("loom") => loom(3),
         Some("cross") => cross_check(),
+        Some("doc-paths") => doc_paths(),
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [--quick] | soak [--clients N] | miri | loom | cross>");
+            eprintln!(
+                "usage: cargo xtask <ci | bench [--quick] | soak [--clients N] | miri | loom | cross | doc-paths>"
+            );
             exit(2);
         }
     };
@@ -70,6 +73,7 @@ fn run_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), Str
 fn ci() -> Result<(), String> {
     let started = Instant::now();
     run("cargo", &["fmt", "--all", "--check"])?;
+    doc_paths()?;
     run("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
     run("cargo", &["test", "--workspace", "--locked", "--no-fail-fast"])?;
     run("cargo", &["build", "--workspace", "--examples", "--locked"])?;
@@ -86,6 +90,66 @@ fn ci() -> Result<(), String> {
     loom(2)?;
     println!("\nxtask ci: all checks passed in {:.1?}", started.elapsed());
     Ok(())
+}
+
+/// Every example in an item's docs uses the facade's paths (`use r#loop as
+/// aio;`): the facade re-exports those items, so their examples are what a
+/// user reads and pastes into a crate that depends on `loop` alone. Fails
+/// on a code block in a `///` comment naming an internal crate.
+fn doc_paths() -> Result<(), String> {
+    const INTERNAL: [&str; 5] = ["loop_exec", "loop_sync", "loop_core", "loop_time", "loop_macros"];
+    println!("\n==> doc examples use facade paths");
+    let mut bad = Vec::new();
+    let mut files = Vec::new();
+    let mut dirs = vec![root().join("crates")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+            let path = entry.map_err(|e| e.to_string())?.path();
+            if path.is_dir() {
+                if !path.ends_with("loop-bench") && !path.ends_with("target") {
+                    dirs.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") && path.components().any(|c| c.as_os_str() == "src") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut blocks = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let mut in_code = false;
+        for (n, line) in text.lines().enumerate() {
+            let Some(doc) = line.trim_start().strip_prefix("///") else {
+                in_code = false;
+                continue;
+            };
+            if doc.trim_start().starts_with("```") {
+                in_code = !in_code;
+                blocks += usize::from(in_code);
+                continue;
+            }
+            if in_code && INTERNAL.iter().any(|c| doc.contains(&format!("{c}::")) || doc.contains(&format!("use {c}")))
+            {
+                bad.push(format!(
+                    "  {}:{}: {}",
+                    file.strip_prefix(root()).unwrap_or(file).display(),
+                    n + 1,
+                    doc.trim()
+                ));
+            }
+        }
+    }
+    if bad.is_empty() {
+        println!("<== {blocks} doc examples, none names an internal crate");
+        Ok(())
+    } else {
+        Err(format!(
+            "doc examples name internal crates (users of the facade cannot paste them; write `use r#loop as aio;` and \
+             `aio::...`):\n{}",
+            bad.join("\n")
+        ))
+    }
 }
 
 /// The other backends of loop-core's `Driver` (the `polling` driver on

@@ -40,18 +40,20 @@ fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
 /// deregisters the descriptor before closing it.
 ///
 /// ```
-/// use loop_core::Async;
+/// use r#loop as aio;
+/// use r#loop::net::Async;
 /// use std::io::{Read, Write};
 /// use std::os::unix::net::UnixStream;
 ///
-/// # let mut reactor = loop_core::Reactor::new()?;
-/// # let _enter = reactor.enter();
-/// let (a, mut b) = UnixStream::pair()?;
-/// let a = Async::new(a)?;
-/// b.write_all(b"ping")?;
-/// # let mut buf = [0u8; 4];
-/// # let n = loop_core::__block_on_reactor(&mut reactor, a.read_with(|mut s| s.read(&mut buf)))?;
-/// # assert_eq!(&buf[..n], b"ping");
+/// aio::run(async {
+///     let (a, mut b) = UnixStream::pair()?;
+///     let a = Async::new(a)?; // registers with the running loop's reactor
+///     b.write_all(b"ping")?;
+///     let mut buf = [0u8; 4];
+///     let n = a.read_with(|mut s| s.read(&mut buf)).await?;
+///     assert_eq!(&buf[..n], b"ping");
+///     Ok::<(), std::io::Error>(())
+/// })?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Async<T: AsFd> {

@@ -15,10 +15,11 @@ use crate::{Sleep, Task, TaskError, TimeoutError};
 /// `as_completed`), as a `futures-core` `Stream`.
 ///
 /// ```
-/// use loop_exec::{as_completed, sleep, spawn};
+/// use r#loop as aio;
+/// use r#loop::{as_completed, sleep, spawn};
 /// use std::time::Duration;
 ///
-/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// let ev = aio::EventLoop::builder().paused_clock().build()?;
 /// let order = ev.run_until_complete(async {
 ///     let tasks = [3u64, 1, 2].map(|s| spawn(async move { sleep(Duration::from_secs(s)).await; s }));
 ///     let mut results = as_completed(tasks);

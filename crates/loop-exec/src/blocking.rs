@@ -108,8 +108,9 @@ where
 /// cannot be interrupted; its result is dropped.
 ///
 /// ```
-/// let n = loop_exec::run(async {
-///     loop_exec::spawn_blocking(|| (1..=10).sum::<u32>()).await
+/// use r#loop as aio;
+/// let n = aio::run(async {
+///     aio::spawn_blocking(|| (1..=10).sum::<u32>()).await
 /// });
 /// assert_eq!(n, Ok(55));
 /// ```

@@ -8,12 +8,13 @@ use crate::event_loop::EventLoop;
 /// Configures an [`EventLoop`] (paused clock, debug mode, blocking pool).
 ///
 /// ```
-/// use loop_exec::EventLoop;
+/// use r#loop as aio;
+/// use r#loop::EventLoop;
 /// use std::time::Duration;
 ///
 /// let ev = EventLoop::builder().paused_clock().build()?;
 /// let t0 = ev.time();
-/// ev.run_until_complete(loop_exec::sleep(Duration::from_secs(3600)));
+/// ev.run_until_complete(aio::sleep(Duration::from_secs(3600)));
 /// assert_eq!(ev.time() - t0, Duration::from_secs(3600)); // and it took no time
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -55,22 +56,25 @@ impl Builder {
     /// thread-safe door is [`LoopHandle`](crate::LoopHandle)):
     ///
     /// ```compile_fail
-    /// loop_exec::run(async {
-    ///     let task = loop_exec::spawn(async {});
+    /// use r#loop as aio;
+    /// aio::run(async {
+    ///     let task = aio::spawn(async {});
     ///     std::thread::spawn(move || task.cancel()); // error: `Task` is not `Send`
     /// });
     /// ```
     ///
     /// ```compile_fail
-    /// loop_exec::run(async {
-    ///     let handle = loop_exec::get_running_loop();
+    /// use r#loop as aio;
+    /// aio::run(async {
+    ///     let handle = aio::get_running_loop();
     ///     std::thread::spawn(move || handle.stop()); // error: `LoopRef` is not `Send`
     /// });
     /// ```
     ///
     /// ```
-    /// loop_exec::run(async {
-    ///     let handle = loop_exec::get_running_loop().handle(); // LoopHandle: Send
+    /// use r#loop as aio;
+    /// aio::run(async {
+    ///     let handle = aio::get_running_loop().handle(); // LoopHandle: Send
     ///     std::thread::spawn(move || handle.call_soon_threadsafe(|| ())).join().unwrap();
     /// });
     /// ```
@@ -130,7 +134,7 @@ impl Builder {
     /// seeds.
     ///
     /// ```
-    /// use loop_exec as aio; // in an application: `use r#loop as aio;`
+    /// use r#loop as aio;
     /// use std::{cell::RefCell, rc::Rc};
     ///
     /// fn order(seed: u64) -> Vec<u32> {

@@ -15,15 +15,16 @@ use crate::woken::WokenSet;
 /// starve them. Under any other executor it simply wakes itself.
 ///
 /// ```
+/// use r#loop as aio;
 /// use std::cell::RefCell;
 /// use std::rc::Rc;
 ///
-/// let order = loop_exec::run(async {
+/// let order = aio::run(async {
 ///     let log = Rc::new(RefCell::new(Vec::new()));
 ///     let l = log.clone();
-///     let other = loop_exec::spawn(async move { l.borrow_mut().push("other task") });
+///     let other = aio::spawn(async move { l.borrow_mut().push("other task") });
 ///     log.borrow_mut().push("before yield");
-///     loop_exec::yield_now().await; // the spawned task runs here
+///     aio::yield_now().await; // the spawned task runs here
 ///     log.borrow_mut().push("after yield");
 ///     other.await.unwrap();
 ///     log.take()
@@ -119,10 +120,11 @@ impl<F: Future> MaybeDone<F> {
 /// asyncio's `return_exceptions=True`.
 ///
 /// ```
-/// use loop_exec::{gather, sleep};
+/// use r#loop as aio;
+/// use r#loop::{gather, sleep};
 /// use std::time::Duration;
 ///
-/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// let ev = aio::EventLoop::builder().paused_clock().build()?;
 /// let (a, b) = ev.run_until_complete(async {
 ///     gather!(
 ///         async { sleep(Duration::from_secs(2)).await; "slow" },
@@ -178,7 +180,8 @@ macro_rules! __gather {
 /// than gathering ten.
 ///
 /// ```
-/// let squares = loop_exec::run(loop_exec::gather((1..=4).map(|i| async move { i * i })));
+/// use r#loop as aio;
+/// let squares = aio::run(aio::gather((1..=4).map(|i| async move { i * i })));
 /// assert_eq!(squares, [1, 4, 9, 16]);
 /// ```
 pub fn gather<I>(futures: I) -> Gather<I::Item>
@@ -231,7 +234,8 @@ impl<F: Future> Future for Gather<F> {
 /// Otherwise all the values, in input order.
 ///
 /// ```
-/// let r: Result<Vec<i32>, String> = loop_exec::run(loop_exec::try_gather([
+/// use r#loop as aio;
+/// let r: Result<Vec<i32>, String> = aio::run(aio::try_gather([
 ///     Box::pin(async { Ok(1) }) as std::pin::Pin<Box<dyn std::future::Future<Output = _>>>,
 ///     Box::pin(async { Err("no".to_string()) }),
 ///     Box::pin(std::future::pending()),
@@ -302,10 +306,11 @@ where
 /// in async code).
 ///
 /// ```
-/// use loop_exec::{select, sleep};
+/// use r#loop as aio;
+/// use r#loop::{select, sleep};
 /// use std::time::Duration;
 ///
-/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// let ev = aio::EventLoop::builder().paused_clock().build()?;
 /// let winner = ev.run_until_complete(async {
 ///     select! {
 ///         () = sleep(Duration::from_secs(5)) => "slow",

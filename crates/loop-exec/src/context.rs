@@ -120,7 +120,7 @@ impl<T: Send + Sync + 'static> LocalKey<T> {
     /// restores what was there.
     ///
     /// ```
-    /// use loop_exec as aio; // in an application: `use r#loop as aio;`
+    /// use r#loop as aio;
     ///
     /// aio::task_local! {
     ///     static REQUEST_ID: u64;
@@ -212,7 +212,7 @@ impl<F> fmt::Debug for Scoped<F> {
 /// jobs read them on other threads).
 ///
 /// ```
-/// use loop_exec as aio; // in an application: `use r#loop as aio;`
+/// use r#loop as aio;
 ///
 /// aio::task_local! {
 ///     /// The user a request runs for.

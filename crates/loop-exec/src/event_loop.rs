@@ -162,7 +162,8 @@ impl fmt::Debug for LoopRef {
 /// and closes it. Dropping an `EventLoop` closes it.
 ///
 /// ```
-/// use loop_exec::EventLoop;
+/// use r#loop as aio;
+/// use r#loop::EventLoop;
 /// use std::cell::RefCell;
 /// use std::rc::Rc;
 /// use std::time::Duration;
@@ -173,7 +174,7 @@ impl fmt::Debug for LoopRef {
 /// ev.call_later(Duration::ZERO, move || l.borrow_mut().push("later"));
 /// let l = log.clone();
 /// ev.call_soon(move || l.borrow_mut().push("soon"));
-/// ev.run_until_complete(loop_exec::sleep(Duration::from_millis(2)));
+/// ev.run_until_complete(aio::sleep(Duration::from_millis(2)));
 /// assert_eq!(*log.borrow(), ["soon", "later"]);
 /// ev.close();
 /// assert!(ev.is_closed());
@@ -273,8 +274,9 @@ impl fmt::Debug for EventLoop {
 /// bound and the loop is closed: nothing is left behind.
 ///
 /// ```
-/// let answer = loop_exec::run(async {
-///     let task = loop_exec::spawn(async { 21 });
+/// use r#loop as aio;
+/// let answer = aio::run(async {
+///     let task = aio::spawn(async { 21 });
 ///     task.await.unwrap() * 2
 /// });
 /// assert_eq!(answer, 42);
@@ -300,14 +302,15 @@ pub fn run<F: Future>(future: F) -> F::Output {
 /// The loop running on this thread (asyncio's `get_running_loop()`).
 ///
 /// ```
+/// use r#loop as aio;
 /// use std::time::Duration;
 ///
-/// loop_exec::run(async {
-///     let ev = loop_exec::get_running_loop();
+/// aio::run(async {
+///     let ev = aio::get_running_loop();
 ///     let t0 = ev.time();
 ///     let (tx, rx) = std::sync::mpsc::channel();
 ///     ev.call_later(Duration::from_millis(5), move || tx.send("called").unwrap());
-///     loop_exec::sleep(Duration::from_millis(10)).await;
+///     aio::sleep(Duration::from_millis(10)).await;
 ///     assert_eq!(rx.try_recv(), Ok("called"));
 ///     assert!(ev.time() - t0 >= Duration::from_millis(10));
 /// });
@@ -329,10 +332,11 @@ pub fn try_get_running_loop() -> Option<LoopRef> {
 /// `run` is not a task).
 ///
 /// ```
-/// loop_exec::run(async {
-///     assert!(loop_exec::current_task().is_none()); // the main future
-///     let task = loop_exec::TaskBuilder::new().name("worker").spawn(async {
-///         loop_exec::current_task().unwrap().name
+/// use r#loop as aio;
+/// aio::run(async {
+///     assert!(aio::current_task().is_none()); // the main future
+///     let task = aio::TaskBuilder::new().name("worker").spawn(async {
+///         aio::current_task().unwrap().name
 ///     });
 ///     assert_eq!(task.await.unwrap().as_deref(), Some("worker"));
 /// });
@@ -346,12 +350,13 @@ pub fn current_task() -> Option<TaskInfo> {
 /// time, age) — what to print when a program seems stuck.
 ///
 /// ```
+/// use r#loop as aio;
 /// use std::time::Duration;
 ///
-/// loop_exec::run(async {
-///     let task = loop_exec::TaskBuilder::new().name("ticker").spawn(loop_exec::sleep(Duration::from_secs(60)));
-///     loop_exec::yield_now().await;
-///     let dump = loop_exec::dump_tasks();
+/// aio::run(async {
+///     let task = aio::TaskBuilder::new().name("ticker").spawn(aio::sleep(Duration::from_secs(60)));
+///     aio::yield_now().await;
+///     let dump = aio::dump_tasks();
 ///     // 1 task(s) alive
 ///     //   task 7 `ticker` spawned at src/main.rs:4, Idle, waiting on sleep at src/main.rs:4 for 0ns, ...
 ///     assert!(dump.contains("`ticker` spawned at") && dump.contains("waiting on sleep at"));
@@ -374,15 +379,16 @@ pub fn dump_tasks() -> String {
 /// Every unfinished task of the running loop.
 ///
 /// ```
-/// use loop_sync::{Semaphore, WaitKind};
+/// use r#loop as aio;
+/// use r#loop::sync::{Semaphore, WaitKind};
 /// use std::rc::Rc;
 ///
-/// loop_exec::run(async {
+/// aio::run(async {
 ///     let gate = Rc::new(Semaphore::new(0));
 ///     let g = gate.clone();
-///     let task = loop_exec::spawn(async move { drop(g.acquire().await) });
-///     loop_exec::yield_now().await;
-///     let info = loop_exec::all_tasks().into_iter().find(|t| t.id == task.id()).unwrap();
+///     let task = aio::spawn(async move { drop(g.acquire().await) });
+///     aio::yield_now().await;
+///     let info = aio::all_tasks().into_iter().find(|t| t.id == task.id()).unwrap();
 ///     assert_eq!(info.waiting.map(|w| w.kind), Some(WaitKind::Semaphore));
 ///     gate.release(1);
 ///     task.await.unwrap();

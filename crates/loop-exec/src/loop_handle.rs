@@ -17,7 +17,8 @@ pub struct LoopClosed;
 /// (asyncio's `call_soon_threadsafe` and `run_coroutine_threadsafe`).
 ///
 /// ```
-/// use loop_exec::EventLoop;
+/// use r#loop as aio;
+/// use r#loop::EventLoop;
 ///
 /// let ev = EventLoop::new()?;
 /// let handle = ev.handle();
@@ -27,7 +28,7 @@ pub struct LoopClosed;
 /// });
 /// // Joining a thread blocks, so do it on the blocking pool.
 /// let joined = ev.run_until_complete(async move {
-///     loop_exec::spawn_blocking(move || worker.join().unwrap()).await
+///     aio::spawn_blocking(move || worker.join().unwrap()).await
 /// });
 /// assert_eq!(joined.unwrap(), Ok(42));
 /// # Ok::<(), std::io::Error>(())

@@ -17,12 +17,12 @@ use crate::event_loop::EventLoop;
 /// carries the original message.
 ///
 /// ```
-/// use loop_exec as aio; // in an application: `use r#loop as aio;`
+/// use r#loop as aio;
 /// use std::rc::Rc;
 ///
 /// // Whatever the interleaving, a lock keeps the count right.
 /// aio::check_seeds(0..50, |_seed| async {
-///     let lock = Rc::new(loop_sync::Mutex::new(0u32));
+///     let lock = Rc::new(aio::sync::Mutex::new(0u32));
 ///     let workers: Vec<_> = (0..4)
 ///         .map(|_| {
 ///             let lock = lock.clone();

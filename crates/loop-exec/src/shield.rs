@@ -11,10 +11,11 @@ use crate::{Task, TaskError};
 /// reachable through `task`.
 ///
 /// ```
-/// use loop_exec::{shield, sleep, spawn, wait_for};
+/// use r#loop as aio;
+/// use r#loop::{shield, sleep, spawn, wait_for};
 /// use std::time::Duration;
 ///
-/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// let ev = aio::EventLoop::builder().paused_clock().build()?;
 /// ev.run_until_complete(async {
 ///     let mut save = spawn(async { sleep(Duration::from_secs(5)).await; "saved" });
 ///     // The timeout drops the shield, not the task.

@@ -11,14 +11,15 @@ use crate::task::Task;
 /// need not be `Send`. It first runs after the caller yields.
 ///
 /// ```
+/// use r#loop as aio;
 /// use std::rc::Rc;
 /// use std::cell::Cell;
 ///
-/// let count = loop_exec::run(async {
+/// let count = aio::run(async {
 ///     let hits = Rc::new(Cell::new(0)); // not Send: fine on one loop
 ///     let tasks: Vec<_> = (0..3).map(|_| {
 ///         let hits = hits.clone();
-///         loop_exec::spawn(async move { hits.set(hits.get() + 1) })
+///         aio::spawn(async move { hits.set(hits.get() + 1) })
 ///     }).collect();
 ///     for t in tasks {
 ///         t.await.unwrap();
@@ -52,7 +53,7 @@ where
 /// Spawns tasks with a name (asyncio's `create_task(coro, name=...)`).
 ///
 /// ```
-/// use loop_exec::{EventLoop, TaskBuilder};
+/// use r#loop::{EventLoop, TaskBuilder};
 ///
 /// let ev = EventLoop::new()?;
 /// let name = ev.run_until_complete(async {

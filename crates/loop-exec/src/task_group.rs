@@ -82,10 +82,11 @@ impl<T, E> GroupState<T, E> {
 /// children when one of them fails.
 ///
 /// ```
-/// use loop_exec::{sleep, TaskGroup, ChildError};
+/// use r#loop as aio;
+/// use r#loop::{sleep, TaskGroup, ChildError};
 /// use std::time::Duration;
 ///
-/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// let ev = aio::EventLoop::builder().paused_clock().build()?;
 /// let out = ev.run_until_complete(async {
 ///     let group = TaskGroup::new();
 ///     group.spawn(async { sleep(Duration::from_secs(1)).await; Ok(1) }).unwrap();
@@ -177,10 +178,11 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     /// values.
     ///
     /// ```
-    /// use loop_exec::{sleep, TaskGroup};
+    /// use r#loop as aio;
+    /// use r#loop::{sleep, TaskGroup};
     /// use std::time::Duration;
     ///
-    /// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+    /// let ev = aio::EventLoop::builder().paused_clock().build()?;
     /// let out = ev.run_until_complete(TaskGroup::<u32, &str>::run(|tg| async move {
     ///     tg.spawn(async { Ok(1) }).unwrap();
     ///     let grand = tg.clone();
@@ -369,10 +371,11 @@ impl Drop for SetOnDrop {
 /// nothing to the child.
 ///
 /// ```
-/// use loop_exec::{sleep, TaskGroup};
+/// use r#loop as aio;
+/// use r#loop::{sleep, TaskGroup};
 /// use std::time::Duration;
 ///
-/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// let ev = aio::EventLoop::builder().paused_clock().build()?;
 /// let values = ev.run_until_complete(async {
 ///     let group: TaskGroup<u32, ()> = TaskGroup::new();
 ///     let slow = group.spawn(async { sleep(Duration::from_secs(60)).await; Ok(1) }).unwrap();

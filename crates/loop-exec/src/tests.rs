@@ -231,6 +231,7 @@ fn a_destructor_panicking_during_cancellation_leaves_a_panicked_result() {
 /// a boxed waker otherwise), replaced by one another, woken at completion
 /// and freed: the unsafe paths of `task/join_waker.rs`.
 #[test]
+#[allow(clippy::async_yields_async)] // the task hands the (unfinished) handle back
 fn join_wakers_of_tasks_and_foreign_wakers_are_stored_replaced_and_freed() {
     struct Count(AtomicUsize);
     impl std::task::Wake for Count {

@@ -68,11 +68,12 @@ fn loop_id(inner: &LoopInner) -> usize {
 /// never: no timer is set, and a paused clock does not jump to it.
 ///
 /// ```
+/// use r#loop as aio;
 /// use std::time::Duration;
 ///
-/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// let ev = aio::EventLoop::builder().paused_clock().build()?;
 /// let t0 = ev.time();
-/// ev.run_until_complete(loop_exec::sleep(Duration::from_millis(1500)));
+/// ev.run_until_complete(aio::sleep(Duration::from_millis(1500)));
 /// assert_eq!(ev.time() - t0, Duration::from_millis(1500));
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -265,10 +266,11 @@ pin_project! {
 /// bound and leave it running, wait on [`shield(&mut task)`](crate::shield).
 ///
 /// ```
-/// use loop_exec::{sleep, wait_for, TimeoutError};
+/// use r#loop as aio;
+/// use r#loop::{sleep, wait_for, TimeoutError};
 /// use std::time::Duration;
 ///
-/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// let ev = aio::EventLoop::builder().paused_clock().build()?;
 /// let slow = wait_for(sleep(Duration::from_secs(10)), Duration::from_secs(1));
 /// assert!(ev.run_until_complete(slow).is_err());
 /// let fast = wait_for(async { 7 }, Duration::from_secs(1));
@@ -354,12 +356,13 @@ pub struct Interval {
 /// entirely are skipped rather than delivered in a burst.
 ///
 /// ```
+/// use r#loop as aio;
 /// use std::time::Duration;
 ///
-/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// let ev = aio::EventLoop::builder().paused_clock().build()?;
 /// let t0 = ev.time();
 /// let ticks = ev.run_until_complete(async {
-///     let mut every = loop_exec::interval(Duration::from_millis(250));
+///     let mut every = aio::interval(Duration::from_millis(250));
 ///     let mut ticks = Vec::new();
 ///     for _ in 0..4 {
 ///         ticks.push(every.tick().await - t0);

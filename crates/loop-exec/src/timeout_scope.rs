@@ -58,10 +58,11 @@ fn enclosing_expired(now: Instant) -> bool {
 /// asyncio's `test_nested_timeouts`.
 ///
 /// ```
-/// use loop_exec::{sleep, TimeoutScope};
+/// use r#loop as aio;
+/// use r#loop::{sleep, TimeoutScope};
 /// use std::time::Duration;
 ///
-/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// let ev = aio::EventLoop::builder().paused_clock().build()?;
 /// let out = ev.run_until_complete(async {
 ///     let scope = TimeoutScope::after(Duration::from_secs(1));
 ///     let s = scope.clone();

@@ -36,10 +36,11 @@ pub struct EmptyWait;
 /// every task finished by then is in `done`.
 ///
 /// ```
-/// use loop_exec::{sleep, spawn, wait, ReturnWhen};
+/// use r#loop as aio;
+/// use r#loop::{sleep, spawn, wait, ReturnWhen};
 /// use std::time::Duration;
 ///
-/// let ev = loop_exec::EventLoop::builder().paused_clock().build()?;
+/// let ev = aio::EventLoop::builder().paused_clock().build()?;
 /// ev.run_until_complete(async {
 ///     let tasks = vec![
 ///         spawn(async { sleep(Duration::from_secs(1)).await; 1 }),

@@ -21,8 +21,9 @@ pin_project! {
     /// the kind the inner futures reported.
     ///
     /// ```
-    /// use loop_exec::{sleep, spawn, all_tasks, yield_now, WaitSite};
-    /// use loop_sync::WaitKind;
+    /// use r#loop as aio;
+    /// use r#loop::{sleep, spawn, all_tasks, yield_now, WaitSite};
+    /// use r#loop::sync::WaitKind;
     /// use std::future::Future;
     /// use std::time::Duration;
     ///
@@ -34,7 +35,7 @@ pin_project! {
     ///     })
     /// }
     ///
-    /// loop_exec::run(async {
+    /// aio::run(async {
     ///     let line = line!() + 1;
     ///     let task = spawn(async { fetch().await }); // ...but here
     ///     yield_now().await;

@@ -62,13 +62,14 @@ struct BarrierState {
 /// `abort` does the same and leaves it broken for good.
 ///
 /// ```
-/// # loop_sync::__block_on(async {
-/// use loop_sync::Barrier;
+/// use r#loop as aio;
+/// # aio::run(async {
+/// use r#loop::sync::Barrier;
 /// use std::sync::Arc;
 ///
 /// let barrier = Arc::new(Barrier::new(2));
 /// let b = barrier.clone();
-/// let t = std::thread::spawn(move || loop_sync::__block_on(b.wait()));
+/// let t = std::thread::spawn(move || aio::run(b.wait()));
 /// let mine = barrier.wait().await.unwrap();
 /// let theirs = t.join().unwrap().unwrap();
 /// assert_eq!(mine.is_leader() as u8 + theirs.is_leader() as u8, 1);

@@ -59,13 +59,14 @@ impl<'a, T: ?Sized + 'a> Relock<'a> for MutexGuard<'a, T> {
 /// notification on to the next waiter.
 ///
 /// ```
-/// # loop_sync::__block_on(async {
-/// use loop_sync::{Condition, Mutex};
+/// use r#loop as aio;
+/// # aio::run(async {
+/// use r#loop::sync::{Condition, Mutex};
 /// use std::sync::Arc;
 ///
 /// let state = Arc::new((Mutex::new(false), Condition::new()));
 /// let s = state.clone();
-/// let t = std::thread::spawn(move || loop_sync::__block_on(async move {
+/// let t = std::thread::spawn(move || aio::run(async move {
 ///     let (ready, cond) = &*s;
 ///     *ready.lock().await = true;
 ///     cond.notify_all();

@@ -21,8 +21,9 @@ use crate::waiters::{WaiterList, WakeList};
 /// completes. Later `wait`s complete at once while the flag stays set.
 ///
 /// ```
-/// # loop_sync::__block_on(async {
-/// let ev = loop_sync::Event::new();
+/// use r#loop as aio;
+/// # aio::run(async {
+/// let ev = aio::sync::Event::new();
 /// assert!(!ev.is_set());
 /// ev.set();
 /// ev.wait().await; // set: returns at once

@@ -19,8 +19,9 @@ use crate::semaphore::{Acquire, Semaphore, SemaphorePermit};
 /// takes it while someone is queued.
 ///
 /// ```
-/// # loop_sync::__block_on(async {
-/// let lock = loop_sync::Lock::new();
+/// use r#loop as aio;
+/// # aio::run(async {
+/// let lock = aio::sync::Lock::new();
 /// let guard = lock.acquire().await;
 /// assert!(lock.locked());
 /// assert!(lock.try_acquire().is_none());
@@ -102,8 +103,9 @@ impl fmt::Debug for LockGuard<'_> {
 /// dereferences to the data. FIFO and cancel-safe like [`Lock`].
 ///
 /// ```
-/// # loop_sync::__block_on(async {
-/// let counter = loop_sync::Mutex::new(0);
+/// use r#loop as aio;
+/// # aio::run(async {
+/// let counter = aio::sync::Mutex::new(0);
 /// *counter.lock().await += 1;
 /// *counter.lock().await += 1;
 /// assert_eq!(counter.into_inner(), 2);

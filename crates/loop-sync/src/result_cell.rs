@@ -106,14 +106,15 @@ struct CellShared<T> {
 /// it is already done).
 ///
 /// ```
-/// use loop_sync::{CancelledError, ResultCell};
+/// use r#loop as aio;
+/// use r#loop::sync::{CancelledError, ResultCell};
 ///
 /// let cell: ResultCell<&str> = ResultCell::new();
 /// let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
 /// let l = log.clone();
 /// cell.add_done_callback(move |r| l.lock().unwrap().push(format!("{r:?}")));
 /// assert!(cell.cancel());
-/// assert_eq!(cell.set_result("late"), Err(loop_sync::InvalidStateError));
+/// assert_eq!(cell.set_result("late"), Err(aio::sync::InvalidStateError));
 /// assert_eq!(cell.result(), Some(Err(CancelledError)));
 /// assert_eq!(*log.lock().unwrap(), ["Err(CancelledError)"]);
 /// ```

@@ -106,8 +106,9 @@ impl SemaphoreQueue {
 /// Works across threads and under any executor.
 ///
 /// ```
-/// # loop_sync::__block_on(async {
-/// use loop_sync::Semaphore;
+/// use r#loop as aio;
+/// # aio::run(async {
+/// use r#loop::sync::Semaphore;
 ///
 /// let sem = Semaphore::new(2);
 /// let a = sem.acquire().await;
@@ -405,7 +406,7 @@ impl Acquire<'_> {
 /// a silent increase.
 ///
 /// ```
-/// use loop_sync::{BoundedSemaphore, SemaphoreOverflow};
+/// use r#loop::sync::{BoundedSemaphore, SemaphoreOverflow};
 ///
 /// let sem = BoundedSemaphore::new(1);
 /// assert_eq!(sem.release(), Err(SemaphoreOverflow { bound: 1 }));

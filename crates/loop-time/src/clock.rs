@@ -13,7 +13,7 @@ pub const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 /// Never panics (std's `Instant + Duration` does on overflow).
 ///
 /// ```
-/// use loop_time::{deadline_after, is_never, FAR_FUTURE};
+/// use r#loop::time::{deadline_after, is_never, FAR_FUTURE};
 /// use std::time::{Duration, Instant};
 ///
 /// let now = Instant::now();
@@ -61,7 +61,7 @@ pub fn is_never(when: Instant, now: Instant) -> bool {
 /// down.
 ///
 /// ```
-/// use loop_time::Clock;
+/// use r#loop::time::Clock;
 /// use std::time::Duration;
 ///
 /// let clock = Clock::paused();

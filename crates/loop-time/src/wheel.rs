@@ -66,7 +66,7 @@ const EMPTY_SLOT: Slot = Slot { head: NIL, tail: NIL };
 /// order they were inserted.
 ///
 /// ```
-/// use loop_time::TimerWheel;
+/// use r#loop::time::TimerWheel;
 ///
 /// let mut wheel = TimerWheel::new();
 /// wheel.insert(70_000, 'x'); // far away: starts in a high level

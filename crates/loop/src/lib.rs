@@ -78,7 +78,7 @@ pub mod sync {
 
 /// The clock and timer wheel the loop is built on, for tools and tests.
 pub mod time {
-    pub use loop_time::{Clock, TimerKey, TimerWheel};
+    pub use loop_time::*;
 }
 
 /// The README's examples, compiled and run as doctests.

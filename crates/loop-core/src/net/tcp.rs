@@ -5,8 +5,9 @@ use super::*;
 /// A TCP listening socket.
 ///
 /// ```no_run
+/// use r#loop as aio;
 /// # async fn demo() -> std::io::Result<()> {
-/// let listener = loop_core::TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+/// let listener = aio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
 /// let (stream, peer) = listener.accept().await?;
 /// # Ok(()) }
 /// ```
@@ -96,11 +97,10 @@ impl Stream for Incoming<'_> {
 /// `&TcpStream`), and splits into owned halves.
 ///
 /// ```
-/// use loop_core::{TcpListener, TcpStream};
+/// use r#loop as aio;
+/// use r#loop::net::{TcpListener, TcpStream};
 ///
-/// # let mut reactor = loop_core::Reactor::new()?;
-/// # let _enter = reactor.enter();
-/// # loop_core::__block_on_reactor(&mut reactor, async {
+/// # aio::run(async {
 /// let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
 /// let client = TcpStream::connect(listener.local_addr()?).await?;
 /// let (server, _peer) = listener.accept().await?;

@@ -5,11 +5,10 @@ use super::*;
 /// A UDP socket.
 ///
 /// ```
-/// use loop_core::UdpSocket;
+/// use r#loop as aio;
+/// use r#loop::net::UdpSocket;
 ///
-/// # let mut reactor = loop_core::Reactor::new()?;
-/// # let _enter = reactor.enter();
-/// # loop_core::__block_on_reactor(&mut reactor, async {
+/// # aio::run(async {
 /// let a = UdpSocket::bind("127.0.0.1:0".parse().unwrap())?;
 /// let b = UdpSocket::bind("127.0.0.1:0".parse().unwrap())?;
 /// a.send_to(b"hello", b.local_addr()?).await?;

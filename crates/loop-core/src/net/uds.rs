@@ -38,11 +38,10 @@ impl fmt::Debug for UnixListener {
 /// A Unix-domain stream socket.
 ///
 /// ```
-/// use loop_core::UnixStream;
+/// use r#loop as aio;
+/// use r#loop::net::UnixStream;
 ///
-/// # let mut reactor = loop_core::Reactor::new()?;
-/// # let _enter = reactor.enter();
-/// # loop_core::__block_on_reactor(&mut reactor, async {
+/// # aio::run(async {
 /// let (a, b) = UnixStream::pair()?;
 /// a.write_all(b"over the pair").await?;
 /// let mut buf = [0u8; 32];

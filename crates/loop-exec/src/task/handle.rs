@@ -30,11 +30,12 @@ use super::{TaskError, TaskId};
 /// threads use `LoopHandle::spawn_threadsafe`.
 ///
 /// ```
-/// use loop_exec::{EventLoop, TaskError};
+/// use r#loop as aio;
+/// use r#loop::{EventLoop, TaskError};
 ///
 /// let ev = EventLoop::new()?;
 /// let out = ev.run_until_complete(async {
-///     let task = loop_exec::spawn(async { 6 * 7 });
+///     let task = aio::spawn(async { 6 * 7 });
 ///     task.await
 /// });
 /// assert_eq!(out, Ok(42));

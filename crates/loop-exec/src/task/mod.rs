@@ -18,7 +18,7 @@ use raw::{Header, TaskRef};
 /// Why a task produced no value.
 ///
 /// ```
-/// use loop_exec::{EventLoop, TaskError};
+/// use r#loop::{EventLoop, TaskError};
 ///
 /// let ev = EventLoop::new()?;
 /// let task = ev.spawn(async { panic!("boom") });

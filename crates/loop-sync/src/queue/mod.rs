@@ -158,8 +158,9 @@ struct QueueShared<S, T> {
 /// follows Python 3.13.
 ///
 /// ```
-/// # loop_sync::__block_on(async {
-/// use loop_sync::{Queue, TryGetError};
+/// use r#loop as aio;
+/// # aio::run(async {
+/// use r#loop::sync::{Queue, TryGetError};
 ///
 /// let q = Queue::new(2);
 /// q.put(1).await.unwrap();
