@@ -150,7 +150,7 @@ fn server_process(args: &[String]) {
 
 /// A read/write_all echo on this loop's `TcpListener`; returns its address.
 fn raw_echo_server() -> SocketAddr {
-    let listener = aio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind");
+    let listener = aio::net::TcpListener::bind_addr(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind");
     let addr = listener.local_addr().expect("address");
     aio::spawn(async move {
         loop {

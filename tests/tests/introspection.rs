@@ -94,7 +94,7 @@ fn group_joins_and_wait_report_the_callers_line() {
 fn socket_reads_writes_and_accepts_report_the_await_line() {
     let _watchdog = loop_tests::watchdog();
     aio::run(async {
-        let listener = aio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = aio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let line = line!() + 1;
         let acceptor = aio::spawn(async move { listener.accept().await.map(|(s, _)| s) });

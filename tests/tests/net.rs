@@ -44,7 +44,7 @@ fn a_thousand_concurrent_connections_echo_every_byte() {
 fn sixty_four_mib_through_one_connection_with_a_checksum() {
     let _watchdog = loop_tests::watchdog();
     aio::run(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind(localhost()).await.unwrap();
         let addr = listener.local_addr().unwrap();
         const TOTAL: usize = 64 << 20;
         let receiver = aio::spawn(async move {
@@ -107,7 +107,7 @@ fn write_eof_is_a_half_close_the_peer_sees_as_eof() {
 fn a_reset_peer_is_an_error_on_read_and_on_drain() {
     let _watchdog = loop_tests::watchdog();
     aio::run(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind(localhost()).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (mut reader, writer) = aio::open_connection(addr).await.unwrap();
         let (peer, _) = listener.accept().await.unwrap();
@@ -179,7 +179,7 @@ fn readline_returns_the_partial_line_at_eof() {
 fn a_slow_reader_makes_drain_wait_and_bounds_the_buffer() {
     let _watchdog = loop_tests::watchdog();
     aio::run(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind(localhost()).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (_, writer) = aio::open_connection(addr).await.unwrap();
         let (peer, _) = listener.accept().await.unwrap();
@@ -231,7 +231,7 @@ fn a_dropped_listener_closes_its_fd() {
     let _watchdog = loop_tests::watchdog();
     use std::os::fd::AsRawFd;
     aio::run(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind(localhost()).await.unwrap();
         let fd = listener.as_raw_fd();
         let path = format!("/proc/self/fd/{fd}");
         let before = std::fs::read_link(&path).unwrap();
@@ -266,8 +266,8 @@ fn async_over_a_pipe() {
 fn udp_round_trip() {
     let _watchdog = loop_tests::watchdog();
     aio::run(async {
-        let a = UdpSocket::bind(localhost()).unwrap();
-        let b = UdpSocket::bind(localhost()).unwrap();
+        let a = UdpSocket::bind(localhost()).await.unwrap();
+        let b = UdpSocket::bind(localhost()).await.unwrap();
         a.send_to(b"ping", b.local_addr().unwrap()).await.unwrap();
         let mut buf = [0u8; 16];
         let (n, from) = b.recv_from(&mut buf).await.unwrap();
@@ -345,7 +345,7 @@ fn unix_streams_write_all_and_wait_for_readiness_like_tcp_streams() {
 fn a_timed_out_read_from_a_silent_peer_leaves_the_connection_usable() {
     let _watchdog = loop_tests::watchdog();
     aio::run(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind(localhost()).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let client = Rc::new(TcpStream::connect(addr).await.unwrap());
         let (peer, _) = listener.accept().await.unwrap();
@@ -363,7 +363,7 @@ fn an_eof_that_arrives_with_the_last_data_is_not_lost() {
     let _watchdog = loop_tests::watchdog();
     aio::run(async {
         for _ in 0..50 {
-            let listener = TcpListener::bind(localhost()).unwrap();
+            let listener = TcpListener::bind(localhost()).await.unwrap();
             let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
             let (peer, _) = listener.accept().await.unwrap();
             // Data and FIN both arrive before the reader looks: one edge.
@@ -400,5 +400,41 @@ fn stream_reader_is_an_async_buf_read_for_the_ecosystem() {
         let n = std::future::poll_fn(|cx| Pin::new(&mut reader).poll_read(cx, &mut buf)).await.unwrap();
         assert_eq!(&buf[..n], b"rest");
         assert!(reader.read_to_end().await.unwrap().is_empty());
+    });
+}
+
+#[test]
+fn bind_and_connect_take_host_port_strings_and_resolve_names_off_the_loop() {
+    let _watchdog = loop_tests::watchdog();
+    aio::run(async {
+        // A name ("localhost", from the hosts file: no network needed),
+        // looked up by the loop's resolver on the blocking pool.
+        let listener = TcpListener::bind("localhost:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert!(listener.local_addr().unwrap().ip().is_loopback());
+        let accept = aio::spawn(async move { listener.accept().await.map(|(s, _)| s) });
+        let client = TcpStream::connect(format!("localhost:{port}")).await.unwrap();
+        let server = accept.await.unwrap().unwrap();
+        client.write_all(b"named").await.unwrap();
+        let mut buf = [0u8; 5];
+        let mut got = 0;
+        while got < 5 {
+            got += server.read(&mut buf[got..]).await.unwrap();
+        }
+        assert_eq!(&buf, b"named");
+        // An (ip, port) pair and a numeric string need no lookup.
+        let l2 = TcpListener::bind(("127.0.0.1".parse::<std::net::IpAddr>().unwrap(), 0)).await.unwrap();
+        let addr = l2.local_addr().unwrap();
+        let accept = aio::spawn(async move { l2.accept().await.map(drop) });
+        TcpStream::connect(addr.to_string()).await.unwrap();
+        accept.await.unwrap().unwrap();
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        assert_eq!(udp.local_addr().unwrap().ip().to_string(), "127.0.0.1");
+        // A refused connection on every address is the last address's error.
+        let closed = TcpListener::bind_addr(localhost()).unwrap();
+        let dead = closed.local_addr().unwrap();
+        drop(closed);
+        let err = TcpStream::connect(dead).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
     });
 }

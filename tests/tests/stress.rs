@@ -501,7 +501,7 @@ fn stream_reader_reads_cancelled_at_random_over_the_proxy_lose_no_byte() {
                     data.extend(loop_tests::pattern(i, 500));
                 }
             }
-            let listener = aio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let listener = aio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let upstream = listener.local_addr().unwrap();
             let sent = data.clone();
             let server = aio::spawn(async move {

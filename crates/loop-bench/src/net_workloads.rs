@@ -56,7 +56,7 @@ fn echo(rt: Runtime, conns: usize, size: usize, rounds: usize) -> f64 {
     let total = conns * rounds;
     match rt {
         Runtime::Loop => aio::run(async move {
-            let listener = Rc::new(aio::net::TcpListener::bind(local()).unwrap());
+            let listener = Rc::new(aio::net::TcpListener::bind_addr(local()).unwrap());
             let addr = listener.local_addr().unwrap();
             let l = listener.clone();
             let server = aio::spawn(async move {

@@ -51,9 +51,10 @@ mod source;
 mod sys;
 
 pub use async_io::{Async, Ready};
+pub use net::addrs;
 pub use net::{
-    Incoming, OwnedReadHalf, OwnedWriteHalf, TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener,
-    UnixReadHalf, UnixStream, UnixWriteHalf,
+    Incoming, OwnedReadHalf, OwnedWriteHalf, Target, TcpListener, TcpStream, ToAddrs, UdpSocket, UnixDatagram,
+    UnixListener, UnixReadHalf, UnixStream, UnixWriteHalf,
 };
 pub use reactor::{Notifier, Reactor};
 

@@ -139,3 +139,15 @@ where
     crate::current::with_current(|inner| spawn_blocking_on(inner, f, location))
         .unwrap_or_else(|| crate::current::no_running_loop("to_thread()"))
 }
+
+/// The loop's name resolver (installed by `Enter`): `getaddrinfo` as a
+/// blocking job, so a DNS lookup never blocks the loop.
+pub(crate) fn resolve_on_pool(
+    name: String,
+) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<std::net::SocketAddr>>>>> {
+    Box::pin(async move {
+        use std::net::ToSocketAddrs;
+        let task = spawn_blocking(move || name.to_socket_addrs().map(Iterator::collect::<Vec<_>>));
+        task.await.map_err(|e| std::io::Error::other(format!("name lookup failed: {e}")))?
+    })
+}

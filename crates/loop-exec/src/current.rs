@@ -76,6 +76,8 @@ pub(crate) struct Enter {
     previous: *const LoopInner,
     /// Our strong count on the loop, as installed in `CURRENT`.
     this: *const LoopInner,
+    /// The name resolver installed before (restored on drop).
+    previous_resolver: Option<loop_core::addrs::Resolver>,
     /// I/O objects created meanwhile register with this loop's reactor.
     _reactor: loop_core::EnterGuard,
 }
@@ -89,7 +91,8 @@ impl Enter {
         let previous_observer = loop_sync::set_wait_observer(observer);
         let io_observer = if inner.config.introspection { Some(record_io_wait as IoWaitObserver) } else { None };
         let previous_io_observer = loop_core::observe::set_io_wait_observer(io_observer);
-        Enter { previous_observer, previous_io_observer, previous, this, _reactor: reactor }
+        let previous_resolver = loop_core::addrs::set_resolver(Some(crate::blocking::resolve_on_pool));
+        Enter { previous_observer, previous_io_observer, previous, this, previous_resolver, _reactor: reactor }
     }
 }
 
@@ -98,6 +101,7 @@ impl Drop for Enter {
         let _ = CURRENT.try_with(|current| current.set(self.previous));
         loop_sync::set_wait_observer(self.previous_observer);
         loop_core::observe::set_io_wait_observer(self.previous_io_observer);
+        loop_core::addrs::set_resolver(self.previous_resolver);
         // SAFETY: `this` came from `Rc::into_raw` in `new` and is released
         // exactly once, here, after it was uninstalled.
         drop(unsafe { Rc::from_raw(self.this) });

@@ -196,9 +196,12 @@ macro_rules! stream_io_impls {
     };
 }
 
+pub mod addrs;
 mod tcp;
 mod udp;
 mod uds;
+
+pub use addrs::{Target, ToAddrs};
 
 pub use tcp::{Incoming, OwnedReadHalf, OwnedWriteHalf, TcpListener, TcpStream};
 pub use udp::UdpSocket;

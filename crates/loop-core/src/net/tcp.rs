@@ -7,7 +7,7 @@ use super::*;
 /// ```no_run
 /// use r#loop as aio;
 /// # async fn demo() -> std::io::Result<()> {
-/// let listener = aio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+/// let listener = aio::net::TcpListener::bind("127.0.0.1:0").await?;
 /// let (stream, peer) = listener.accept().await?;
 /// # Ok(()) }
 /// ```
@@ -16,8 +16,19 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Binds to `addr` (port 0 picks a free port), with `SO_REUSEADDR` on.
-    pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    /// Binds to `addr` (port 0 picks a free port), with `SO_REUSEADDR` on:
+    /// a `SocketAddr`, an `(ip, port)`, or a `"host:port"` whose name is
+    /// looked up off the loop; the first of its addresses that binds wins.
+    #[track_caller]
+    pub fn bind(addr: impl ToAddrs) -> impl Future<Output = io::Result<TcpListener>> {
+        async move {
+            let addrs = super::addrs::resolve(addr).await?;
+            super::addrs::first_ok(addrs, |a| std::future::ready(TcpListener::bind_addr(a))).await
+        }
+    }
+
+    /// [`bind`](Self::bind) to one known address, without waiting.
+    pub fn bind_addr(addr: SocketAddr) -> io::Result<TcpListener> {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         socket.set_reuse_address(true)?;
         socket.bind(&addr.into())?;
@@ -101,7 +112,7 @@ impl Stream for Incoming<'_> {
 /// use r#loop::net::{TcpListener, TcpStream};
 ///
 /// # aio::run(async {
-/// let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+/// let listener = TcpListener::bind("127.0.0.1:0").await?;
 /// let client = TcpStream::connect(listener.local_addr()?).await?;
 /// let (server, _peer) = listener.accept().await?;
 /// client.write_all(b"ping").await?;
@@ -122,15 +133,23 @@ impl TcpStream {
     /// Completes when the handshake has: a peer that answers slowly (a
     /// real round trip, a listener whose backlog is full) only makes it take
     /// longer. Bound it with `wait_for` if needed.
+    ///
+    /// `addr` is a `SocketAddr`, an `(ip, port)`, or a `"host:port"` whose
+    /// name is looked up off the loop; its addresses are tried in turn (the
+    /// error of the last is returned).
     #[track_caller]
-    pub fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<TcpStream>> {
+    pub fn connect(addr: impl ToAddrs) -> impl Future<Output = io::Result<TcpStream>> {
         let at = Location::caller();
         async move {
-            let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-            let how = start_connect(&socket, &addr.into())?;
-            let stream = Async::new(net::TcpStream::from(socket))?;
-            finish_connect(&stream, how, |s| s.peer_addr().map(drop), at).await?;
-            Ok(TcpStream { io: Rc::new(stream) })
+            let addrs = super::addrs::resolve(addr).await?;
+            super::addrs::first_ok(addrs, |addr| async move {
+                let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+                let how = start_connect(&socket, &addr.into())?;
+                let stream = Async::new(net::TcpStream::from(socket))?;
+                finish_connect(&stream, how, |s| s.peer_addr().map(drop), at).await?;
+                Ok(TcpStream { io: Rc::new(stream) })
+            })
+            .await
         }
     }
 

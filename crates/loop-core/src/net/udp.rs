@@ -9,8 +9,8 @@ use super::*;
 /// use r#loop::net::UdpSocket;
 ///
 /// # aio::run(async {
-/// let a = UdpSocket::bind("127.0.0.1:0".parse().unwrap())?;
-/// let b = UdpSocket::bind("127.0.0.1:0".parse().unwrap())?;
+/// let a = UdpSocket::bind("127.0.0.1:0").await?;
+/// let b = UdpSocket::bind("127.0.0.1:0").await?;
 /// a.send_to(b"hello", b.local_addr()?).await?;
 /// let mut buf = [0u8; 16];
 /// let (n, from) = b.recv_from(&mut buf).await?;
@@ -24,8 +24,17 @@ pub struct UdpSocket {
 }
 
 impl UdpSocket {
-    /// Binds to `addr`.
-    pub fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
+    /// Binds to `addr`: a `SocketAddr`, an `(ip, port)`, or a
+    /// `"host:port"` looked up off the loop (the first address that binds).
+    pub fn bind(addr: impl ToAddrs) -> impl Future<Output = io::Result<UdpSocket>> {
+        async move {
+            let addrs = super::addrs::resolve(addr).await?;
+            super::addrs::first_ok(addrs, |a| std::future::ready(UdpSocket::bind_addr(a))).await
+        }
+    }
+
+    /// [`bind`](Self::bind) to one known address, without waiting.
+    pub fn bind_addr(addr: SocketAddr) -> io::Result<UdpSocket> {
         Ok(UdpSocket { io: Async::new(net::UdpSocket::bind(addr)?)? })
     }
 
