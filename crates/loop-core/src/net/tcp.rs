@@ -19,12 +19,9 @@ impl TcpListener {
     /// Binds to `addr` (port 0 picks a free port), with `SO_REUSEADDR` on:
     /// a `SocketAddr`, an `(ip, port)`, or a `"host:port"` whose name is
     /// looked up off the loop; the first of its addresses that binds wins.
-    #[track_caller]
-    pub fn bind(addr: impl ToAddrs) -> impl Future<Output = io::Result<TcpListener>> {
-        async move {
-            let addrs = super::addrs::resolve(addr).await?;
-            super::addrs::first_ok(addrs, |a| std::future::ready(TcpListener::bind_addr(a))).await
-        }
+    pub async fn bind(addr: impl ToAddrs) -> io::Result<TcpListener> {
+        let addrs = super::addrs::resolve(addr).await?;
+        super::addrs::first_ok(addrs, |a| std::future::ready(TcpListener::bind_addr(a))).await
     }
 
     /// [`bind`](Self::bind) to one known address, without waiting.

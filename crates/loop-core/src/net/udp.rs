@@ -26,11 +26,9 @@ pub struct UdpSocket {
 impl UdpSocket {
     /// Binds to `addr`: a `SocketAddr`, an `(ip, port)`, or a
     /// `"host:port"` looked up off the loop (the first address that binds).
-    pub fn bind(addr: impl ToAddrs) -> impl Future<Output = io::Result<UdpSocket>> {
-        async move {
-            let addrs = super::addrs::resolve(addr).await?;
-            super::addrs::first_ok(addrs, |a| std::future::ready(UdpSocket::bind_addr(a))).await
-        }
+    pub async fn bind(addr: impl ToAddrs) -> io::Result<UdpSocket> {
+        let addrs = super::addrs::resolve(addr).await?;
+        super::addrs::first_ok(addrs, |a| std::future::ready(UdpSocket::bind_addr(a))).await
     }
 
     /// [`bind`](Self::bind) to one known address, without waiting.
