@@ -155,7 +155,7 @@ fn closing_a_stream_writer_over_child_stdin_gives_the_child_eof() {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let mut writer = StreamWriter::new(child.stdin.take().unwrap());
+        let writer = StreamWriter::new(child.stdin.take().unwrap());
         writer.write(b"to cat and back");
         writer.close();
         writer.wait_closed().await.unwrap();
@@ -274,7 +274,7 @@ fn a_write_after_close_is_an_error_the_caller_sees() {
     let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let (ours, theirs) = aio::net::UnixStream::pair().unwrap();
-        let mut writer = StreamWriter::new(ours);
+        let writer = StreamWriter::new(ours);
         writer.write(b"before");
         writer.close();
         writer.write(b"after");

@@ -57,7 +57,7 @@ fn close_then_wait_closed_flushes_a_full_buffer_and_reports_ok() {
     let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let (ours, theirs) = aio::net::UnixStream::pair().unwrap();
-        let mut writer = aio::StreamWriter::new(ours);
+        let writer = aio::StreamWriter::new(ours);
         writer.write(&loop_tests::pattern(3, BIG));
         writer.close();
         let read = aio::spawn(async move { aio::StreamReader::new(theirs).read_to_end().await.unwrap().len() });
@@ -108,4 +108,74 @@ fn a_writer_still_armed_when_its_loop_closes_is_released_not_leaked() {
     let n = theirs.read_to_end(&mut got).expect("EOF, not a read timeout: the closed loop's writer leaked");
     assert!(n < BIG, "the closed loop could not send everything ({n} bytes)");
     assert_eq!(got, loop_tests::pattern(5, n), "what arrived is the start of the data, in order");
+}
+
+#[test]
+fn the_writer_is_a_futures_io_sink_with_backpressure_flush_and_close() {
+    let _watchdog = loop_tests::watchdog();
+    use futures_io::AsyncWrite;
+    use std::pin::Pin;
+    aio::run(async {
+        let (ours, theirs) = aio::net::UnixStream::pair().unwrap();
+        let mut writer = aio::StreamWriter::new(ours);
+        writer.set_write_buffer_limits(64 * 1024, 16 * 1024);
+        let read = aio::spawn(async move { aio::StreamReader::new(theirs).read_to_end().await.unwrap() });
+        let body = loop_tests::pattern(7, BIG);
+        let (mut sent, mut pendings) = (0, 0);
+        while sent < body.len() {
+            let chunk = &body[sent..(sent + 100_000).min(body.len())];
+            let n = std::future::poll_fn(|cx| match Pin::new(&mut writer).poll_write(cx, chunk) {
+                std::task::Poll::Pending => {
+                    pendings += 1;
+                    std::task::Poll::Pending
+                }
+                ready => ready,
+            })
+            .await
+            .unwrap();
+            assert_eq!(n, chunk.len(), "a write takes the whole chunk into the buffer");
+            sent += n;
+        }
+        assert!(pendings > 0, "above the high-water mark poll_write waits (backpressure)");
+        std::future::poll_fn(|cx| Pin::new(&mut writer).poll_flush(cx)).await.unwrap();
+        assert_eq!(writer.get_write_buffer_size(), 0, "flushed: every byte handed to the OS");
+        std::future::poll_fn(|cx| Pin::new(&mut writer).poll_close(cx)).await.unwrap();
+        assert!(read.await.unwrap() == body, "every byte, in order, then EOF");
+        let err = std::future::poll_fn(|cx| Pin::new(&mut writer).poll_write(cx, b"late")).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+    });
+}
+
+/// Whether a type implements `AsyncWrite` (autoref specialization: the
+/// inherent-looking method on `Probe<T>` wins when the bound holds).
+macro_rules! is_async_write {
+    ($t:ty) => {{
+        struct Probe<T>(std::marker::PhantomData<T>);
+        #[allow(dead_code)] // one of the two traits is unused at each call, by design
+        trait Yes {
+            fn write_probe(&self) -> bool {
+                true
+            }
+        }
+        impl<T: futures_io::AsyncWrite> Yes for Probe<T> {}
+        #[allow(dead_code)]
+        trait No {
+            fn write_probe(&self) -> bool {
+                false
+            }
+        }
+        impl<T> No for &Probe<T> {}
+        (&Probe::<$t>(std::marker::PhantomData)).write_probe()
+    }};
+}
+
+#[test]
+fn read_halves_do_not_write_and_write_halves_and_the_writer_do() {
+    let _watchdog = loop_tests::watchdog();
+    assert!(!is_async_write!(aio::net::OwnedReadHalf));
+    assert!(!is_async_write!(aio::net::UnixReadHalf));
+    assert!(is_async_write!(aio::net::OwnedWriteHalf));
+    assert!(is_async_write!(aio::net::UnixWriteHalf));
+    assert!(is_async_write!(aio::StreamWriter));
+    assert!(is_async_write!(aio::net::TcpStream));
 }

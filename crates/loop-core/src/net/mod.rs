@@ -156,15 +156,24 @@ where
     Ok(())
 }
 
+/// `AsyncRead` for a stream type or its read half (`read`), `AsyncWrite`
+/// for a stream type or its write half (`write`, with the shutdown that
+/// `poll_close` does), or both (`both`). A read half does not write, and a
+/// write half does not read.
 macro_rules! stream_io_impls {
-    ($ty:ty, $inner:ty, $shutdown:expr) => {
+    (both $ty:ty, $inner:ty, $shutdown:expr) => {
+        stream_io_impls!(read $ty);
+        stream_io_impls!(write $ty, $inner, $shutdown);
+    };
+    (read $ty:ty) => {
         impl AsyncRead for $ty {
             #[track_caller]
             fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
                 self.io.poll_read_buf(cx, buf, Location::caller())
             }
         }
-
+    };
+    (write $ty:ty, $inner:ty, $shutdown:expr) => {
         impl AsyncWrite for $ty {
             #[track_caller]
             fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {

@@ -210,9 +210,9 @@ impl fmt::Debug for TcpStream {
     }
 }
 
-stream_io_impls!(TcpStream, net::TcpStream, |s| s.shutdown(Shutdown::Write));
-stream_io_impls!(OwnedReadHalf, net::TcpStream, |s| s.shutdown(Shutdown::Read));
-stream_io_impls!(OwnedWriteHalf, net::TcpStream, |s| s.shutdown(Shutdown::Write));
+stream_io_impls!(both TcpStream, net::TcpStream, |s| s.shutdown(Shutdown::Write));
+stream_io_impls!(read OwnedReadHalf);
+stream_io_impls!(write OwnedWriteHalf, net::TcpStream, |s| s.shutdown(Shutdown::Write));
 
 /// The read half of a [`TcpStream`].
 #[derive(Debug)]

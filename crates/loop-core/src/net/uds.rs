@@ -181,6 +181,6 @@ impl fmt::Debug for UnixDatagram {
     }
 }
 
-stream_io_impls!(UnixStream, unix::UnixStream, |s| s.shutdown(Shutdown::Write));
-stream_io_impls!(UnixReadHalf, unix::UnixStream, |s| s.shutdown(Shutdown::Read));
-stream_io_impls!(UnixWriteHalf, unix::UnixStream, |s| s.shutdown(Shutdown::Write));
+stream_io_impls!(both UnixStream, unix::UnixStream, |s| s.shutdown(Shutdown::Write));
+stream_io_impls!(read UnixReadHalf);
+stream_io_impls!(write UnixWriteHalf, unix::UnixStream, |s| s.shutdown(Shutdown::Write));

@@ -317,7 +317,7 @@ impl<W: AsyncWrite + Unpin + 'static> WriterShared<W> {
 ///
 /// aio::run(async {
 ///     let (ours, theirs) = aio::net::UnixStream::pair()?;
-///     let mut writer = aio::StreamWriter::new(ours);
+///     let writer = aio::StreamWriter::new(ours);
 ///     writer.write(b"line one\n");
 ///     writer.writelines([&b"line two\n"[..], b"line three\n"]);
 ///     writer.drain().await?; // backpressure point; reports write errors
@@ -488,7 +488,7 @@ impl<W: AsyncWrite + Unpin + 'static> StreamWriter<W> {
     /// Waits until the writer is closed and its buffer flushed (or failed):
     /// after [`close`](Self::close) or [`write_eof`](Self::write_eof).
     #[track_caller]
-    pub fn wait_closed<'a>(&'a mut self) -> impl Future<Output = io::Result<()>> + use<'a, W> {
+    pub fn wait_closed<'a>(&'a self) -> impl Future<Output = io::Result<()>> + use<'a, W> {
         WaitSite::new(Some(WaitKind::Writable), async move {
             poll_fn(|cx| {
                 let mut st = self.shared.state.borrow_mut();
@@ -508,6 +508,62 @@ impl<W: AsyncWrite + Unpin + 'static> StreamWriter<W> {
     /// The peer's address, for TCP.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer
+    }
+}
+
+/// The writer as a futures-io sink, for code written against `AsyncWrite`
+/// (`futures::io::copy`, codecs, hyper's adapters): `poll_write` takes the
+/// bytes into the buffer (waiting while it is above the high-water mark, as
+/// `drain` does), `poll_flush` waits until every byte is handed to the OS,
+/// `poll_close` closes and waits until that is done. Errors are the writer's
+/// first write error, as `drain` reports it.
+impl<W: AsyncWrite + Unpin + 'static> AsyncWrite for StreamWriter<W> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        {
+            let mut st = self.shared.state.borrow_mut();
+            if let Some(e) = st.error() {
+                return Poll::Ready(Err(e));
+            }
+            if st.closing || st.eof_requested {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, "StreamWriter: write after close")));
+            }
+            if st.paused {
+                st.waiters.push(cx.waker().clone());
+                return Poll::Pending;
+            }
+        }
+        self.write(buf);
+        match self.shared.state.borrow().error() {
+            Some(e) => Poll::Ready(Err(e)),
+            None => Poll::Ready(Ok(buf.len())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut st = self.shared.state.borrow_mut();
+        if let Some(e) = st.error() {
+            return Poll::Ready(Err(e));
+        }
+        if st.pending() == 0 || st.done {
+            return Poll::Ready(Ok(()));
+        }
+        st.waiters.push(cx.waker().clone());
+        Poll::Pending
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.shared.state.borrow().closing {
+            self.close();
+        }
+        let mut st = self.shared.state.borrow_mut();
+        if !st.done {
+            st.waiters.push(cx.waker().clone());
+            return Poll::Pending;
+        }
+        Poll::Ready(match st.error() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        })
     }
 }
 
