@@ -30,9 +30,10 @@ fn main() {
         Some("loom") => loom(3),
         Some("cross") => cross_check(),
         Some("doc-paths") => doc_paths(),
+        Some("deps") => no_c_toolchain_deps(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [--quick] | soak [--clients N] | miri | loom | cross | doc-paths>"
+                "usage: cargo xtask <ci | bench [--quick] | soak [--clients N] | miri | loom | cross | doc-paths | deps>"
             );
             exit(2);
         }
@@ -74,6 +75,7 @@ fn ci() -> Result<(), String> {
     let started = Instant::now();
     run("cargo", &["fmt", "--all", "--check"])?;
     doc_paths()?;
+    no_c_toolchain_deps()?;
     run("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
     run("cargo", &["test", "--workspace", "--locked", "--no-fail-fast"])?;
     run("cargo", &["build", "--workspace", "--examples", "--locked"])?;
@@ -90,6 +92,32 @@ fn ci() -> Result<(), String> {
     loom(2)?;
     println!("\nxtask ci: all checks passed in {:.1?}", started.elapsed());
     Ok(())
+}
+
+/// TLS builds on `ring` alone: no `aws-lc-sys` (which needs cmake), no
+/// OpenSSL, no `cmake` build dependency anywhere in the tree.
+fn no_c_toolchain_deps() -> Result<(), String> {
+    println!("\n==> no aws-lc-sys, openssl-sys or cmake in the dependency tree");
+    let out = Command::new("cargo")
+        .args(["tree", "--workspace", "--locked", "--prefix", "none", "--format", "{p}", "-e", "normal,build,dev"])
+        .current_dir(root())
+        .output()
+        .map_err(|e| format!("could not run cargo tree: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("cargo tree failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let tree = String::from_utf8_lossy(&out.stdout);
+    let found: Vec<&str> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| ["aws-lc-sys", "aws-lc-rs", "openssl-sys", "cmake"].contains(name))
+        .collect();
+    if found.is_empty() {
+        println!("<== none");
+        Ok(())
+    } else {
+        Err(format!("the dependency tree has {found:?}: TLS must build on ring alone (no cmake, no OpenSSL)"))
+    }
 }
 
 /// Every example in an item's docs uses the facade's paths (`use r#loop as
@@ -154,8 +182,9 @@ fn doc_paths() -> Result<(), String> {
 
 /// The other backends of loop-core's `Driver` (the `polling` driver on
 /// kqueue) and every other `cfg(not(target_os = "linux"))` path must keep
-/// compiling: `cargo check` for macOS and FreeBSD, warnings denied (no
-/// linker needed). Installs the targets' std with rustup when missing.
+/// compiling: `cargo check` of the runtime's libraries for macOS and
+/// FreeBSD, warnings denied (no linker needed). Installs the targets' std
+/// with rustup when missing.
 fn cross_check() -> Result<(), String> {
     const TARGETS: [&str; 2] = ["x86_64-apple-darwin", "x86_64-unknown-freebsd"];
     let installed = Command::new("rustup")
@@ -177,10 +206,32 @@ fn cross_check() -> Result<(), String> {
             ));
         }
     }
+    // The runtime crates' libraries, TLS left out: `ring`'s build script
+    // compiles C for the target, and there is no macOS or FreeBSD C
+    // toolchain here (the TLS module is the same Rust on every target).
     for target in TARGETS {
         run_env(
             "cargo",
-            &["check", "--workspace", "--all-targets", "--locked", "--target", target, "--target-dir", "target/cross"],
+            &[
+                "check",
+                "--locked",
+                "--lib",
+                "--no-default-features",
+                "-p",
+                "loop-time",
+                "-p",
+                "loop-core",
+                "-p",
+                "loop-exec",
+                "-p",
+                "loop-sync",
+                "-p",
+                "loop",
+                "--target",
+                target,
+                "--target-dir",
+                "target/cross",
+            ],
             &[("RUSTFLAGS", "-D warnings")],
         )?;
     }

@@ -61,6 +61,11 @@ extern crate self as r#loop;
 
 pub mod net;
 pub mod process;
+mod split;
+#[cfg(feature = "tls")]
+pub mod tls;
+
+pub use split::{split, ReadHalf, WriteHalf};
 pub mod signal;
 mod streams;
 

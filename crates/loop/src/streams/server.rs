@@ -8,7 +8,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use loop_core::{UnixListener, UnixReadHalf, UnixWriteHalf};
+use loop_core::{TcpStream, UnixListener, UnixReadHalf, UnixWriteHalf};
 use loop_exec::{Task, WaitSite};
 use loop_sync::Event;
 
@@ -183,6 +183,20 @@ where
     H: Fn(StreamReader, StreamWriter) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
 {
+    serve_with(addr, move |stream| {
+        let (r, w) = tcp_streams(stream);
+        handler(r, w)
+    })
+}
+
+/// A TCP server running `handle(stream)` for every accepted connection (the
+/// shared part of `start_server` and `tls::start_server`).
+#[track_caller]
+pub(crate) fn serve_with<H, Fut>(addr: impl ToAddrs, handle: H) -> impl Future<Output = io::Result<Server>>
+where
+    H: Fn(TcpStream) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
     WaitSite::new(None, async move {
         let listener = Rc::new(crate::net::bind(addr).await?);
         let local_addr = listener.local_addr().ok();
@@ -192,10 +206,7 @@ where
                 let listener = listener.clone();
                 async move { listener.accept().await }
             },
-            move |(stream, _)| {
-                let (r, w) = tcp_streams(stream);
-                handler(r, w)
-            },
+            move |(stream, _)| handle(stream),
         ))
     })
 }
