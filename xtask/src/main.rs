@@ -79,6 +79,9 @@ fn ci() -> Result<(), String> {
     run("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
     run("cargo", &["test", "--workspace", "--locked", "--no-fail-fast"])?;
     run("cargo", &["build", "--workspace", "--examples", "--locked"])?;
+    // The main demo, as the README's first command runs it (offline: its
+    // HTTPS server and certificate are made at start).
+    run("cargo", &["run", "--locked", "-p", "loop", "--example", "scraper"])?;
     // Documentation builds without warnings (broken or ambiguous links).
     run_env("cargo", &["doc", "--workspace", "--no-deps", "--locked"], &[("RUSTDOCFLAGS", "-D warnings")])?;
     // The benchmark harness is built by clippy above; run its quickest mode

@@ -138,6 +138,13 @@ impl From<TlsError> for io::Error {
     }
 }
 
+/// For code that reads and writes with [`StreamError`](crate::StreamError).
+impl From<TlsError> for crate::StreamError {
+    fn from(e: TlsError) -> crate::StreamError {
+        crate::StreamError::Io(e.into())
+    }
+}
+
 /// The `ring` provider, named so that no other provider a dependency
 /// enables can make rustls's builders ambiguous.
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
