@@ -31,9 +31,10 @@ fn main() {
         Some("cross") => cross_check(),
         Some("doc-paths") => doc_paths(),
         Some("deps") => no_c_toolchain_deps(),
+        Some("readme") => readme_names(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [--quick] | soak [--clients N] | miri | loom | cross | doc-paths | deps>"
+                "usage: cargo xtask <ci | bench [--quick] | soak [--clients N] | miri | loom | cross | doc-paths | deps | readme>"
             );
             exit(2);
         }
@@ -75,6 +76,7 @@ fn ci() -> Result<(), String> {
     let started = Instant::now();
     run("cargo", &["fmt", "--all", "--check"])?;
     doc_paths()?;
+    readme_names()?;
     no_c_toolchain_deps()?;
     run("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
     run("cargo", &["test", "--workspace", "--locked", "--no-fail-fast"])?;
@@ -95,6 +97,110 @@ fn ci() -> Result<(), String> {
     loom(2)?;
     println!("\nxtask ci: all checks passed in {:.1?}", started.elapsed());
     Ok(())
+}
+
+/// Every API name the README's tables show exists: each identifier in the
+/// backticked spans of a table's right-hand column is declared somewhere in
+/// the crates (`fn`, `struct`, `enum`, `trait`, `type`, `mod`, `const`, a
+/// macro, an enum variant or a re-export). Words that are arguments, std
+/// names or commands, not our API, are listed here.
+fn readme_names() -> Result<(), String> {
+    const NOT_API: &[&str] = &[
+        "AsyncWrite",
+        "KEY",
+        "LOOP_DEBUG",
+        "N",
+        "Result",
+        "Stream",
+        "T",
+        "Vec",
+        "_nowait",
+        "a",
+        "addr",
+        "aio",
+        "b",
+        "bench",
+        "bool",
+        "c",
+        "cargo",
+        "check",
+        "ci",
+        "clients",
+        "cross",
+        "d",
+        "examples",
+        "fut",
+        "host",
+        "loom",
+        "miri",
+        "mod",
+        "mut",
+        "port",
+        "proxy",
+        "quick",
+        "ring",
+        "rs",
+        "server_name",
+        "soak",
+        "tasks",
+        "true",
+        "value",
+        "xtask",
+    ];
+    println!("\n==> the README's API names exist");
+    let readme = std::fs::read_to_string(root().join("README.md")).map_err(|e| format!("README.md: {e}"))?;
+    let mut names = std::collections::BTreeSet::new();
+    for row in readme.lines().filter(|l| l.starts_with('|') && !l.contains("---")) {
+        let right = row.trim_matches('|').split('|').skip(1).collect::<Vec<_>>().join("|");
+        for span in right.split('`').skip(1).step_by(2) {
+            let mut ident = String::new();
+            for ch in span.chars().chain([' ']) {
+                if ch.is_ascii_alphanumeric() || ch == '_' {
+                    ident.push(ch);
+                } else if !ident.is_empty() {
+                    if !ident.starts_with(|c: char| c.is_ascii_digit()) {
+                        names.insert(std::mem::take(&mut ident));
+                    }
+                    ident.clear();
+                }
+            }
+        }
+    }
+    let mut sources = String::new();
+    let mut dirs = vec![root().join("crates")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+            let path = entry.map_err(|e| e.to_string())?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                sources.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+                sources.push('\n');
+            }
+        }
+    }
+    let declared = |name: &str| {
+        let words: Vec<&str> = sources.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '!')).collect();
+        words.windows(2).any(|w| {
+            w[1] == name
+                && matches!(
+                    w[0],
+                    "fn" | "struct" | "enum" | "trait" | "type" | "mod" | "const" | "static" | "macro_rules!"
+                )
+        }) || sources.lines().any(|l| {
+            let t = l.trim_start();
+            (t.starts_with(name) && t[name.len()..].starts_with([',', '(', '{', ' ']) && l.starts_with("    "))
+                || (t.starts_with("pub use")
+                    && t.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).any(|w| w == name))
+        })
+    };
+    let missing: Vec<&String> = names.iter().filter(|n| !NOT_API.contains(&n.as_str()) && !declared(n)).collect();
+    if missing.is_empty() {
+        println!("<== {} names, all declared", names.len());
+        Ok(())
+    } else {
+        Err(format!("the README names APIs that do not exist: {missing:?}"))
+    }
 }
 
 /// TLS builds on `ring` alone: no `aws-lc-sys` (which needs cmake), no
