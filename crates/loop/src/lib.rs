@@ -59,6 +59,8 @@ pub use loop_macros::{main, test};
 // work inside the facade's own tests and doctests too.
 extern crate self as r#loop;
 
+#[cfg(feature = "tokio-compat")]
+pub mod compat;
 pub mod net;
 pub mod process;
 mod split;
