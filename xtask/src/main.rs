@@ -84,6 +84,10 @@ fn ci() -> Result<(), String> {
     // The main demo, as the README's first command runs it (offline: its
     // HTTPS server and certificate are made at start).
     run("cargo", &["run", "--locked", "-p", "loop", "--example", "scraper"])?;
+    // hyper on loop: a server answering HTTP/1.1 and HTTP/2, a keep-alive client.
+    for example in ["hyper_server", "hyper_client"] {
+        run("cargo", &["run", "--locked", "-p", "loop", "--features", "hyper", "--example", example])?;
+    }
     // Documentation builds without warnings (broken or ambiguous links).
     run_env("cargo", &["doc", "--workspace", "--no-deps", "--locked"], &[("RUSTDOCFLAGS", "-D warnings")])?;
     // The benchmark harness is built by clippy above; run its quickest mode

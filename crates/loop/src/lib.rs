@@ -61,6 +61,8 @@ extern crate self as r#loop;
 
 #[cfg(feature = "tokio-compat")]
 pub mod compat;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod net;
 pub mod process;
 mod split;
