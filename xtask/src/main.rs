@@ -84,8 +84,9 @@ fn ci() -> Result<(), String> {
     // The main demo, as the README's first command runs it (offline: its
     // HTTPS server and certificate are made at start).
     run("cargo", &["run", "--locked", "-p", "loop", "--example", "scraper"])?;
-    // hyper on loop: a server answering HTTP/1.1 and HTTP/2, a keep-alive client.
-    for example in ["hyper_server", "hyper_client"] {
+    // hyper on loop: a server answering HTTP/1.1 and HTTP/2, a keep-alive
+    // client, an axum Router.
+    for example in ["hyper_server", "hyper_client", "axum_app"] {
         run("cargo", &["run", "--locked", "-p", "loop", "--features", "hyper", "--example", example])?;
     }
     // Documentation builds without warnings (broken or ambiguous links).
