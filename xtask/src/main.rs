@@ -452,5 +452,18 @@ fn bench(args: &[String]) -> Result<(), String> {
     } else {
         println!("xtask: strace not found (apt-get install strace): skipping the syscall counts");
     }
+    // The HTTP table needs wrk: install it (Debian) when missing.
+    let has_wrk = |_: ()| Command::new("wrk").arg("--version").output().is_ok();
+    if !has_wrk(()) {
+        println!("\n==> apt-get install -y wrk");
+        let _ = Command::new("sh")
+            .args(["-c", "timeout 300 apt-get update -qq && timeout 300 apt-get install -y -qq wrk"])
+            .status();
+    }
+    if has_wrk(()) {
+        cargo_args.push("--http");
+    } else {
+        println!("xtask: wrk could not be installed: skipping the HTTP table");
+    }
     run("cargo", &cargo_args)
 }

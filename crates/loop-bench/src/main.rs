@@ -10,6 +10,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod alloc_count;
+mod http;
 mod net_workloads;
 mod sync_workloads;
 mod workloads;
@@ -31,10 +32,12 @@ struct Options {
     single: Option<(String, usize)>,
     /// Count syscalls per operation of the I/O workloads with `strace -c -f`.
     syscalls: bool,
+    /// Run the HTTP table (hyper on each runtime, driven by `wrk`).
+    http: bool,
 }
 
 fn parse() -> Options {
-    let mut o = Options { reps: 7, scale: 1.0, write: None, only: None, single: None, syscalls: false };
+    let mut o = Options { reps: 7, scale: 1.0, write: None, only: None, single: None, syscalls: false, http: false };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -51,6 +54,7 @@ fn parse() -> Options {
                 o.single = Some((rt, n));
             }
             "--syscalls" => o.syscalls = true,
+            "--http" => o.http = true,
             other => {
                 eprintln!("loop-bench: unknown flag {other}");
                 std::process::exit(2);
@@ -123,11 +127,17 @@ fn main() {
     }
     let cold = if opts.only.is_none() && opts.scale >= 1.0 { cold_table() } else { String::new() };
     let syscalls = if opts.syscalls { syscall_table(&rows) } else { String::new() };
+    let http = if opts.http {
+        http::http_table(opts.reps.min(5), if opts.scale < 1.0 { 1 } else { 3 })
+    } else {
+        String::new()
+    };
     if let Some(path) = &opts.write {
         let mut md = markdown(&rows, &opts);
         md.push_str(&cost);
         md.push_str(&cold);
         md.push_str(&syscalls);
+        md.push_str(&http);
         std::fs::write(path, md).expect("write the report");
         println!("wrote {path}");
     }
