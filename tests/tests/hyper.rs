@@ -178,3 +178,36 @@ fn hypers_timer_runs_on_the_loop_and_resets_in_place() {
     });
     ev.close();
 }
+
+#[test]
+fn https_with_hyper_over_loops_tls_stream() {
+    let _watchdog = loop_tests::watchdog();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let der = cert.cert.der().clone();
+    let key = aio::tls::rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
+    let server_config = aio::tls::server_config(vec![der.clone()], key).unwrap();
+    let mut roots = aio::tls::rustls::RootCertStore::empty();
+    roots.add(der).unwrap();
+    let client_config = aio::tls::client_config_with_roots(roots);
+    aio::run(async move {
+        let listener = aio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // An HTTPS server: TLS accept, then hyper over the TLS stream.
+        aio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let tls = aio::tls::accept(tcp, server_config).await.unwrap();
+            hyper::server::conn::http1::Builder::new()
+                .serve_connection(Io::new(tls), hyper::service::service_fn(service))
+                .await
+                .unwrap();
+        })
+        .detach();
+        // An HTTPS client: hyper over a loop TLS connection.
+        let tls = aio::tls::connect(addr, "localhost", client_config).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(Io::new(tls)).await.unwrap();
+        aio::spawn(conn).detach();
+        let res = sender.send_request(get("/secure")).await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(body_of(res).await, "you asked for /secure");
+    });
+}
