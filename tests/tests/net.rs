@@ -438,3 +438,69 @@ fn bind_and_connect_take_host_port_strings_and_resolve_names_off_the_loop() {
         assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
     });
 }
+
+#[test]
+fn sockets_are_send_and_sync_and_work_from_another_loops_thread() {
+    let _watchdog = loop_tests::watchdog();
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<TcpStream>();
+    send_sync::<TcpListener>();
+    send_sync::<UdpSocket>();
+    send_sync::<aio::net::OwnedReadHalf>();
+    send_sync::<aio::net::OwnedWriteHalf>();
+    send_sync::<aio::net::UnixStream>();
+    send_sync::<aio::net::UnixListener>();
+    send_sync::<aio::net::UnixReadHalf>();
+    send_sync::<aio::net::UnixWriteHalf>();
+    send_sync::<UnixDatagram>();
+    send_sync::<Async<std::net::TcpStream>>();
+
+    // A second loop on its own thread.
+    let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let other = std::thread::spawn(move || {
+        let ev = aio::EventLoop::new().unwrap();
+        handle_tx.send(ev.handle()).unwrap();
+        ev.run_until_complete(async move {
+            aio::spawn_blocking(move || stop_rx.recv().ok()).await.unwrap();
+        });
+        ev.close();
+    });
+    let handle = handle_rx.recv().unwrap();
+    aio::run(async move {
+        let listener = TcpListener::bind(localhost()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        // The client, registered here, is driven by a task of the other loop
+        // (its wake-ups cross threads); this loop keeps running meanwhile.
+        let there = handle
+            .spawn_threadsafe(async move {
+                client.write_all(b"from another thread").await.unwrap();
+                let mut buf = [0u8; 4];
+                let mut got = 0;
+                while got < 4 {
+                    got += client.read(&mut buf[got..]).await.unwrap();
+                }
+                (client, buf)
+            })
+            .unwrap();
+        let mut buf = [0u8; 19];
+        let mut got = 0;
+        while got < buf.len() {
+            got += server.read(&mut buf[got..]).await.unwrap();
+        }
+        assert_eq!(&buf, b"from another thread");
+        server.write_all(b"back").await.unwrap();
+        let (client, reply) = there.await.unwrap();
+        assert_eq!(&reply, b"back");
+        // Moved back to this loop's reactor, it works without the other.
+        let client = client.reregister().unwrap();
+        stop_tx.send(()).unwrap();
+        client.write_all(b"!").await.unwrap();
+        let mut one = [0u8; 1];
+        assert_eq!(server.read(&mut one).await.unwrap(), 1);
+        assert_eq!(&one, b"!");
+    });
+    other.join().unwrap();
+}

@@ -85,8 +85,8 @@ fn ci() -> Result<(), String> {
     // HTTPS server and certificate are made at start).
     run("cargo", &["run", "--locked", "-p", "loop", "--example", "scraper"])?;
     // hyper on loop: a server answering HTTP/1.1 and HTTP/2, a keep-alive
-    // client, an axum Router.
-    for example in ["hyper_server", "hyper_client", "axum_app"] {
+    // client, an axum Router, hyper-util's pooled Client.
+    for example in ["hyper_server", "hyper_client", "axum_app", "pooled_client"] {
         run("cargo", &["run", "--locked", "-p", "loop", "--features", "hyper", "--example", example])?;
     }
     // Documentation builds without warnings (broken or ambiguous links).

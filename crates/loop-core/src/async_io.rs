@@ -7,12 +7,12 @@ use std::io::{self, IoSlice, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::panic::Location;
 use std::pin::Pin;
-use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
-use crate::source::{current_registry, Source, READ, WRITE};
+use crate::source::{current_registry, Seen, Source, READ, WRITE};
 
 /// Switches `fd` to non-blocking mode: one `ioctl(FIONBIO)`; under Miri,
 /// which does not implement that ioctl, `fcntl(F_SETFL)`.
@@ -58,7 +58,7 @@ fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
 /// ```
 pub struct Async<T: AsFd> {
     /// Dropped first (fields drop in order): deregisters while `io` is open.
-    source: Rc<Source>,
+    source: Arc<Source>,
     io: Option<T>,
 }
 
@@ -113,21 +113,21 @@ impl<T: AsFd> Async<T> {
     /// Polls for readability (see [`readable`](Async::readable)).
     #[track_caller]
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.source.poll_ready(READ, cx, Location::caller()).map(Ok)
+        self.source.poll_ready(READ, cx, Location::caller()).map(|_| Ok(()))
     }
 
     /// An operation found nothing after all: forgets the readability and
     /// polls for the next edge (`Ready` if one already arrived).
     #[track_caller]
     pub fn poll_read_with_clear(&self, cx: &mut Context<'_>) -> Poll<()> {
-        self.source.clear_ready(READ);
-        self.source.poll_ready(READ, cx, Location::caller())
+        self.source.clear_ready(READ, self.source.seen(READ));
+        self.source.poll_ready(READ, cx, Location::caller()).map(drop)
     }
 
     /// Polls for writability.
     #[track_caller]
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.source.poll_ready(WRITE, cx, Location::caller()).map(Ok)
+        self.source.poll_ready(WRITE, cx, Location::caller()).map(|_| Ok(()))
     }
 
     /// Runs `op` until it does not fail with `WouldBlock`, waiting for
@@ -167,9 +167,9 @@ impl<T: AsFd> Async<T> {
     /// full), so the next attempt would only fail with `WouldBlock`. Forget
     /// the readiness now and save that syscall; with edge-triggered events
     /// any later data still produces a new event. (tokio does the same.)
-    pub(crate) fn note_short(&self, dir: usize, n: usize, len: usize) {
+    pub(crate) fn note_short(&self, dir: usize, n: usize, len: usize, seen: Seen) {
         if n > 0 && n < len {
-            self.source.clear_ready(dir);
+            self.source.clear_ready(dir, seen);
         }
     }
 
@@ -185,11 +185,11 @@ impl<T: AsFd> Async<T> {
         for<'a> &'a T: Read,
     {
         let len = buf.len();
-        let r = self.poll_io(READ, cx, &mut |mut io: &T| io.read(buf), at);
-        if let Poll::Ready(Ok(n)) = r {
-            self.note_short(READ, n, len);
+        let (r, seen) = ready!(self.poll_io_seen(READ, cx, &mut |mut io: &T| io.read(buf), at));
+        if let Ok(n) = r {
+            self.note_short(READ, n, len, seen);
         }
-        r
+        Poll::Ready(r)
     }
 
     /// Writes from `buf` (`AsyncWrite`'s work), clearing readiness after a
@@ -203,11 +203,11 @@ impl<T: AsFd> Async<T> {
     where
         for<'a> &'a T: Write,
     {
-        let r = self.poll_io(WRITE, cx, &mut |mut io: &T| io.write(buf), at);
-        if let Poll::Ready(Ok(n)) = r {
-            self.note_short(WRITE, n, buf.len());
+        let (r, seen) = ready!(self.poll_io_seen(WRITE, cx, &mut |mut io: &T| io.write(buf), at));
+        if let Ok(n) = r {
+            self.note_short(WRITE, n, buf.len(), seen);
         }
-        r
+        Poll::Ready(r)
     }
 
     /// Writes from `bufs` (`AsyncWrite::poll_write_vectored`'s work).
@@ -224,7 +224,9 @@ impl<T: AsFd> Async<T> {
     }
 
     /// One attempt of `op` in `dir`: `Pending` (with the waker stored, and
-    /// the wait noted at `at`) when it would block.
+    /// the wait noted at `at`) when it would block. With the result, the
+    /// readiness it was attempted under (for a clear after a short read).
+    #[inline]
     pub(crate) fn poll_io<R>(
         &self,
         dir: usize,
@@ -232,14 +234,25 @@ impl<T: AsFd> Async<T> {
         op: &mut impl FnMut(&T) -> io::Result<R>,
         at: &'static Location<'static>,
     ) -> Poll<io::Result<R>> {
+        self.poll_io_seen(dir, cx, op, at).map(|(r, _)| r)
+    }
+
+    /// `poll_io`, also returning the readiness the successful attempt was
+    /// made under.
+    #[inline]
+    fn poll_io_seen<R>(
+        &self,
+        dir: usize,
+        cx: &mut Context<'_>,
+        op: &mut impl FnMut(&T) -> io::Result<R>,
+        at: &'static Location<'static>,
+    ) -> Poll<(io::Result<R>, Seen)> {
         loop {
-            if self.source.poll_ready(dir, cx, at).is_pending() {
-                return Poll::Pending;
-            }
+            let seen = ready!(self.source.poll_ready(dir, cx, at));
             match op(self.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.source.clear_ready(dir),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.source.clear_ready(dir, seen),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                result => return Poll::Ready(result),
+                result => return Poll::Ready((result, seen)),
             }
         }
     }
@@ -276,7 +289,7 @@ impl Future for Ready<'_> {
     type Output = io::Result<()>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.source.poll_ready(self.dir, cx, self.at).map(Ok)
+        self.source.poll_ready(self.dir, cx, self.at).map(|_| Ok(()))
     }
 }
 

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::io;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +22,7 @@ pub struct Reactor {
     events: Events,
     /// The registered I/O sources; while there are none a non-blocking poll
     /// has nothing to report and is skipped without a syscall.
-    registry: Rc<SourceTable>,
+    registry: Arc<SourceTable>,
 }
 
 /// Wakes a parked [`Reactor`] from any thread. Cheap to clone.
@@ -37,7 +36,7 @@ impl Reactor {
     pub fn new() -> io::Result<Reactor> {
         let shared =
             Arc::new(ReactorCore { poller: Sys::new()?, parked: AtomicBool::new(false), notifies: AtomicU64::new(0) });
-        Ok(Reactor { registry: Rc::new(SourceTable::new(shared.clone())), shared, events: Events::new() })
+        Ok(Reactor { registry: Arc::new(SourceTable::new(shared.clone())), shared, events: Events::new() })
     }
 
     /// Makes this reactor the one I/O objects created on this thread

@@ -1,12 +1,14 @@
 //! I/O sources registered with a reactor: readiness cached per direction,
-//! wakers per direction, deregistered on drop.
+//! wakers per direction, deregistered on drop. Thread-safe: the I/O types
+//! built on them are `Send + Sync`, polled from any thread, while the
+//! source stays registered with the reactor that made it.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::panic::Location;
-use std::rc::{Rc, Weak};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
@@ -22,18 +24,18 @@ pub(crate) const WRITE: usize = 1;
 
 thread_local! {
     /// The registry of the loop running on this thread, for `Async::new`.
-    static CURRENT: RefCell<Option<Rc<SourceTable>>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Arc<SourceTable>>> = const { RefCell::new(None) };
 }
 
 /// Makes a reactor's registry the current one while alive (restores the
 /// previous on drop). Returned by [`crate::Reactor::enter`].
 #[derive(Debug)]
 pub struct EnterGuard {
-    previous: Option<Rc<SourceTable>>,
+    previous: Option<Arc<SourceTable>>,
 }
 
 impl EnterGuard {
-    pub(crate) fn new(registry: Rc<SourceTable>) -> EnterGuard {
+    pub(crate) fn new(registry: Arc<SourceTable>) -> EnterGuard {
         let previous = CURRENT.with(|c| c.borrow_mut().replace(registry));
         EnterGuard { previous }
     }
@@ -47,7 +49,7 @@ impl Drop for EnterGuard {
 }
 
 /// The registry of the reactor entered on this thread.
-pub(crate) fn current_registry() -> io::Result<Rc<SourceTable>> {
+pub(crate) fn current_registry() -> io::Result<Arc<SourceTable>> {
     CURRENT.with(|c| c.borrow().clone()).ok_or_else(|| {
         io::Error::other(
             "no running event loop on this thread: create I/O objects inside a task or the future \
@@ -56,26 +58,44 @@ pub(crate) fn current_registry() -> io::Result<Rc<SourceTable>> {
     })
 }
 
-/// One direction of a source.
-#[derive(Debug, Default)]
+/// `Direction::state`: the OS said this direction is ready, and no
+/// operation has since found it would block.
+const READY: u32 = 1;
+/// `Direction::state`: the peer hung up or the socket failed: operations
+/// in this direction no longer block, so readiness is never cleared again.
+/// (An edge for EOF may arrive together with the last data; forgetting it
+/// after a short read would wait forever.)
+const CLOSED: u32 = 2;
+/// `Direction::state`: one readiness event; the bits from here up count
+/// them (wrapping), so a clear can tell whether an event came in between.
+const TICK: u32 = 4;
+
+/// One direction of a source. Any thread may poll a source (its I/O
+/// object is `Send + Sync`); the reactor's thread sets readiness.
+#[derive(Debug)]
 struct Direction {
-    /// Readiness as last reported by the OS and not yet disproved by an
-    /// operation that would block. Starts true: try the operation first.
-    ready: Cell<bool>,
+    /// `READY | CLOSED | tick * TICK`. Starts ready: try the operation first.
+    state: AtomicU32,
     /// Tasks waiting for this direction (usually one; a few when several
     /// futures watch the same source). Woken and cleared on readiness.
-    wakers: RefCell<Vec<Waker>>,
-    /// The peer hung up or the socket failed: operations in this direction
-    /// no longer block, so readiness is never cleared again. (An edge for
-    /// EOF may arrive together with the last data; forgetting it after a
-    /// short read would wait forever.)
-    closed: Cell<bool>,
+    wakers: Mutex<Vec<Waker>>,
 }
+
+impl Default for Direction {
+    fn default() -> Direction {
+        Direction { state: AtomicU32::new(READY), wakers: Mutex::new(Vec::new()) }
+    }
+}
+
+/// What `poll_ready` saw: the state word, for the `clear_ready` that may
+/// follow (it only clears if no event arrived since).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seen(u32);
 
 /// A file descriptor registered with the reactor.
 #[derive(Debug)]
 pub(crate) struct Source {
-    registry: Rc<SourceTable>,
+    registry: Arc<SourceTable>,
     key: usize,
     fd: RawFd,
     dirs: [Direction; 2],
@@ -83,38 +103,62 @@ pub(crate) struct Source {
 
 impl Source {
     /// Whether the direction is believed ready; if not, remembers `cx`'s
-    /// waker for when it becomes ready.
-    /// When not ready, also tells the wait observer that the task now
-    /// waits here, at `at` (the user's line).
-    pub(crate) fn poll_ready(&self, dir: usize, cx: &mut Context<'_>, at: &'static Location<'static>) -> Poll<()> {
+    /// waker for when it becomes ready, and tells the wait observer that
+    /// the task now waits here, at `at` (the user's line).
+    #[inline]
+    pub(crate) fn poll_ready(&self, dir: usize, cx: &mut Context<'_>, at: &'static Location<'static>) -> Poll<Seen> {
         let d = &self.dirs[dir];
-        if d.ready.get() {
-            return Poll::Ready(());
+        let state = d.state.load(Ordering::Acquire);
+        if state & READY != 0 {
+            return Poll::Ready(Seen(state));
         }
-        let mut wakers = d.wakers.borrow_mut();
+        self.register_waker(dir, cx, at)
+    }
+
+    /// `poll_ready`'s slow half: stores the waker, then looks again under
+    /// the lock. The reactor sets `READY` *before* it takes the lock to wake,
+    /// so an event that came after the first look is either seen here or
+    /// finds this waker: never lost.
+    #[cold]
+    fn register_waker(&self, dir: usize, cx: &mut Context<'_>, at: &'static Location<'static>) -> Poll<Seen> {
+        let d = &self.dirs[dir];
+        let mut wakers = d.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        let state = d.state.load(Ordering::Acquire);
+        if state & READY != 0 {
+            return Poll::Ready(Seen(state));
+        }
         if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
             wakers.push(cx.waker().clone());
         }
+        drop(wakers);
         note_io_wait(io_wait_of(dir), at);
         Poll::Pending
     }
 
-    /// An operation in `dir` would block: forget the readiness and wait for
-    /// the next edge.
-    pub(crate) fn clear_ready(&self, dir: usize) {
+    /// An operation in `dir`, attempted after `seen`, would block: forget
+    /// the readiness and wait for the next edge, unless an event arrived
+    /// since `seen` (then it stays ready and the operation is retried).
+    #[inline]
+    pub(crate) fn clear_ready(&self, dir: usize, seen: Seen) {
         let d = &self.dirs[dir];
-        if !d.closed.get() {
-            d.ready.set(false);
+        if seen.0 & CLOSED == 0 {
+            let _ = d.state.compare_exchange(seen.0, seen.0 & !READY, Ordering::AcqRel, Ordering::Relaxed);
         }
     }
 
+    /// The direction's state now, for a clear after an operation that did
+    /// not go through `poll_ready`.
+    pub(crate) fn seen(&self, dir: usize) -> Seen {
+        Seen(self.dirs[dir].state.load(Ordering::Acquire))
+    }
+
+    /// The reactor: the OS reported `dir` ready.
     fn set_ready(&self, dir: usize, closed: bool) {
         let d = &self.dirs[dir];
-        d.ready.set(true);
-        if closed {
-            d.closed.set(true);
-        }
-        let wakers = std::mem::take(&mut *d.wakers.borrow_mut());
+        let extra = if closed { CLOSED } else { 0 };
+        let _ =
+            d.state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| Some((s.wrapping_add(TICK)) | READY | extra));
+        let wakers = std::mem::take(&mut *d.wakers.lock().unwrap_or_else(|e| e.into_inner()));
         for w in wakers {
             w.wake();
         }
@@ -127,43 +171,50 @@ impl Drop for Source {
     }
 }
 
-/// The sources of one reactor, by key.
+/// The sources of one reactor, by key. Shared by the reactor and every
+/// source (a source may be dropped, and so deregistered, on any thread).
 #[derive(Debug)]
 pub(crate) struct SourceTable {
     shared: Arc<ReactorCore>,
     /// Weak: a source lives as long as its I/O object; the key is its slab
     /// index, which the OS reports back with every event.
-    sources: RefCell<Slab<Weak<Source>>>,
+    sources: Mutex<Slab<Weak<Source>>>,
+    /// `sources.len()`, read without the lock on every park.
+    live: AtomicUsize,
 }
 
 impl SourceTable {
     pub(crate) fn new(shared: Arc<ReactorCore>) -> SourceTable {
-        SourceTable { shared, sources: RefCell::new(Slab::new()) }
+        SourceTable { shared, sources: Mutex::new(Slab::new()), live: AtomicUsize::new(0) }
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, Slab<Weak<Source>>> {
+        self.sources.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Number of registered sources.
     pub(crate) fn len(&self) -> usize {
-        self.sources.borrow().len()
+        self.live.load(Ordering::Relaxed)
     }
 
     /// Registers `fd` (edge-triggered where the OS supports it, so events
     /// need no re-arming).
-    pub(crate) fn register(self: &Rc<Self>, fd: BorrowedFd<'_>) -> io::Result<Rc<Source>> {
-        // The key the insert below takes (nothing else touches the table in
-        // between: it is this thread's).
-        let key = self.sources.borrow().vacant_key();
+    pub(crate) fn register(self: &Arc<Self>, fd: BorrowedFd<'_>) -> io::Result<Arc<Source>> {
         let raw = fd.as_raw_fd();
+        let mut table = self.table();
+        // The OS reports the key; take the slot first (the table stays
+        // locked until the registration is done, so nobody else takes it).
+        let entry = table.vacant_entry();
+        let key = entry.key();
         self.shared.add(raw, key)?;
-        let source = Rc::new(Source {
+        let source = Arc::new(Source {
             registry: self.clone(),
             key,
             fd: raw,
             dirs: [Direction::default(), Direction::default()],
         });
-        source.dirs[READ].ready.set(true);
-        source.dirs[WRITE].ready.set(true);
-        let inserted = self.sources.borrow_mut().insert(Rc::downgrade(&source));
-        debug_assert_eq!(inserted, key);
+        entry.insert(Arc::downgrade(&source));
+        self.live.fetch_add(1, Ordering::Relaxed);
         Ok(source)
     }
 
@@ -172,13 +223,17 @@ impl SourceTable {
         // object). A failure means the fd is already gone from the poller;
         // nothing is left to undo.
         let _ = self.shared.delete(fd);
-        self.sources.borrow_mut().try_remove(key);
+        if self.table().try_remove(key).is_some() {
+            self.live.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// Marks the sources named by `events` ready and wakes their waiters.
     pub(crate) fn dispatch(&self, events: &Events) {
         for ev in events.iter() {
-            let source = self.sources.borrow().get(ev.key).and_then(Weak::upgrade);
+            // Upgraded under the lock, woken outside it (a woken task may
+            // run inline elsewhere and drop sources).
+            let source = self.table().get(ev.key).and_then(Weak::upgrade);
             let Some(source) = source else { continue };
             if ev.readable {
                 source.set_ready(READ, ev.closed);

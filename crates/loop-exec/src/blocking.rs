@@ -87,10 +87,20 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    inner.spawn(submit(inner, f, location), None, location)
+}
+
+/// Hands `f` to the blocking pool of `inner`; the returned future (`Send`
+/// when `T` is) gives its result. A panic in `f` is resumed in whoever
+/// awaits it.
+fn submit<F, T>(inner: &LoopInner, f: F, location: &'static Location<'static>) -> Receiver<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
     let handoff = Arc::new(Handoff { state: BlockingMutex::new((None, None, false)) });
     inner.shared.blocking_in_flight.fetch_add(1, Ordering::SeqCst);
     let sender = Sender { handoff: handoff.clone(), loop_shared: inner.shared.clone() };
-    let task = inner.spawn(Receiver { handoff, location }, None, location);
     // The job runs in a copy of the spawner's context (asyncio's
     // `to_thread` copies it too).
     let ctx = crate::context::current();
@@ -98,7 +108,7 @@ where
         let result = crate::context::enter(&ctx, || crate::panics::catch_payload(f));
         sender.send(result);
     }));
-    task
+    Receiver { handoff, location }
 }
 
 /// Runs the blocking function `f` on the running loop's thread pool and
@@ -141,13 +151,16 @@ where
 }
 
 /// The loop's name resolver (installed by `Enter`): `getaddrinfo` as a
-/// blocking job, so a DNS lookup never blocks the loop.
+/// blocking job, so a DNS lookup never blocks the loop. The future is
+/// `Send` (the sockets' connect futures are, for connection pools).
 pub(crate) fn resolve_on_pool(
     name: String,
-) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<std::net::SocketAddr>>>>> {
-    Box::pin(async move {
-        use std::net::ToSocketAddrs;
-        let task = spawn_blocking(move || name.to_socket_addrs().map(Iterator::collect::<Vec<_>>));
-        task.await.map_err(|e| std::io::Error::other(format!("name lookup failed: {e}")))?
-    })
+) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<std::net::SocketAddr>>> + Send>> {
+    use std::net::ToSocketAddrs;
+    let lookup = move || name.to_socket_addrs().map(Iterator::collect::<Vec<_>>);
+    let here = Location::caller();
+    match crate::current::with_current(|inner| submit(inner, lookup, here)) {
+        Some(job) => Box::pin(job),
+        None => Box::pin(std::future::ready(Err(std::io::Error::other("name lookup outside a running event loop")))),
+    }
 }

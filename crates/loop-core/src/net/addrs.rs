@@ -64,7 +64,7 @@ impl ToAddrs for (&str, u16) {
 }
 
 /// A name lookup: `"host:port"` to its addresses.
-pub type Resolver = fn(String) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>>>>;
+pub type Resolver = fn(String) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>>;
 
 thread_local! {
     static RESOLVER: Cell<Option<Resolver>> = const { Cell::new(None) };

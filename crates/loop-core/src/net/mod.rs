@@ -9,7 +9,7 @@ use std::os::unix::net as unix;
 use std::panic::Location;
 use std::path::Path;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
@@ -20,7 +20,7 @@ use crate::async_io::{Async, Ready};
 use crate::source::{READ, WRITE};
 
 /// The waiting methods TCP and Unix streams share (both hold `io:
-/// Rc<Async<_>>`). Each records its caller's line as the wait site.
+/// Arc<Async<_>>`). Each records its caller's line as the wait site.
 macro_rules! stream_methods {
     () => {
         /// Reads some bytes (0 at EOF).

@@ -104,6 +104,13 @@ impl Stream for Incoming<'_> {
 /// A TCP connection. Implements `AsyncRead` / `AsyncWrite` (also on
 /// `&TcpStream`), and splits into owned halves.
 ///
+/// `Send + Sync`, like tokio's: it may be moved to (or shared with) a task
+/// on another thread, such as a `spawn_threadsafe` future or a connection
+/// pool's. It stays registered with the reactor of the loop that made it,
+/// which must keep running for it to make progress (wake-ups cross threads
+/// as needed); [`reregister`](TcpStream::reregister) moves it to the loop
+/// running where it is called.
+///
 /// ```
 /// use r#loop as aio;
 /// use r#loop::net::{TcpListener, TcpStream};
@@ -121,7 +128,7 @@ impl Stream for Incoming<'_> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct TcpStream {
-    io: Rc<Async<net::TcpStream>>,
+    io: Arc<Async<net::TcpStream>>,
 }
 
 impl TcpStream {
@@ -144,7 +151,7 @@ impl TcpStream {
                 let how = start_connect(&socket, &addr.into())?;
                 let stream = Async::new(net::TcpStream::from(socket))?;
                 finish_connect(&stream, how, |s| s.peer_addr().map(drop), at).await?;
-                Ok(TcpStream { io: Rc::new(stream) })
+                Ok(TcpStream { io: Arc::new(stream) })
             })
             .await
         }
@@ -152,7 +159,25 @@ impl TcpStream {
 
     /// Wraps a connected std stream.
     pub fn from_std(stream: net::TcpStream) -> io::Result<TcpStream> {
-        Ok(TcpStream { io: Rc::new(Async::new(stream)?) })
+        Ok(TcpStream { io: Arc::new(Async::new(stream)?) })
+    }
+
+    /// The std stream (deregistered from its reactor; still non-blocking).
+    ///
+    /// # Errors
+    /// `InvalidInput` while another handle to the stream (a clone made by
+    /// `into_split` and not joined back) is alive.
+    pub fn into_std(self) -> io::Result<net::TcpStream> {
+        Arc::try_unwrap(self.io)
+            .map(Async::into_inner)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "TcpStream::into_std: the stream is shared"))
+    }
+
+    /// Moves the stream to the reactor of the loop running on this thread
+    /// (for a stream made on another loop, so that it no longer depends on
+    /// that loop running).
+    pub fn reregister(self) -> io::Result<TcpStream> {
+        TcpStream::from_std(self.into_std()?)
     }
 
     /// The remote address.
@@ -217,7 +242,7 @@ stream_io_impls!(write OwnedWriteHalf, net::TcpStream, |s| s.shutdown(Shutdown::
 /// The read half of a [`TcpStream`].
 #[derive(Debug)]
 pub struct OwnedReadHalf {
-    io: Rc<Async<net::TcpStream>>,
+    io: Arc<Async<net::TcpStream>>,
 }
 
 /// The write half of a [`TcpStream`]. Dropping it sends EOF (shuts down the
@@ -225,7 +250,7 @@ pub struct OwnedReadHalf {
 /// was called.
 #[derive(Debug)]
 pub struct OwnedWriteHalf {
-    io: Rc<Async<net::TcpStream>>,
+    io: Arc<Async<net::TcpStream>>,
     shutdown_on_drop: bool,
 }
 
@@ -237,7 +262,7 @@ impl OwnedReadHalf {
 
     /// Whether both halves came from the same stream.
     pub fn is_pair_of(&self, other: &OwnedWriteHalf) -> bool {
-        Rc::ptr_eq(&self.io, &other.io)
+        Arc::ptr_eq(&self.io, &other.io)
     }
 
     /// Joins the halves back into a stream.

@@ -52,7 +52,7 @@ impl fmt::Debug for UnixListener {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct UnixStream {
-    io: Rc<Async<unix::UnixStream>>,
+    io: Arc<Async<unix::UnixStream>>,
 }
 
 impl UnixStream {
@@ -70,7 +70,7 @@ impl UnixStream {
             let how = start_connect(&socket, &address?)?;
             let stream = Async::new(unix::UnixStream::from(std::os::fd::OwnedFd::from(socket)))?;
             finish_connect(&stream, how, |s| s.peer_addr().map(drop), at).await?;
-            Ok(UnixStream { io: Rc::new(stream) })
+            Ok(UnixStream { io: Arc::new(stream) })
         }
     }
 
@@ -82,7 +82,23 @@ impl UnixStream {
 
     /// Wraps a std stream.
     pub fn from_std(stream: unix::UnixStream) -> io::Result<UnixStream> {
-        Ok(UnixStream { io: Rc::new(Async::new(stream)?) })
+        Ok(UnixStream { io: Arc::new(Async::new(stream)?) })
+    }
+
+    /// The std stream (deregistered from its reactor; still non-blocking).
+    ///
+    /// # Errors
+    /// `InvalidInput` while another handle to the stream (a half from
+    /// `into_split`) is alive.
+    pub fn into_std(self) -> io::Result<unix::UnixStream> {
+        Arc::try_unwrap(self.io)
+            .map(Async::into_inner)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "UnixStream::into_std: the stream is shared"))
+    }
+
+    /// Moves the stream to the reactor of the loop running on this thread.
+    pub fn reregister(self) -> io::Result<UnixStream> {
+        UnixStream::from_std(self.into_std()?)
     }
 
     /// Shuts down reading, writing or both.
@@ -117,13 +133,13 @@ impl fmt::Debug for UnixStream {
 /// The read half of a [`UnixStream`].
 #[derive(Debug)]
 pub struct UnixReadHalf {
-    io: Rc<Async<unix::UnixStream>>,
+    io: Arc<Async<unix::UnixStream>>,
 }
 
 /// The write half of a [`UnixStream`].
 #[derive(Debug)]
 pub struct UnixWriteHalf {
-    io: Rc<Async<unix::UnixStream>>,
+    io: Arc<Async<unix::UnixStream>>,
 }
 
 /// A Unix-domain datagram socket.
