@@ -13,6 +13,7 @@
 //! | `reactor.rs` | [`Reactor`] (park with a timeout) and [`Notifier`] (wake it from any thread) |
 //! | `reactor_core.rs` | what the reactor shares with notifiers and sources: the driver, the parked flag |
 //! | `park.rs` | the announce / look / wait handshake between the two (loom-checked) |
+//! | `readiness.rs` | one direction's readiness word and wakers, polled from any thread (loom-checked) |
 //! | `source.rs` | `Source`: one registered fd, its cached readiness and a waker per direction; the `SourceTable` of them |
 //! | `async_io.rs` | [`Async<T>`]: `read_with` / `write_with` over any fd, retried on `WouldBlock` |
 //! | `net/` | sockets on `Async`: `tcp.rs`, `udp.rs`, `uds.rs` (Unix domain); shared read/write helpers in `mod.rs` |
@@ -47,6 +48,7 @@ pub mod observe;
 mod park;
 mod reactor;
 mod reactor_core;
+mod readiness;
 mod source;
 mod sys;
 
@@ -58,10 +60,14 @@ pub use net::{
 };
 pub use reactor::{Notifier, Reactor};
 
-/// The park/notify handshake, for the loom model in `tests/loom.rs`.
+/// The park/notify handshake and the readiness protocol, for the loom
+/// models in `tests/loom.rs`.
 #[doc(hidden)]
 pub mod __model {
     pub use crate::park::{notify_with, park_with, ParkFlag};
+    pub use crate::readiness::{
+        clear_ready_with, poll_ready_with, set_ready_with, StateWord, WakerList, CLOSED, READY, TICK,
+    };
 }
 pub use source::EnterGuard;
 

@@ -15,6 +15,7 @@ use slab::Slab;
 
 use crate::observe::{note_io_wait, IoWait};
 use crate::reactor_core::ReactorCore;
+use crate::readiness;
 use crate::sys::{EventBuffer, Events};
 
 /// Read direction index.
@@ -58,23 +59,12 @@ pub(crate) fn current_registry() -> io::Result<Arc<SourceTable>> {
     })
 }
 
-/// `Direction::state`: the OS said this direction is ready, and no
-/// operation has since found it would block.
-const READY: u32 = 1;
-/// `Direction::state`: the peer hung up or the socket failed: operations
-/// in this direction no longer block, so readiness is never cleared again.
-/// (An edge for EOF may arrive together with the last data; forgetting it
-/// after a short read would wait forever.)
-const CLOSED: u32 = 2;
-/// `Direction::state`: one readiness event; the bits from here up count
-/// them (wrapping), so a clear can tell whether an event came in between.
-const TICK: u32 = 4;
-
 /// One direction of a source. Any thread may poll a source (its I/O
 /// object is `Send + Sync`); the reactor's thread sets readiness.
 #[derive(Debug)]
 struct Direction {
-    /// `READY | CLOSED | tick * TICK`. Starts ready: try the operation first.
+    /// `READY | CLOSED | ticks * TICK` (see `readiness.rs`). Starts ready:
+    /// try the operation first.
     state: AtomicU32,
     /// Tasks waiting for this direction (usually one; a few when several
     /// futures watch the same source). Woken and cleared on readiness.
@@ -83,7 +73,7 @@ struct Direction {
 
 impl Default for Direction {
     fn default() -> Direction {
-        Direction { state: AtomicU32::new(READY), wakers: Mutex::new(Vec::new()) }
+        Direction { state: AtomicU32::new(readiness::READY), wakers: Mutex::new(Vec::new()) }
     }
 }
 
@@ -108,31 +98,13 @@ impl Source {
     #[inline]
     pub(crate) fn poll_ready(&self, dir: usize, cx: &mut Context<'_>, at: &'static Location<'static>) -> Poll<Seen> {
         let d = &self.dirs[dir];
-        let state = d.state.load(Ordering::Acquire);
-        if state & READY != 0 {
-            return Poll::Ready(Seen(state));
+        match readiness::poll_ready_with(&d.state, &d.wakers, cx.waker()) {
+            Some(state) => Poll::Ready(Seen(state)),
+            None => {
+                note_io_wait(io_wait_of(dir), at);
+                Poll::Pending
+            }
         }
-        self.register_waker(dir, cx, at)
-    }
-
-    /// `poll_ready`'s slow half: stores the waker, then looks again under
-    /// the lock. The reactor sets `READY` *before* it takes the lock to wake,
-    /// so an event that came after the first look is either seen here or
-    /// finds this waker: never lost.
-    #[cold]
-    fn register_waker(&self, dir: usize, cx: &mut Context<'_>, at: &'static Location<'static>) -> Poll<Seen> {
-        let d = &self.dirs[dir];
-        let mut wakers = d.wakers.lock().unwrap_or_else(|e| e.into_inner());
-        let state = d.state.load(Ordering::Acquire);
-        if state & READY != 0 {
-            return Poll::Ready(Seen(state));
-        }
-        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
-            wakers.push(cx.waker().clone());
-        }
-        drop(wakers);
-        note_io_wait(io_wait_of(dir), at);
-        Poll::Pending
     }
 
     /// An operation in `dir`, attempted after `seen`, would block: forget
@@ -140,10 +112,7 @@ impl Source {
     /// since `seen` (then it stays ready and the operation is retried).
     #[inline]
     pub(crate) fn clear_ready(&self, dir: usize, seen: Seen) {
-        let d = &self.dirs[dir];
-        if seen.0 & CLOSED == 0 {
-            let _ = d.state.compare_exchange(seen.0, seen.0 & !READY, Ordering::AcqRel, Ordering::Relaxed);
-        }
+        readiness::clear_ready_with(&self.dirs[dir].state, seen.0);
     }
 
     /// The direction's state now, for a clear after an operation that did
@@ -155,13 +124,7 @@ impl Source {
     /// The reactor: the OS reported `dir` ready.
     fn set_ready(&self, dir: usize, closed: bool) {
         let d = &self.dirs[dir];
-        let extra = if closed { CLOSED } else { 0 };
-        let _ =
-            d.state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| Some((s.wrapping_add(TICK)) | READY | extra));
-        let wakers = std::mem::take(&mut *d.wakers.lock().unwrap_or_else(|e| e.into_inner()));
-        for w in wakers {
-            w.wake();
-        }
+        readiness::set_ready_with(&d.state, &d.wakers, closed);
     }
 }
 

@@ -106,3 +106,88 @@ fn many_wakers_make_one_interrupt_between_them_and_none_is_lost() {
         assert_eq!(got, [0, 1]);
     });
 }
+
+mod readiness {
+    //! The readiness protocol of a socket polled from another thread than
+    //! its reactor's (`readiness.rs`), on loom's atomic and mutex.
+
+    use loom::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use loom::sync::{Arc, Mutex};
+    use loom::thread;
+    use loop_core::__model::{clear_ready_with, poll_ready_with, set_ready_with, StateWord, WakerList, READY};
+    use std::task::{Wake, Waker};
+
+    struct Word(AtomicU32);
+
+    impl StateWord for Word {
+        fn load_acquire(&self) -> u32 {
+            self.0.load(Ordering::Acquire)
+        }
+        fn compare_exchange(&self, current: u32, new: u32) -> bool {
+            self.0.compare_exchange(current, new, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        }
+        fn update(&self, mut f: impl FnMut(u32) -> u32) {
+            let _ = self.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| Some(f(s)));
+        }
+    }
+
+    struct List(Mutex<Vec<Waker>>);
+
+    impl WakerList for List {
+        fn with<R>(&self, f: impl FnOnce(&mut Vec<Waker>) -> R) -> R {
+            f(&mut self.0.lock().unwrap())
+        }
+    }
+
+    /// A waker that records that it was woken.
+    struct Woken(AtomicBool);
+
+    impl Wake for Woken {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    struct Dir {
+        state: Word,
+        wakers: List,
+    }
+
+    #[test]
+    fn a_poll_racing_the_reactors_event_is_woken_or_sees_it() {
+        loom::model(|| {
+            let dir = Arc::new(Dir { state: Word(AtomicU32::new(0)), wakers: List(Mutex::new(Vec::new())) });
+            let reactor = {
+                let dir = dir.clone();
+                thread::spawn(move || set_ready_with(&dir.state, &dir.wakers, false))
+            };
+            // A task on another thread polls while the event arrives.
+            let woken = std::sync::Arc::new(Woken(AtomicBool::new(false)));
+            let waker = Waker::from(woken.clone());
+            let saw_ready = poll_ready_with(&dir.state, &dir.wakers, &waker).is_some();
+            reactor.join().unwrap();
+            assert!(saw_ready || woken.0.load(Ordering::SeqCst), "the wake-up was lost");
+        });
+    }
+
+    #[test]
+    fn a_clear_after_would_block_never_forgets_a_newer_event() {
+        loom::model(|| {
+            let dir = Arc::new(Dir { state: Word(AtomicU32::new(READY)), wakers: List(Mutex::new(Vec::new())) });
+            let reactor = {
+                let dir = dir.clone();
+                thread::spawn(move || set_ready_with(&dir.state, &dir.wakers, false))
+            };
+            // The task: ready, tries the read, it would block, clears.
+            let woken = std::sync::Arc::new(Woken(AtomicBool::new(false)));
+            let waker = Waker::from(woken.clone());
+            let seen = poll_ready_with(&dir.state, &dir.wakers, &waker).expect("starts ready");
+            clear_ready_with(&dir.state, seen);
+            // Then it polls again: either still ready (the event came after
+            // its first look) or it waits and is woken.
+            let again = poll_ready_with(&dir.state, &dir.wakers, &waker).is_some();
+            reactor.join().unwrap();
+            assert!(again || woken.0.load(Ordering::SeqCst), "the event after the first look was forgotten");
+        });
+    }
+}
