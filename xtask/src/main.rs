@@ -172,17 +172,9 @@ fn readme_names() -> Result<(), String> {
         }
     }
     let mut sources = String::new();
-    let mut dirs = vec![root().join("crates")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
-            let path = entry.map_err(|e| e.to_string())?.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                sources.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
-                sources.push('\n');
-            }
-        }
+    for path in rust_sources(|_| true)? {
+        sources.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+        sources.push('\n');
     }
     let declared = |name: &str| {
         let words: Vec<&str> = sources.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '!')).collect();
@@ -234,6 +226,26 @@ fn no_c_toolchain_deps() -> Result<(), String> {
     }
 }
 
+/// The `.rs` files under `crates/` that `keep` accepts, sorted.
+fn rust_sources(keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    let mut dirs = vec![root().join("crates")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+            let path = entry.map_err(|e| e.to_string())?.path();
+            if path.is_dir() {
+                if !path.ends_with("target") {
+                    dirs.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") && keep(&path) {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
 /// Every example in an item's docs uses the facade's paths (`use r#loop as
 /// aio;`): the facade re-exports those items, so their examples are what a
 /// user reads and pastes into a crate that depends on `loop` alone. Fails
@@ -242,21 +254,9 @@ fn doc_paths() -> Result<(), String> {
     const INTERNAL: [&str; 5] = ["loop_exec", "loop_sync", "loop_core", "loop_time", "loop_macros"];
     println!("\n==> doc examples use facade paths");
     let mut bad = Vec::new();
-    let mut files = Vec::new();
-    let mut dirs = vec![root().join("crates")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
-            let path = entry.map_err(|e| e.to_string())?.path();
-            if path.is_dir() {
-                if !path.ends_with("loop-bench") && !path.ends_with("target") {
-                    dirs.push(path);
-                }
-            } else if path.extension().is_some_and(|e| e == "rs") && path.components().any(|c| c.as_os_str() == "src") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
+    let files = rust_sources(|p| {
+        !p.components().any(|c| c.as_os_str() == "loop-bench") && p.components().any(|c| c.as_os_str() == "src")
+    })?;
     let mut blocks = 0;
     for file in &files {
         let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;

@@ -283,6 +283,20 @@ impl<W: AsyncWrite + Unpin + 'static> WriterShared<W> {
         }
     }
 
+    /// `Ready` once the writer is done (closed after its last byte, or
+    /// failed), with its first error if any.
+    fn poll_done(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut st = self.state.borrow_mut();
+        if !st.done {
+            st.waiters.push(cx.waker().clone());
+            return Poll::Pending;
+        }
+        Poll::Ready(match st.error() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        })
+    }
+
     /// Puts the writer in `ARMED` and returns the waker that pumps it;
     /// `None` when no loop runs on this thread to do that.
     fn arm(self: &Rc<Self>) -> Option<Waker> {
@@ -489,20 +503,7 @@ impl<W: AsyncWrite + Unpin + 'static> StreamWriter<W> {
     /// after [`close`](Self::close) or [`write_eof`](Self::write_eof).
     #[track_caller]
     pub fn wait_closed<'a>(&'a self) -> impl Future<Output = io::Result<()>> + use<'a, W> {
-        WaitSite::new(Some(WaitKind::Writable), async move {
-            poll_fn(|cx| {
-                let mut st = self.shared.state.borrow_mut();
-                if !st.done {
-                    st.waiters.push(cx.waker().clone());
-                    return Poll::Pending;
-                }
-                Poll::Ready(match st.error() {
-                    Some(e) => Err(e),
-                    None => Ok(()),
-                })
-            })
-            .await
-        })
+        WaitSite::new(Some(WaitKind::Writable), async move { poll_fn(|cx| self.shared.poll_done(cx)).await })
     }
 
     /// The peer's address, for TCP.
@@ -555,15 +556,7 @@ impl<W: AsyncWrite + Unpin + 'static> AsyncWrite for StreamWriter<W> {
         if !self.shared.state.borrow().closing {
             self.close();
         }
-        let mut st = self.shared.state.borrow_mut();
-        if !st.done {
-            st.waiters.push(cx.waker().clone());
-            return Poll::Pending;
-        }
-        Poll::Ready(match st.error() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        })
+        self.shared.poll_done(cx)
     }
 }
 
