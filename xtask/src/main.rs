@@ -324,11 +324,15 @@ fn cross_check() -> Result<(), String> {
         args.extend(&missing);
         let ok = Command::new("timeout").args(&args).status().map(|s| s.success()).unwrap_or(false);
         if !ok {
-            return Err(format!(
-                "could not install the std of {} (rustup target add failed): the other platforms' backends \
-                 cannot be checked",
+            // As for Miri: a machine that cannot reach rustup's servers skips
+            // the check loudly rather than failing every run.
+            let bar = "!".repeat(78);
+            println!(
+                "\n{bar}\nxtask: WARNING: could not install the std of {} (rustup target add failed);\n\
+                 xtask: WARNING: SKIPPING THE macOS/FreeBSD CHECK: the other backends were NOT compiled\n{bar}",
                 missing.join(", ")
-            ));
+            );
+            return Ok(());
         }
     }
     // The runtime crates' libraries, TLS left out: `ring`'s build script
