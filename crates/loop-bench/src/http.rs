@@ -1,5 +1,7 @@
 //! HTTP/1.1 keep-alive hello-world with hyper on each runtime, driven by
 //! `wrk` (64 connections, one wrk thread; each server on one thread).
+//! `loop-bench --serve RT` runs only RT's server (for strace or perf while
+//! wrk drives it).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -15,7 +17,7 @@ async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible
 }
 
 /// Starts a server thread for `rt`; returns its address.
-fn start(rt: &str) -> SocketAddr {
+pub fn start(rt: &str) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     let rt = rt.to_string();
     std::thread::spawn(move || match rt.as_str() {

@@ -80,6 +80,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     alloc_count::pin_malloc_thresholds();
+    // `--serve RT`: only run RT's HTTP server (for strace / perf while
+    // wrk drives it); prints the address, serves until killed.
+    if let Some(rt) = std::env::args().skip_while(|a| a != "--serve").nth(1) {
+        println!("{}", http::start(&rt));
+        loop {
+            std::thread::park();
+        }
+    }
     let opts = parse();
     if let Some((rt, n)) = &opts.single {
         run_single(opts.only.as_deref().unwrap_or(""), rt, *n);
