@@ -455,11 +455,8 @@ where
             let Some(accepted) = accepted else { break };
             let (stream, _) = match accepted {
                 Ok(conn) => conn,
-                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
                 Err(e) => {
-                    // Out of descriptors, say: wait a moment rather than spin.
-                    eprintln!("loop::hyper::serve: accept failed: {e}; retrying in 100 ms");
-                    crate::sleep(Duration::from_millis(100)).await;
+                    crate::streams::accept_error_pause(e).await;
                     continue;
                 }
             };

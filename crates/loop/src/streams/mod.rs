@@ -71,6 +71,8 @@ mod server;
 mod writer;
 
 pub use reader::StreamReader;
+#[cfg(feature = "hyper")]
+pub(crate) use server::accept_error_pause;
 #[cfg(feature = "tls")]
 pub(crate) use server::serve_with;
 pub use server::{start_server, start_unix_server, Server};

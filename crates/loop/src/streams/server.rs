@@ -262,7 +262,7 @@ where
 
 /// After a failed `accept` (e.g. out of file descriptors), wait a moment
 /// rather than spin, as asyncio does.
-async fn accept_error_pause(e: io::Error) {
+pub(crate) async fn accept_error_pause(e: io::Error) {
     if e.kind() != io::ErrorKind::ConnectionAborted {
         eprintln!("loop: accept failed: {e}; retrying in 100 ms");
         loop_exec::sleep(std::time::Duration::from_millis(100)).await;

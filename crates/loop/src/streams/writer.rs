@@ -124,11 +124,8 @@ thread_local! {
 fn armed_of<R>(handle: &loop_exec::LoopHandle, f: impl FnOnce(&mut Slab<Rc<dyn Pump>>) -> R) -> R {
     let (out, closed) = ARMED.with(|armed| {
         let mut armed = armed.borrow_mut();
-        let closed: Vec<ArmedOf> = {
-            let (keep, gone): (Vec<_>, Vec<_>) = armed.drain(..).partition(|t| !t.handle.is_closed());
-            *armed = keep;
-            gone
-        };
+        // No allocation unless some loop closed (this runs on every arm).
+        let closed: Vec<ArmedOf> = armed.extract_if(.., |t| t.handle.is_closed()).collect();
         let i = match armed.iter().position(|t| t.handle == *handle) {
             Some(i) => i,
             None => {
