@@ -181,6 +181,16 @@ impl LoopInner {
         Task::from_raw(handle_ref)
     }
 
+    /// Registers and queues a task spawned from another thread; `task`
+    /// carries two counts (see `Remote::Spawn`).
+    fn adopt(&self, task: TaskRef) {
+        // SAFETY: the second of the two counts `task` stands for.
+        let queue_ref = unsafe { TaskRef::from_counted(task.as_ptr()) };
+        task.header().meta.created_tick.set(self.time.tick_of(self.time.turn_start()));
+        self.tasks.insert(task);
+        self.queue.push_task(queue_ref);
+    }
+
     /// Notes on the task being polled that it now waits on `kind` at
     /// `location` (no-op outside a task).
     pub(crate) fn record_wait(&self, kind: loop_sync::WaitKind, location: &'static Location<'static>) {
@@ -304,6 +314,7 @@ impl LoopInner {
             match work {
                 Remote::Wake(task) => self.queue.push_task(task),
                 Remote::Call(f) => self.queue.push_call(CallbackCell::new(f)),
+                Remote::Spawn(task) => self.adopt(task),
             }
         }
     }

@@ -184,7 +184,7 @@ impl Introspection {
             polls: u64::from(meta.polls()),
             busy: Duration::from_nanos(meta.busy_ns()),
             busy_estimated: !self.debug,
-            age: ms(meta.created_tick),
+            age: ms(meta.created_tick.get()),
             waiting: match (meta.waiting_kind(), meta.waiting_at.get()) {
                 (Some(kind), Some(location)) => Some(WaitInfo { kind, location, waited: ms(meta.waiting_since.get()) }),
                 _ => None,

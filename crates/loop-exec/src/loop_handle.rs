@@ -6,7 +6,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::loop_shared::{LoopShared, Remote};
-use crate::threadsafe::{Forward, ResultSlot, SlotGuard, ThreadsafeTask};
+use crate::task::meta::TaskMeta;
+use crate::task::raw::TaskRef;
+use crate::task::TaskId;
+use crate::threadsafe::ThreadsafeTask;
 
 /// The event loop is closed: it accepts no more work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -53,24 +56,28 @@ impl LoopHandle {
 
     /// Runs `future` as a task on the loop and returns a handle that can be
     /// awaited (from any loop or executor) or waited on from a plain thread.
+    ///
+    /// The task cell is made on the calling thread and the task itself goes
+    /// through the loop's injection queue (one allocation; the handle is the
+    /// task). It starts in the loop's next turn.
     #[track_caller]
     pub fn spawn_threadsafe<F>(&self, future: F) -> Result<ThreadsafeTask<F::Output>, LoopClosed>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let slot = Arc::new(ResultSlot::new());
-        let guard = SlotGuard(slot.clone());
-        let same_loop = self.shared.clone();
-        let location = std::panic::Location::caller();
-        self.call_soon_threadsafe(move || {
-            let wrapped = Forward { future: Some(Box::pin(future)), guard };
-            crate::current::with_current(|inner| {
-                debug_assert!(Arc::ptr_eq(&inner.shared, &same_loop));
-                inner.spawn(wrapped, None, location).detach();
-            });
-        })?;
-        Ok(ThreadsafeTask { slot, shared: self.shared.clone() })
+        if self.shared.closed.load(Ordering::SeqCst) {
+            return Err(LoopClosed);
+        }
+        let meta = TaskMeta::new(TaskId::next_remote(), None, std::panic::Location::caller(), 0);
+        // Three references: the registry's and the run queue's (both
+        // carried by the injection queue's entry), and the handle's.
+        let task = TaskRef::allocate_remote(future, self.shared.clone(), meta, 3);
+        // SAFETY: `allocate_remote` counted three references; this is the
+        // handle's.
+        let handle_ref = unsafe { TaskRef::from_counted(task.as_ptr()) };
+        self.shared.push_remote(Remote::Spawn(task));
+        Ok(ThreadsafeTask::from_raw(handle_ref, self.shared.clone()))
     }
 
     /// Whether the loop has closed.

@@ -14,6 +14,10 @@ use crate::task::raw::TaskRef;
 pub(crate) enum Remote {
     /// A task woken elsewhere.
     Wake(TaskRef),
+    /// A task spawned from another thread (`spawn_threadsafe`), its cell
+    /// made there: the loop registers it and queues it. The reference
+    /// carries two counts, the registry's and the run queue's.
+    Spawn(TaskRef),
     /// A callback from `call_soon_threadsafe`.
     Call(Box<dyn FnOnce() + Send>),
 }
@@ -63,10 +67,15 @@ impl LoopShared {
         }
     }
 
-    /// Empties the injection queue, dropping everything in it.
+    /// Empties the injection queue, dropping everything in it. A task
+    /// spawned from another thread is completed as cancelled (its future
+    /// dropped here), so its handle resolves.
     pub(crate) fn drain_dropping(&self) {
         while let Some(work) = self.injector.pop() {
-            drop(work);
+            match work {
+                Remote::Spawn(task) => task.abandon_remote(),
+                other => drop(other),
+            }
         }
     }
 }

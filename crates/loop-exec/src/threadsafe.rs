@@ -1,134 +1,74 @@
 //! `ThreadsafeTask`: the `Send` handle of a task spawned from another
-//! thread, and the slot where its result meets the handle.
+//! thread. It is the task itself (a reference to its cell): the join goes
+//! through the task's state word (`REMOTE`, `JOIN_WAKER` in state.rs), with
+//! no result slot, lock or condition variable between the two threads.
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
-
-use loop_sync::__locks::{BlockingMutex, Condvar};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::Thread;
 
 use crate::loop_shared::LoopShared;
-use crate::panics;
-use crate::task::TaskError;
-
-/// Where a thread-safe task's result meets its handle.
-pub(crate) struct ResultSlot<T> {
-    state: BlockingMutex<SlotState<T>>,
-    /// Signalled when the result arrives (for `wait`).
-    ready: Condvar,
-    /// Set by `ThreadsafeTask::cancel`.
-    cancel: AtomicBool,
-}
-
-struct SlotState<T> {
-    result: Option<Result<T, TaskError>>,
-    /// Set once the result has been handed out.
-    taken: bool,
-    /// Who awaits the `ThreadsafeTask`.
-    awaiter: Option<Waker>,
-    /// The loop-side task, to wake it when cancellation is requested.
-    runner: Option<Waker>,
-}
-
-impl<T> ResultSlot<T> {
-    pub(crate) fn new() -> ResultSlot<T> {
-        ResultSlot {
-            state: BlockingMutex::new(SlotState { result: None, taken: false, awaiter: None, runner: None }),
-            ready: Condvar::new(),
-            cancel: AtomicBool::new(false),
-        }
-    }
-
-    /// Stores the result unless one is there already, and wakes the waiters.
-    fn complete(&self, result: Result<T, TaskError>) {
-        let awaiter = {
-            let mut state = self.state.lock();
-            if state.result.is_some() || state.taken {
-                return;
-            }
-            state.result = Some(result);
-            state.runner = None;
-            state.awaiter.take()
-        };
-        self.ready.notify_all();
-        if let Some(w) = awaiter {
-            w.wake();
-        }
-    }
-}
-
-/// Completes the slot with `Cancelled` if it is dropped before a result was
-/// stored: whatever path drops the work (loop closed, task cancelled), the
-/// handle never waits forever.
-pub(crate) struct SlotGuard<T>(pub(crate) Arc<ResultSlot<T>>);
-
-impl<T> Drop for SlotGuard<T> {
-    fn drop(&mut self) {
-        self.0.complete(Err(TaskError::Cancelled));
-    }
-}
-
-/// The loop-side task of `spawn_threadsafe`: runs the future, forwards its
-/// result (or panic) to the slot, and obeys cancellation from the handle.
-pub(crate) struct Forward<F: Future> {
-    pub(crate) future: Option<Pin<Box<F>>>,
-    pub(crate) guard: SlotGuard<F::Output>,
-}
-
-impl<F: Future> Future for Forward<F> {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
-        let slot = &this.guard.0;
-        if slot.cancel.load(Ordering::Acquire) {
-            this.future = None;
-            slot.complete(Err(TaskError::Cancelled));
-            return Poll::Ready(());
-        }
-        let Some(future) = this.future.as_mut() else { return Poll::Ready(()) };
-        match panics::catch(|| future.as_mut().poll(cx)) {
-            Ok(Poll::Pending) => {
-                slot.state.lock().runner = Some(cx.waker().clone());
-                // A cancel that raced with the poll is seen on the next turn.
-                if slot.cancel.load(Ordering::Acquire) {
-                    cx.waker().wake_by_ref();
-                }
-                Poll::Pending
-            }
-            Ok(Poll::Ready(value)) => {
-                this.future = None;
-                slot.complete(Ok(value));
-                Poll::Ready(())
-            }
-            Err(message) => {
-                this.future = None;
-                slot.complete(Err(TaskError::Panicked(message)));
-                Poll::Ready(())
-            }
-        }
-    }
-}
+use crate::task::raw::TaskRef;
+use crate::task::state::{self, Snapshot};
+use crate::task::{TaskError, TaskId};
 
 /// The handle returned by [`LoopHandle::spawn_threadsafe`](crate::LoopHandle::spawn_threadsafe): `Send`, awaitable
-/// from anywhere, and [`wait`](ThreadsafeTask::wait)able from plain threads
-/// (asyncio's `concurrent.futures.Future`).
+/// from anywhere (any loop, any executor), and [`wait`](ThreadsafeTask::wait)able
+/// from plain threads (asyncio's `concurrent.futures.Future` from
+/// `run_coroutine_threadsafe`).
+///
+/// Dropping it lets the task run on (detaches it); [`cancel`](ThreadsafeTask::cancel)
+/// stops it.
+///
+/// ```
+/// use r#loop as aio;
+///
+/// let ev = aio::EventLoop::new()?;
+/// let handle = ev.handle();
+/// let worker = std::thread::spawn(move || {
+///     let task = handle.spawn_threadsafe(async { aio::sleep(std::time::Duration::from_millis(1)).await; 7 })?;
+///     Ok::<_, aio::LoopClosed>(task.wait())
+/// });
+/// let out = ev.run_until_complete(async move {
+///     aio::spawn_blocking(move || worker.join().unwrap()).await
+/// });
+/// assert_eq!(out.unwrap(), Ok(Ok(7)));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[must_use = "dropping a ThreadsafeTask detaches the task"]
 pub struct ThreadsafeTask<T> {
-    pub(crate) slot: Arc<ResultSlot<T>>,
-    pub(crate) shared: Arc<LoopShared>,
+    /// The handle's reference; released in `drop`.
+    raw: ManuallyDrop<TaskRef>,
+    /// The loop that runs it (for `wait`'s misuse check).
+    shared: Arc<LoopShared>,
+    /// The output crosses to the handle's thread: `Send` when `T` is.
+    _output: PhantomData<T>,
 }
 
+// A handle holds no pinned data.
+impl<T> Unpin for ThreadsafeTask<T> {}
+
 impl<T> ThreadsafeTask<T> {
-    /// Blocks the calling thread until the task finishes.
+    /// Wraps the handle's reference of a task allocated with
+    /// `TaskRef::allocate_remote` for a future with output `T`.
+    pub(crate) fn from_raw(raw: TaskRef, shared: Arc<LoopShared>) -> ThreadsafeTask<T> {
+        debug_assert!(raw.header().state.load().is_remote());
+        ThreadsafeTask { raw: ManuallyDrop::new(raw), shared, _output: PhantomData }
+    }
+
+    /// Blocks the calling thread until the task finishes, and gives its
+    /// result.
     ///
     /// # Panics
     /// When called on the thread of the loop that runs the task while it is
     /// running: that would wait forever. `.await` it there instead.
-    pub fn wait(self) -> Result<T, TaskError> {
+    pub fn wait(mut self) -> Result<T, TaskError> {
         let on_own_loop =
             crate::current::with_current(|inner| Arc::ptr_eq(&inner.shared, &self.shared)).unwrap_or(false);
         assert!(
@@ -136,35 +76,76 @@ impl<T> ThreadsafeTask<T> {
             "ThreadsafeTask::wait() called on the thread of the loop that runs the task: \
              it would block that loop forever; `.await` the task instead"
         );
-        let mut state = self.slot.state.lock();
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
         loop {
-            if let Some(result) = state.result.take() {
-                state.taken = true;
+            if let Poll::Ready(result) = self.poll_join(&mut cx) {
                 return result;
             }
-            self.slot.ready.wait(&mut state);
+            std::thread::park();
         }
     }
 
-    /// Whether the result is available.
+    /// Whether the task has finished (returned, panicked or been
+    /// cancelled).
     pub fn is_done(&self) -> bool {
-        let state = self.slot.state.lock();
-        state.result.is_some() || state.taken
+        self.raw.header().state.load().is_complete()
     }
 
-    /// Asks the loop to drop the task's future; awaiting or waiting then
-    /// gives [`TaskError::Cancelled`] unless it had already finished.
-    /// Returns `false` when the result was already there.
+    /// Asks the loop to drop the task's future (at its next turn, on its
+    /// thread); awaiting or waiting then gives [`TaskError::Cancelled`].
+    /// Returns `false` when the task had already finished.
     pub fn cancel(&self) -> bool {
-        if self.is_done() {
+        if !self.raw.header().state.request_cancel() {
             return false;
         }
-        self.slot.cancel.store(true, Ordering::Release);
-        let runner = self.slot.state.lock().runner.take();
-        if let Some(w) = runner {
-            w.wake();
-        }
+        self.raw.wake_by_ref();
         true
+    }
+
+    /// The task's id, unique in the process.
+    pub fn id(&self) -> TaskId {
+        self.raw.header().meta.id
+    }
+
+    /// The join, from any thread. The slot protocol is `JOIN_WAKER`'s in
+    /// state.rs: write the waker only while the slot is ours, hand it over
+    /// with a compare-exchange that fails once the task is complete.
+    fn poll_join(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
+        let raw = &*self.raw;
+        let word = raw.header().state.word();
+        let now = raw.header().state.load();
+        if now.is_complete() {
+            return self.take_output();
+        }
+        if now.has_join_waker() {
+            if raw.remote_join_will_wake(cx.waker()) {
+                return Poll::Pending;
+            }
+            // Take the slot back to change the waker.
+            if state::unset_join_waker(word).is_err() {
+                return self.take_output();
+            }
+        }
+        raw.store_remote_join_waker(cx.waker());
+        if state::set_join_waker(word).is_err() {
+            // Completed meanwhile without looking at the slot: the waker in
+            // it is ours, and no longer needed.
+            raw.clear_remote_join_waker();
+            return self.take_output();
+        }
+        Poll::Pending
+    }
+
+    /// Moves the output out of the complete task.
+    fn take_output(&mut self) -> Poll<Result<T, TaskError>> {
+        let mut out = Poll::Pending;
+        // SAFETY: `T` is the output type of the task's future (`from_raw`),
+        // and the task is complete: with `HANDLE` set the stage is this
+        // handle's (state.rs, `drop_remote_handle`), and its `Acquire` load
+        // of `COMPLETE` saw the output written.
+        unsafe { self.raw.take_output::<T>(&mut out) };
+        out
     }
 }
 
@@ -175,21 +156,47 @@ impl<T> Future for ThreadsafeTask<T> {
     /// reported to wait.
     #[track_caller]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.slot.state.lock();
-        if let Some(result) = state.result.take() {
-            state.taken = true;
-            return Poll::Ready(result);
+        let polled = self.get_mut().poll_join(cx);
+        if polled.is_pending() {
+            crate::task::note_join_wait(Location::caller());
         }
-        assert!(!state.taken, "ThreadsafeTask polled after it returned its result");
-        state.awaiter = Some(cx.waker().clone());
-        drop(state);
-        crate::task::note_join_wait(Location::caller());
-        Poll::Pending
+        polled
+    }
+}
+
+impl<T> Drop for ThreadsafeTask<T> {
+    fn drop(&mut self) {
+        let header = self.raw.header();
+        let prev = Snapshot::of(state::drop_remote_handle(header.state.word()));
+        if prev.is_complete() {
+            // The output (if not taken) is ours to drop; the slot may still
+            // be the loop's (it frees the cell's waker with the cell).
+            if let Some(message) = self.raw.drop_stage() {
+                self.raw.scheduler().unhandled_panic(header, message);
+            }
+        } else {
+            // Before completion the drop took the slot back: empty it.
+            self.raw.clear_remote_join_waker();
+        }
+        // SAFETY: taken once, here; never used after.
+        drop(unsafe { ManuallyDrop::take(&mut self.raw) });
     }
 }
 
 impl<T> fmt::Debug for ThreadsafeTask<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ThreadsafeTask").field("done", &self.is_done()).finish()
+        f.debug_struct("ThreadsafeTask").field("id", &self.id()).field("done", &self.is_done()).finish()
+    }
+}
+
+/// `wait`'s waker: unparks the waiting thread.
+struct Unpark(Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
     }
 }

@@ -6,7 +6,9 @@
 //! outside executor's) is boxed, and the pointer tagged in its low bit. A
 //! plain `Option<Waker>` would cost every task 8 more bytes.
 //!
-//! Owner thread only, like the rest of a task's join state. The task
+//! Owner thread only, like the rest of a task's join state — except for a
+//! task with a `ThreadsafeTask` handle, where the state word's `JOIN_WAKER`
+//! bit says which thread owns the word (state.rs). The task
 //! waker's vtable is passed in (`ours`), so this file needs nothing from the
 //! task cell; and the cell takes the waker out before it is freed (there is
 //! no `Drop` here, which would need that vtable).
@@ -55,6 +57,21 @@ impl JoinWaker {
         }
     }
 
+    /// Whether the stored waker would wake the same as `waker`. Only
+    /// reads the word (the cross-thread join reads it from two threads at
+    /// once).
+    pub(crate) fn will_wake(&self, waker: &Waker, ours: &'static RawWakerVTable) -> bool {
+        // SAFETY: the word is in the cell, so it encodes a waker we own.
+        unsafe { borrow(self.0.get(), ours, |w| w.will_wake(waker)) }.unwrap_or(false)
+    }
+
+    /// Wakes the stored waker without taking it out (a read of the word,
+    /// as for `will_wake`).
+    pub(crate) fn wake_by_ref(&self, ours: &'static RawWakerVTable) {
+        // SAFETY: as in `will_wake`.
+        unsafe { borrow(self.0.get(), ours, Waker::wake_by_ref) };
+    }
+
     /// Takes the stored waker out (`ours` as for `register`).
     #[inline]
     pub(crate) fn take(&self, ours: &'static RawWakerVTable) -> Option<Waker> {
@@ -86,5 +103,25 @@ unsafe fn decode(stored: *mut (), ours: &'static RawWakerVTable) -> Option<Waker
         // SAFETY: an untagged pointer is the data of a waker with vtable
         // `ours` whose reference we kept; the rebuilt waker now owns it.
         Some(unsafe { Waker::from_raw(RawWaker::new(stored, ours)) })
+    }
+}
+
+/// Runs `f` on the waker a stored word stands for, without taking it: the
+/// word keeps owning it.
+///
+/// # Safety
+/// `stored` is null or was stored by `JoinWaker::register` with the same
+/// `ours`, and stays stored while `f` runs.
+unsafe fn borrow<R>(stored: *mut (), ours: &'static RawWakerVTable, f: impl FnOnce(&Waker) -> R) -> Option<R> {
+    if stored.is_null() {
+        None
+    } else if stored.addr() & BOXED != 0 {
+        // SAFETY: a tagged pointer is a live `Box<Waker>` the word owns.
+        Some(f(unsafe { &*(stored.map_addr(|a| a & !BOXED) as *const Waker) }))
+    } else {
+        // SAFETY: an untagged pointer is the data of a waker with vtable
+        // `ours`; `ManuallyDrop` keeps the borrowed count from being dropped.
+        let waker = std::mem::ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(stored, ours)) });
+        Some(f(&waker))
     }
 }

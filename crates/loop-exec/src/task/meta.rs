@@ -29,8 +29,9 @@ pub(crate) struct TaskMeta {
     /// Where `spawn` was called.
     pub(crate) location: &'static Location<'static>,
     /// When the task was spawned: the loop's clock tick (ms, wrapping) at
-    /// the start of that turn.
-    pub(crate) created_tick: u32,
+    /// the start of that turn (for a task spawned from another thread: of
+    /// the turn it arrived in).
+    pub(crate) created_tick: Cell<u32>,
     /// Loop tick (ms, wrapping) when that wait began.
     pub(crate) waiting_since: Cell<u32>,
     /// The source location of the wait.
@@ -89,7 +90,7 @@ impl TaskMeta {
             cold,
             location,
             packed: Cell::new(0),
-            created_tick,
+            created_tick: Cell::new(created_tick),
             waiting_since: Cell::new(0),
             waiting_at: Cell::new(None),
         }

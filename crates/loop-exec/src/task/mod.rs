@@ -67,6 +67,25 @@ impl TaskId {
         NEXT.fetch_add(TASK_ID_BLOCK, Ordering::Relaxed)
     }
 
+    /// An id for a task spawned from another thread (not a loop's own
+    /// block: each spawning thread reserves blocks of its own).
+    pub(crate) fn next_remote() -> TaskId {
+        thread_local! {
+            static BLOCK: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+        }
+        BLOCK.with(|block| {
+            let (next, end) = block.get();
+            let (id, end) = if next < end {
+                (next, end)
+            } else {
+                let start = TaskId::reserve_block();
+                (start, start + TASK_ID_BLOCK)
+            };
+            block.set((id + 1, end));
+            TaskId(id)
+        })
+    }
+
     pub(crate) fn from_u64(id: u64) -> TaskId {
         TaskId(id)
     }

@@ -17,7 +17,7 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::join_waker::JoinWaker;
 use super::meta::{StageKind, TaskMeta};
-use super::state::{Release, State};
+use super::state::{self, Release, Snapshot, State};
 use super::{Schedule, TaskError};
 use crate::panics;
 
@@ -101,9 +101,30 @@ impl TaskRef {
         F: Future + 'static,
         S: Schedule,
     {
+        Self::allocate_with(State::new_spawned(refs), future, scheduler, meta)
+    }
+
+    /// `allocate` for a task spawned from another thread, whose handle is a
+    /// `ThreadsafeTask` (see `state::REMOTE`). The future and its output are
+    /// `Send`: the cell is made here and travels to its loop.
+    pub(crate) fn allocate_remote<F, S>(future: F, scheduler: S, meta: TaskMeta, refs: usize) -> TaskRef
+    where
+        F: Future + Send + 'static,
+        F::Output: Send,
+        S: Schedule,
+    {
+        Self::allocate_with(State::new_remote(refs), future, scheduler, meta)
+    }
+
+    #[inline(always)]
+    fn allocate_with<F, S>(state: State, future: F, scheduler: S, meta: TaskMeta) -> TaskRef
+    where
+        F: Future + 'static,
+        S: Schedule,
+    {
         let cell = Box::new(TaskCell {
             header: Header {
-                state: State::new_spawned(refs),
+                state,
                 vtable: &TaskCell::<F, S>::VTABLE,
                 join_waker: JoinWaker::new(),
                 meta,
@@ -164,11 +185,14 @@ impl TaskRef {
         ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(self.ptr.as_ptr() as *const (), &WAKER_VTABLE)) })
     }
 
-    /// Debug builds: panics unless on the owner thread.
+    /// Debug builds: panics unless on the owner thread. A task spawned from
+    /// another thread (`REMOTE`) has a `Send` future and output: its handle
+    /// takes the output on its own thread, and a closed loop's injection
+    /// queue may drop its future anywhere (the state word orders these).
     #[inline(always)]
     fn assert_owner(&self) {
         debug_assert!(
-            self.scheduler().on_owner_thread(),
+            self.header().state.load().is_remote() || self.scheduler().on_owner_thread(),
             "a task's future or output was touched off its loop's thread"
         );
     }
@@ -247,8 +271,12 @@ impl TaskRef {
     /// the caller holds it) in one atomic step.
     pub(crate) fn complete(self, also: Option<TaskRef>) {
         let header = self.header();
+        let state = header.state.load();
+        if state.is_remote() {
+            return self.complete_remote(also);
+        }
         // HANDLE only changes on this thread: the load is exact.
-        if header.state.load().has_handle() {
+        if state.has_handle() {
             // The join waker is only touched on the owner thread: here.
             if let Some(waker) = self.take_join_waker() {
                 waker.wake();
@@ -270,6 +298,76 @@ impl TaskRef {
             // SAFETY: those were the last references.
             unsafe { dealloc(ptr) }
         }
+    }
+
+    /// `complete` for a task with a `ThreadsafeTask` handle, whose join
+    /// waker is handed over by the `JOIN_WAKER` protocol (state.rs): set
+    /// `COMPLETE` first, then wake the waker the slot holds (the handle may
+    /// poll at once on its thread and must see the output), then drop the
+    /// references.
+    #[cold]
+    fn complete_remote(self, also: Option<TaskRef>) {
+        let header = self.header();
+        let prev = Snapshot::of(state::complete_remote(header.state.word()));
+        if !prev.has_handle() {
+            // The handle went first: the output is ours to drop.
+            if let Some(message) = self.drop_stage() {
+                self.scheduler().unhandled_panic(header, message);
+            }
+        } else if prev.has_join_waker() {
+            // The slot is the loop's until it is handed back below: read it
+            // only, as the handle may be reading it too (`will_wake`).
+            header.join_waker.wake_by_ref(&WAKER_VTABLE);
+            let _ = state::unset_join_waker_after_complete(header.state.word());
+        }
+        let refs = 1 + usize::from(also.is_some());
+        if let Some(also) = also {
+            debug_assert_eq!(also.ptr, self.ptr);
+            std::mem::forget(also);
+        }
+        let ptr = ManuallyDrop::new(self).ptr;
+        // SAFETY: we own `refs` references, so the header is alive until
+        // they are released here.
+        if unsafe { ptr.as_ref() }.state.ref_dec_many(refs) == Release::Last {
+            // SAFETY: those were the last references.
+            unsafe { dealloc(ptr) }
+        }
+    }
+
+    /// A task spawned from another thread that its loop will never run (it
+    /// closed first): drops the future here and completes the task as
+    /// cancelled, so its `ThreadsafeTask` resolves. `self` carries two
+    /// counts (the registry's and the run queue's it would have had).
+    pub(crate) fn abandon_remote(self) {
+        debug_assert!(self.header().state.load().is_remote());
+        // SAFETY: `self` stands for two counts (see `Remote::Spawn`);
+        // this is the second.
+        let queue_ref = unsafe { TaskRef::from_counted(self.ptr) };
+        let _ = self.header().state.request_cancel();
+        self.cancel_now();
+        self.complete(Some(queue_ref));
+    }
+
+    /// Cross-thread join, handle side: stores `waker` in the join slot,
+    /// which the handle owns (`JOIN_WAKER` is clear).
+    #[inline]
+    pub(crate) fn store_remote_join_waker(&self, waker: &Waker) {
+        self.header().join_waker.register(waker, &WAKER_VTABLE);
+    }
+
+    /// Cross-thread join, handle side: whether the waker in the slot (which
+    /// the loop owns, `JOIN_WAKER` set) would wake the same as `waker`. A
+    /// read, as the loop may be reading the slot to wake it.
+    #[inline]
+    pub(crate) fn remote_join_will_wake(&self, waker: &Waker) -> bool {
+        self.header().join_waker.will_wake(waker, &WAKER_VTABLE)
+    }
+
+    /// Cross-thread join, handle side: drops the waker in the slot, which
+    /// the handle owns.
+    #[inline]
+    pub(crate) fn clear_remote_join_waker(&self) {
+        drop(self.header().join_waker.take(&WAKER_VTABLE));
     }
 
     /// Takes out the waker of whoever awaits the handle. Owner thread only.

@@ -1,8 +1,8 @@
 //! A task's state word and every transition of it.
 //!
 //! The low bits are flags; the rest counts references (every `Waker`, the
-//! run-queue entry, the loop's registry entry and the `Task<T>` handle each
-//! hold one). Any thread may *read* the word. Each flag says below which
+//! run-queue entry, the loop's registry entry and the `Task<T>` or
+//! `ThreadsafeTask<T>` handle each hold one). Any thread may *read* the word. Each flag says below which
 //! thread may *change* it; "loop thread" means the thread of the task's
 //! loop, which is also the only thread that touches the future and its
 //! output (the handle is `!Send`, so it lives there too).
@@ -52,20 +52,45 @@ pub(crate) const HANDLE: usize = 1 << 3;
 /// wakers touch the same word; never cleared.
 pub(crate) const AWAITED: usize = 1 << 4;
 
+/// The handle is a `ThreadsafeTask<T>`, which lives on any thread: the
+/// task was spawned from another thread (`LoopHandle::spawn_threadsafe`)
+/// and its output is `Send`. `HANDLE` is then cleared by that thread, and
+/// the join waker is handed over by the `JOIN_WAKER` protocol below instead
+/// of being an owner-thread field.
+///
+/// Set at spawn; never changed.
+pub const REMOTE: usize = 1 << 5;
+
+/// Only with `REMOTE`: the join waker slot holds the handle's waker and
+/// belongs to the loop, which may read it (to wake) but not change it.
+/// While clear, the slot belongs to the handle, which may write it.
+///
+/// Set by the **handle's thread** (`set_join_waker`), only while the task is
+/// not complete; cleared by the handle's thread before it writes the slot
+/// again (`unset_join_waker`, also only before completion) or when it drops,
+/// and by the **loop thread** after completion, once it has woken the waker
+/// (`unset_join_waker_after_complete`).
+pub const JOIN_WAKER: usize = 1 << 6;
+
 /// One reference. All bits from here up are the reference count, changed
 /// from **any thread** (wakers are cloned and dropped anywhere).
-pub(crate) const REF_ONE: usize = 1 << 6;
+pub(crate) const REF_ONE: usize = 1 << 7;
 
 /// Mask of the reference count.
 pub(crate) const REF_MASK: usize = !(REF_ONE - 1);
 
-/// The task's state word: a std `AtomicUsize`, or loom's in the model of
-/// the wake/poll race (`tests/loom.rs`), which runs these same transitions.
+/// The task's state word: a std `AtomicUsize`, or loom's in the models of
+/// the wake/poll race and the cross-thread join (`tests/loom.rs`), which run
+/// these same transitions.
 pub trait StateWord {
     /// `fetch_or` with `AcqRel`.
     fn fetch_or_acq_rel(&self, bits: usize) -> usize;
     /// `fetch_and` with `AcqRel`.
     fn fetch_and_acq_rel(&self, bits: usize) -> usize;
+    /// `load` with `Acquire`.
+    fn load_acquire(&self) -> usize;
+    /// `compare_exchange_weak` with `AcqRel` / `Acquire`.
+    fn compare_exchange_acq_rel(&self, current: usize, new: usize) -> Result<usize, usize>;
 }
 
 impl StateWord for AtomicUsize {
@@ -74,6 +99,75 @@ impl StateWord for AtomicUsize {
     }
     fn fetch_and_acq_rel(&self, bits: usize) -> usize {
         self.fetch_and(bits, Ordering::AcqRel)
+    }
+    fn load_acquire(&self) -> usize {
+        self.load(Ordering::Acquire)
+    }
+    fn compare_exchange_acq_rel(&self, current: usize, new: usize) -> Result<usize, usize> {
+        self.compare_exchange_weak(current, new, Ordering::AcqRel, Ordering::Acquire)
+    }
+}
+
+/// Changes the word with `f` (a compare-exchange loop) unless the task is
+/// complete. `Ok(previous)` when it changed, `Err(current)` when complete.
+#[inline]
+fn update_unless_complete(state: &impl StateWord, f: impl Fn(usize) -> usize) -> Result<usize, usize> {
+    let mut now = state.load_acquire();
+    loop {
+        if now & COMPLETE != 0 {
+            return Err(now);
+        }
+        match state.compare_exchange_acq_rel(now, f(now)) {
+            Ok(prev) => return Ok(prev),
+            Err(actual) => now = actual,
+        }
+    }
+}
+
+/// The cross-thread join, handle side (any thread): the handle wrote its
+/// waker into the slot it owns and hands the slot to the loop. `Err` when
+/// the task completed meanwhile: the slot stays the handle's and the output
+/// is ready.
+#[must_use = "on Err the task is complete: take the output"]
+pub fn set_join_waker(state: &impl StateWord) -> Result<usize, usize> {
+    update_unless_complete(state, |s| s | JOIN_WAKER)
+}
+
+/// The cross-thread join, handle side: takes the slot back (to store a
+/// different waker). `Err` when the task completed meanwhile: the loop is
+/// reading the slot, which must not change; the output is ready.
+#[must_use = "on Err the task is complete and the slot is not the handle's"]
+pub fn unset_join_waker(state: &impl StateWord) -> Result<usize, usize> {
+    update_unless_complete(state, |s| s & !JOIN_WAKER)
+}
+
+/// The cross-thread join, loop side: the one completion, setting
+/// `COMPLETE` (the output is in the stage, published by this step). The
+/// previous word says whether a waker is in the slot (`JOIN_WAKER`) and
+/// whether the handle still exists (`HANDLE`).
+#[must_use = "the previous word says who to wake and who owns the output"]
+pub fn complete_remote(state: &impl StateWord) -> usize {
+    state.fetch_or_acq_rel(COMPLETE)
+}
+
+/// The cross-thread join, loop side: after waking the slot's waker, hands
+/// the slot back. Returns the previous word.
+pub fn unset_join_waker_after_complete(state: &impl StateWord) -> usize {
+    state.fetch_and_acq_rel(!JOIN_WAKER)
+}
+
+/// The cross-thread join, handle side: the handle goes. Clears `HANDLE`,
+/// and before completion also `JOIN_WAKER` (the slot is the handle's again,
+/// to empty). Returns the previous word: with `COMPLETE` set the output is
+/// the handle's to drop; without, the loop drops it when the task ends.
+pub fn drop_remote_handle(state: &impl StateWord) -> usize {
+    let mut now = state.load_acquire();
+    loop {
+        let next = if now & COMPLETE != 0 { now & !HANDLE } else { now & !(HANDLE | JOIN_WAKER) };
+        match state.compare_exchange_acq_rel(now, next) {
+            Ok(prev) => return prev,
+            Err(actual) => now = actual,
+        }
     }
 }
 
@@ -138,6 +232,21 @@ impl Snapshot {
     pub(crate) fn has_handle(self) -> bool {
         self.0 & HANDLE != 0
     }
+    /// The handle is a `ThreadsafeTask` (see `REMOTE`).
+    #[inline(always)]
+    pub(crate) fn is_remote(self) -> bool {
+        self.0 & REMOTE != 0
+    }
+    /// The loop owns the join waker slot (see `JOIN_WAKER`).
+    #[inline]
+    pub(crate) fn has_join_waker(self) -> bool {
+        self.0 & JOIN_WAKER != 0
+    }
+    /// Wraps a word read by one of the free transitions.
+    #[inline]
+    pub(crate) fn of(word: usize) -> Snapshot {
+        Snapshot(word)
+    }
     /// Awaited and not complete: dropping the handle now cancels the task.
     #[inline]
     pub(crate) fn is_awaited_running(self) -> bool {
@@ -154,6 +263,20 @@ impl State {
     #[inline]
     pub(crate) fn new_spawned(refs: usize) -> State {
         State(AtomicUsize::new(SCHEDULED | HANDLE | (refs * REF_ONE)))
+    }
+
+    /// A task spawned from another thread: as `new_spawned`, with a
+    /// `ThreadsafeTask` handle (`REMOTE`).
+    #[inline]
+    pub(crate) fn new_remote(refs: usize) -> State {
+        State(AtomicUsize::new(SCHEDULED | HANDLE | REMOTE | (refs * REF_ONE)))
+    }
+
+    /// The word itself, for the cross-thread join's transitions (the free
+    /// functions above).
+    #[inline(always)]
+    pub(crate) fn word(&self) -> &AtomicUsize {
+        &self.0
     }
 
     /// The flags as they are now (any thread).
@@ -244,6 +367,13 @@ impl State {
     pub(crate) fn ref_dec(&self) -> Release {
         let prev = self.0.fetch_sub(REF_ONE, Ordering::AcqRel);
         Self::released(prev, 1)
+    }
+
+    /// `refs` references less in one step (any thread).
+    #[inline]
+    pub(crate) fn ref_dec_many(&self, refs: usize) -> Release {
+        let prev = self.0.fetch_sub(refs * REF_ONE, Ordering::AcqRel);
+        Self::released(prev, refs)
     }
 
     #[inline(always)]
