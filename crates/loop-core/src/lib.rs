@@ -42,6 +42,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod affinity;
 mod async_io;
 mod net;
 pub mod observe;
@@ -52,6 +53,7 @@ mod readiness;
 mod source;
 mod sys;
 
+pub use affinity::{available_cores, pin_to_core};
 pub use async_io::{Async, Ready};
 pub use net::addrs;
 pub use net::{

@@ -161,6 +161,17 @@ impl Builder {
         self
     }
 
+    /// Makes the loop number `index` of a `LoopSet`.
+    pub(crate) fn member_of_set(mut self, index: usize) -> Builder {
+        self.config.index = Some(index);
+        self
+    }
+
+    /// The blocking pool's size, as set.
+    pub(crate) fn blocking_thread_count(&self) -> usize {
+        self.config.blocking_threads
+    }
+
     /// Creates the loop.
     pub fn build(self) -> std::io::Result<EventLoop> {
         EventLoop::with_config(self.config)

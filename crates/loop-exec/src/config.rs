@@ -24,6 +24,8 @@ pub(crate) struct Config {
     /// Seeded scheduling: the tasks ready in one turn run in an order
     /// drawn from this seed (`None`: asyncio's FIFO).
     pub(crate) seed: Option<u64>,
+    /// The loop's index in its `LoopSet` (`None`: a loop of its own).
+    pub(crate) index: Option<usize>,
 }
 
 impl Config {
@@ -41,6 +43,7 @@ impl Config {
             blocking_keep_alive: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),
             seed,
+            index: None,
         }
     }
 }

@@ -50,6 +50,20 @@ impl LoopRef {
         self.inner.time.is_paused()
     }
 
+    /// Which loop of its [`LoopSet`](crate::LoopSet) this is (`0..len`), or
+    /// `None` for a loop made on its own.
+    ///
+    /// ```
+    /// use r#loop as aio;
+    /// assert_eq!(aio::run(async { aio::get_running_loop().index() }), None);
+    /// let set = aio::LoopSet::builder().loops(2).build()?;
+    /// assert_eq!(set.spawn_on(1, async { aio::get_running_loop().index() })?.wait(), Ok(Some(1)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn index(&self) -> Option<usize> {
+        self.inner.config.index
+    }
+
     /// Whether debug mode is on.
     pub fn debug(&self) -> bool {
         self.inner.config.debug

@@ -293,6 +293,9 @@ impl LoopInner {
             }
         }
         self.queue.end_turn();
+        if self.config.index.is_some() {
+            self.shared.publish_load(self.tasks.len());
+        }
     }
 
     /// Blocks in the reactor until something happens or the next timer is

@@ -59,6 +59,7 @@
 mod as_completed;
 mod blocking;
 mod blocking_pool;
+mod build_on_loop;
 mod builder;
 mod callback;
 mod callback_cell;
@@ -70,6 +71,7 @@ mod event_loop;
 mod inner;
 mod introspection;
 mod loop_handle;
+mod loop_set;
 mod loop_shared;
 mod panics;
 mod run_queue;
@@ -103,6 +105,7 @@ pub use event_loop::{
     all_tasks, current_task, dump_tasks, get_running_loop, run, try_get_running_loop, EventLoop, LoopRef,
 };
 pub use loop_handle::{LoopClosed, LoopHandle};
+pub use loop_set::{LoopSet, LoopSetBuilder, ShutdownError};
 pub use loop_sync::{CancelledError, InvalidStateError, ResultCell};
 pub use seeds::check_seeds;
 pub use shield::{shield, Shield};

@@ -80,6 +80,45 @@ impl LoopHandle {
         Ok(ThreadsafeTask::from_raw(handle_ref, self.shared.clone()))
     }
 
+    /// Runs the future that `build` makes, as a task on the loop, and
+    /// returns a handle as [`spawn_threadsafe`](Self::spawn_threadsafe)
+    /// does. `build` is called on the loop's thread, so the future need not
+    /// be `Send` (only the closure and the output cross threads): the way to
+    /// run `!Send` code, such as `Rc` state or per-loop servers, on another
+    /// loop (actix's `spawn_fn`).
+    ///
+    /// ```
+    /// use r#loop as aio;
+    /// use std::rc::Rc;
+    ///
+    /// let set = aio::LoopSet::builder().loops(2).build()?;
+    /// let task = set.handle(1).spawn_fn(|| async {
+    ///     let local = Rc::new(5); // not Send: it never leaves loop 1
+    ///     aio::yield_now().await;
+    ///     *local * 2
+    /// })?;
+    /// assert_eq!(task.wait(), Ok(10));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[track_caller]
+    pub fn spawn_fn<B, F>(&self, build: B) -> Result<ThreadsafeTask<F::Output>, LoopClosed>
+    where
+        B: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        if self.shared.closed.load(Ordering::SeqCst) {
+            return Err(LoopClosed);
+        }
+        let meta = TaskMeta::new(TaskId::next_remote(), None, std::panic::Location::caller(), 0);
+        // The same three references as `spawn_threadsafe`'s.
+        let task = TaskRef::allocate_remote_built(build, self.shared.clone(), meta, 3);
+        // SAFETY: `allocate_remote_built` counted three; this is the handle's.
+        let handle_ref = unsafe { TaskRef::from_counted(task.as_ptr()) };
+        self.shared.push_remote(Remote::Spawn(task));
+        Ok(ThreadsafeTask::from_raw(handle_ref, self.shared.clone()))
+    }
+
     /// Whether the loop has closed.
     pub fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::SeqCst)

@@ -36,6 +36,11 @@ pub(crate) struct LoopShared {
     pub(crate) blocking_in_flight: AtomicUsize,
     /// Count of wakes that arrived from other threads.
     pub(crate) remote_wakes: AtomicU64,
+    /// For a loop of a `LoopSet`: its load, the set's signal for placing
+    /// work. The loop stores its live task count at the end of each turn
+    /// (only when it changed); each spawn from another thread adds one
+    /// until then.
+    pub(crate) load: AtomicUsize,
     /// The thread the loop was made on, the only one that runs it (the
     /// loop is not `Send`): its tasks' futures live there.
     pub(crate) owner: ThreadId,
@@ -49,6 +54,7 @@ impl LoopShared {
             closed: AtomicBool::new(false),
             blocking_in_flight: AtomicUsize::new(0),
             remote_wakes: AtomicU64::new(0),
+            load: AtomicUsize::new(0),
             owner: std::thread::current().id(),
         }
     }
@@ -64,6 +70,14 @@ impl LoopShared {
             self.drain_dropping();
         } else {
             self.notifier.notify();
+        }
+    }
+
+    /// A loop of a `LoopSet` publishes its live task count (end of a turn).
+    #[inline]
+    pub(crate) fn publish_load(&self, live_tasks: usize) {
+        if self.load.load(Ordering::Relaxed) != live_tasks {
+            self.load.store(live_tasks, Ordering::Relaxed);
         }
     }
 

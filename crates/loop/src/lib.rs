@@ -38,6 +38,7 @@
 //! | `gather` | [`gather!`], [`gather()`], [`try_gather`] |
 //! | `to_thread`, `run_in_executor` | [`spawn_blocking`], [`to_thread`], [`LoopRef::run_in_executor`] |
 //! | `loop.create_future()` | [`LoopRef::create_future`] ([`sync::ResultCell`]) |
+//! | (one loop per core; asyncio has none) | [`LoopSet`]: `spawn`, `spawn_fn`, `on_each`, `block_on`, [`net::TcpListener::bind_reuseport`], [`net::serve_least_connections`] |
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(unsafe_code)]
@@ -48,10 +49,11 @@ pub use loop_exec::{
     run, select, shield, sleep, sleep_until, spawn, spawn_blocking, task_local, timeout_at, to_thread, try_gather,
     try_get_running_loop, wait, wait_for, yield_now, AsCompleted, AsCompletedWithin, Builder, ChildError, ChildHandle,
     EmptyWait, EventLoop, ExceptionContext, ExceptionHandler, Gather, GroupClosed, GroupError, GroupHandle, Handle,
-    Interval, LocalKey, LoopClosed, LoopFuture, LoopHandle, LoopRef, LoopStats, ReturnWhen, Scoped, Shield, Sleep,
+    Interval, LocalKey, LoopClosed, LoopFuture, LoopHandle, LoopRef, LoopSet, LoopSetBuilder, LoopStats, ReturnWhen, Scoped, Shield, Sleep,
     Task, TaskBuilder, TaskError, TaskGroup, TaskId, TaskInfo, TaskState, ThreadsafeTask, Timeout, TimeoutError,
-    TimeoutScope, TimerHandle, TryGather, WaitInfo, WaitSite, YieldNow,
+    ShutdownError, TimeoutScope, TimerHandle, TryGather, WaitInfo, WaitSite, YieldNow,
 };
+pub use loop_core::{available_cores, pin_to_core};
 
 pub use loop_macros::{main, test};
 

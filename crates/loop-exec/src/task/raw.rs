@@ -19,6 +19,7 @@ use super::join_waker::JoinWaker;
 use super::meta::{StageKind, TaskMeta};
 use super::state::{self, Release, Snapshot, State};
 use super::{Schedule, TaskError};
+use crate::build_on_loop::BuildOnLoop;
 use crate::panics;
 
 /// The first part of every task cell, whatever its future and scheduler.
@@ -87,6 +88,14 @@ pub(crate) struct TaskRef {
 // future is alive is always referenced by the loop's registry, so the last
 // reference can only be dropped elsewhere once the future is gone, and the
 // output of a task is dropped by its (non-`Send`) handle or by the loop.
+// The exception, tasks spawned from another thread (`REMOTE`): their cell is
+// made on that thread, and their output taken or dropped by the `Send`
+// `ThreadsafeTask` handle. `allocate_remote*` require a `Send` output and a
+// future that is `Send` until its first poll (a `Send` future, or a
+// `BuildOnLoop` holding a `Send` closure); that first poll is on the owner
+// thread, and from then on the future stays there as any task's does. Off
+// the owner thread it is dropped only before that poll (a closed loop's
+// injection queue, `abandon_remote`).
 unsafe impl Send for TaskRef {}
 // SAFETY: as for `Send`: shared access from other threads only touches
 // the atomic state and the scheduler.
@@ -114,6 +123,19 @@ impl TaskRef {
         S: Schedule,
     {
         Self::allocate_with(State::new_remote(refs), future, scheduler, meta)
+    }
+
+    /// `allocate_remote` for a future built on the loop by a `Send`
+    /// closure: until its first poll (on the loop's thread) the cell holds
+    /// only the closure, so the cell may travel (see `BuildOnLoop`).
+    pub(crate) fn allocate_remote_built<B, F, S>(build: B, scheduler: S, meta: TaskMeta, refs: usize) -> TaskRef
+    where
+        B: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send,
+        S: Schedule,
+    {
+        Self::allocate_with(State::new_remote(refs), BuildOnLoop::new(build), scheduler, meta)
     }
 
     #[inline(always)]
