@@ -11,6 +11,7 @@
 
 mod alloc_count;
 mod http;
+mod multi_workloads;
 mod net_workloads;
 mod sync_workloads;
 mod workloads;
@@ -110,7 +111,7 @@ fn main() {
         String::new()
     };
     let mut rows = Vec::new();
-    for w in WORKLOADS.iter().chain(sync_workloads::SYNC_WORKLOADS).chain(net_workloads::NET_WORKLOADS) {
+    for w in WORKLOADS.iter().chain(sync_workloads::SYNC_WORKLOADS).chain(net_workloads::NET_WORKLOADS).chain(multi_workloads::MULTI_WORKLOADS) {
         if opts.only.as_deref().is_some_and(|o| o != w.name) {
             continue;
         }
@@ -246,6 +247,7 @@ fn run_single(name: &str, rt: &str, n: usize) {
         .iter()
         .chain(sync_workloads::SYNC_WORKLOADS)
         .chain(net_workloads::NET_WORKLOADS)
+        .chain(multi_workloads::MULTI_WORKLOADS)
         .find(|w| w.name == name)
         .expect("--single needs --only WORKLOAD");
     match rt {

@@ -68,7 +68,9 @@ pub struct LoopSet {
     stopping: Arc<AtomicBool>,
     /// Each loop thread's last message: its index and, if it panicked
     /// outside a task, the message.
-    exits: mpsc::Receiver<(usize, Option<String>)>,
+    /// (In a mutex only so that the set is `Sync`; only `shutdown`, with
+    /// `&mut self`, reads it.)
+    exits: std::sync::Mutex<mpsc::Receiver<(usize, Option<String>)>>,
     /// How long `shutdown` waits for the threads.
     shutdown_timeout: Duration,
     /// Whether `shutdown` has run (then `Drop` does nothing).
@@ -187,7 +189,13 @@ impl LoopSetBuilder {
         let stopping = Arc::new(AtomicBool::new(false));
         let (exit_tx, exits) = mpsc::channel();
         let mut set =
-            LoopSet { members: Vec::with_capacity(n), stopping, exits, shutdown_timeout: self.shutdown_timeout, shut_down: false };
+            LoopSet {
+                members: Vec::with_capacity(n),
+                stopping,
+                exits: std::sync::Mutex::new(exits),
+                shutdown_timeout: self.shutdown_timeout,
+                shut_down: false,
+            };
         for index in 0..n {
             let builder = self.loop_builder.clone().blocking_threads(share).member_of_set(index);
             let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
@@ -446,9 +454,10 @@ impl LoopSet {
         let deadline = Instant::now() + self.shutdown_timeout;
         let mut panicked = Vec::new();
         let mut running = self.members.iter().filter(|m| m.thread.is_some()).count();
+        let exits = self.exits.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
         while running > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
-            let Ok((index, panic)) = self.exits.recv_timeout(left) else { break };
+            let Ok((index, panic)) = exits.recv_timeout(left) else { break };
             running -= 1;
             if let Some(thread) = self.members[index].thread.take() {
                 // It has sent its last message: it is returning.

@@ -62,6 +62,26 @@ impl<F: Future> WaitSite<F> {
     }
 }
 
+impl<F> WaitSite<F> {
+    /// Wraps `future`, its waits reported at `location` (a location taken
+    /// earlier, e.g. by a `#[track_caller]` constructor that spawns tasks
+    /// later).
+    pub fn at(kind: Option<WaitKind>, location: &'static Location<'static>, future: F) -> WaitSite<F> {
+        WaitSite { future, kind, location }
+    }
+
+    /// What a `WaitSite` does after its future returned `Pending`, for code
+    /// that is not a future (an I/O adapter's `poll_read`): the running task
+    /// is reported waiting at `location` (on `kind`, or with `None` on what
+    /// the inner leaf reported). Outside a task, or without introspection, it
+    /// does nothing.
+    pub fn report(kind: Option<WaitKind>, location: &'static Location<'static>) {
+        crate::current::with_current(|inner| {
+            inner.introspection.record_wait_site(kind, location, inner.time.turn_tick())
+        });
+    }
+}
+
 impl<F: Future> Future for WaitSite<F> {
     type Output = F::Output;
 
@@ -69,9 +89,7 @@ impl<F: Future> Future for WaitSite<F> {
         let this = self.project();
         let polled = this.future.poll(cx);
         if polled.is_pending() {
-            crate::current::with_current(|inner| {
-                inner.introspection.record_wait_site(*this.kind, this.location, inner.time.turn_tick())
-            });
+            WaitSite::<F>::report(*this.kind, this.location);
         }
         polled
     }

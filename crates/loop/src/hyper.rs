@@ -51,6 +51,7 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::io;
+use std::panic::Location;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -86,32 +87,56 @@ use crate::net::TcpListener;
 ///     println!("{}", res.status());
 /// });
 /// ```
-#[derive(Debug, Clone, Default)]
+///
+/// The pool's connection tasks are reported waiting at the line that made
+/// the `Connector`. (The task awaiting `client.request(..)` waits on the
+/// pool's internal channel, which reports nothing: wrap that call in a
+/// [`WaitSite`] to see it.)
+#[derive(Debug, Clone)]
 pub struct Connector {
     /// The TLS config for `https://` (none: `https://` is refused).
     #[cfg(feature = "tls")]
     tls: Option<std::sync::Arc<crate::tls::rustls::ClientConfig>>,
+    /// Where the connector was made: where its connections' waits are
+    /// reported.
+    at: &'static Location<'static>,
+}
+
+impl Default for Connector {
+    /// [`Connector::plain`].
+    #[track_caller]
+    fn default() -> Connector {
+        Connector::plain()
+    }
 }
 
 impl Connector {
     /// `http://`, and `https://` trusting the OS roots (with `tls`).
+    #[track_caller]
     pub fn new() -> Connector {
         Connector {
             #[cfg(feature = "tls")]
             tls: Some(crate::tls::client_config()),
+            at: Location::caller(),
         }
     }
 
     /// `http://` only.
+    #[track_caller]
     pub fn plain() -> Connector {
-        Connector::default()
+        Connector {
+            #[cfg(feature = "tls")]
+            tls: None,
+            at: Location::caller(),
+        }
     }
 
     /// `http://`, and `https://` with `config` (a private CA, a test
     /// certificate).
     #[cfg(feature = "tls")]
+    #[track_caller]
     pub fn with_tls(config: std::sync::Arc<crate::tls::rustls::ClientConfig>) -> Connector {
-        Connector { tls: Some(config) }
+        Connector { tls: Some(config), at: Location::caller() }
     }
 }
 
@@ -195,6 +220,7 @@ impl tower_service::Service<hyper::Uri> for Connector {
     fn call(&mut self, uri: hyper::Uri) -> Self::Future {
         #[cfg(feature = "tls")]
         let tls = self.tls.clone();
+        let at = self.at;
         Box::pin(async move {
             let bad = || io::Error::new(io::ErrorKind::InvalidInput, format!("cannot connect to {uri}"));
             let https = match uri.scheme_str() {
@@ -209,12 +235,12 @@ impl tower_service::Service<hyper::Uri> for Connector {
             let stream = crate::net::TcpStream::connect((host.as_str(), port)).await?;
             let _ = stream.set_nodelay(true);
             if !https {
-                return Ok(MaybeTls::Plain(Io::new(stream)));
+                return Ok(MaybeTls::Plain(Io::new_at(stream, at)));
             }
             #[cfg(feature = "tls")]
             if let Some(config) = tls {
                 let tls = crate::tls::start_tls(stream, &host, config).await?;
-                return Ok(MaybeTls::Tls(Box::new(Io::new(tls))));
+                return Ok(MaybeTls::Tls(Box::new(Io::new_at(tls, at))));
             }
             Err(io::Error::new(io::ErrorKind::Unsupported, "https:// needs a Connector with TLS (feature tls)"))
         })
@@ -230,20 +256,32 @@ pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// buffer: hyper hands out uninitialized memory, which safe futures-io
 /// readers cannot be given); writes are passed straight through, vectored
 /// writes included.
+///
+/// A task waiting inside hyper on this I/O is reported (`all_tasks`,
+/// `dump_tasks`) at the line that made the `Io`, not at a line of this
+/// adapter or of hyper.
 #[derive(Debug)]
 pub struct Io<T> {
     inner: T,
     /// Read scratch space, made on the first read.
     buf: Vec<u8>,
+    /// Where the `Io` was made: where its waits are reported.
+    at: &'static Location<'static>,
 }
 
 /// The scratch size of one read: hyper's own first read is this size.
 const READ_CHUNK: usize = 8 * 1024;
 
 impl<T> Io<T> {
-    /// Wraps `inner`.
+    /// Wraps `inner`; waits are reported at the caller's line.
+    #[track_caller]
     pub fn new(inner: T) -> Io<T> {
-        Io { inner, buf: Vec::new() }
+        Io::new_at(inner, Location::caller())
+    }
+
+    /// Wraps `inner`, waits reported at `at`.
+    fn new_at(inner: T, at: &'static Location<'static>) -> Io<T> {
+        Io { inner, buf: Vec::new(), at }
     }
 
     /// The wrapped stream.
@@ -275,14 +313,26 @@ impl<T: AsyncRead + Unpin> hyper::rt::Read for Io<T> {
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                WaitSite::<()>::report(None, this.at);
+                Poll::Pending
+            }
         }
     }
 }
 
+/// Reports a pending write at the `Io`'s line.
+fn reported<R>(at: &'static Location<'static>, polled: Poll<R>) -> Poll<R> {
+    if polled.is_pending() {
+        WaitSite::<()>::report(None, at);
+    }
+    polled
+}
+
 impl<T: AsyncWrite + Unpin> hyper::rt::Write for Io<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        reported(this.at, Pin::new(&mut this.inner).poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -290,7 +340,8 @@ impl<T: AsyncWrite + Unpin> hyper::rt::Write for Io<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        reported(this.at, Pin::new(&mut this.inner).poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -348,6 +399,7 @@ pub struct Reverse<T>(pub T);
 
 impl<T> Io<Reverse<T>> {
     /// Hyper I/O (an upgraded connection) as a futures-io stream.
+    #[track_caller]
     pub fn reverse(inner: T) -> Io<Reverse<T>> {
         Io::new(Reverse(inner))
     }
@@ -438,10 +490,10 @@ where
     B: hyper::body::Body + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    // The connection tasks' waits are reported at the caller's line too.
+    let at = Location::caller();
     WaitSite::new(None, async move {
-        let mut builder = hyper_util::server::conn::auto::Builder::new(LocalExec);
-        builder.http1().timer(Timer);
-        builder.http2().timer(Timer);
+        let builder = auto_builder();
         // Set when shutdown begins: every connection finishes its request
         // in flight and closes.
         let stopping = Rc::new(crate::sync::Event::new());
@@ -460,9 +512,9 @@ where
                     continue;
                 }
             };
-            let conn = builder.serve_connection(Io::new(stream), service.clone()).into_owned();
+            let conn = builder.serve_connection(Io::new_at(stream, at), service.clone()).into_owned();
             let (stopping, guard) = (stopping.clone(), open.enter());
-            crate::spawn(async move {
+            crate::spawn(WaitSite::at(None, at, async move {
                 let _guard = guard;
                 let mut conn = std::pin::pin!(conn);
                 let done = loop_exec::select! {
@@ -473,13 +525,63 @@ where
                     conn.as_mut().graceful_shutdown();
                     let _ = conn.await;
                 }
-            })
+            }))
             .detach();
         }
         drop(listener);
         stopping.set();
         let _ = crate::wait_for(open.all_closed(), SHUTDOWN_TIMEOUT).await;
         Ok(())
+    })
+}
+
+/// hyper-util's auto (HTTP/1.1 + HTTP/2) server builder on the running
+/// loop: `LocalExec` for HTTP/2's tasks, `Timer` for both versions.
+fn auto_builder() -> hyper_util::server::conn::auto::Builder<LocalExec> {
+    let mut builder = hyper_util::server::conn::auto::Builder::new(LocalExec);
+    builder.http1().timer(Timer);
+    builder.http2().timer(Timer);
+    builder
+}
+
+/// Serves one connection (HTTP/1.1 or HTTP/2, told apart by its first
+/// bytes) until the client closes it: what [`serve`] runs per connection,
+/// for connections accepted elsewhere, such as the handler of
+/// [`net::serve_least_connections`](crate::net::serve_least_connections) on
+/// a [`LoopSet`](crate::LoopSet). Its waits are reported at the caller's line.
+///
+/// ```
+/// use r#loop as aio;
+/// use aio::hyper::{http_body_util::Full, hyper::body::Bytes, hyper::service::service_fn, hyper::Response};
+/// use std::convert::Infallible;
+///
+/// let set = aio::LoopSet::builder().loops(2).build()?;
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let server = aio::net::serve_least_connections(&set, listener, |stream, _| async move {
+///     let hello = service_fn(|_req| async {
+///         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("hello"))))
+///     });
+///     let _ = aio::hyper::serve_connection(stream, hello).await;
+/// })?;
+/// # let _ = server.stop();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[track_caller]
+pub fn serve_connection<S, B>(
+    stream: crate::net::TcpStream,
+    service: S,
+) -> impl Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>>
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + 'static,
+    S::Future: 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let at = Location::caller();
+    WaitSite::at(None, at, async move {
+        let _ = stream.set_nodelay(true);
+        auto_builder().serve_connection(Io::new_at(stream, at), service).await
     })
 }
 

@@ -65,6 +65,7 @@ extern crate self as r#loop;
 pub mod compat;
 #[cfg(feature = "hyper")]
 pub mod hyper;
+mod least_connections;
 pub mod net;
 pub mod process;
 mod split;
@@ -76,7 +77,7 @@ pub mod signal;
 mod streams;
 
 pub use streams::{
-    open_connection, open_unix_connection, start_server, start_unix_server, tcp_streams, IncompleteReadError,
+    open_connection, open_unix_connection, start_server, start_server_on, start_unix_server, tcp_streams, IncompleteReadError,
     LimitOverrunError, Server, StreamError, StreamReader, StreamWriter, DEFAULT_HIGH_WATER, DEFAULT_LIMIT,
     DEFAULT_LOW_WATER,
 };

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 
 use loop_exec::WaitSite;
 
+pub use crate::least_connections::{serve_least_connections, LeastConnections};
 pub use loop_core::addrs::{Resolver, Target, ToAddrs};
 pub use loop_core::{
     Async, Incoming, OwnedReadHalf, OwnedWriteHalf, Ready, TcpListener, TcpStream, UdpSocket, UnixDatagram,

@@ -33,6 +33,35 @@ impl TcpListener {
         TcpListener::from_std(socket.into())
     }
 
+    /// Binds with `SO_REUSEPORT` (and `SO_REUSEADDR`) on: several listeners,
+    /// one per loop of a [`LoopSet`](../struct.LoopSet.html), can bind the same address and the
+    /// kernel spreads new connections over them (by a hash of each
+    /// connection's addresses: even for many connections, uneven for a few
+    /// long ones; see `net::serve_least_connections` for that case). Every
+    /// listener of the group must be bound this way; bind port 0 once, then
+    /// the others to the port it got.
+    ///
+    /// ```
+    /// use r#loop as aio;
+    /// use aio::net::TcpListener;
+    ///
+    /// aio::run(async {
+    ///     let first = TcpListener::bind_reuseport("127.0.0.1:0".parse().unwrap())?;
+    ///     let second = TcpListener::bind_reuseport(first.local_addr()?)?; // same port
+    ///     assert_eq!(first.local_addr()?, second.local_addr()?);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bind_reuseport(addr: SocketAddr) -> io::Result<TcpListener> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(1024)?;
+        TcpListener::from_std(socket.into())
+    }
+
     /// Wraps a std listener.
     pub fn from_std(listener: net::TcpListener) -> io::Result<TcpListener> {
         Ok(TcpListener { io: Async::new(listener)? })

@@ -75,7 +75,7 @@ pub use reader::StreamReader;
 pub(crate) use server::accept_error_pause;
 #[cfg(feature = "tls")]
 pub(crate) use server::serve_with;
-pub use server::{start_server, start_unix_server, Server};
+pub use server::{start_server, start_server_on, start_unix_server, Server};
 pub use writer::StreamWriter;
 
 /// Opens a TCP connection (asyncio's `open_connection`); `addr` may be a

@@ -8,7 +8,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use loop_core::{TcpStream, UnixListener, UnixReadHalf, UnixWriteHalf};
+use loop_core::{TcpListener, TcpStream, UnixListener, UnixReadHalf, UnixWriteHalf};
 use loop_exec::{Task, WaitSite};
 use loop_sync::Event;
 
@@ -189,6 +189,41 @@ where
     })
 }
 
+/// [`start_server`] on a listener made beforehand, e.g. one bound with
+/// [`TcpListener::bind_reuseport`](crate::net::TcpListener::bind_reuseport) on
+/// every loop of a [`LoopSet`](crate::LoopSet):
+///
+/// ```
+/// use r#loop as aio;
+/// use aio::net::TcpListener;
+///
+/// let set = aio::LoopSet::builder().loops(2).build()?;
+/// let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+/// let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+/// // One server per loop, all on one port; the kernel spreads connections.
+/// let servers = set.on_each(move |_| async move {
+///     let listener = TcpListener::bind_reuseport(addr)?;
+///     let server = aio::start_server_on(|mut r, w| async move {
+///         let line = r.readline().await.unwrap();
+///         w.write(&line);
+///     }, listener);
+///     server.serve_forever().await;
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # drop(servers);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn start_server_on<H, Fut>(handler: H, listener: TcpListener) -> Server
+where
+    H: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    serve_listener(listener, move |stream| {
+        let (r, w) = tcp_streams(stream);
+        handler(r, w)
+    })
+}
+
 /// A TCP server running `handle(stream)` for every accepted connection (the
 /// shared part of `start_server` and `tls::start_server`).
 #[track_caller]
@@ -197,18 +232,25 @@ where
     H: Fn(TcpStream) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
 {
-    WaitSite::new(None, async move {
-        let listener = Rc::new(crate::net::bind(addr).await?);
-        let local_addr = listener.local_addr().ok();
-        Ok(serve(
-            local_addr,
-            move || {
-                let listener = listener.clone();
-                async move { listener.accept().await }
-            },
-            move |(stream, _)| handle(stream),
-        ))
-    })
+    WaitSite::new(None, async move { Ok(serve_listener(crate::net::bind(addr).await?, handle)) })
+}
+
+/// The server of a listener: `handle(stream)` for every connection.
+fn serve_listener<H, Fut>(listener: TcpListener, handle: H) -> Server
+where
+    H: Fn(TcpStream) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let listener = Rc::new(listener);
+    let local_addr = listener.local_addr().ok();
+    serve(
+        local_addr,
+        move || {
+            let listener = listener.clone();
+            async move { listener.accept().await }
+        },
+        move |(stream, _)| handle(stream),
+    )
 }
 
 /// Runs the accept loop of a server: every accepted connection becomes a
