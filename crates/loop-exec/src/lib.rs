@@ -122,11 +122,15 @@ pub use wait_site::WaitSite;
 /// [`LoopRef::create_future`].
 pub type LoopFuture<T> = ResultCell<T>;
 
-/// The task-state transitions of the wake/poll race, for the loom model
-/// in `tests/loom.rs`.
+/// The task-state transitions of the wake/poll race and of the
+/// cross-thread join, for the loom models in `tests/loom.rs`.
 #[doc(hidden)]
 pub mod __model {
-    pub use crate::task::state::{transition_to_running, transition_to_scheduled, StateWord, COMPLETE, SCHEDULED};
+    pub use crate::task::state::{
+        complete_remote, drop_remote_handle, set_join_waker, transition_to_running, transition_to_scheduled,
+        unset_join_waker, unset_join_waker_after_complete, StateWord, COMPLETE, HANDLE, JOIN_WAKER, REMOTE,
+        SCHEDULED,
+    };
 }
 
 #[doc(hidden)]

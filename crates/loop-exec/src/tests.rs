@@ -281,3 +281,75 @@ fn join_wakers_of_tasks_and_foreign_wakers_are_stored_replaced_and_freed() {
     assert_eq!(out, (6, 1), "the last stored waker is woken once, at completion");
     ev.close();
 }
+
+/// The cross-thread join (`ThreadsafeTask`): every path of its protocol on
+/// real threads, with heap outputs so that a double drop or a leak shows.
+#[test]
+fn threadsafe_tasks_join_from_threads_and_loops_and_drop_cleanly() {
+    let ev = EventLoop::new().unwrap();
+    let handle = ev.handle();
+    // Waited on a plain thread while the loop runs it: the thread parks,
+    // the completion wakes it.
+    let (waker_tx, waker_rx) = mpsc::channel();
+    let slow = handle.spawn_threadsafe(async move {
+        WakeMe { tx: waker_tx, times: 1 }.await;
+        String::from("slow")
+    });
+    let waiter = std::thread::spawn(move || slow.unwrap().wait());
+    // Dropped before it completes (detached: it still runs), and after it
+    // completed with its output never taken.
+    let detached = handle.spawn_threadsafe(async { vec![7u8; 32] }).unwrap();
+    let unread = handle.spawn_threadsafe(async { vec![8u8; 32] }).unwrap();
+    drop(detached);
+    // Cancelled from another thread.
+    let cancelled = handle.spawn_threadsafe(std::future::pending::<String>()).unwrap();
+    // A !Send future built on the loop.
+    let built = handle
+        .spawn_fn(|| async {
+            let local = Rc::new(String::from("built"));
+            yield_now().await;
+            (*local).clone()
+        })
+        .unwrap();
+    let out = ev.run_until_complete(async move {
+        let waker: Waker = crate::to_thread(move || waker_rx.recv().unwrap()).await.unwrap();
+        waker.wake();
+        let waited = crate::to_thread(move || waiter.join().unwrap()).await.unwrap();
+        let canceller = std::thread::spawn(move || {
+            assert!(cancelled.cancel());
+            cancelled
+        });
+        let cancelled = crate::to_thread(move || canceller.join().unwrap()).await.unwrap();
+        (waited, cancelled.await, built.await)
+    });
+    assert_eq!(out.0, Ok(String::from("slow")));
+    assert_eq!(out.1, Err(TaskError::Cancelled));
+    assert_eq!(out.2, Ok(String::from("built")));
+    assert!(unread.is_done());
+    drop(unread);
+    // Awaited from a task of another loop (its waker is a task waker of
+    // that loop): the completion wakes it across loops.
+    let (gate_tx, gate_rx) = mpsc::channel();
+    let task = handle
+        .spawn_threadsafe(async move {
+            WakeMe { tx: gate_tx, times: 1 }.await;
+            5u64
+        })
+        .unwrap();
+    let joined = std::thread::spawn(move || {
+        let other = EventLoop::new().unwrap();
+        let other_out = other.run_until_complete(async move { spawn(task).await.unwrap() });
+        other.close();
+        other_out
+    });
+    ev.run_until_complete(async move {
+        let waker: Waker = crate::to_thread(move || gate_rx.recv().unwrap()).await.unwrap();
+        waker.wake();
+        let got = crate::to_thread(move || joined.join().unwrap()).await.unwrap();
+        assert_eq!(got, Ok(5));
+    });
+    // A spawn that arrives after the loop closed resolves cancelled, its
+    // future dropped by the closing side.
+    ev.close();
+    assert!(handle.spawn_threadsafe(async {}).is_err(), "a closed loop refuses new work");
+}

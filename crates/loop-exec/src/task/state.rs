@@ -42,7 +42,7 @@ pub(crate) const CANCELLED: usize = 1 << 2;
 /// the task completes, and a panic goes to the loop's exception handler.
 ///
 /// Set at spawn; cleared once, by the **loop thread** (the handle's drop).
-pub(crate) const HANDLE: usize = 1 << 3;
+pub const HANDLE: usize = 1 << 3;
 
 /// The `Task<T>` handle was awaited (polled as a future) while the task
 /// ran: dropping the handle before the task finishes then cancels the task,
