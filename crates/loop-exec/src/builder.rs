@@ -162,8 +162,13 @@ impl Builder {
     }
 
     /// Makes the loop number `index` of a `LoopSet`.
-    pub(crate) fn member_of_set(mut self, index: usize) -> Builder {
+    pub(crate) fn member_of_set(
+        mut self,
+        index: usize,
+        set: std::sync::Arc<std::sync::OnceLock<crate::LoopSetHandle>>,
+    ) -> Builder {
         self.config.index = Some(index);
+        self.config.set = Some(set);
         self
     }
 

@@ -26,6 +26,8 @@ pub(crate) struct Config {
     pub(crate) seed: Option<u64>,
     /// The loop's index in its `LoopSet` (`None`: a loop of its own).
     pub(crate) index: Option<usize>,
+    /// Its `LoopSet`'s handle, filled once every loop of the set runs.
+    pub(crate) set: Option<std::sync::Arc<std::sync::OnceLock<crate::LoopSetHandle>>>,
 }
 
 impl Config {
@@ -44,6 +46,7 @@ impl Config {
             shutdown_timeout: Duration::from_secs(5),
             seed,
             index: None,
+            set: None,
         }
     }
 }

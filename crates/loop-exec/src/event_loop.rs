@@ -64,6 +64,13 @@ impl LoopRef {
         self.inner.config.index
     }
 
+    /// The handle of this loop's [`LoopSet`](crate::LoopSet), to spawn on
+    /// its other loops (see [`LoopSetHandle`](crate::LoopSetHandle)); `None`
+    /// for a loop made on its own.
+    pub fn set(&self) -> Option<crate::LoopSetHandle> {
+        self.inner.config.set.as_ref()?.get().cloned()
+    }
+
     /// Whether debug mode is on.
     pub fn debug(&self) -> bool {
         self.inner.config.debug

@@ -72,6 +72,7 @@ mod inner;
 mod introspection;
 mod loop_handle;
 mod loop_set;
+mod loop_set_handle;
 mod loop_shared;
 mod panics;
 mod run_queue;
@@ -106,6 +107,7 @@ pub use event_loop::{
 };
 pub use loop_handle::{LoopClosed, LoopHandle};
 pub use loop_set::{LoopSet, LoopSetBuilder, ShutdownError};
+pub use loop_set_handle::LoopSetHandle;
 pub use loop_sync::{CancelledError, InvalidStateError, ResultCell};
 pub use seeds::check_seeds;
 pub use shield::{shield, Shield};

@@ -4,13 +4,14 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::builder::Builder;
 use crate::loop_handle::{LoopClosed, LoopHandle};
-use crate::task::{TaskError, TaskInfo};
+use crate::loop_set_handle::LoopSetHandle;
+use crate::task::TaskError;
 use crate::threadsafe::ThreadsafeTask;
 
 /// N independent event loops, one per thread, behind one handle: how a
@@ -20,11 +21,11 @@ use crate::threadsafe::ThreadsafeTask;
 /// Each loop is a full [`EventLoop`](crate::EventLoop) with its own reactor,
 /// timers, task registry and share of the blocking pool; nothing is shared
 /// between them on the hot path (no common run queue, no work stealing). Work
-/// goes to a loop when it is spawned and stays there: [`spawn`](Self::spawn)
+/// goes to a loop when it is spawned and stays there: [`spawn`](LoopSetHandle::spawn)
 /// places a `Send` future on the least-loaded loop,
-/// [`spawn_on`](Self::spawn_on) on a chosen one, [`spawn_fn`](Self::spawn_fn)
+/// [`spawn_on`](LoopSetHandle::spawn_on) on a chosen one, [`spawn_fn`](LoopSetHandle::spawn_fn)
 /// builds a `!Send` future on the loop that runs it, and
-/// [`on_each`](Self::on_each) starts the same set-up on every loop (per-core
+/// [`on_each`](LoopSetHandle::on_each) starts the same set-up on every loop (per-core
 /// servers). Inside, [`get_running_loop().index()`](crate::LoopRef::index)
 /// says which loop a task is on.
 ///
@@ -61,8 +62,11 @@ use crate::threadsafe::ThreadsafeTask;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct LoopSet {
-    /// One per loop, in index order.
-    members: Vec<Member>,
+    /// The loops' handles: what spawns (the set dereferences to it).
+    handle: LoopSetHandle,
+    /// Each loop's thread, in index order; `None` once joined (or given up
+    /// on).
+    threads: Vec<Option<JoinHandle<()>>>,
     /// Set by `shutdown`: a loop whose `run_forever` returns then closes,
     /// instead of running again (a task may `stop()` its own loop).
     stopping: Arc<AtomicBool>,
@@ -75,13 +79,6 @@ pub struct LoopSet {
     shutdown_timeout: Duration,
     /// Whether `shutdown` has run (then `Drop` does nothing).
     shut_down: bool,
-}
-
-/// One loop of a set.
-struct Member {
-    handle: LoopHandle,
-    /// Joined by `shutdown`; `None` once joined (or given up on).
-    thread: Option<JoinHandle<()>>,
 }
 
 /// Configures a [`LoopSet`]: how many loops, whether to pin them to cores,
@@ -188,26 +185,50 @@ impl LoopSetBuilder {
         let cores = if self.pin { loop_core::available_cores() } else { Vec::new() };
         let stopping = Arc::new(AtomicBool::new(false));
         let (exit_tx, exits) = mpsc::channel();
-        let mut set =
-            LoopSet {
-                members: Vec::with_capacity(n),
-                stopping,
-                exits: std::sync::Mutex::new(exits),
-                shutdown_timeout: self.shutdown_timeout,
-                shut_down: false,
-            };
+        // Filled once every loop runs; each loop's `LoopRef::set` reads it.
+        let set_cell = Arc::new(OnceLock::new());
+        let mut handles = Vec::with_capacity(n);
+        let mut threads = Vec::with_capacity(n);
+        let mut failed = None;
         for index in 0..n {
-            let builder = self.loop_builder.clone().blocking_threads(share).member_of_set(index);
+            let builder = self.loop_builder.clone().blocking_threads(share).member_of_set(index, set_cell.clone());
             let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
             let (ready_tx, ready) = mpsc::sync_channel(1);
-            let (stopping, exit_tx) = (set.stopping.clone(), exit_tx.clone());
-            let thread = std::thread::Builder::new()
+            let (stopping, exit_tx) = (stopping.clone(), exit_tx.clone());
+            let spawned = std::thread::Builder::new()
                 .name(format!("{}-{index}", self.thread_name))
-                .spawn(move || run_member(index, builder, core, stopping, ready_tx, exit_tx))?;
-            let handle = ready.recv().map_err(|_| std::io::Error::other("a loop thread died while starting"))??;
-            set.members.push(Member { handle, thread: Some(thread) });
+                .spawn(move || run_member(index, builder, core, stopping, ready_tx, exit_tx));
+            let started = spawned.and_then(|thread| {
+                let handle =
+                    ready.recv().map_err(|_| std::io::Error::other("a loop thread died while starting"))??;
+                Ok((thread, handle))
+            });
+            match started {
+                Ok((thread, handle)) => {
+                    handles.push(handle);
+                    threads.push(Some(thread));
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
         }
-        Ok(set)
+        let handle = LoopSetHandle { loops: handles.into() };
+        let _ = set_cell.set(handle.clone());
+        let set = LoopSet {
+            handle,
+            threads,
+            stopping,
+            exits: std::sync::Mutex::new(exits),
+            shutdown_timeout: self.shutdown_timeout,
+            shut_down: false,
+        };
+        match failed {
+            // Dropping the set stops the loops already started.
+            Some(e) => Err(e),
+            None => Ok(set),
+        }
     }
 }
 
@@ -256,121 +277,10 @@ impl LoopSet {
         LoopSetBuilder::new()
     }
 
-    /// How many loops the set runs.
-    pub fn len(&self) -> usize {
-        self.members.len()
-    }
-
-    /// Always false: a set has at least one loop.
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    /// The handle of loop `index` (to spawn on it, call into it, stop it).
-    ///
-    /// # Panics
-    /// When `index >= len()`.
-    pub fn handle(&self, index: usize) -> &LoopHandle {
-        match self.members.get(index) {
-            Some(m) => &m.handle,
-            None => panic!("LoopSet::handle({index}): the set has {} loops (0..{})", self.len(), self.len()),
-        }
-    }
-
-    /// The loop to place new work on: the one with the least load (live
-    /// tasks, plus spawns on their way). With more than four loops, the less
-    /// loaded of two picked at random (the "power of two choices"), so a
-    /// spawn reads two loops' counters, not all of them.
-    fn least_loaded(&self) -> usize {
-        let load = |i: usize| self.members[i].handle.shared.load.load(Ordering::Relaxed);
-        let n = self.members.len();
-        if n <= 4 {
-            return (0..n).min_by_key(|&i| load(i)).unwrap_or(0);
-        }
-        let (a, b) = two_random(n);
-        if load(b) < load(a) {
-            b
-        } else {
-            a
-        }
-    }
-
-    /// Spawns a `Send` future on the least-loaded loop. The handle can be
-    /// awaited anywhere or [`wait`](ThreadsafeTask::wait)ed on a plain
-    /// thread. `Err` only when that loop has stopped (its thread panicked).
-    #[track_caller]
-    pub fn spawn<F>(&self, future: F) -> Result<ThreadsafeTask<F::Output>, LoopClosed>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.spawn_on(self.least_loaded(), future)
-    }
-
-    /// Spawns a `Send` future on loop `index`.
-    ///
-    /// # Panics
-    /// When `index >= len()`.
-    #[track_caller]
-    pub fn spawn_on<F>(&self, index: usize, future: F) -> Result<ThreadsafeTask<F::Output>, LoopClosed>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let handle = self.handle(index);
-        let task = handle.spawn_threadsafe(future)?;
-        handle.shared.load.fetch_add(1, Ordering::Relaxed);
-        Ok(task)
-    }
-
-    /// Runs the future `build` makes on the least-loaded loop; `build` runs
-    /// there, so the future need not be `Send` (see
-    /// [`LoopHandle::spawn_fn`]).
-    #[track_caller]
-    pub fn spawn_fn<B, F>(&self, build: B) -> Result<ThreadsafeTask<F::Output>, LoopClosed>
-    where
-        B: FnOnce() -> F + Send + 'static,
-        F: Future + 'static,
-        F::Output: Send + 'static,
-    {
-        let handle = self.handle(self.least_loaded());
-        let task = handle.spawn_fn(build)?;
-        handle.shared.load.fetch_add(1, Ordering::Relaxed);
-        Ok(task)
-    }
-
-    /// Starts the same set-up on every loop: `build(index)` runs on loop
-    /// `index` and makes its future (which need not be `Send`), e.g. one
-    /// server per core on a `SO_REUSEPORT` listener. Returns the tasks in
-    /// index order.
-    ///
-    /// ```
-    /// use r#loop as aio;
-    /// use std::rc::Rc;
-    ///
-    /// let set = aio::LoopSet::builder().loops(2).build()?;
-    /// let tasks = set.on_each(|index| async move {
-    ///     let here = Rc::new(aio::get_running_loop().index()); // !Send is fine
-    ///     (index, *here)
-    /// })?;
-    /// let got: Vec<_> = tasks.into_iter().map(|t| t.wait().unwrap()).collect();
-    /// assert_eq!(got, vec![(0, Some(0)), (1, Some(1))]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[track_caller]
-    pub fn on_each<B, F>(&self, build: B) -> Result<Vec<ThreadsafeTask<F::Output>>, LoopClosed>
-    where
-        B: Fn(usize) -> F + Send + Sync + 'static,
-        F: Future + 'static,
-        F::Output: Send + 'static,
-    {
-        let build = Arc::new(build);
-        (0..self.len())
-            .map(|index| {
-                let build = build.clone();
-                self.handle(index).spawn_fn(move || build(index))
-            })
-            .collect()
+    /// A `Send + Sync + Clone` handle that spawns on this set's loops
+    /// (what the set dereferences to), for other threads to keep.
+    pub fn set_handle(&self) -> LoopSetHandle {
+        self.handle.clone()
     }
 
     /// Runs a `Send` main future on the set (on the least-loaded loop) and
@@ -402,40 +312,6 @@ impl LoopSet {
         finish_main(self.spawn_fn(build))
     }
 
-    /// Every unfinished task of every loop, grouped by loop index (each
-    /// loop takes its own snapshot in its next turn). A loop that has
-    /// stopped shows no tasks.
-    pub fn all_tasks(&self) -> Vec<(usize, Vec<TaskInfo>)> {
-        let snapshots: Vec<_> = self
-            .members
-            .iter()
-            .map(|m| {
-                m.handle.spawn_threadsafe(async {
-                    let me = crate::current_task().map(|t| t.id);
-                    crate::all_tasks().into_iter().filter(|t| Some(t.id) != me).collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        snapshots
-            .into_iter()
-            .enumerate()
-            .map(|(i, snap)| (i, snap.ok().and_then(|t| t.wait().ok()).unwrap_or_default()))
-            .collect()
-    }
-
-    /// [`dump_tasks`](crate::dump_tasks) for the whole set: a table of
-    /// every unfinished task, one section per loop.
-    pub fn dump_tasks(&self) -> String {
-        let mut out = String::new();
-        for (index, tasks) in self.all_tasks() {
-            out.push_str(&format!("loop {index}: {} task(s) alive\n", tasks.len()));
-            for t in tasks {
-                out.push_str(&format!("  {t}\n"));
-            }
-        }
-        out
-    }
-
     /// Stops every loop: each cancels what is left on its own thread (the
     /// tasks' destructors run there) and closes; then the threads are joined,
     /// all within the set's shutdown timeout. Reports loops that did not
@@ -447,19 +323,19 @@ impl LoopSet {
     fn stop_all(&mut self) -> Result<(), ShutdownError> {
         self.shut_down = true;
         self.stopping.store(true, Ordering::SeqCst);
-        for m in &self.members {
+        for h in self.handle.loops.iter() {
             // A loop already closed has stopped anyway.
-            let _ = m.handle.stop();
+            let _ = h.stop();
         }
         let deadline = Instant::now() + self.shutdown_timeout;
         let mut panicked = Vec::new();
-        let mut running = self.members.iter().filter(|m| m.thread.is_some()).count();
+        let mut running = self.threads.iter().filter(|t| t.is_some()).count();
         let exits = self.exits.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
         while running > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             let Ok((index, panic)) = exits.recv_timeout(left) else { break };
             running -= 1;
-            if let Some(thread) = self.members[index].thread.take() {
+            if let Some(thread) = self.threads[index].take() {
                 // It has sent its last message: it is returning.
                 let _ = thread.join();
             }
@@ -467,11 +343,9 @@ impl LoopSet {
                 panicked.push((index, message));
             }
         }
-        let stuck: Vec<usize> = (0..self.members.len()).filter(|&i| self.members[i].thread.is_some()).collect();
+        let stuck: Vec<usize> = (0..self.threads.len()).filter(|&i| self.threads[i].is_some()).collect();
         // Threads still running are given up on (detached).
-        for m in &mut self.members {
-            m.thread = None;
-        }
+        self.threads.iter_mut().for_each(|t| *t = None);
         if stuck.is_empty() && panicked.is_empty() {
             Ok(())
         } else {
@@ -492,6 +366,16 @@ fn finish_main<T>(task: Result<ThreadsafeTask<T>, LoopClosed>) -> T {
     }
 }
 
+/// The spawning API ([`LoopSetHandle`]): `spawn`, `spawn_on`, `spawn_fn`,
+/// `on_each`, `handle`, `len`, `all_tasks`, `dump_tasks`.
+impl std::ops::Deref for LoopSet {
+    type Target = LoopSetHandle;
+
+    fn deref(&self) -> &LoopSetHandle {
+        &self.handle
+    }
+}
+
 /// Stops the loops as [`shutdown`](LoopSet::shutdown) does, if it was not
 /// called; a failure is printed to stderr.
 impl Drop for LoopSet {
@@ -506,27 +390,7 @@ impl Drop for LoopSet {
 
 impl std::fmt::Debug for LoopSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoopSet").field("loops", &self.members.len()).finish()
+        f.debug_struct("LoopSet").field("loops", &self.handle.len()).finish()
     }
 }
 
-/// Two distinct indexes below `n` (n >= 2), from a per-thread xorshift.
-fn two_random(n: usize) -> (usize, usize) {
-    thread_local! {
-        static STATE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-    }
-    STATE.with(|s| {
-        let mut x = s.get();
-        if x == 0 {
-            // Seeded from the thread's stack address: distinct per thread.
-            x = (std::ptr::addr_of!(x).addr() as u64) | 1;
-        }
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        s.set(x);
-        let a = (x % n as u64) as usize;
-        let b = (a + 1 + ((x >> 32) % (n as u64 - 1)) as usize) % n;
-        (a, b)
-    })
-}

@@ -26,8 +26,31 @@ use syn::{Expr, ExprLit, ItemFn, Lit, Meta, Token};
 /// # fn _unused() {}
 /// ```
 ///
-/// It takes no options; for a configured loop build an
-/// [`EventLoop`](https://docs.rs/loop) yourself.
+/// Options, for a program that uses every core (a `LoopSet`: one loop per
+/// thread; `main` runs on one of them, and the set is shut down when `main`
+/// returns):
+/// - `loops = N`: N loops;
+/// - `all_cores`: one loop per available core.
+///
+/// `main`'s output must then be `Send` (it comes back from a loop thread);
+/// its body need not be. Inside, `get_running_loop().set()` spawns on the
+/// other loops.
+///
+/// ```
+/// use r#loop as aio;
+///
+/// #[aio::main(loops = 2)]
+/// async fn main() {
+///     let set = aio::get_running_loop().set().expect("main runs on a loop of the set");
+///     let on = set.on_each(|i| async move { (i, aio::get_running_loop().index()) }).unwrap();
+///     for (i, task) in on.into_iter().enumerate() {
+///         assert_eq!(task.await, Ok((i, Some(i))));
+///     }
+/// }
+/// # fn _unused() {}
+/// ```
+///
+/// For other settings build an `EventLoop` or a `LoopSet` yourself.
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     expand_or_report(args, item, Kind::Main)
@@ -96,12 +119,15 @@ impl Kind {
     }
 }
 
-/// The loop settings a `#[loop::test]` asked for.
+/// The loop settings a `#[loop::test]` or `#[loop::main]` asked for.
 #[derive(Default)]
 struct Options {
     paused: bool,
     debug: bool,
     seed: Option<Expr>,
+    /// `#[loop::main]` on a `LoopSet`: `Some(None)` for `all_cores`,
+    /// `Some(Some(n))` for `loops = n`.
+    loops: Option<Option<Expr>>,
 }
 
 fn parse_options(args: TokenStream, kind: Kind) -> syn::Result<Options> {
@@ -109,10 +135,25 @@ fn parse_options(args: TokenStream, kind: Kind) -> syn::Result<Options> {
     let mut options = Options::default();
     for meta in metas {
         if kind == Kind::Main {
-            return Err(syn::Error::new(
-                meta.span(),
-                "#[loop::main] takes no options: build an `EventLoop` with `EventLoop::builder()` for a configured loop",
-            ));
+            match &meta {
+                Meta::Path(p) if p.is_ident("all_cores") => options.loops = Some(None),
+                Meta::NameValue(nv) if nv.path.is_ident("loops") => match &nv.value {
+                    Expr::Lit(ExprLit { lit: Lit::Int(n), .. }) if n.base10_digits() != "0" => {
+                        options.loops = Some(Some(nv.value.clone()))
+                    }
+                    other => {
+                        return Err(syn::Error::new(other.span(), "`loops` takes a positive integer, e.g. `loops = 4`"))
+                    }
+                },
+                _ => {
+                    return Err(syn::Error::new(
+                        meta.span(),
+                        "unknown #[loop::main] option: expected `loops = N` or `all_cores` \
+                         (for other settings build an `EventLoop` or a `LoopSet` yourself)",
+                    ))
+                }
+            }
+            continue;
         }
         match &meta {
             Meta::Path(p) if p.is_ident("paused") => options.paused = true,
@@ -157,6 +198,21 @@ fn expand(args: TokenStream, item: TokenStream, kind: Kind) -> syn::Result<proc_
     // The body becomes an `async move` block: spanned at the body, so an
     // error inside it points at the user's code.
     let run = match kind {
+        Kind::Main if options.loops.is_some() => {
+            let loops = options.loops.as_ref().and_then(|n| n.as_ref()).map(|n| quote!(.loops(#n)));
+            quote_spanned! {body.span()=>
+                {
+                    let set = ::r#loop::LoopSet::builder() #loops
+                        .build()
+                        .expect("#[loop::main]: could not start the loops");
+                    let out: #output = set.block_on_fn(move || async move #body);
+                    if let ::core::result::Result::Err(e) = set.shutdown() {
+                        ::std::eprintln!("#[loop::main]: {e}");
+                    }
+                    out
+                }
+            }
+        }
         Kind::Main => quote_spanned! {body.span()=>
             ::r#loop::run(async move #body)
         },

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use loop_core::{TcpListener, TcpStream};
-use loop_exec::{LoopClosed, LoopHandle, LoopSet, ThreadsafeTask};
+use loop_exec::{LoopClosed, LoopHandle, LoopSetHandle, ThreadsafeTask};
 
 /// A running [`serve_least_connections`]: its acceptor task and the open
 /// connections per loop. Dropping it leaves the server running; call
@@ -48,7 +48,8 @@ impl LeastConnections {
     }
 }
 
-/// Serves `listener` on every loop of `set`: an acceptor task on loop 0
+/// Serves `listener` on every loop of `set` (a [`LoopSet`](crate::LoopSet), or
+/// its [`LoopSetHandle`]): an acceptor task on loop 0
 /// accepts each connection and hands it to the loop with the fewest open
 /// connections at that moment (ties: the lowest index), where
 /// `handler(stream, peer)` runs as a task. The stream is moved to that
@@ -90,7 +91,7 @@ impl LeastConnections {
 /// When the listener cannot be made non-blocking, or loop 0 has stopped.
 #[track_caller]
 pub fn serve_least_connections<H, Fut>(
-    set: &LoopSet,
+    set: &LoopSetHandle,
     listener: std::net::TcpListener,
     handler: H,
 ) -> io::Result<LeastConnections>

@@ -49,7 +49,7 @@ pub use loop_exec::{
     run, select, shield, sleep, sleep_until, spawn, spawn_blocking, task_local, timeout_at, to_thread, try_gather,
     try_get_running_loop, wait, wait_for, yield_now, AsCompleted, AsCompletedWithin, Builder, ChildError, ChildHandle,
     EmptyWait, EventLoop, ExceptionContext, ExceptionHandler, Gather, GroupClosed, GroupError, GroupHandle, Handle,
-    Interval, LocalKey, LoopClosed, LoopFuture, LoopHandle, LoopRef, LoopSet, LoopSetBuilder, LoopStats, ReturnWhen, Scoped, Shield, Sleep,
+    Interval, LocalKey, LoopClosed, LoopFuture, LoopHandle, LoopRef, LoopSet, LoopSetBuilder, LoopSetHandle, LoopStats, ReturnWhen, Scoped, Shield, Sleep,
     Task, TaskBuilder, TaskError, TaskGroup, TaskId, TaskInfo, TaskState, ThreadsafeTask, Timeout, TimeoutError,
     ShutdownError, TimeoutScope, TimerHandle, TryGather, WaitInfo, WaitSite, YieldNow,
 };

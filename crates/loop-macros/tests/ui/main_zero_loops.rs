@@ -1,0 +1,2 @@
+#[r#loop::main(loops = 0)]
+async fn main() {}
