@@ -12,7 +12,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use r#loop as aio;
 
-async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+pub async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     Ok(Response::new(Full::new(Bytes::from_static(b"Hello, World!"))))
 }
 

@@ -12,6 +12,7 @@
 mod alloc_count;
 mod http;
 mod multi_workloads;
+mod scaling;
 mod net_workloads;
 mod sync_workloads;
 mod workloads;
@@ -35,10 +36,12 @@ struct Options {
     syscalls: bool,
     /// Run the HTTP table (hyper on each runtime, driven by `wrk`).
     http: bool,
+    /// Run the scaling table (1 and 2 threads, echo and HTTP).
+    scaling: bool,
 }
 
 fn parse() -> Options {
-    let mut o = Options { reps: 7, scale: 1.0, write: None, only: None, single: None, syscalls: false, http: false };
+    let mut o = Options { reps: 7, scale: 1.0, write: None, only: None, single: None, syscalls: false, http: false, scaling: false };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -56,6 +59,7 @@ fn parse() -> Options {
             }
             "--syscalls" => o.syscalls = true,
             "--http" => o.http = true,
+            "--scaling" => o.scaling = true,
             other => {
                 eprintln!("loop-bench: unknown flag {other}");
                 std::process::exit(2);
@@ -141,12 +145,20 @@ fn main() {
     } else {
         String::new()
     };
+    let scaling = if opts.scaling || opts.scale < 1.0 {
+        // The smoke run (CI) takes a short look, without wrk.
+        let (reps, seconds) = if opts.scale < 1.0 { (1, 0.2) } else { (opts.reps.min(3), 2.0) };
+        scaling::scaling_table(reps, seconds, opts.http)
+    } else {
+        String::new()
+    };
     if let Some(path) = &opts.write {
         let mut md = markdown(&rows, &opts);
         md.push_str(&cost);
         md.push_str(&cold);
         md.push_str(&syscalls);
         md.push_str(&http);
+        md.push_str(&scaling);
         std::fs::write(path, md).expect("write the report");
         println!("wrote {path}");
     }

@@ -230,7 +230,6 @@ fn spawn_many_remote_idle(rt: Runtime, n: usize) -> f64 {
     let m = Multi::new(rt);
     let start = Instant::now();
     let handles: Vec<Joinable> = (0..n).map(|_| m.spawn_remote(async {})).collect();
-    if std::env::var_os("PHASES").is_some() { eprintln!("spawn phase {:.0} ns/task", per_op(start, n)); }
     m.block_on(async move {
         for h in handles {
             h.join().await;

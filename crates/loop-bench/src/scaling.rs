@@ -1,0 +1,263 @@
+//! Scaling: TCP echo (50 and 500 connections) and the hyper hello-world,
+//! served by 1 and 2 `loop` loops (a `LoopSet`, connections handed out by
+//! `serve_least_connections`) and by tokio's multi-thread runtime with 1
+//! and 2 workers. The load generator shares this machine, so the table
+//! reports work per second of *server* CPU next to the wall-clock rate.
+//!
+//! Echo load: one client thread (a tokio `current_thread` runtime, the same
+//! for every server) keeps every connection busy with 64-byte round trips;
+//! the server's CPU time is the process's minus that thread's. HTTP load:
+//! `wrk -t1 -c64` in its own process; the server's CPU time is this
+//! process's.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use r#loop as aio;
+
+/// A server under test: `loop` or tokio, with `threads` threads.
+#[derive(Clone, Copy)]
+struct Server {
+    tokio: bool,
+    threads: usize,
+}
+
+impl Server {
+    fn name(self) -> String {
+        if self.tokio {
+            format!("tokio multi-thread({})", self.threads)
+        } else {
+            format!("loop LoopSet({})", self.threads)
+        }
+    }
+}
+
+/// A running server; dropping it stops it (the fields are kept for that).
+enum Running {
+    Loop { _set: aio::LoopSet, _served: aio::net::LeastConnections },
+    Tokio { _rt: tokio::runtime::Runtime },
+}
+
+/// What the server does with a connection.
+#[derive(Clone, Copy)]
+enum Service {
+    Echo,
+    Hello,
+}
+
+fn start(server: Server, service: Service) -> (Running, SocketAddr) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    if server.tokio {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(server.threads).enable_all().build().unwrap();
+        rt.spawn(async move {
+            listener.set_nonblocking(true).unwrap();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let _ = stream.set_nodelay(true);
+                match service {
+                    Service::Echo => drop(tokio::spawn(tokio_echo(stream))),
+                    Service::Hello => drop(tokio::spawn(
+                        hyper::server::conn::http1::Builder::new().serve_connection(
+                            hyper_util::rt::TokioIo::new(stream),
+                            hyper::service::service_fn(crate::http::hello),
+                        ),
+                    )),
+                }
+            }
+        });
+        (Running::Tokio { _rt: rt }, addr)
+    } else {
+        let set = aio::LoopSet::builder().loops(server.threads).build().unwrap();
+        let served = aio::net::serve_least_connections(&set, listener, move |stream, _| async move {
+            let _ = stream.set_nodelay(true);
+            match service {
+                Service::Echo => {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = stream.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 || stream.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                Service::Hello => {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(aio::hyper::Io::new(stream), hyper::service::service_fn(crate::http::hello))
+                        .await;
+                }
+            }
+        })
+        .unwrap();
+        (Running::Loop { _set: set, _served: served }, addr)
+    }
+}
+
+async fn tokio_echo(mut s: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = s.read(&mut buf).await.unwrap_or(0);
+        if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// CPU time of the process (all threads) or of the calling thread.
+fn cpu(clock: libc::clockid_t) -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; the clock ids are the
+    // two POSIX CPU-time clocks.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Drives `conns` echo connections for `for_how_long`; returns (round trips
+/// per wall second, round trips per server CPU second).
+fn echo_load(addr: SocketAddr, conns: usize, for_how_long: Duration) -> (f64, f64) {
+    let done = Arc::new(AtomicBool::new(false));
+    let trips = Arc::new(AtomicU64::new(0));
+    let (d, t) = (done.clone(), trips.clone());
+    let client = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut streams = Vec::new();
+            for _ in 0..conns {
+                let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+                s.set_nodelay(true).unwrap();
+                streams.push(s);
+            }
+            // Measure from here: every connection is open.
+            let (wall0, proc0, me0) = (Instant::now(), cpu(libc::CLOCK_PROCESS_CPUTIME_ID), cpu(libc::CLOCK_THREAD_CPUTIME_ID));
+            let tasks: Vec<_> = streams
+                .into_iter()
+                .map(|mut s| {
+                    let (d, t) = (d.clone(), t.clone());
+                    tokio::task::spawn_local(async move {
+                        let msg = [1u8; 64];
+                        let mut buf = [0u8; 64];
+                        while !d.load(Ordering::Relaxed) {
+                            s.write_all(&msg).await.unwrap();
+                            s.read_exact(&mut buf).await.unwrap();
+                            t.fetch_add(1, Ordering::Relaxed);
+                        }
+                    })
+                })
+                .collect();
+            tokio::time::sleep(for_how_long).await;
+            d.store(true, Ordering::Relaxed);
+            let n = t.load(Ordering::Relaxed);
+            let (wall, server_cpu) = (
+                wall0.elapsed(),
+                (cpu(libc::CLOCK_PROCESS_CPUTIME_ID) - proc0).saturating_sub(cpu(libc::CLOCK_THREAD_CPUTIME_ID) - me0),
+            );
+            for task in tasks {
+                let _ = task.await;
+            }
+            (n as f64 / wall.as_secs_f64(), n as f64 / server_cpu.as_secs_f64().max(1e-9))
+        })
+    });
+    let out = client.join().unwrap();
+    drop(trips);
+    drop(done);
+    out
+}
+
+/// One wrk run against `addr`: (requests per wall second, requests per
+/// server CPU second).
+fn http_load(addr: SocketAddr, seconds: u32) -> Option<(f64, f64)> {
+    let cpu0 = cpu(libc::CLOCK_PROCESS_CPUTIME_ID);
+    let wall0 = Instant::now();
+    let out = std::process::Command::new("wrk")
+        .args(["-t1", "-c64", &format!("-d{seconds}s"), &format!("http://{addr}/")])
+        .output()
+        .ok()?;
+    let (wall, server_cpu) = (wall0.elapsed(), cpu(libc::CLOCK_PROCESS_CPUTIME_ID) - cpu0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let total: f64 = text.lines().find(|l| l.contains("requests in"))?.split_whitespace().next()?.parse().ok()?;
+    let _ = wall;
+    let rps: f64 = text.lines().find(|l| l.starts_with("Requests/sec:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some((rps, total / server_cpu.as_secs_f64().max(1e-9)))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// The scaling table (Markdown), printed as it goes. `seconds`: length of
+/// each run; `reps`: alternating repetitions (medians reported).
+pub fn scaling_table(reps: usize, seconds: f64, with_http: bool) -> String {
+    let servers = [
+        Server { tokio: false, threads: 1 },
+        Server { tokio: true, threads: 1 },
+        Server { tokio: false, threads: 2 },
+        Server { tokio: true, threads: 2 },
+    ];
+    // `LOOP_BENCH_SERVER=loop2` (or tokio1, ...): one server only, e.g.
+    // to count its syscalls with strace.
+    let only = std::env::var("LOOP_BENCH_SERVER").ok();
+    let servers: Vec<Server> = servers
+        .into_iter()
+        .filter(|s| only.as_deref().is_none_or(|o| o == format!("{}{}", if s.tokio { "tokio" } else { "loop" }, s.threads)))
+        .collect();
+    let mut s = String::from(
+        "\nScaling: servers on 1 and 2 threads (loop: a `LoopSet`, connections handed out by \
+         `net::serve_least_connections`; tokio: the multi-thread runtime with 1 or 2 workers, `tokio::spawn` per \
+         connection). The load generator runs on the same 2 cores (echo: one tokio `current_thread` client thread \
+         in-process; HTTP: `wrk -t1 -c64`), so the columns to compare are per second of *server* CPU \
+         (process CPU time minus the client thread's); medians of alternating runs:\n\n\
+         | workload | server | per wall second | per server CPU second | loop vs tokio (same threads, per CPU s) |\n\
+         | --- | --- | ---: | ---: | ---: |\n",
+    );
+    let mut workloads: Vec<(&str, Box<dyn Fn(SocketAddr) -> Option<(f64, f64)>>, Service)> = vec![
+        ("echo 50 conns, round trips", Box::new(move |a| Some(echo_load(a, 50, Duration::from_secs_f64(seconds)))), Service::Echo),
+        ("echo 500 conns, round trips", Box::new(move |a| Some(echo_load(a, 500, Duration::from_secs_f64(seconds)))), Service::Echo),
+    ];
+    let wrk_present = std::process::Command::new("wrk").arg("--version").output().is_ok();
+    if with_http && wrk_present {
+        let secs = seconds.ceil().max(1.0) as u32;
+        workloads.push(("hyper hello, requests", Box::new(move |a| http_load(a, secs)), Service::Hello));
+    }
+    for (title, load, service) in &workloads {
+        let running: Vec<(Running, SocketAddr)> = servers.iter().map(|&srv| start(srv, *service)).collect();
+        let mut samples: Vec<Vec<(f64, f64)>> = vec![Vec::new(); servers.len()];
+        for _ in 0..reps {
+            for (i, (_, addr)) in running.iter().enumerate() {
+                if let Some(r) = load(*addr) {
+                    samples[i].push(r);
+                }
+            }
+        }
+        let rows: Vec<(f64, f64)> = samples
+            .into_iter()
+            .map(|v| (median(v.iter().map(|x| x.0).collect()), median(v.iter().map(|x| x.1).collect())))
+            .collect();
+        for (i, srv) in servers.iter().enumerate() {
+            let vs = match rows.get(i + 1) {
+                Some(tokio_row) if !srv.tokio => format!("{:.2}x", rows[i].1 / tokio_row.1),
+                _ => String::new(),
+            };
+            println!(
+                "scaling {title:<30} {:<24} {:>10.0}/s wall {:>10.0}/CPU-s {vs}",
+                srv.name(),
+                rows[i].0,
+                rows[i].1
+            );
+            s.push_str(&format!("| {title} | {} | {:.0} | {:.0} | {vs} |\n", srv.name(), rows[i].0, rows[i].1));
+        }
+        for (r, _) in running {
+            drop(r);
+        }
+    }
+    if with_http && !wrk_present {
+        s.push_str("\n(HTTP rows skipped: `wrk` is not installed.)\n");
+    }
+    s
+}
