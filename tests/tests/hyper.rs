@@ -211,3 +211,46 @@ fn https_with_hyper_over_loops_tls_stream() {
         assert_eq!(body_of(res).await, "you asked for /secure");
     });
 }
+
+#[test]
+fn tasks_waiting_inside_hyper_are_reported_at_the_users_lines() {
+    let _watchdog = loop_tests::watchdog();
+    aio::run(async {
+        let listener = aio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = aio::sync::ResultCell::new();
+        let stopped = stop.clone();
+        let serve_line = line!() + 1;
+        let server = aio::spawn(aio::hyper::serve(listener, hyper::service::service_fn(service), async move {
+            let _ = stopped.await;
+        }));
+        let stream = aio::net::TcpStream::connect(addr).await.unwrap();
+        let io_line = line!() + 1;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(Io::new(stream)).await.unwrap();
+        let conn = aio::spawn(conn);
+        // One request, so the server has a connection task (idle between
+        // requests, waiting for the next one); the client's connection task
+        // waits for its next request too.
+        let res = sender.send_request(get("/")).await.unwrap();
+        assert_eq!(body_of(res).await, "you asked for /");
+        aio::yield_now().await;
+        let tasks = aio::all_tasks();
+        let here = file!();
+        let at = |line: u32| {
+            tasks.iter().filter(|t| t.waiting.is_some_and(|w| w.location.file() == here && w.location.line() == line)).count()
+        };
+        // The server's accept loop and its connection task wait at the
+        // `serve(..)` line; the client connection at the `Io::new` line.
+        assert!(at(serve_line) >= 2, "accept loop + connection task at serve's line:\n{}", aio::dump_tasks());
+        assert_eq!(at(io_line), 1, "the client's connection task at Io::new's line:\n{}", aio::dump_tasks());
+        assert!(
+            tasks.iter().all(|t| t.waiting.is_none_or(|w| w.location.file() == here)),
+            "every wait is reported in this file, none inside hyper or the adapter:\n{}",
+            aio::dump_tasks()
+        );
+        drop(sender);
+        conn.await.unwrap().unwrap();
+        stop.set_result(()).unwrap();
+        server.await.unwrap().unwrap();
+    });
+}
