@@ -237,7 +237,10 @@ fn tasks_waiting_inside_hyper_are_reported_at_the_users_lines() {
         let tasks = aio::all_tasks();
         let here = file!();
         let at = |line: u32| {
-            tasks.iter().filter(|t| t.waiting.is_some_and(|w| w.location.file() == here && w.location.line() == line)).count()
+            tasks
+                .iter()
+                .filter(|t| t.waiting.is_some_and(|w| w.location.file() == here && w.location.line() == line))
+                .count()
         };
         // The server's accept loop and its connection task wait at the
         // `serve(..)` line; the client connection at the `Io::new` line.

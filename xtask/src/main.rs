@@ -460,6 +460,8 @@ fn bench(args: &[String]) -> Result<(), String> {
     let out = out_path.to_str().ok_or("non-UTF-8 path")?.to_string();
     cargo_args.push("--write");
     cargo_args.push(&out);
+    // Echo and HTTP on 1 and 2 threads (LoopSet vs tokio multi-thread).
+    cargo_args.push("--scaling");
     // Syscalls per echo round trip, when strace is installed.
     let has_strace = Command::new("strace").arg("-V").output().map(|o| o.status.success()).unwrap_or(false);
     if has_strace {

@@ -12,8 +12,8 @@
 mod alloc_count;
 mod http;
 mod multi_workloads;
-mod scaling;
 mod net_workloads;
+mod scaling;
 mod sync_workloads;
 mod workloads;
 
@@ -41,7 +41,16 @@ struct Options {
 }
 
 fn parse() -> Options {
-    let mut o = Options { reps: 7, scale: 1.0, write: None, only: None, single: None, syscalls: false, http: false, scaling: false };
+    let mut o = Options {
+        reps: 7,
+        scale: 1.0,
+        write: None,
+        only: None,
+        single: None,
+        syscalls: false,
+        http: false,
+        scaling: false,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -115,7 +124,12 @@ fn main() {
         String::new()
     };
     let mut rows = Vec::new();
-    for w in WORKLOADS.iter().chain(sync_workloads::SYNC_WORKLOADS).chain(net_workloads::NET_WORKLOADS).chain(multi_workloads::MULTI_WORKLOADS) {
+    for w in WORKLOADS
+        .iter()
+        .chain(sync_workloads::SYNC_WORKLOADS)
+        .chain(net_workloads::NET_WORKLOADS)
+        .chain(multi_workloads::MULTI_WORKLOADS)
+    {
         if opts.only.as_deref().is_some_and(|o| o != w.name) {
             continue;
         }

@@ -51,7 +51,8 @@ fn start(server: Server, service: Service) -> (Running, SocketAddr) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     if server.tokio {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(server.threads).enable_all().build().unwrap();
+        let rt =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(server.threads).enable_all().build().unwrap();
         rt.spawn(async move {
             listener.set_nonblocking(true).unwrap();
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
@@ -60,12 +61,10 @@ fn start(server: Server, service: Service) -> (Running, SocketAddr) {
                 let _ = stream.set_nodelay(true);
                 match service {
                     Service::Echo => drop(tokio::spawn(tokio_echo(stream))),
-                    Service::Hello => drop(tokio::spawn(
-                        hyper::server::conn::http1::Builder::new().serve_connection(
-                            hyper_util::rt::TokioIo::new(stream),
-                            hyper::service::service_fn(crate::http::hello),
-                        ),
-                    )),
+                    Service::Hello => drop(tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(
+                        hyper_util::rt::TokioIo::new(stream),
+                        hyper::service::service_fn(crate::http::hello),
+                    ))),
                 }
             }
         });
@@ -134,7 +133,8 @@ fn echo_load(addr: SocketAddr, conns: usize, for_how_long: Duration) -> (f64, f6
                 streams.push(s);
             }
             // Measure from here: every connection is open.
-            let (wall0, proc0, me0) = (Instant::now(), cpu(libc::CLOCK_PROCESS_CPUTIME_ID), cpu(libc::CLOCK_THREAD_CPUTIME_ID));
+            let (wall0, proc0, me0) =
+                (Instant::now(), cpu(libc::CLOCK_PROCESS_CPUTIME_ID), cpu(libc::CLOCK_THREAD_CPUTIME_ID));
             let tasks: Vec<_> = streams
                 .into_iter()
                 .map(|mut s| {
@@ -173,18 +173,19 @@ fn echo_load(addr: SocketAddr, conns: usize, for_how_long: Duration) -> (f64, f6
 /// server CPU second).
 fn http_load(addr: SocketAddr, seconds: u32) -> Option<(f64, f64)> {
     let cpu0 = cpu(libc::CLOCK_PROCESS_CPUTIME_ID);
-    let wall0 = Instant::now();
     let out = std::process::Command::new("wrk")
         .args(["-t1", "-c64", &format!("-d{seconds}s"), &format!("http://{addr}/")])
         .output()
         .ok()?;
-    let (wall, server_cpu) = (wall0.elapsed(), cpu(libc::CLOCK_PROCESS_CPUTIME_ID) - cpu0);
+    let server_cpu = cpu(libc::CLOCK_PROCESS_CPUTIME_ID) - cpu0;
     let text = String::from_utf8_lossy(&out.stdout);
     let total: f64 = text.lines().find(|l| l.contains("requests in"))?.split_whitespace().next()?.parse().ok()?;
-    let _ = wall;
     let rps: f64 = text.lines().find(|l| l.starts_with("Requests/sec:"))?.split_whitespace().nth(1)?.parse().ok()?;
     Some((rps, total / server_cpu.as_secs_f64().max(1e-9)))
 }
+
+/// Drives a server at an address: (per wall second, per server CPU second).
+type Load = dyn Fn(SocketAddr) -> Option<(f64, f64)>;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -205,7 +206,9 @@ pub fn scaling_table(reps: usize, seconds: f64, with_http: bool) -> String {
     let only = std::env::var("LOOP_BENCH_SERVER").ok();
     let servers: Vec<Server> = servers
         .into_iter()
-        .filter(|s| only.as_deref().is_none_or(|o| o == format!("{}{}", if s.tokio { "tokio" } else { "loop" }, s.threads)))
+        .filter(|s| {
+            only.as_deref().is_none_or(|o| o == format!("{}{}", if s.tokio { "tokio" } else { "loop" }, s.threads))
+        })
         .collect();
     let mut s = String::from(
         "\nScaling: servers on 1 and 2 threads (loop: a `LoopSet`, connections handed out by \
@@ -216,9 +219,17 @@ pub fn scaling_table(reps: usize, seconds: f64, with_http: bool) -> String {
          | workload | server | per wall second | per server CPU second | loop vs tokio (same threads, per CPU s) |\n\
          | --- | --- | ---: | ---: | ---: |\n",
     );
-    let mut workloads: Vec<(&str, Box<dyn Fn(SocketAddr) -> Option<(f64, f64)>>, Service)> = vec![
-        ("echo 50 conns, round trips", Box::new(move |a| Some(echo_load(a, 50, Duration::from_secs_f64(seconds)))), Service::Echo),
-        ("echo 500 conns, round trips", Box::new(move |a| Some(echo_load(a, 500, Duration::from_secs_f64(seconds)))), Service::Echo),
+    let mut workloads: Vec<(&str, Box<Load>, Service)> = vec![
+        (
+            "echo 50 conns, round trips",
+            Box::new(move |a| Some(echo_load(a, 50, Duration::from_secs_f64(seconds)))),
+            Service::Echo,
+        ),
+        (
+            "echo 500 conns, round trips",
+            Box::new(move |a| Some(echo_load(a, 500, Duration::from_secs_f64(seconds)))),
+            Service::Echo,
+        ),
     ];
     let wrk_present = std::process::Command::new("wrk").arg("--version").output().is_ok();
     if with_http && wrk_present {

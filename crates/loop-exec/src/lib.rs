@@ -130,8 +130,7 @@ pub type LoopFuture<T> = ResultCell<T>;
 pub mod __model {
     pub use crate::task::state::{
         complete_remote, drop_remote_handle, set_join_waker, transition_to_running, transition_to_scheduled,
-        unset_join_waker, unset_join_waker_after_complete, StateWord, COMPLETE, HANDLE, JOIN_WAKER, REMOTE,
-        SCHEDULED,
+        unset_join_waker, unset_join_waker_after_complete, StateWord, COMPLETE, HANDLE, JOIN_WAKER, REMOTE, SCHEDULED,
     };
 }
 

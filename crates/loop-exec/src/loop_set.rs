@@ -199,8 +199,7 @@ impl LoopSetBuilder {
                 .name(format!("{}-{index}", self.thread_name))
                 .spawn(move || run_member(index, builder, core, stopping, ready_tx, exit_tx));
             let started = spawned.and_then(|thread| {
-                let handle =
-                    ready.recv().map_err(|_| std::io::Error::other("a loop thread died while starting"))??;
+                let handle = ready.recv().map_err(|_| std::io::Error::other("a loop thread died while starting"))??;
                 Ok((thread, handle))
             });
             match started {
@@ -393,4 +392,3 @@ impl std::fmt::Debug for LoopSet {
         f.debug_struct("LoopSet").field("loops", &self.handle.len()).finish()
     }
 }
-

@@ -182,7 +182,6 @@ impl LoopSetHandle {
         }
         out
     }
-
 }
 
 impl std::fmt::Debug for LoopSetHandle {

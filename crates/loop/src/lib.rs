@@ -44,16 +44,17 @@
 #![deny(unsafe_code)]
 #![allow(clippy::type_complexity)]
 
+pub use loop_core::{available_cores, pin_to_core};
 pub use loop_exec::{
     all_tasks, as_completed, check_seeds, create_task, current_task, dump_tasks, gather, get_running_loop, interval,
     run, select, shield, sleep, sleep_until, spawn, spawn_blocking, task_local, timeout_at, to_thread, try_gather,
     try_get_running_loop, wait, wait_for, yield_now, AsCompleted, AsCompletedWithin, Builder, ChildError, ChildHandle,
     EmptyWait, EventLoop, ExceptionContext, ExceptionHandler, Gather, GroupClosed, GroupError, GroupHandle, Handle,
-    Interval, LocalKey, LoopClosed, LoopFuture, LoopHandle, LoopRef, LoopSet, LoopSetBuilder, LoopSetHandle, LoopStats, ReturnWhen, Scoped, Shield, Sleep,
-    Task, TaskBuilder, TaskError, TaskGroup, TaskId, TaskInfo, TaskState, ThreadsafeTask, Timeout, TimeoutError,
-    ShutdownError, TimeoutScope, TimerHandle, TryGather, WaitInfo, WaitSite, YieldNow,
+    Interval, LocalKey, LoopClosed, LoopFuture, LoopHandle, LoopRef, LoopSet, LoopSetBuilder, LoopSetHandle, LoopStats,
+    ReturnWhen, Scoped, Shield, ShutdownError, Sleep, Task, TaskBuilder, TaskError, TaskGroup, TaskId, TaskInfo,
+    TaskState, ThreadsafeTask, Timeout, TimeoutError, TimeoutScope, TimerHandle, TryGather, WaitInfo, WaitSite,
+    YieldNow,
 };
-pub use loop_core::{available_cores, pin_to_core};
 
 pub use loop_macros::{main, test};
 
@@ -77,9 +78,9 @@ pub mod signal;
 mod streams;
 
 pub use streams::{
-    open_connection, open_unix_connection, start_server, start_server_on, start_unix_server, tcp_streams, IncompleteReadError,
-    LimitOverrunError, Server, StreamError, StreamReader, StreamWriter, DEFAULT_HIGH_WATER, DEFAULT_LIMIT,
-    DEFAULT_LOW_WATER,
+    open_connection, open_unix_connection, start_server, start_server_on, start_unix_server, tcp_streams,
+    IncompleteReadError, LimitOverrunError, Server, StreamError, StreamReader, StreamWriter, DEFAULT_HIGH_WATER,
+    DEFAULT_LIMIT, DEFAULT_LOW_WATER,
 };
 
 /// Synchronisation primitives (asyncio's `Lock`, `Event`, `Semaphore`,

@@ -145,12 +145,7 @@ impl TaskRef {
         S: Schedule,
     {
         let cell = Box::new(TaskCell {
-            header: Header {
-                state,
-                vtable: &TaskCell::<F, S>::VTABLE,
-                join_waker: JoinWaker::new(),
-                meta,
-            },
+            header: Header { state, vtable: &TaskCell::<F, S>::VTABLE, join_waker: JoinWaker::new(), meta },
             scheduler,
             stage: UnsafeCell::new(Stage { future: ManuallyDrop::new(future) }),
         });
