@@ -264,9 +264,11 @@ impl LoopInner {
         bump(&self.counters.turns, 1);
         let parked = self.queue.is_empty() && !main_ready();
         if parked {
+            self.publish_load();
             self.park(main_ready);
             self.polls_since_io.set(0);
         } else if self.polls_since_io.get() >= BUDGET {
+            self.publish_load();
             // Busy: still look at I/O at least every BUDGET polls, so ready
             // tasks cannot starve sockets. (Each look costs syscalls; doing
             // it every turn would tax every wake-up.)
@@ -293,6 +295,13 @@ impl LoopInner {
             }
         }
         self.queue.end_turn();
+    }
+
+    /// A loop of a `LoopSet` tells the set its live task count: when it
+    /// parks, and when busy at the reactor-poll cadence (every `BUDGET`
+    /// polls), not every turn.
+    #[inline]
+    fn publish_load(&self) {
         if self.config.index.is_some() {
             self.shared.publish_load(self.tasks.len());
         }
@@ -439,6 +448,9 @@ impl LoopInner {
         // spawn, wake): make this the current loop while they do.
         let _enter = Enter::new(self);
         self.shared.closed.store(true, Ordering::SeqCst);
+        // The other half of `push_remote`'s handshake: what was pushed
+        // before a pusher could see `closed` is drained below.
+        std::sync::atomic::fence(Ordering::SeqCst);
         loop {
             let tasks = self.tasks.take_all();
             let (queued, deferred) = self.queue.take_all();

@@ -66,18 +66,8 @@ impl LoopHandle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        if self.shared.closed.load(Ordering::SeqCst) {
-            return Err(LoopClosed);
-        }
-        let meta = TaskMeta::new(TaskId::next_remote(), None, std::panic::Location::caller(), 0);
-        // Three references: the registry's and the run queue's (both
-        // carried by the injection queue's entry), and the handle's.
-        let task = TaskRef::allocate_remote(future, self.shared.clone(), meta, 3);
-        // SAFETY: `allocate_remote` counted three references; this is the
-        // handle's.
-        let handle_ref = unsafe { TaskRef::from_counted(task.as_ptr()) };
-        self.shared.push_remote(Remote::Spawn(task));
-        Ok(ThreadsafeTask::from_raw(handle_ref, self.shared.clone()))
+        let location = std::panic::Location::caller();
+        self.send_task(|meta, refs| TaskRef::allocate_remote(future, self.shared.clone(), meta, refs), location)
     }
 
     /// Runs the future that `build` makes, as a task on the loop, and
@@ -107,13 +97,28 @@ impl LoopHandle {
         F: Future + 'static,
         F::Output: Send + 'static,
     {
+        let location = std::panic::Location::caller();
+        self.send_task(|meta, refs| TaskRef::allocate_remote_built(build, self.shared.clone(), meta, refs), location)
+    }
+
+    /// The one path of a spawn from another thread: `allocate` makes the
+    /// cell (with the given metadata and reference count) here, and the task
+    /// itself goes to the loop's injection queue. `T` must be the output
+    /// type of the future that `allocate` stores (the handle takes it out as
+    /// a `T`); both callers tie them in their signatures.
+    fn send_task<T>(
+        &self,
+        allocate: impl FnOnce(TaskMeta, usize) -> TaskRef,
+        location: &'static std::panic::Location<'static>,
+    ) -> Result<ThreadsafeTask<T>, LoopClosed> {
         if self.shared.closed.load(Ordering::SeqCst) {
             return Err(LoopClosed);
         }
-        let meta = TaskMeta::new(TaskId::next_remote(), None, std::panic::Location::caller(), 0);
-        // The same three references as `spawn_threadsafe`'s.
-        let task = TaskRef::allocate_remote_built(build, self.shared.clone(), meta, 3);
-        // SAFETY: `allocate_remote_built` counted three; this is the handle's.
+        let meta = TaskMeta::new(TaskId::next_remote(), None, location, 0);
+        // Three references: the registry's and the run queue's (both
+        // carried by the injection queue's entry), and the handle's.
+        let task = allocate(meta, 3);
+        // SAFETY: `allocate` counted three references; this is the handle's.
         let handle_ref = unsafe { TaskRef::from_counted(task.as_ptr()) };
         self.shared.push_remote(Remote::Spawn(task));
         Ok(ThreadsafeTask::from_raw(handle_ref, self.shared.clone()))

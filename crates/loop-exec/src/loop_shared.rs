@@ -37,9 +37,9 @@ pub(crate) struct LoopShared {
     /// Count of wakes that arrived from other threads.
     pub(crate) remote_wakes: AtomicU64,
     /// For a loop of a `LoopSet`: its load, the set's signal for placing
-    /// work. The loop stores its live task count at the end of each turn
-    /// (only when it changed); each spawn from another thread adds one
-    /// until then.
+    /// work. The loop stores its live task count when it parks and, while
+    /// busy, every `BUDGET` polls (only when it changed); each spawn from
+    /// another thread adds one until then.
     pub(crate) load: AtomicUsize,
     /// The thread the loop was made on, the only one that runs it (the
     /// loop is not `Send`): its tasks' futures live there.
@@ -66,6 +66,11 @@ impl LoopShared {
             self.remote_wakes.fetch_add(1, Ordering::Relaxed);
         }
         self.injector.push(work);
+        // The close stores `closed` and then drains; we push and then look at
+        // `closed`. The fence makes that pair a Dekker handshake (one of the
+        // two sees the other's write), so no work is left in the queue of a
+        // closed loop: a spawned task there would never resolve its handle.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self.closed.load(Ordering::SeqCst) {
             self.drain_dropping();
         } else {

@@ -286,6 +286,7 @@ impl TaskRef {
     /// the output and reports a panic nobody will see — then sets
     /// `COMPLETE` and drops this reference and `also` (the registry's, if
     /// the caller holds it) in one atomic step.
+    #[inline(always)]
     pub(crate) fn complete(self, also: Option<TaskRef>) {
         let header = self.header();
         let state = header.state.load();
@@ -323,6 +324,7 @@ impl TaskRef {
     /// poll at once on its thread and must see the output), then drop the
     /// references.
     #[cold]
+    #[inline(never)]
     fn complete_remote(self, also: Option<TaskRef>) {
         let header = self.header();
         let prev = Snapshot::of(state::complete_remote(header.state.word()));

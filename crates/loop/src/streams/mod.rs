@@ -71,7 +71,6 @@ mod server;
 mod writer;
 
 pub use reader::StreamReader;
-#[cfg(feature = "hyper")]
 pub(crate) use server::accept_error_pause;
 #[cfg(feature = "tls")]
 pub(crate) use server::serve_with;
