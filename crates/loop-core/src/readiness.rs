@@ -82,10 +82,27 @@ pub fn clear_ready_with(state: &impl StateWord, seen: u32) {
 pub fn set_ready_with(state: &impl StateWord, wakers: &impl WakerList, closed: bool) {
     let extra = if closed { CLOSED } else { 0 };
     state.update(|s| s.wrapping_add(TICK) | READY | extra);
-    let woken = wakers.with(std::mem::take);
-    for w in woken {
-        w.wake();
+    // Woken outside the lock. The usual single waiter is popped, so the
+    // list keeps its buffer: taking the whole `Vec` would make the next
+    // `register` allocate again, a malloc and a free per event.
+    let woken =
+        wakers.with(|list| if list.len() <= 1 { Woken::One(list.pop()) } else { Woken::All(std::mem::take(list)) });
+    match woken {
+        Woken::One(w) => {
+            if let Some(w) = w {
+                w.wake();
+            }
+        }
+        Woken::All(all) => all.into_iter().for_each(Waker::wake),
     }
+}
+
+/// What `set_ready_with` took out of the list to wake.
+enum Woken {
+    /// None or one waker (the list keeps its buffer).
+    One(Option<Waker>),
+    /// Several (the list's buffer goes with them).
+    All(Vec<Waker>),
 }
 
 impl StateWord for std::sync::atomic::AtomicU32 {
