@@ -259,6 +259,17 @@ fn hold_connections(addr: SocketAddr, n: usize, seen: &mpsc::Receiver<usize>, lo
     per_loop
 }
 
+/// A connection's handler: reads the first byte, says which loop it runs
+/// on, waits for the client's EOF, echoes the byte and closes.
+async fn echo_first_byte(mut reader: aio::StreamReader, writer: aio::StreamWriter, seen: mpsc::Sender<usize>) {
+    let first = reader.readexactly(1).await.unwrap();
+    seen.send(index()).unwrap();
+    assert!(reader.read_to_end().await.unwrap().is_empty());
+    writer.write(&first);
+    writer.close();
+    let _ = writer.wait_closed().await;
+}
+
 /// Raises the open-file limit (1,000 connections are 2,000 fds here).
 fn raise_nofile() {
     let lim = rustix::process::getrlimit(rustix::process::Resource::Nofile);
@@ -278,15 +289,8 @@ fn least_connections_spreads_1000_connections_within_one_of_even() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let server = aio::net::serve_least_connections(&set, listener, move |stream, _| {
         let seen = seen_tx.lock().unwrap().clone();
-        async move {
-            let (mut reader, writer) = aio::tcp_streams(stream);
-            let first = reader.readexactly(1).await.unwrap();
-            seen.send(index()).unwrap();
-            assert!(reader.read_to_end().await.unwrap().is_empty());
-            writer.write(&first);
-            writer.close();
-            let _ = writer.wait_closed().await;
-        }
+        let (reader, writer) = aio::tcp_streams(stream);
+        echo_first_byte(reader, writer, seen)
     })
     .unwrap();
     let per_loop = hold_connections(server.local_addr(), 1000, &seen, 2);
@@ -315,20 +319,8 @@ fn reuseport_spreads_1000_connections_over_every_loop() {
             let bound = bound_tx.lock().unwrap().clone();
             async move {
                 let listener = aio::net::TcpListener::bind_reuseport(addr).unwrap();
-                let server = aio::start_server_on(
-                    move |mut reader, writer| {
-                        let seen = seen.clone();
-                        async move {
-                            let first = reader.readexactly(1).await.unwrap();
-                            seen.send(index()).unwrap();
-                            assert!(reader.read_to_end().await.unwrap().is_empty());
-                            writer.write(&first);
-                            writer.close();
-                            let _ = writer.wait_closed().await;
-                        }
-                    },
-                    listener,
-                );
+                let server =
+                    aio::start_server_on(move |reader, writer| echo_first_byte(reader, writer, seen.clone()), listener);
                 bound.send(()).unwrap();
                 server.serve_forever().await;
             }

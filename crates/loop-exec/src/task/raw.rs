@@ -304,6 +304,14 @@ impl TaskRef {
                 self.scheduler().unhandled_panic(header, message);
             }
         }
+        self.release_with(also, State::complete_releasing);
+    }
+
+    /// Drops this reference and `also` (the same task's, if given) in one
+    /// step of the state word, `release(state, count)`; frees the cell if
+    /// they were the last.
+    #[inline(always)]
+    fn release_with(self, also: Option<TaskRef>, release: impl FnOnce(&State, usize) -> Release) {
         let refs = 1 + usize::from(also.is_some());
         if let Some(also) = also {
             debug_assert_eq!(also.ptr, self.ptr);
@@ -312,7 +320,7 @@ impl TaskRef {
         let ptr = ManuallyDrop::new(self).ptr;
         // SAFETY: we own `refs` references (ours and the forgotten one), so
         // the header is alive until the step below releases them.
-        if unsafe { ptr.as_ref() }.state.complete_releasing(refs) == Release::Last {
+        if release(&unsafe { ptr.as_ref() }.state, refs) == Release::Last {
             // SAFETY: those were the last references.
             unsafe { dealloc(ptr) }
         }
@@ -339,18 +347,7 @@ impl TaskRef {
             header.join_waker.wake_by_ref(&WAKER_VTABLE);
             let _ = state::unset_join_waker_after_complete(header.state.word());
         }
-        let refs = 1 + usize::from(also.is_some());
-        if let Some(also) = also {
-            debug_assert_eq!(also.ptr, self.ptr);
-            std::mem::forget(also);
-        }
-        let ptr = ManuallyDrop::new(self).ptr;
-        // SAFETY: we own `refs` references, so the header is alive until
-        // they are released here.
-        if unsafe { ptr.as_ref() }.state.ref_dec_many(refs) == Release::Last {
-            // SAFETY: those were the last references.
-            unsafe { dealloc(ptr) }
-        }
+        self.release_with(also, State::ref_dec_many);
     }
 
     /// A task spawned from another thread that its loop will never run (it
