@@ -168,12 +168,18 @@ impl Join {
     /// The loop: store the output, complete, wake what the slot holds (as
     /// `TaskRef::complete_remote`).
     fn complete(&self) {
+        // SAFETY: loom's UnsafeCell checks this access itself: a race the
+        // protocol fails to order is what the model reports.
         self.output.with_mut(|o| unsafe { *o = Some(42) });
         let prev = complete_remote(&&self.state);
         if prev & HANDLE == 0 {
             // The handle is gone: the output is the loop's to drop.
+            // SAFETY: loom's UnsafeCell checks this access itself: a race the
+            // protocol fails to order is what the model reports.
             self.output.with_mut(|o| unsafe { *o = None });
         } else if prev & JOIN_WAKER != 0 {
+            // SAFETY: loom's UnsafeCell checks this access itself: a race the
+            // protocol fails to order is what the model reports.
             let id = self.slot.with(|s| unsafe { *s });
             self.woken[id.expect("JOIN_WAKER set: the slot holds a waker")].store(true, Ordering::Release);
             let _ = unset_join_waker_after_complete(&&self.state);
@@ -188,6 +194,8 @@ impl Join {
             return self.take();
         }
         if now & JOIN_WAKER != 0 {
+            // SAFETY: loom's UnsafeCell checks this access itself: a race the
+            // protocol fails to order is what the model reports.
             if self.slot.with(|s| unsafe { *s }) == Some(id) {
                 return None;
             }
@@ -195,6 +203,8 @@ impl Join {
                 return self.take();
             }
         }
+        // SAFETY: loom's UnsafeCell checks this access itself: a race the
+        // protocol fails to order is what the model reports.
         self.slot.with_mut(|s| unsafe {
             if (*s).replace(id).is_some() {
                 self.slot_frees.fetch_add(1, Ordering::Relaxed);
@@ -208,10 +218,14 @@ impl Join {
     }
 
     fn take(&self) -> Option<u32> {
+        // SAFETY: loom's UnsafeCell checks this access itself: a race the
+        // protocol fails to order is what the model reports.
         self.output.with_mut(|o| unsafe { (*o).take() })
     }
 
     fn clear_slot(&self) {
+        // SAFETY: loom's UnsafeCell checks this access itself: a race the
+        // protocol fails to order is what the model reports.
         self.slot.with_mut(|s| unsafe {
             if (*s).take().is_some() {
                 self.slot_frees.fetch_add(1, Ordering::Relaxed);
@@ -224,6 +238,8 @@ impl Join {
     fn drop_handle(&self) {
         let prev = drop_remote_handle(&&self.state);
         if prev & COMPLETE != 0 {
+            // SAFETY: loom's UnsafeCell checks this access itself: a race the
+            // protocol fails to order is what the model reports.
             self.output.with_mut(|o| unsafe { *o = None });
         } else {
             self.clear_slot();
@@ -279,8 +295,12 @@ fn a_threadsafe_handle_dropped_while_the_task_completes_frees_everything_once() 
         lp.join().unwrap();
         // Whoever ended last: the output is gone (taken by the poll, or
         // dropped by the handle or the loop).
+        // SAFETY: loom's UnsafeCell checks this access itself: a race the
+        // protocol fails to order is what the model reports.
         assert!(j.output.with(|o| unsafe { (*o).is_none() }), "the output outlived both sides");
         assert!(got.is_none() || got == Some(42));
+        // SAFETY: loom's UnsafeCell checks this access itself: a race the
+        // protocol fails to order is what the model reports.
         let left_in_slot = j.slot.with(|s| unsafe { (*s).is_some() });
         // A waker stays in the slot only if the loop was reading it when the
         // handle went (the cell's free drops it then).
