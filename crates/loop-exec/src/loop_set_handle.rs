@@ -152,6 +152,12 @@ impl LoopSetHandle {
     /// Every unfinished task of every loop, grouped by loop index (each
     /// loop takes its own snapshot in its next turn). A loop that has
     /// stopped shows no tasks.
+    ///
+    /// It blocks the calling thread for the snapshots, so call it from a
+    /// plain thread (a monitor, a signal handler's thread, `main` outside
+    /// the set). From a task on one of the set's own loops it panics (that
+    /// loop could not take its snapshot while blocked); there, use
+    /// `on_each(|_| async { aio::all_tasks() })` and await the tasks.
     pub fn all_tasks(&self) -> Vec<(usize, Vec<TaskInfo>)> {
         let snapshots: Vec<_> = self
             .loops
