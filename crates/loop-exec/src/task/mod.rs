@@ -4,6 +4,7 @@ mod handle;
 mod join_waker;
 pub(crate) mod meta;
 pub(crate) mod raw;
+mod remote;
 pub(crate) mod state;
 
 use std::fmt;

@@ -17,9 +17,8 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::join_waker::JoinWaker;
 use super::meta::{StageKind, TaskMeta};
-use super::state::{self, Release, Snapshot, State};
+use super::state::{Release, State};
 use super::{Schedule, TaskError};
-use crate::build_on_loop::BuildOnLoop;
 use crate::panics;
 
 /// The first part of every task cell, whatever its future and scheduler.
@@ -90,7 +89,7 @@ pub(crate) struct TaskRef {
 // output of a task is dropped by its (non-`Send`) handle or by the loop.
 // The exception, tasks spawned from another thread (`REMOTE`): their cell is
 // made on that thread, and their output taken or dropped by the `Send`
-// `ThreadsafeTask` handle. `allocate_remote*` require a `Send` output and a
+// `ThreadsafeTask` handle. `allocate_remote*` (remote.rs) require a `Send` output and a
 // future that is `Send` until its first poll (a `Send` future, or a
 // `BuildOnLoop` holding a `Send` closure); that first poll is on the owner
 // thread, and from then on the future stays there as any task's does. Off
@@ -113,33 +112,8 @@ impl TaskRef {
         Self::allocate_with(State::new_spawned(refs), future, scheduler, meta)
     }
 
-    /// `allocate` for a task spawned from another thread, whose handle is a
-    /// `ThreadsafeTask` (see `state::REMOTE`). The future and its output are
-    /// `Send`: the cell is made here and travels to its loop.
-    pub(crate) fn allocate_remote<F, S>(future: F, scheduler: S, meta: TaskMeta, refs: usize) -> TaskRef
-    where
-        F: Future + Send + 'static,
-        F::Output: Send,
-        S: Schedule,
-    {
-        Self::allocate_with(State::new_remote(refs), future, scheduler, meta)
-    }
-
-    /// `allocate_remote` for a future built on the loop by a `Send`
-    /// closure: until its first poll (on the loop's thread) the cell holds
-    /// only the closure, so the cell may travel (see `BuildOnLoop`).
-    pub(crate) fn allocate_remote_built<B, F, S>(build: B, scheduler: S, meta: TaskMeta, refs: usize) -> TaskRef
-    where
-        B: FnOnce() -> F + Send + 'static,
-        F: Future + 'static,
-        F::Output: Send,
-        S: Schedule,
-    {
-        Self::allocate_with(State::new_remote(refs), BuildOnLoop::new(build), scheduler, meta)
-    }
-
     #[inline(always)]
-    fn allocate_with<F, S>(state: State, future: F, scheduler: S, meta: TaskMeta) -> TaskRef
+    pub(super) fn allocate_with<F, S>(state: State, future: F, scheduler: S, meta: TaskMeta) -> TaskRef
     where
         F: Future + 'static,
         S: Schedule,
@@ -311,7 +285,7 @@ impl TaskRef {
     /// step of the state word, `release(state, count)`; frees the cell if
     /// they were the last.
     #[inline(always)]
-    fn release_with(self, also: Option<TaskRef>, release: impl FnOnce(&State, usize) -> Release) {
+    pub(super) fn release_with(self, also: Option<TaskRef>, release: impl FnOnce(&State, usize) -> Release) {
         let refs = 1 + usize::from(also.is_some());
         if let Some(also) = also {
             debug_assert_eq!(also.ptr, self.ptr);
@@ -324,66 +298,6 @@ impl TaskRef {
             // SAFETY: those were the last references.
             unsafe { dealloc(ptr) }
         }
-    }
-
-    /// `complete` for a task with a `ThreadsafeTask` handle, whose join
-    /// waker is handed over by the `JOIN_WAKER` protocol (state.rs): set
-    /// `COMPLETE` first, then wake the waker the slot holds (the handle may
-    /// poll at once on its thread and must see the output), then drop the
-    /// references.
-    #[cold]
-    #[inline(never)]
-    fn complete_remote(self, also: Option<TaskRef>) {
-        let header = self.header();
-        let prev = Snapshot::of(state::complete_remote(header.state.word()));
-        if !prev.has_handle() {
-            // The handle went first: the output is ours to drop.
-            if let Some(message) = self.drop_stage() {
-                self.scheduler().unhandled_panic(header, message);
-            }
-        } else if prev.has_join_waker() {
-            // The slot is the loop's until it is handed back below: read it
-            // only, as the handle may be reading it too (`will_wake`).
-            header.join_waker.wake_by_ref(&WAKER_VTABLE);
-            let _ = state::unset_join_waker_after_complete(header.state.word());
-        }
-        self.release_with(also, State::ref_dec_many);
-    }
-
-    /// A task spawned from another thread that its loop will never run (it
-    /// closed first): drops the future here and completes the task as
-    /// cancelled, so its `ThreadsafeTask` resolves. `self` carries two
-    /// counts (the registry's and the run queue's it would have had).
-    pub(crate) fn abandon_remote(self) {
-        debug_assert!(self.header().state.load().is_remote());
-        // SAFETY: `self` stands for two counts (see `Remote::Spawn`);
-        // this is the second.
-        let queue_ref = unsafe { TaskRef::from_counted(self.ptr) };
-        let _ = self.header().state.request_cancel();
-        self.cancel_now();
-        self.complete(Some(queue_ref));
-    }
-
-    /// Cross-thread join, handle side: stores `waker` in the join slot,
-    /// which the handle owns (`JOIN_WAKER` is clear).
-    #[inline]
-    pub(crate) fn store_remote_join_waker(&self, waker: &Waker) {
-        self.header().join_waker.register(waker, &WAKER_VTABLE);
-    }
-
-    /// Cross-thread join, handle side: whether the waker in the slot (which
-    /// the loop owns, `JOIN_WAKER` set) would wake the same as `waker`. A
-    /// read, as the loop may be reading the slot to wake it.
-    #[inline]
-    pub(crate) fn remote_join_will_wake(&self, waker: &Waker) -> bool {
-        self.header().join_waker.will_wake(waker, &WAKER_VTABLE)
-    }
-
-    /// Cross-thread join, handle side: drops the waker in the slot, which
-    /// the handle owns.
-    #[inline]
-    pub(crate) fn clear_remote_join_waker(&self) {
-        drop(self.header().join_waker.take(&WAKER_VTABLE));
     }
 
     /// Takes out the waker of whoever awaits the handle. Owner thread only.
@@ -442,7 +356,8 @@ unsafe fn dec_ref(ptr: NonNull<Header>) {
     }
 }
 
-static WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+pub(super) static WAKER_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
 
 /// `RawWaker::clone`: one more reference.
 unsafe fn waker_clone(ptr: *const ()) -> RawWaker {
