@@ -155,6 +155,25 @@ pub async fn echo_server() -> r#loop::Server {
     .expect("start the echo server")
 }
 
+/// A line-echo connection handler for the streams API (`start_server`,
+/// `tls::start_server`, `start_unix_server`): every line read is written
+/// back and drained, until EOF or an error.
+pub async fn echo_lines<R, W>(mut reader: r#loop::StreamReader<R>, writer: r#loop::StreamWriter<W>)
+where
+    R: futures_io::AsyncRead + Unpin,
+    W: futures_io::AsyncWrite + Unpin + 'static,
+{
+    while let Ok(line) = reader.readline().await {
+        if line.is_empty() {
+            break;
+        }
+        writer.write(&line);
+        if writer.drain().await.is_err() {
+            break;
+        }
+    }
+}
+
 /// `n` bytes of a pattern that differs per `seed`, so that a byte out of
 /// place is caught.
 pub fn pattern(seed: u32, n: usize) -> Vec<u8> {

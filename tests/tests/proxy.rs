@@ -222,22 +222,7 @@ fn unix_streams_through_a_one_byte_proxy() {
     let path = dir.join("echo.sock");
     let _ = std::fs::remove_file(&path);
     aio::run(async {
-        let server = aio::start_unix_server(
-            |mut reader, writer| async move {
-                while let Ok(line) = reader.readline().await {
-                    if line.is_empty() {
-                        break;
-                    }
-                    writer.write(&line);
-                    if writer.drain().await.is_err() {
-                        break;
-                    }
-                }
-            },
-            &path,
-        )
-        .await
-        .unwrap();
+        let server = aio::start_unix_server(loop_tests::echo_lines, &path).await.unwrap();
         let proxy = Proxy::unix(&path, Faults { segment: Some(1), latency_down: ms(1), ..Faults::default() });
         let (mut reader, writer) = aio::open_unix_connection(proxy.path()).await.unwrap();
         for i in 0..20 {

@@ -34,23 +34,7 @@ fn pki_from(ca_name: &str, names: &[&str]) -> Pki {
 
 /// An echo server over TLS; returns the server.
 async fn tls_echo(config: Arc<rustls::ServerConfig>) -> aio::Server {
-    aio::tls::start_server(
-        |mut reader, writer| async move {
-            while let Ok(line) = reader.readline().await {
-                if line.is_empty() {
-                    break;
-                }
-                writer.write(&line);
-                if writer.drain().await.is_err() {
-                    break;
-                }
-            }
-        },
-        "127.0.0.1:0",
-        config,
-    )
-    .await
-    .unwrap()
+    aio::tls::start_server(loop_tests::echo_lines, "127.0.0.1:0", config).await.unwrap()
 }
 
 #[test]
