@@ -195,7 +195,7 @@ impl Joinable {
     fn wait(self) {
         match self {
             Joinable::Loop(t) => t.wait().unwrap(),
-            Joinable::Tokio(t) => futures_lite_block_on(t).unwrap(),
+            Joinable::Tokio(t) => smol::block_on(t).unwrap(),
             Joinable::Smol(t) => smol::block_on(t),
         }
     }
@@ -211,10 +211,6 @@ fn join_here(handles: Vec<Joinable>) {
             h.join().await;
         }
     });
-}
-
-fn futures_lite_block_on<F: Future>(f: F) -> F::Output {
-    smol::block_on(f)
 }
 
 fn spawn_many_local(rt: Runtime, n: usize) -> f64 {

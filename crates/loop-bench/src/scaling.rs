@@ -163,10 +163,7 @@ fn echo_load(addr: SocketAddr, conns: usize, for_how_long: Duration) -> (f64, f6
             (n as f64 / wall.as_secs_f64(), n as f64 / server_cpu.as_secs_f64().max(1e-9))
         })
     });
-    let out = client.join().unwrap();
-    drop(trips);
-    drop(done);
-    out
+    client.join().unwrap()
 }
 
 /// One wrk run against `addr`: (requests per wall second, requests per
@@ -263,9 +260,8 @@ pub fn scaling_table(reps: usize, seconds: f64, with_http: bool) -> String {
             );
             s.push_str(&format!("| {title} | {} | {:.0} | {:.0} | {vs} |\n", srv.name(), rows[i].0, rows[i].1));
         }
-        for (r, _) in running {
-            drop(r);
-        }
+        // Stops the servers.
+        drop(running);
     }
     if with_http && !wrk_present {
         s.push_str("\n(HTTP rows skipped: `wrk` is not installed.)\n");
