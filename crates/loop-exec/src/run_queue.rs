@@ -2,7 +2,7 @@
 //! order (or a seeded permutation of each turn), and the `yield_now`
 //! wakers held back until after the next reactor check.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::task::Waker;
@@ -32,6 +32,10 @@ pub(crate) struct RunQueue {
     ready: RefCell<VecDeque<Runnable>>,
     /// Wakers of `yield_now` calls, released after the next reactor check.
     deferred: RefCell<Vec<Waker>>,
+    /// The second deferred buffer: `wake_deferred` swaps the two, so a loop
+    /// whose tasks yield every turn reuses both instead of freeing one and
+    /// growing a new one each turn (a malloc and a free per turn).
+    spare: Cell<Vec<Waker>>,
     /// Seeded scheduling (`Builder::seed`): permutes each turn's entries.
     order: Option<SeededOrder>,
 }
@@ -41,6 +45,7 @@ impl RunQueue {
         RunQueue {
             ready: RefCell::new(VecDeque::with_capacity(READY_KEEP)),
             deferred: RefCell::new(Vec::new()),
+            spare: Cell::new(Vec::new()),
             order: seed.map(SeededOrder::new),
         }
     }
@@ -65,10 +70,19 @@ impl RunQueue {
     /// Wakes the deferred wakers (they queue their tasks).
     #[inline]
     pub(crate) fn wake_deferred(&self) {
-        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
-        for waker in deferred {
+        if self.deferred.borrow().is_empty() {
+            return;
+        }
+        // A waker may run any code, even code that defers again: it finds
+        // the (empty) spare in place.
+        let mut batch = std::mem::replace(&mut *self.deferred.borrow_mut(), self.spare.take());
+        for waker in batch.drain(..) {
             waker.wake();
         }
+        if batch.capacity() > READY_KEEP {
+            batch.shrink_to(READY_KEEP);
+        }
+        self.spare.set(batch);
     }
 
     /// Whether nothing is queued (deferred wakers count: they queue work
@@ -110,5 +124,55 @@ impl RunQueue {
     pub(crate) fn take_all(&self) -> (Vec<Runnable>, Vec<Waker>) {
         let ready = self.ready.borrow_mut().drain(..).collect();
         (ready, std::mem::take(&mut *self.deferred.borrow_mut()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
+
+    use super::RunQueue;
+
+    thread_local! {
+        static QUEUE: RunQueue = RunQueue::new(None);
+    }
+
+    /// Counts its wakes; the first one defers another waker on `QUEUE`, as
+    /// a waker that runs arbitrary code may.
+    struct Counting(AtomicUsize);
+
+    impl Wake for Counting {
+        fn wake(self: Arc<Self>) {
+            if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
+                QUEUE.with(|q| q.defer(Waker::noop().clone()));
+            }
+        }
+    }
+
+    #[test]
+    fn deferred_wakers_all_wake_and_the_two_buffers_are_reused() {
+        QUEUE.with(|q| {
+            let counter = Arc::new(Counting(AtomicUsize::new(0)));
+            for _ in 0..3 {
+                q.defer(Waker::from(counter.clone()));
+            }
+            q.wake_deferred();
+            assert_eq!(counter.0.load(Ordering::SeqCst), 3, "every deferred waker woke once");
+            // The waker that deferred during the wake-up queued into the
+            // other buffer: it waits for the next turn.
+            assert!(!q.is_empty(), "a waker deferred while waking is kept for the next turn");
+            q.wake_deferred();
+            assert!(q.is_empty());
+            // Both buffers kept their capacity: yielding every turn does not
+            // free one and grow a new one each time.
+            let (deferred, spare) = (q.deferred.borrow().capacity(), q.spare.take());
+            assert!(
+                deferred >= 1 && spare.capacity() >= 3,
+                "capacities: deferred {deferred}, spare {}",
+                spare.capacity()
+            );
+        });
     }
 }
