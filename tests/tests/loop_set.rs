@@ -335,3 +335,84 @@ fn reuseport_spreads_1000_connections_over_every_loop() {
     drop(servers);
     set.shutdown().unwrap();
 }
+
+/// hyper's answer: the index of the loop that served the request.
+async fn which_loop(
+    _req: aio::hyper::hyper::Request<aio::hyper::hyper::body::Incoming>,
+) -> Result<
+    aio::hyper::hyper::Response<aio::hyper::http_body_util::Full<aio::hyper::hyper::body::Bytes>>,
+    std::convert::Infallible,
+> {
+    Ok(aio::hyper::hyper::Response::new(aio::hyper::http_body_util::Full::new(index().to_string().into())))
+}
+
+/// Opens `n` keep-alive connections one after the other, sends one GET on
+/// each and reads its answer before opening the next, keeping every one
+/// open; returns how many each loop served. (So connection k is accepted
+/// while the k before it are open: the least-connections count sees them.)
+fn get_on_held_connections(addr: SocketAddr, n: usize, loops: usize) -> Vec<usize> {
+    let mut per_loop = vec![0; loops];
+    let mut held = Vec::new();
+    for _ in 0..n {
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.write_all(b"GET / HTTP/1.1\r\nhost: localhost\r\n\r\n").unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 1024];
+        // The body is one digit, after the header block.
+        let body_at = loop {
+            let got = c.read(&mut buf).unwrap();
+            assert!(got > 0, "the server closed a keep-alive connection: {:?}", String::from_utf8_lossy(&answer));
+            answer.extend_from_slice(&buf[..got]);
+            if let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
+                if answer.len() > end + 4 {
+                    break end + 4;
+                }
+            }
+        };
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+        let loop_index: usize = text[body_at..].parse().unwrap_or_else(|_| panic!("a loop index as the body: {text}"));
+        per_loop[loop_index] += 1;
+        held.push(c);
+    }
+    per_loop
+}
+
+#[test]
+fn hyper_serves_on_every_loop_in_both_accept_modes() {
+    let _watchdog = loop_tests::watchdog();
+    let set = set(2);
+    // One acceptor, each connection handed to the loop with the fewest.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = aio::net::serve_least_connections(&set, listener, |stream, _| async move {
+        let _ = aio::hyper::serve_connection(stream, aio::hyper::hyper::service::service_fn(which_loop)).await;
+    })
+    .unwrap();
+    let per_loop = get_on_held_connections(server.local_addr(), 100, 2);
+    assert_eq!(per_loop, [50, 50], "least-connections alternates while every connection stays open");
+    drop(server.stop());
+
+    // A listener per loop on one port (SO_REUSEPORT), each with `hyper::serve`.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let (bound_tx, bound) = mpsc::channel();
+    let bound_tx = std::sync::Mutex::new(bound_tx);
+    let servers = set
+        .on_each(move |_| {
+            let bound = bound_tx.lock().unwrap().clone();
+            async move {
+                let listener = aio::net::TcpListener::bind_reuseport(addr).unwrap();
+                bound.send(()).unwrap();
+                let service = aio::hyper::hyper::service::service_fn(which_loop);
+                aio::hyper::serve(listener, service, std::future::pending()).await
+            }
+        })
+        .unwrap();
+    bound.recv().unwrap();
+    bound.recv().unwrap();
+    let per_loop = get_on_held_connections(addr, 200, 2);
+    assert_eq!(per_loop.iter().sum::<usize>(), 200);
+    assert!(per_loop.iter().all(|&n| n > 0), "the kernel gave every loop connections: {per_loop:?}");
+    drop(servers);
+    set.shutdown().unwrap();
+}
