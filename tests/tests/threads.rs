@@ -135,3 +135,35 @@ fn stop_from_another_thread_ends_run_forever() {
     t.join().unwrap();
     assert!(!ev.is_running());
 }
+
+#[test]
+fn wait_gives_finished_and_unfinished_results_many_times_on_one_thread() {
+    let _watchdog = loop_tests::watchdog();
+    let set = aio::LoopSet::builder().loops(2).build().unwrap();
+    let (gate_tx, gate_rx) = mpsc::channel::<aio::sync::ResultCell<u32>>();
+    // Sets each gate it is sent: usually after the waiter below has parked.
+    let opener = std::thread::spawn(move || {
+        for gate in gate_rx {
+            gate.set_result(7).unwrap();
+        }
+    });
+    for i in 0..300u32 {
+        // Finished: `first` ran before `second` on loop 0 (FIFO), so once
+        // `second` is waited for, `first` is done and `wait` takes its
+        // result without parking.
+        let first = set.spawn_on(0, async move { i }).unwrap();
+        let second = set.spawn_on(0, async move { i + 1 }).unwrap();
+        assert_eq!(second.wait().unwrap(), i + 1);
+        assert!(first.is_done());
+        assert_eq!(first.wait().unwrap(), i);
+        // Unfinished: the task waits for a gate opened from another thread.
+        let gate = aio::sync::ResultCell::new();
+        let opened = gate.clone();
+        let gated = set.spawn_on(i as usize % 2, async move { opened.await.unwrap() + i }).unwrap();
+        gate_tx.send(gate).unwrap();
+        assert_eq!(gated.wait().unwrap(), 7 + i);
+    }
+    drop(gate_tx);
+    opener.join().unwrap();
+    set.shutdown().unwrap();
+}

@@ -76,12 +76,24 @@ impl<T> ThreadsafeTask<T> {
             "ThreadsafeTask::wait() called on the thread of the loop that runs the task: \
              it would block that loop forever; `.await` the task instead"
         );
-        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        // Already done (the common case after a burst of spawns): no waker.
+        if self.is_done() {
+            if let Poll::Ready(result) = self.take_output() {
+                return result;
+            }
+        }
+        // This thread's waker; a fresh one while its thread-locals are being
+        // destroyed (a wait inside another thread-local's destructor).
+        let waker = THREAD_WAKER
+            .try_with(Waker::clone)
+            .unwrap_or_else(|_| Waker::from(Arc::new(Unpark(std::thread::current()))));
         let mut cx = Context::from_waker(&waker);
         loop {
             if let Poll::Ready(result) = self.poll_join(&mut cx) {
                 return result;
             }
+            // A wake-up left over from an earlier wait on this thread only
+            // makes this return early: the loop polls again.
             std::thread::park();
         }
     }
@@ -187,6 +199,12 @@ impl<T> fmt::Debug for ThreadsafeTask<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ThreadsafeTask").field("id", &self.id()).field("done", &self.is_done()).finish()
     }
+}
+
+thread_local! {
+    /// `wait`'s waker for this thread, made once: a wait used to allocate
+    /// (and free) one per call.
+    static THREAD_WAKER: Waker = Waker::from(Arc::new(Unpark(std::thread::current())));
 }
 
 /// `wait`'s waker: unparks the waiting thread.
