@@ -169,7 +169,7 @@ impl LoopInner {
         F: Future + 'static,
     {
         assert!(!self.closed.get(), "spawn on a closed event loop: create a new EventLoop (or use loop::run)");
-        let created_tick = self.time.tick_of(self.time.turn_start());
+        let created_tick = self.time.turn_tick();
         let meta = TaskMeta::new(self.tasks.next_id(), name, location, created_tick);
         // Three references: the registry's, the run queue's, the handle's.
         let registry_ref = TaskRef::allocate(future, self.shared.clone(), meta, 3);
@@ -186,7 +186,7 @@ impl LoopInner {
     fn adopt(&self, task: TaskRef) {
         // SAFETY: the second of the two counts `task` stands for.
         let queue_ref = unsafe { TaskRef::from_counted(task.as_ptr()) };
-        task.header().meta.created_tick.set(self.time.tick_of(self.time.turn_start()));
+        task.header().meta.created_tick.set(self.time.turn_tick());
         self.tasks.insert(task);
         self.queue.push_task(queue_ref);
     }

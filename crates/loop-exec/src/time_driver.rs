@@ -50,12 +50,13 @@ impl TimeDriver {
     pub(crate) fn new(paused: bool) -> TimeDriver {
         let clock = if paused { Clock::paused() } else { Clock::real() };
         let now = clock.now();
+        let turn_tick = clock.tick_of(now) as u32;
         TimeDriver {
             clock,
             wheel: RefCell::new(TimerWheel::new()),
             fired: RefCell::new(Vec::new()),
             turn_start: Cell::new(now),
-            turn_tick: Cell::new(0),
+            turn_tick: Cell::new(turn_tick),
         }
     }
 
@@ -71,7 +72,8 @@ impl TimeDriver {
         self.turn_start.get()
     }
 
-    /// `turn_start` as a wrapping millisecond tick.
+    /// `turn_start` as a wrapping millisecond tick (cached with it: what a
+    /// spawn stamps on its task without converting the instant again).
     #[inline]
     pub(crate) fn turn_tick(&self) -> u32 {
         self.turn_tick.get()
