@@ -134,16 +134,24 @@ fn main() {
             continue;
         }
         let n = ((w.n as f64) * opts.scale).max(10.0) as usize;
-        let mut values = Vec::new();
+        // Warm every runtime up once at full size (so no runtime pays for
+        // faulting in fresh heap pages that the next one then reuses: the
+        // first runtime of a row was measured on a cold heap before). Then
+        // the repetitions take turns, in a rotating order: this shared
+        // machine has slow and fast phases minutes long, and all of one
+        // runtime's repetitions in a row could fall into one phase and
+        // the next runtime's into the other.
         for rt in RUNTIMES {
-            // Warm up once at full size (so no runtime pays for faulting in
-            // fresh heap pages that the next one then reuses: the first
-            // runtime of a row was measured on a cold heap before), then take
-            // the median of the repetitions.
             let _ = (w.run)(*rt, n);
-            let samples: Vec<f64> = (0..opts.reps).map(|_| (w.run)(*rt, n)).collect();
-            values.push(median(samples));
         }
+        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); RUNTIMES.len()];
+        for rep in 0..opts.reps {
+            for k in 0..RUNTIMES.len() {
+                let i = (rep + k) % RUNTIMES.len();
+                samples[i].push((w.run)(RUNTIMES[i], n));
+            }
+        }
+        let values: Vec<f64> = samples.into_iter().map(median).collect();
         let floor = net_workloads::floor(w.name, n).map(|_| {
             let _ = net_workloads::floor(w.name, n.min(1000));
             median((0..opts.reps).map(|_| net_workloads::floor(w.name, n).unwrap()).collect())
@@ -217,10 +225,11 @@ fn markdown(rows: &[Row], opts: &Options) -> String {
     s.push_str("# Benchmarks\n\n");
     s.push_str("Written by `cargo xtask bench` (crate `loop-bench`). Every workload runs on our loop, tokio\n");
     s.push_str("(`current_thread` runtime + `LocalSet`) and smol (`LocalExecutor` under `smol::block_on`) in the\n");
-    s.push_str("same process, one after the other; each number is the median of the repetitions. Lower is\n");
-    s.push_str("better. *vs best* is the best peer's number divided by ours: above 1.00 we are faster.\n");
-    s.push_str("On this shared 2-core machine whole runs drift by 5-10% (the peers' numbers too): compare\n");
-    s.push_str("the ratios within one run rather than numbers across runs.\n\n");
+    s.push_str("same process: each is warmed up once, then their repetitions take turns (in rotating order);\n");
+    s.push_str("each number is the median of the repetitions. Lower is better. *vs best* is the best peer's\n");
+    s.push_str("number divided by ours: above 1.00 we are faster. This shared 2-core machine (a VM) has slow\n");
+    s.push_str("and fast phases minutes long, in which whole runs move by 5-40% and the multi-thread rows most:\n");
+    s.push_str("compare the ratios within one run rather than numbers across runs.\n\n");
     s.push_str("The process pins glibc's trim and mmap thresholds (`mallopt`) before anything runs, for all\n");
     s.push_str("three runtimes alike: with glibc's moving defaults, whether freed pages went back to the OS\n");
     s.push_str("after a run depended on allocation order, so repeated runs of one runtime re-faulted ~14 MB\n");
