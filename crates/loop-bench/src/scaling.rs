@@ -286,15 +286,32 @@ it is touched:
 - the least-connections acceptor: one loop accepts for all, and each hand-off costs a
   deregister + register (two `epoll_ctl`); with `SO_REUSEPORT` instead, no loop is shared at all;
 - the allocator: a task spawned from thread X and freed on loop Y is a cross-thread free (glibc
-  returns it to X's arena under that arena's lock; the remote-busy row shows this).
-None of these is global, so nothing in the design serializes 16 or 64 loops; the limits there
+  returns it to X's arena under that arena's lock);
+- cache lines of task cells: a thread spawning onto several loops allocates their tasks' cells one
+  after the other, so neighbours that different loops poll can share a line (or a 128-byte pair,
+  which the adjacent-line prefetcher moves together). Measured: two loops running 100 yielding
+  tasks each, 26-29 ns per yield spawned from outside against 20-21 spawned on each loop; a
+  128-byte gap after each such cell fixes that (16-24) but made bursts of remote spawns 25%
+  slower, so it is not in. On many cores this is the one piece of sharing on a poll path; a
+  per-(thread, target loop) slab of aligned slots would remove it.
+None of the rest is global, so nothing in the design serializes 16 or 64 loops; the limits there
 are the kernel's (one accept queue per listener without `SO_REUSEPORT`) and the allocator's.
 
 On this 2-core machine the load generator needs one of the two cores, so two server threads
 compete with it: two loops that each sleep and wake on their own events cost more context
-switches per round trip than one loop (measured with `perf stat`: ~250k vs ~195k switches for
-tokio's two workers on the same run), while tokio's two workers share one I/O driver and mostly
-run as one thread here. Per server CPU second, one loop is at or ahead of tokio with one worker;
-two loops are not yet ahead of tokio's two workers on this machine. Showing the per-core gain
-needs more cores than the load generator uses.
+switches per round trip than one loop. Measured with `perf stat` over the same echo runs (about
+1.8M round trips): 293k context switches for two loops against 165k for tokio's two workers (and
+23k against 9k with one thread each), with the same syscalls per round trip (sendto, recvfrom;
+epoll waits 834k against ~730k). tokio's two workers share one I/O driver, and its second worker
+is woken about 10k times in a run: here it mostly runs as one thread, which on two shared cores is
+the cheaper shape. Per server CPU second, one loop is at or ahead of tokio with one worker; two
+loops are level with tokio's two workers, not ahead. Showing the per-core gain needs more cores
+than the load generator uses.
+
+The remote-busy row (a plain thread spawns 10k tasks while each loop runs a yielding task, then
+awaits every handle) loses for another reason on 2 cores: three busy threads. `loop`'s spawn is
+faster than its loops run the tasks (90 against tokio's 230 ns per spawn), so the spawning thread
+reaches a task that is not done yet and sleeps; waking it again on two cores both running a
+busy loop took 0.5-3.2 ms, once per run (the median wait per handle is under 1 us). tokio's
+slower spawn leaves every task done by the time its handles are awaited.
 ";
