@@ -77,3 +77,29 @@ fn a_task_that_wakes_itself_without_yield_now_still_lets_others_run() {
     });
     assert!(other_ran.get());
 }
+
+#[test]
+fn a_loop_that_never_idles_gives_its_core_to_the_os_now_and_then() {
+    let _watchdog = loop_tests::watchdog();
+    // Busy: 10,000 turns of a yielding task, never a park.
+    let ev = aio::EventLoop::new().unwrap();
+    ev.run_until_complete(async {
+        for _ in 0..10_000 {
+            aio::yield_now().await;
+        }
+    });
+    let busy = ev.stats();
+    assert_eq!(busy.parks, 0, "{busy:?}");
+    assert!((2..=3).contains(&busy.os_yields), "one sched_yield per 4,096 busy turns: {busy:?}");
+    // Idle between turns: 10,000 sleeps on a paused clock park every turn,
+    // and a loop that parks never needs to give its core away.
+    let ev = aio::Builder::new().paused_clock().build().unwrap();
+    ev.run_until_complete(async {
+        for _ in 0..10_000 {
+            aio::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    let idle = ev.stats();
+    assert!(idle.parks >= 10_000, "{idle:?}");
+    assert_eq!(idle.os_yields, 0, "{idle:?}");
+}

@@ -27,6 +27,7 @@ struct Options {
     reps: usize,
     scale: f64,
     write: Option<String>,
+    /// Run only these workloads (names, comma-separated).
     only: Option<String>,
     /// Run one runtime (`loop`, `tokio`, `smol`, `floor`) once with `n`
     /// operations and print only its number: what `--syscalls` runs under
@@ -130,7 +131,7 @@ fn main() {
         .chain(net_workloads::NET_WORKLOADS)
         .chain(multi_workloads::MULTI_WORKLOADS)
     {
-        if opts.only.as_deref().is_some_and(|o| o != w.name) {
+        if opts.only.as_deref().is_some_and(|o| !o.split(',').any(|name| name == w.name)) {
             continue;
         }
         let n = ((w.n as f64) * opts.scale).max(10.0) as usize;

@@ -309,9 +309,10 @@ loops are level with tokio's two workers, not ahead. Showing the per-core gain n
 than the load generator uses.
 
 The remote-busy row (a plain thread spawns 10k tasks while each loop runs a yielding task, then
-awaits every handle) loses for another reason on 2 cores: three busy threads. `loop`'s spawn is
-faster than its loops run the tasks (90 against tokio's 230 ns per spawn), so the spawning thread
-reaches a task that is not done yet and sleeps; waking it again on two cores both running a
-busy loop took 0.5-3.2 ms, once per run (the median wait per handle is under 1 us). tokio's
-slower spawn leaves every task done by the time its handles are awaited.
+awaits every handle) has three busy threads on 2 cores. `loop`'s spawn is faster than its loops run
+the tasks (90 against tokio's 230 ns per spawn), so the spawning thread reaches a task that is not
+done yet and sleeps; with both cores running a loop that never idled, waking it took 0.5-3.2 ms,
+once per run (the median wait per handle is under 1 us), and the row read 0.4-0.8x. A loop now
+gives its core to the OS (`sched_yield`) after 4,096 turns without parking (`LoopStats::os_yields`):
+the row went to 1.5-1.75x tokio, and yield_many stopped having runs at 0.5-0.65x.
 ";

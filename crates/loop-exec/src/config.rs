@@ -59,6 +59,7 @@ pub(crate) struct Counters {
     pub(crate) parks: Cell<u64>,
     pub(crate) timers_fired: Cell<u64>,
     pub(crate) callbacks: Cell<u64>,
+    pub(crate) os_yields: Cell<u64>,
 }
 
 /// Adds one to a counter.
@@ -122,6 +123,10 @@ pub struct LoopStats {
     pub callbacks: u64,
     /// Task wakes that came from other threads.
     pub remote_wakes: u64,
+    /// Times the loop, busy for 4,096 turns without parking, gave its core
+    /// to the OS for a moment (`sched_yield`) so that a thread waiting for
+    /// a core could run.
+    pub os_yields: u64,
     /// Tasks spawned and not finished.
     pub tasks_alive: usize,
     /// Timers waiting.
