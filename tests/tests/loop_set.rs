@@ -302,33 +302,48 @@ fn least_connections_spreads_1000_connections_within_one_of_even() {
     set.shutdown().unwrap();
 }
 
+/// Binds a listener to one port on every loop of `set` (`SO_REUSEPORT`)
+/// and runs `serve` with it there; returns once every loop listens (so the
+/// kernel can hand the first connection to any of them).
+fn listen_on_every_loop<S, Fut>(set: &aio::LoopSet, serve: S) -> (SocketAddr, Vec<aio::ThreadsafeTask<()>>)
+where
+    S: Fn(aio::net::TcpListener) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let (bound_tx, bound) = mpsc::channel();
+    let bound_tx = std::sync::Mutex::new(bound_tx);
+    let serve = Arc::new(serve);
+    let servers = set
+        .on_each(move |_| {
+            let (bound, serve) = (bound_tx.lock().unwrap().clone(), serve.clone());
+            async move {
+                let listener = aio::net::TcpListener::bind_reuseport(addr).unwrap();
+                bound.send(()).unwrap();
+                serve(listener).await
+            }
+        })
+        .unwrap();
+    for _ in 0..set.len() {
+        bound.recv().unwrap();
+    }
+    (addr, servers)
+}
+
 #[test]
 fn reuseport_spreads_1000_connections_over_every_loop() {
     let _watchdog = loop_tests::watchdog();
     raise_nofile();
     let set = set(2);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let (seen_tx, seen) = mpsc::channel::<usize>();
-    let seen_tx = Arc::new(std::sync::Mutex::new(seen_tx));
-    let (bound_tx, bound) = mpsc::channel();
-    let bound_tx = std::sync::Mutex::new(bound_tx);
-    let servers = set
-        .on_each(move |_| {
-            let seen = seen_tx.lock().unwrap().clone();
-            let bound = bound_tx.lock().unwrap().clone();
-            async move {
-                let listener = aio::net::TcpListener::bind_reuseport(addr).unwrap();
-                let server =
-                    aio::start_server_on(move |reader, writer| echo_first_byte(reader, writer, seen.clone()), listener);
-                bound.send(()).unwrap();
-                server.serve_forever().await;
-            }
-        })
-        .unwrap();
-    // Every loop listens before the first connect.
-    bound.recv().unwrap();
-    bound.recv().unwrap();
+    let seen_tx = std::sync::Mutex::new(seen_tx);
+    let (addr, servers) = listen_on_every_loop(&set, move |listener| {
+        let seen = seen_tx.lock().unwrap().clone();
+        let server =
+            aio::start_server_on(move |reader, writer| echo_first_byte(reader, writer, seen.clone()), listener);
+        async move { server.serve_forever().await }
+    });
     let per_loop = hold_connections(addr, 1000, &seen, 2);
     assert_eq!(per_loop.iter().sum::<usize>(), 1000);
     assert!(per_loop.iter().all(|&n| n > 0), "the kernel gave every loop connections: {per_loop:?}");
@@ -393,23 +408,10 @@ fn hyper_serves_on_every_loop_in_both_accept_modes() {
     drop(server.stop());
 
     // A listener per loop on one port (SO_REUSEPORT), each with `hyper::serve`.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let (bound_tx, bound) = mpsc::channel();
-    let bound_tx = std::sync::Mutex::new(bound_tx);
-    let servers = set
-        .on_each(move |_| {
-            let bound = bound_tx.lock().unwrap().clone();
-            async move {
-                let listener = aio::net::TcpListener::bind_reuseport(addr).unwrap();
-                bound.send(()).unwrap();
-                let service = aio::hyper::hyper::service::service_fn(which_loop);
-                aio::hyper::serve(listener, service, std::future::pending()).await
-            }
-        })
-        .unwrap();
-    bound.recv().unwrap();
-    bound.recv().unwrap();
+    let (addr, servers) = listen_on_every_loop(&set, |listener| async move {
+        let service = aio::hyper::hyper::service::service_fn(which_loop);
+        let _ = aio::hyper::serve(listener, service, std::future::pending()).await;
+    });
     let per_loop = get_on_held_connections(addr, 200, 2);
     assert_eq!(per_loop.iter().sum::<usize>(), 200);
     assert!(per_loop.iter().all(|&n| n > 0), "the kernel gave every loop connections: {per_loop:?}");
