@@ -60,6 +60,7 @@ fn run_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), Str
     let started = Instant::now();
     let status = Command::new(program)
         .args(args)
+        .envs(ci_env())
         .envs(env.iter().copied())
         .current_dir(root())
         .status()
@@ -72,8 +73,42 @@ fn run_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), Str
     }
 }
 
+/// Extra environment for every command when `CI` is set: incremental
+/// compilation off. A CI run builds once on a clean clone, so incremental
+/// caches only cost disk (about 1 GiB for the test build alone); a full run
+/// once failed with "No space left on device".
+fn ci_env() -> impl Iterator<Item = (&'static str, &'static str)> {
+    let on_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+    on_ci.then_some(("CARGO_INCREMENTAL", "0")).into_iter()
+}
+
+/// Prints the free space where `target/` lives and how much `target/` holds,
+/// so a run that runs out of disk says how close it was.
+fn disk_report(when: &str) {
+    let target = root().join("target");
+    let place = if target.exists() { target.clone() } else { root() };
+    let free = Command::new("df").arg("-h").arg(&place).output();
+    let used = Command::new("du").arg("-sh").arg(&target).output();
+    let last_line = |out: std::io::Result<std::process::Output>| {
+        out.ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.lines().last().map(str::to_owned))
+            .unwrap_or_else(|| "unknown".to_owned())
+    };
+    println!("\n==> disk {when}: free: {} | target/: {}", last_line(free), last_line(used));
+}
+
 fn ci() -> Result<(), String> {
     let started = Instant::now();
+    disk_report("at start");
+    let result = ci_steps();
+    disk_report("at the end");
+    result?;
+    println!("\nxtask ci: all checks passed in {:.1?}", started.elapsed());
+    Ok(())
+}
+
+fn ci_steps() -> Result<(), String> {
     run("cargo", &["fmt", "--all", "--check"])?;
     doc_paths()?;
     readme_names()?;
@@ -99,9 +134,7 @@ fn ci() -> Result<(), String> {
     run("cargo", &["run", "--release", "--locked", "-p", "loop-tests", "--bin", "soak", "--", "--clients", "1000"])?;
     cross_check()?;
     miri(false)?;
-    loom(2)?;
-    println!("\nxtask ci: all checks passed in {:.1?}", started.elapsed());
-    Ok(())
+    loom(2)
 }
 
 /// Every API name the README's tables show exists: each identifier in the
