@@ -78,8 +78,12 @@ fn run_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), Str
 /// caches only cost disk (about 1 GiB for the test build alone); a full run
 /// once failed with "No space left on device".
 fn ci_env() -> impl Iterator<Item = (&'static str, &'static str)> {
-    let on_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
-    on_ci.then_some(("CARGO_INCREMENTAL", "0")).into_iter()
+    on_ci().then_some(("CARGO_INCREMENTAL", "0")).into_iter()
+}
+
+/// Whether `CI` is set to something other than empty, `0` or `false`.
+fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
 }
 
 /// Prints the free space where `target/` lives and how much `target/` holds,
@@ -133,8 +137,38 @@ fn ci_steps() -> Result<(), String> {
     // proxy (the full run is `cargo xtask soak`).
     run("cargo", &["run", "--release", "--locked", "-p", "loop-tests", "--bin", "soak", "--", "--clients", "1000"])?;
     cross_check()?;
+    free_disk_for_the_last_steps();
     miri(false)?;
     loom(2)
+}
+
+/// Free bytes on the file system holding `target/` (`df -Pk`), if `df` says.
+fn free_bytes() -> Option<u64> {
+    let out = Command::new("df").arg("-Pk").arg(root()).output().ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let kib: u64 = text.lines().nth(1)?.split_whitespace().nth(3)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// On CI, when less than 4 GiB is free before Miri and loom (which build in
+/// their own target directories), removes the debug and release builds that
+/// no later step uses. Locally nothing is removed: those are the caches a
+/// developer's next `cargo test` wants.
+fn free_disk_for_the_last_steps() {
+    const WANTED: u64 = 4 << 30;
+    if !on_ci() {
+        return;
+    }
+    match free_bytes() {
+        Some(free) if free < WANTED => {
+            println!("\n==> {} MiB free, under 4 GiB: removing target/debug and target/release", free >> 20);
+            for dir in ["debug", "release"] {
+                let _ = std::fs::remove_dir_all(root().join("target").join(dir));
+            }
+            disk_report("after removing them");
+        }
+        _ => {}
+    }
 }
 
 /// Every API name the README's tables show exists: each identifier in the
