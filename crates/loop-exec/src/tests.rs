@@ -353,3 +353,69 @@ fn threadsafe_tasks_join_from_threads_and_loops_and_drop_cleanly() {
     ev.close();
     assert!(handle.spawn_threadsafe(async {}).is_err(), "a closed loop refuses new work");
 }
+
+#[test]
+fn the_task_registry_grows_and_shrinks_by_chunks_and_keeps_every_slot_right() {
+    use crate::task_registry::CHUNK;
+    let registry =
+        || crate::current::with_current(|inner| (inner.registry().len(), inner.registry().chunks())).unwrap();
+    let ev = EventLoop::new().unwrap();
+    ev.run_until_complete(async move {
+        let (base, _) = registry();
+        let check = |live: usize| {
+            let (len, chunks) = registry();
+            assert_eq!(len, base + live, "registered tasks");
+            let needed = len.div_ceil(CHUNK).max(1);
+            assert!(chunks >= needed && chunks <= needed + 1, "{chunks} chunks for {len} tasks (one spare at most)");
+        };
+        for round in 0..2 {
+            // Enough tasks for three full chunks and one more; each waits once.
+            let n = 3 * CHUNK + 1;
+            let (tasks, wakers): (Vec<_>, Vec<_>) = (0..n)
+                .map(|_| {
+                    let (tx, rx) = mpsc::channel();
+                    (spawn(WakeMe { tx, times: 1 }), rx)
+                })
+                .unzip();
+            let mut got: Vec<Option<Waker>> = (0..n).map(|_| None).collect();
+            for _ in 0..n {
+                for (slot, rx) in got.iter_mut().zip(&wakers) {
+                    if slot.is_none() {
+                        *slot = rx.try_recv().ok();
+                    }
+                }
+                if got.iter().all(Option::is_some) {
+                    break;
+                }
+                yield_now().await;
+            }
+            let wakers: Vec<Waker> = got.into_iter().map(|w| w.expect("every task polled once")).collect();
+            check(n);
+            // Finish them in a scattered order, so that removals take slots
+            // from the middle of chunks and move the last task into them.
+            let mut live: Vec<bool> = vec![true; n];
+            for step in 0..n {
+                let i = (step * 7919) % n;
+                wakers[i].wake_by_ref();
+                for _ in 0..10 {
+                    if tasks[i].is_done() {
+                        break;
+                    }
+                    yield_now().await;
+                }
+                live[i] = false;
+                check(n - step - 1);
+                assert!(tasks[i].is_done(), "task {i} finished");
+                if step % (CHUNK / 2).max(1) == 0 {
+                    let mut listed: Vec<_> = crate::all_tasks().into_iter().map(|t| t.id).collect();
+                    let mut expected: Vec<_> = (0..n).filter(|&j| live[j]).map(|j| tasks[j].id()).collect();
+                    listed.retain(|id| expected.contains(id));
+                    listed.sort();
+                    expected.sort();
+                    assert_eq!(listed, expected, "round {round}, step {step}: all_tasks lists exactly the live tasks");
+                }
+            }
+        }
+    });
+    ev.close();
+}
