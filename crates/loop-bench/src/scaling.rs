@@ -304,9 +304,12 @@ switches per round trip than one loop. Measured with `perf stat` over the same e
 23k against 9k with one thread each), with the same syscalls per round trip (sendto, recvfrom;
 epoll waits 834k against ~730k). tokio's two workers share one I/O driver, and its second worker
 is woken about 10k times in a run: here it mostly runs as one thread, which on two shared cores is
-the cheaper shape. Per server CPU second, one loop is at or ahead of tokio with one worker; two
-loops are level with tokio's two workers, not ahead. Showing the per-core gain needs more cores
-than the load generator uses.
+the cheaper shape. Per server CPU second, one loop is level with or ahead of tokio's one worker
+at 50 connections (1.02-1.08x) and behind it at 500 (0.82-0.96x over tables and single runs),
+with the same syscalls per round trip (one recvfrom, one sendto; epoll waits 0.22 against 0.16
+per round trip, counted per thread with `perf stat --per-thread`): the gap at 500 is in user
+space and not found yet. Two loops are level with tokio's two workers, not ahead. Showing the
+per-core gain needs more cores than the load generator uses.
 
 The remote-busy row (a plain thread spawns 10k tasks while each loop runs a yielding task, then
 awaits every handle) has three busy threads on 2 cores. `loop`'s spawn is faster than its loops run
