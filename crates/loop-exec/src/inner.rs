@@ -427,13 +427,13 @@ impl LoopInner {
         task.complete(registry_ref);
     }
 
-    /// Snapshots of every live task.
     /// The registry, for the tests.
     #[cfg(test)]
     pub(crate) fn registry(&self) -> &TaskRegistry {
         &self.tasks
     }
 
+    /// Snapshots of every live task.
     pub(crate) fn all_tasks(&self) -> Vec<TaskInfo> {
         let now_tick = self.time.tick_of(self.time.now());
         let current = self.introspection.current();
