@@ -30,10 +30,9 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&LoopInner) -> R) -> Option<R> {
     if ptr.is_null() {
         return None;
     }
-    // SAFETY: a non-null CURRENT is kept alive by the `Enter` guard that
-    // installed it, which outlives any code that can run on this thread
-    // while it is installed (see `CURRENT`); only a shared reference is
-    // handed out, and the loop's mutable state sits behind `Cell`/`RefCell`.
+    // SAFETY: a non-null CURRENT is kept alive by its `Enter` guard, which
+    // outlives all code run on this thread meanwhile (see `CURRENT`); the
+    // reference is shared, and the loop's mutable state is in `Cell`/`RefCell`.
     Some(f(unsafe { &*ptr }))
 }
 

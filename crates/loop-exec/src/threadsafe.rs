@@ -152,10 +152,9 @@ impl<T> ThreadsafeTask<T> {
     /// Moves the output out of the complete task.
     fn take_output(&mut self) -> Poll<Result<T, TaskError>> {
         let mut out = Poll::Pending;
-        // SAFETY: `T` is the output type of the task's future (`from_raw`),
-        // and the task is complete: with `HANDLE` set the stage is this
-        // handle's (state.rs, `drop_remote_handle`), and its `Acquire` load
-        // of `COMPLETE` saw the output written.
+        // SAFETY: `T` is the task's output type (`from_raw`). It is complete,
+        // and with `HANDLE` set its stage is ours (state.rs, `drop_remote_handle`);
+        // our `Acquire` load of `COMPLETE` saw the output written.
         unsafe { self.raw.take_output::<T>(&mut out) };
         out
     }
