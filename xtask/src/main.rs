@@ -89,17 +89,17 @@ fn on_ci() -> bool {
 /// Prints the free space where `target/` lives and how much `target/` holds,
 /// so a run that runs out of disk says how close it was.
 fn disk_report(when: &str) {
-    let target = root().join("target");
-    let place = if target.exists() { target.clone() } else { root() };
-    let free = Command::new("df").arg("-h").arg(&place).output();
-    let used = Command::new("du").arg("-sh").arg(&target).output();
-    let last_line = |out: std::io::Result<std::process::Output>| {
-        out.ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|s| s.lines().last().map(str::to_owned))
-            .unwrap_or_else(|| "unknown".to_owned())
-    };
-    println!("\n==> disk {when}: free: {} | target/: {}", last_line(free), last_line(used));
+    let free =
+        free_bytes().map_or_else(|| "unknown".to_owned(), |b| format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64));
+    let used = Command::new("du")
+        .arg("-sh")
+        .arg(root().join("target"))
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "none".to_owned());
+    println!("\n==> disk {when}: {free} free, target/ holds {used}");
 }
 
 fn ci() -> Result<(), String> {
@@ -142,7 +142,8 @@ fn ci_steps() -> Result<(), String> {
     loom(2)
 }
 
-/// Free bytes on the file system holding `target/` (`df -Pk`), if `df` says.
+/// Free bytes on the file system holding the workspace and its `target/`
+/// (`df -Pk`), if `df` says.
 fn free_bytes() -> Option<u64> {
     let out = Command::new("df").arg("-Pk").arg(root()).output().ok()?;
     let text = String::from_utf8(out.stdout).ok()?;
