@@ -80,6 +80,7 @@ pub struct Proxy {
 
 enum Upstream {
     Tcp(SocketAddr),
+    #[cfg(unix)]
     Unix(PathBuf),
 }
 
@@ -88,6 +89,7 @@ impl Proxy {
     pub fn tcp(upstream: SocketAddr, faults: Faults) -> Proxy {
         let backlog = if faults.accept_every.is_some() { 1 } else { 1024 };
         let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("proxy socket");
+        #[cfg(unix)]
         sock.set_reuse_address(true).expect("SO_REUSEADDR");
         sock.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into()).expect("proxy bind");
         sock.listen(backlog).expect("proxy listen");
@@ -99,6 +101,7 @@ impl Proxy {
 
     /// A Unix-socket proxy at a fresh path in front of the Unix socket at
     /// `upstream`.
+    #[cfg(unix)]
     pub fn unix(upstream: &Path, faults: Faults) -> Proxy {
         static N: AtomicU64 = AtomicU64::new(0);
         let path = std::env::temp_dir().join(format!(
@@ -170,6 +173,7 @@ impl Drop for Proxy {
 
 enum Front {
     Tcp(std::net::TcpListener),
+    #[cfg(unix)]
     Unix(std::os::unix::net::UnixListener),
 }
 
@@ -178,6 +182,7 @@ type Reader = Box<dyn AsyncRead + Unpin + Send>;
 /// One end of a relayed connection, as the writer of a direction holds it.
 enum WriteEnd {
     Tcp(tokio::net::tcp::OwnedWriteHalf),
+    #[cfg(unix)]
     Unix(tokio::net::unix::OwnedWriteHalf),
 }
 
@@ -185,6 +190,7 @@ impl WriteEnd {
     async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
         match self {
             WriteEnd::Tcp(w) => w.write_all(data).await,
+            #[cfg(unix)]
             WriteEnd::Unix(w) => w.write_all(data).await,
         }
     }
@@ -193,6 +199,7 @@ impl WriteEnd {
     async fn shutdown(&mut self) {
         let _ = match self {
             WriteEnd::Tcp(w) => w.shutdown().await,
+            #[cfg(unix)]
             WriteEnd::Unix(w) => w.shutdown().await,
         };
     }
@@ -206,6 +213,7 @@ impl WriteEnd {
                 let _ = socket2::SockRef::from(w.as_ref()).set_linger(Some(Duration::ZERO));
                 w.forget();
             }
+            #[cfg(unix)]
             WriteEnd::Unix(w) => drop(w),
         }
     }
@@ -217,6 +225,7 @@ fn split_tcp(s: tokio::net::TcpStream) -> (Reader, WriteEnd) {
     (Box::new(r), WriteEnd::Tcp(w))
 }
 
+#[cfg(unix)]
 fn split_unix(s: tokio::net::UnixStream) -> (Reader, WriteEnd) {
     let (r, w) = s.into_split();
     (Box::new(r), WriteEnd::Unix(w))
@@ -229,19 +238,12 @@ async fn serve(
     stats: Arc<ProxyStats>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let tcp = match &front {
-        Front::Tcp(l) => Some(tokio::net::TcpListener::from_std(l.try_clone().expect("clone")).expect("listener")),
-        Front::Unix(_) => None,
-    };
-    let unix = match &front {
-        Front::Unix(l) => Some(tokio::net::UnixListener::from_std(l.try_clone().expect("clone")).expect("listener")),
-        Front::Tcp(_) => None,
-    };
+    let listeners = Listeners::new(&front);
     drop(front);
     loop {
         let client = tokio::select! {
             _ = stop.changed() => return,
-            c = accept(tcp.as_ref(), unix.as_ref()) => c,
+            c = listeners.accept() => c,
         };
         let Ok(client) = client else { continue };
         stats.connections.fetch_add(1, Ordering::Relaxed);
@@ -250,6 +252,7 @@ async fn serve(
             let (upstream, faults, stats, stop) = (up, f, st, stop2);
             let server = match &*upstream {
                 Upstream::Tcp(a) => tokio::net::TcpStream::connect(a).await.map(split_tcp),
+                #[cfg(unix)]
                 Upstream::Unix(p) => tokio::net::UnixStream::connect(p).await.map(split_unix),
             };
             let Ok(server) = server else { return };
@@ -264,14 +267,38 @@ async fn serve(
     }
 }
 
-async fn accept(
-    tcp: Option<&tokio::net::TcpListener>,
-    unix: Option<&tokio::net::UnixListener>,
-) -> io::Result<(Reader, WriteEnd)> {
-    match (tcp, unix) {
-        (Some(l), _) => l.accept().await.map(|(s, _)| split_tcp(s)),
-        (_, Some(l)) => l.accept().await.map(|(s, _)| split_unix(s)),
-        _ => unreachable!("a proxy has a listener"),
+/// The proxy's listening socket, on tokio.
+struct Listeners {
+    tcp: Option<tokio::net::TcpListener>,
+    #[cfg(unix)]
+    unix: Option<tokio::net::UnixListener>,
+}
+
+impl Listeners {
+    fn new(front: &Front) -> Listeners {
+        match front {
+            Front::Tcp(l) => Listeners {
+                tcp: Some(tokio::net::TcpListener::from_std(l.try_clone().expect("clone")).expect("listener")),
+                #[cfg(unix)]
+                unix: None,
+            },
+            #[cfg(unix)]
+            Front::Unix(l) => Listeners {
+                tcp: None,
+                unix: Some(tokio::net::UnixListener::from_std(l.try_clone().expect("clone")).expect("listener")),
+            },
+        }
+    }
+
+    async fn accept(&self) -> io::Result<(Reader, WriteEnd)> {
+        if let Some(l) = &self.tcp {
+            return l.accept().await.map(|(s, _)| split_tcp(s));
+        }
+        #[cfg(unix)]
+        if let Some(l) = &self.unix {
+            return l.accept().await.map(|(s, _)| split_unix(s));
+        }
+        unreachable!("a proxy has a listener")
     }
 }
 

@@ -42,7 +42,15 @@ fn flag<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// Raises this process's open-file limit to its hard limit; returns it
+/// (Windows has no such limit: unbounded).
+#[cfg(not(unix))]
+fn raise_nofile() -> u64 {
+    u64::MAX
+}
+
 /// Raises this process's open-file limit to its hard limit; returns it.
+#[cfg(unix)]
 fn raise_nofile() -> u64 {
     let lim = rustix::process::getrlimit(rustix::process::Resource::Nofile);
     let hard = lim.maximum;

@@ -71,6 +71,7 @@ fn a_connect_whose_handshake_stalls_waits_for_it_instead_of_failing() {
     });
 }
 
+#[cfg(unix)]
 /// Defect 1, Unix flavour: a full backlog is refused at once by the OS;
 /// that must be an error, never an unconnected stream.
 #[test]
@@ -150,7 +151,8 @@ fn a_bounded_queue_keeps_granting_slots_after_a_direct_hand_off() {
 fn closing_a_stream_writer_over_child_stdin_gives_the_child_eof() {
     let _watchdog = loop_tests::watchdog();
     aio::run(async {
-        let mut child = aio::process::Command::new("cat")
+        let mut child = aio::process::Command::new(env!("CARGO_BIN_EXE_child"))
+            .arg("cat")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -267,6 +269,7 @@ fn awaiting_a_task_of_another_loop_panics_with_a_message() {
     assert!(msg.contains("belongs-to-first") && msg.contains("another event loop"), "message: {msg}");
 }
 
+#[cfg(unix)]
 /// Defect 8: a write after `close()` was dropped silently and `drain` /
 /// `wait_closed` said `Ok`.
 #[test]

@@ -6,6 +6,7 @@
 use r#loop as aio;
 use r#loop::sync::WaitKind;
 use r#loop::{TaskGroup, TaskId, WaitInfo};
+#[cfg(unix)]
 use std::io::Write;
 use std::rc::Rc;
 use std::time::Duration;
@@ -116,6 +117,7 @@ fn socket_reads_writes_and_accepts_report_the_await_line() {
     });
 }
 
+#[cfg(unix)]
 #[test]
 fn stream_reader_reports_the_callers_line_not_its_own() {
     let _watchdog = loop_tests::watchdog();
@@ -131,6 +133,7 @@ fn stream_reader_reports_the_callers_line_not_its_own() {
     });
 }
 
+#[cfg(unix)]
 #[test]
 fn a_wait_that_goes_on_across_polls_keeps_its_start_time() {
     let _watchdog = loop_tests::watchdog();
@@ -181,6 +184,7 @@ fn condition_wait_reports_the_callers_line() {
     });
 }
 
+#[cfg(unix)]
 #[test]
 fn children_signals_and_blocking_jobs_report_the_callers_line() {
     let _watchdog = loop_tests::watchdog();
@@ -209,6 +213,7 @@ fn children_signals_and_blocking_jobs_report_the_callers_line() {
     });
 }
 
+#[cfg(unix)]
 #[test]
 fn dump_tasks_names_the_new_kinds() {
     let _watchdog = loop_tests::watchdog();

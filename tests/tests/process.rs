@@ -1,4 +1,6 @@
-//! Subprocesses: real `sh` and `cat` children.
+//! Subprocesses: real `sh` and `cat` children (Unix; `process_any.rs`
+//! runs the portable cases on every OS).
+#![cfg(unix)]
 
 use r#loop as aio;
 use r#loop::process::{Command, Stdio};

@@ -1,6 +1,7 @@
 //! Subprocesses waited for through `SIGCHLD`, the path of systems without
 //! pidfds, forced on here (its own test binary: the switch is process-wide,
 //! and so is the signal).
+#![cfg(unix)]
 
 use r#loop as aio;
 use r#loop::process::Command;

@@ -214,6 +214,7 @@ fn an_early_eof_gives_readexactly_and_readuntil_the_partial_data() {
     });
 }
 
+#[cfg(unix)]
 #[test]
 fn unix_streams_through_a_one_byte_proxy() {
     let _watchdog = loop_tests::watchdog();

@@ -1,5 +1,6 @@
 //! Signals delivered into the loop. One file (one process) of its own:
 //! signal dispositions are process-wide.
+#![cfg(unix)]
 
 use futures_core::Stream;
 use r#loop as aio;

@@ -1,6 +1,7 @@
 //! Dropping the last listener of a signal puts back the disposition that
 //! was there before (issue 10, defect 4). A file (a process) of its own:
 //! dispositions are process-wide.
+#![cfg(unix)]
 #![allow(unsafe_code)]
 
 use r#loop as aio;

@@ -1,6 +1,9 @@
 //! `StreamWriter` without a helper task: it writes directly, watches for
 //! writability only while data is pending, still delivers what a dropped
 //! writer buffered, and lets go of writers whose loop closed.
+//!
+//! Unix only: every test runs over a Unix socket pair.
+#![cfg(unix)]
 
 use r#loop as aio;
 use std::io::Read;
@@ -10,6 +13,7 @@ use std::time::Duration;
 /// More than a Unix socket pair's buffers hold, so part of it waits.
 const BIG: usize = 4 << 20;
 
+#[cfg(unix)]
 #[test]
 fn writers_spawn_no_task_idle_or_busy() {
     let _watchdog = loop_tests::watchdog();
@@ -36,6 +40,7 @@ fn writers_spawn_no_task_idle_or_busy() {
     });
 }
 
+#[cfg(unix)]
 #[test]
 fn a_dropped_writer_still_sends_what_the_socket_could_not_take_then_eof() {
     let _watchdog = loop_tests::watchdog();
@@ -52,6 +57,7 @@ fn a_dropped_writer_still_sends_what_the_socket_could_not_take_then_eof() {
     });
 }
 
+#[cfg(unix)]
 #[test]
 fn close_then_wait_closed_flushes_a_full_buffer_and_reports_ok() {
     let _watchdog = loop_tests::watchdog();
@@ -67,6 +73,7 @@ fn close_then_wait_closed_flushes_a_full_buffer_and_reports_ok() {
     });
 }
 
+#[cfg(unix)]
 #[test]
 fn a_full_socket_with_no_loop_running_is_a_reported_error_not_a_silent_loss() {
     let _watchdog = loop_tests::watchdog();
@@ -83,6 +90,7 @@ fn a_full_socket_with_no_loop_running_is_a_reported_error_not_a_silent_loss() {
     ev.close();
 }
 
+#[cfg(unix)]
 #[test]
 fn a_writer_still_armed_when_its_loop_closes_is_released_not_leaked() {
     let _watchdog = loop_tests::watchdog();
@@ -110,6 +118,7 @@ fn a_writer_still_armed_when_its_loop_closes_is_released_not_leaked() {
     assert_eq!(got, loop_tests::pattern(5, n), "what arrived is the start of the data, in order");
 }
 
+#[cfg(unix)]
 #[test]
 fn the_writer_is_a_futures_io_sink_with_backpressure_flush_and_close() {
     let _watchdog = loop_tests::watchdog();
@@ -169,6 +178,7 @@ macro_rules! is_async_write {
     }};
 }
 
+#[cfg(unix)]
 #[test]
 fn read_halves_do_not_write_and_write_halves_and_the_writer_do() {
     let _watchdog = loop_tests::watchdog();

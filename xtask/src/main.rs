@@ -11,6 +11,8 @@
 //!   operations.
 //! - `miri`: the unsafe code (task cells, wakers, `Mutex`, the reactor's
 //!   system calls, the signal handler's bookkeeping) under Miri.
+//! - `wine`: the tests, doctests and examples built for Windows
+//!   (`x86_64-pc-windows-gnu`) and run under Wine (see `wine.rs`).
 //! - `loom`: loom models of loop-sync's waiter hand-offs and loop-exec's
 //!   cross-thread wake and park paths.
 #![warn(missing_docs)]
@@ -20,6 +22,8 @@ use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
 use std::time::Instant;
 
+mod wine;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
@@ -28,13 +32,14 @@ fn main() {
         Some("soak") => soak(&args[1..]),
         Some("miri") => miri(true),
         Some("loom") => loom(3),
+        Some("wine") => wine::wine(true),
         Some("cross") => cross_check(),
         Some("doc-paths") => doc_paths(),
         Some("deps") => no_c_toolchain_deps(),
         Some("readme") => readme_names(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [--quick] | soak [--clients N] | miri | loom | cross | doc-paths | deps | readme>"
+                "usage: cargo xtask <ci | bench [--quick] | soak [--clients N] | miri | loom | wine | cross | doc-paths | deps | readme>"
             );
             exit(2);
         }
@@ -137,6 +142,9 @@ fn ci_steps() -> Result<(), String> {
     // proxy (the full run is `cargo xtask soak`).
     run("cargo", &["run", "--release", "--locked", "-p", "loop-tests", "--bin", "soak", "--", "--clients", "1000"])?;
     cross_check()?;
+    // Windows: the tests and examples under Wine (a loud skip when Wine
+    // cannot be installed).
+    wine::wine(false)?;
     free_disk_for_the_last_steps();
     miri(false)?;
     loom(2)
@@ -152,8 +160,8 @@ fn free_bytes() -> Option<u64> {
 }
 
 /// On CI, when less than 4 GiB is free before Miri and loom (which build in
-/// their own target directories), removes the debug and release builds that
-/// no later step uses. Locally nothing is removed: those are the caches a
+/// their own target directories), removes the debug, release and Windows
+/// builds that no later step uses. Locally nothing is removed: those are the caches a
 /// developer's next `cargo test` wants.
 fn free_disk_for_the_last_steps() {
     const WANTED: u64 = 4 << 30;
@@ -162,8 +170,11 @@ fn free_disk_for_the_last_steps() {
     }
     match free_bytes() {
         Some(free) if free < WANTED => {
-            println!("\n==> {} MiB free, under 4 GiB: removing target/debug and target/release", free >> 20);
-            for dir in ["debug", "release"] {
+            println!(
+                "\n==> {} MiB free, under 4 GiB: removing target/debug, target/release and target/win",
+                free >> 20
+            );
+            for dir in ["debug", "release", "win"] {
                 let _ = std::fs::remove_dir_all(root().join("target").join(dir));
             }
             disk_report("after removing them");
@@ -374,12 +385,13 @@ fn doc_paths() -> Result<(), String> {
 }
 
 /// The other backends of loop-core's `Driver` (the `polling` driver on
-/// kqueue) and every other `cfg(not(target_os = "linux"))` path must keep
-/// compiling: `cargo check` of the runtime's libraries for macOS and
-/// FreeBSD, warnings denied (no linker needed). Installs the targets' std
+/// kqueue and IOCP) and every other `cfg(not(target_os = "linux"))` path
+/// must keep compiling: `cargo check` of the runtime's libraries for macOS,
+/// FreeBSD and Windows with MSVC (the GNU target is built and run by
+/// `wine`), warnings denied (no linker needed). Installs the targets' std
 /// with rustup when missing.
 fn cross_check() -> Result<(), String> {
-    const TARGETS: [&str; 2] = ["x86_64-apple-darwin", "x86_64-unknown-freebsd"];
+    const TARGETS: [&str; 3] = ["x86_64-apple-darwin", "x86_64-unknown-freebsd", "x86_64-pc-windows-msvc"];
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
@@ -397,14 +409,14 @@ fn cross_check() -> Result<(), String> {
             let bar = "!".repeat(78);
             println!(
                 "\n{bar}\nxtask: WARNING: could not install the std of {} (rustup target add failed);\n\
-                 xtask: WARNING: SKIPPING THE macOS/FreeBSD CHECK: the other backends were NOT compiled\n{bar}",
+                 xtask: WARNING: SKIPPING THE macOS/FreeBSD/MSVC CHECK: the other backends were NOT compiled\n{bar}",
                 missing.join(", ")
             );
             return Ok(());
         }
     }
     // The runtime crates' libraries, TLS left out: `ring`'s build script
-    // compiles C for the target, and there is no macOS or FreeBSD C
+    // compiles C for the target, and there is no macOS, FreeBSD or MSVC C
     // toolchain here (the TLS module is the same Rust on every target).
     for target in TARGETS {
         run_env(

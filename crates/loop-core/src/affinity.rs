@@ -6,7 +6,8 @@ use std::io;
 /// them), so the scheduler never moves it: what a loop-per-core runtime
 /// does to keep each loop's caches warm.
 ///
-/// Linux and Android only; elsewhere it returns an
+/// Linux, Android (`sched_setaffinity`) and Windows (the thread's affinity
+/// mask, CPUs 0 to 63 of its processor group); elsewhere it returns an
 /// [`Unsupported`](io::ErrorKind::Unsupported) error (the thread keeps
 /// running unpinned). A `core` the process may not use (outside its CPU set,
 /// e.g. under `taskset`) is an `InvalidInput` error.
@@ -40,7 +41,33 @@ pub fn pin_to_core(core: usize) -> io::Result<()> {
             )
         })
     }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    #[cfg(windows)]
+    {
+        use windows_sys::Win32::System::Threading::{GetCurrentThread, SetThreadAffinityMask};
+        if core >= usize::BITS as usize {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "pin_to_core({core}): a thread's affinity mask covers CPUs 0 to {} (its processor group)",
+                    usize::BITS - 1
+                ),
+            ));
+        }
+        // SAFETY: `GetCurrentThread` returns a pseudo-handle that is always
+        // valid for the calling thread; the call only changes its mask.
+        let previous = unsafe { SetThreadAffinityMask(GetCurrentThread(), 1usize << core) };
+        if previous == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "pin_to_core({core}): {} (is that CPU in this process's affinity mask?)",
+                    io::Error::last_os_error()
+                ),
+            ));
+        }
+        Ok(())
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
     {
         Err(io::Error::new(io::ErrorKind::Unsupported, format!("pin_to_core({core}): not supported on this OS")))
     }

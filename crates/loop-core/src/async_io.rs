@@ -1,10 +1,9 @@
-//! `Async<T>`: any file descriptor, driven by the reactor (asyncio's
-//! `add_reader` / `add_writer`).
+//! `Async<T>`: any file descriptor (any socket on Windows), driven by the
+//! reactor (asyncio's `add_reader` / `add_writer`).
 
 use std::fmt;
 use std::future::Future;
 use std::io::{self, IoSlice, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::panic::Location;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,17 +12,21 @@ use std::task::{ready, Context, Poll};
 use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::source::{current_registry, Seen, Source, READ, WRITE};
+use crate::sys::{borrow, AsSource, BorrowedSource};
 
 /// Switches `fd` to non-blocking mode: one `ioctl(FIONBIO)`; under Miri,
-/// which does not implement that ioctl, `fcntl(F_SETFL)`.
-fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
-    #[cfg(not(miri))]
+/// which does not implement that ioctl, `fcntl(F_SETFL)`; on Windows,
+/// `ioctlsocket(FIONBIO)`.
+fn set_nonblocking(fd: BorrowedSource<'_>) -> io::Result<()> {
+    #[cfg(all(unix, not(miri)))]
     rustix::io::ioctl_fionbio(fd, true)?;
-    #[cfg(miri)]
+    #[cfg(all(unix, miri))]
     {
         use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
         fcntl_setfl(fd, fcntl_getfl(fd)? | OFlags::NONBLOCK)?;
     }
+    #[cfg(windows)]
+    socket2::SockRef::from(&fd).set_nonblocking(true)?;
     Ok(())
 }
 
@@ -39,7 +42,13 @@ fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
 /// An `Async` belongs to the loop (thread) that created it. Dropping it
 /// deregisters the descriptor before closing it.
 ///
+/// `T` is anything with a file descriptor (`AsFd`) on Unix, and anything
+/// with a socket (`AsSocket`) on Windows, where pipes and files cannot be
+/// polled for readiness (the child process pipes of
+/// [`process`](../process/index.html) run on the blocking pool there).
+///
 /// ```
+/// # #[cfg(unix)] {
 /// use r#loop as aio;
 /// use r#loop::net::Async;
 /// use std::io::{Read, Write};
@@ -54,23 +63,24 @@ fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
 ///     assert_eq!(&buf[..n], b"ping");
 ///     Ok::<(), std::io::Error>(())
 /// })?;
+/// # }
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub struct Async<T: AsFd> {
+pub struct Async<T: AsSource> {
     /// Dropped first (fields drop in order): deregisters while `io` is open.
     source: Arc<Source>,
     io: Option<T>,
 }
 
-impl<T: AsFd> Async<T> {
+impl<T: AsSource> Async<T> {
     /// Registers `io` with the running loop's reactor, after switching it to
     /// non-blocking mode.
     ///
     /// Fails (with a message saying so) when no event loop runs on this
     /// thread, or when the OS refuses the registration.
     pub fn new(io: T) -> io::Result<Async<T>> {
-        set_nonblocking(io.as_fd())?;
-        let source = current_registry()?.register(io.as_fd())?;
+        set_nonblocking(borrow(&io))?;
+        let source = current_registry()?.register(borrow(&io))?;
         Ok(Async { source, io: Some(io) })
     }
 
@@ -258,19 +268,35 @@ impl<T: AsFd> Async<T> {
     }
 }
 
-impl<T: AsFd> AsFd for Async<T> {
-    fn as_fd(&self) -> BorrowedFd<'_> {
+#[cfg(unix)]
+impl<T: AsSource> std::os::fd::AsFd for Async<T> {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.get_ref().as_fd()
     }
 }
 
-impl<T: AsFd> AsRawFd for Async<T> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.get_ref().as_fd().as_raw_fd()
+#[cfg(unix)]
+impl<T: AsSource> std::os::fd::AsRawFd for Async<T> {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.get_ref().as_fd())
     }
 }
 
-impl<T: AsFd + fmt::Debug> fmt::Debug for Async<T> {
+#[cfg(windows)]
+impl<T: AsSource> std::os::windows::io::AsSocket for Async<T> {
+    fn as_socket(&self) -> std::os::windows::io::BorrowedSocket<'_> {
+        self.get_ref().as_socket()
+    }
+}
+
+#[cfg(windows)]
+impl<T: AsSource> std::os::windows::io::AsRawSocket for Async<T> {
+    fn as_raw_socket(&self) -> std::os::windows::io::RawSocket {
+        std::os::windows::io::AsRawSocket::as_raw_socket(&self.get_ref().as_socket())
+    }
+}
+
+impl<T: AsSource + fmt::Debug> fmt::Debug for Async<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Async").field(&self.io).finish()
     }
@@ -293,7 +319,7 @@ impl Future for Ready<'_> {
     }
 }
 
-impl<T: AsFd> AsyncRead for Async<T>
+impl<T: AsSource> AsyncRead for Async<T>
 where
     for<'a> &'a T: Read,
 {
@@ -303,7 +329,7 @@ where
     }
 }
 
-impl<T: AsFd> AsyncRead for &Async<T>
+impl<T: AsSource> AsyncRead for &Async<T>
 where
     for<'a> &'a T: Read,
 {
@@ -313,7 +339,7 @@ where
     }
 }
 
-impl<T: AsFd> AsyncWrite for Async<T>
+impl<T: AsSource> AsyncWrite for Async<T>
 where
     for<'a> &'a T: Write,
 {
@@ -342,7 +368,7 @@ where
     }
 }
 
-impl<T: AsFd> AsyncWrite for &Async<T>
+impl<T: AsSource> AsyncWrite for &Async<T>
 where
     for<'a> &'a T: Write,
 {

@@ -56,10 +56,9 @@ mod sys;
 pub use affinity::{available_cores, pin_to_core};
 pub use async_io::{Async, Ready};
 pub use net::addrs;
-pub use net::{
-    Incoming, OwnedReadHalf, OwnedWriteHalf, Target, TcpListener, TcpStream, ToAddrs, UdpSocket, UnixDatagram,
-    UnixListener, UnixReadHalf, UnixStream, UnixWriteHalf,
-};
+pub use net::{Incoming, OwnedReadHalf, OwnedWriteHalf, Target, TcpListener, TcpStream, ToAddrs, UdpSocket};
+#[cfg(unix)]
+pub use net::{UnixDatagram, UnixListener, UnixReadHalf, UnixStream, UnixWriteHalf};
 pub use reactor::{Notifier, Reactor};
 
 /// The park/notify handshake and the readiness protocol, for the loom

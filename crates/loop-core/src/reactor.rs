@@ -177,6 +177,7 @@ mod tests {
     /// The epoll backend's unsafe code (borrowing a registered fd to
     /// deregister it) and readiness dispatch, on a real socket pair: runs
     /// under Miri too (its shims cover epoll, eventfd and socketpair).
+    #[cfg(unix)]
     #[test]
     fn a_socket_pair_is_registered_woken_and_deregistered() {
         use std::io::{Read, Write};

@@ -3,10 +3,9 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
-use crate::sys::{Driver, Sys};
+use crate::sys::{Driver, RawSource, Sys};
 
 /// State shared between a [`Reactor`] and its [`Notifier`]s.
 pub(crate) struct ReactorCore {
@@ -23,12 +22,12 @@ pub(crate) struct ReactorCore {
 impl ReactorCore {
     /// Registers `fd` under `key` for both directions (edge-triggered where
     /// the OS supports it).
-    pub(crate) fn add(&self, fd: RawFd, key: usize) -> io::Result<()> {
+    pub(crate) fn add(&self, fd: RawSource, key: usize) -> io::Result<()> {
         self.poller.register(fd, key)
     }
 
     /// Removes `fd`'s registration; `fd` must still be open.
-    pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {
+    pub(crate) fn delete(&self, fd: RawSource) -> io::Result<()> {
         self.poller.deregister(fd)
     }
 }

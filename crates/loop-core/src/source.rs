@@ -5,7 +5,6 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::panic::Location;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -16,7 +15,7 @@ use slab::Slab;
 use crate::observe::{note_io_wait, IoWait};
 use crate::reactor_core::ReactorCore;
 use crate::readiness;
-use crate::sys::{EventBuffer, Events};
+use crate::sys::{BorrowedSource, Driver, EventBuffer, Events, RawSource};
 
 /// Read direction index.
 pub(crate) const READ: usize = 0;
@@ -82,13 +81,18 @@ impl Default for Direction {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Seen(u32);
 
-/// A file descriptor registered with the reactor.
+/// A file descriptor (a socket on Windows) registered with the reactor.
 #[derive(Debug)]
 pub(crate) struct Source {
     registry: Arc<SourceTable>,
     key: usize,
-    fd: RawFd,
+    fd: RawSource,
     dirs: [Direction; 2],
+    /// One-shot drivers only: the directions the registration is armed
+    /// for (`1 << READ | 1 << WRITE`), read and re-armed under this lock so
+    /// that the last arm always reflects the last change of the waiter
+    /// lists. Unused by edge-triggered drivers.
+    armed: Mutex<u8>,
 }
 
 impl Source {
@@ -101,8 +105,44 @@ impl Source {
         match readiness::poll_ready_with(&d.state, &d.wakers, cx.waker()) {
             Some(state) => Poll::Ready(Seen(state)),
             None => {
+                if self.registry.shared.poller.oneshot() {
+                    self.rearm(false);
+                }
                 note_io_wait(io_wait_of(dir), at);
                 Poll::Pending
+            }
+        }
+    }
+
+    /// One-shot drivers: arms the registration for every direction that
+    /// has a waiter and is not armed yet. `fired`: a report just came, so
+    /// the driver disarmed the registration. Every change of a waiter list
+    /// (a waker stored by `poll_ready`, the wakers taken by `set_ready`) is
+    /// followed by a call, and each call reads the lists under `armed`'s
+    /// lock, so the last arm always covers the last waiters. Arming reports
+    /// a direction that is ready already, so no event falls between a
+    /// failed operation and the arm.
+    #[cold]
+    fn rearm(&self, fired: bool) {
+        let mut armed = self.armed.lock().unwrap_or_else(|e| e.into_inner());
+        if fired {
+            *armed = 0;
+        }
+        let waiting = |dir: usize| !self.dirs[dir].wakers.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
+        let want = (u8::from(waiting(READ)) << READ) | (u8::from(waiting(WRITE)) << WRITE);
+        if want & !*armed == 0 {
+            return;
+        }
+        let want = want | *armed;
+        match self.registry.shared.poller.rearm(self.fd, self.key, want & (1 << READ) != 0, want & (1 << WRITE) != 0) {
+            Ok(()) => *armed = want,
+            // The OS refused to watch the socket (it is closed or broken):
+            // wake the waiters, whose next attempt gets the error itself
+            // rather than waiting for an event that cannot come.
+            Err(_) => {
+                drop(armed);
+                self.set_ready(READ, false);
+                self.set_ready(WRITE, false);
             }
         }
     }
@@ -162,8 +202,8 @@ impl SourceTable {
 
     /// Registers `fd` (edge-triggered where the OS supports it, so events
     /// need no re-arming).
-    pub(crate) fn register(self: &Arc<Self>, fd: BorrowedFd<'_>) -> io::Result<Arc<Source>> {
-        let raw = fd.as_raw_fd();
+    pub(crate) fn register(self: &Arc<Self>, fd: BorrowedSource<'_>) -> io::Result<Arc<Source>> {
+        let raw = crate::sys::raw(fd);
         let mut table = self.table();
         // The OS reports the key; take the slot first (the table stays
         // locked until the registration is done, so nobody else takes it).
@@ -175,13 +215,14 @@ impl SourceTable {
             key,
             fd: raw,
             dirs: [Direction::default(), Direction::default()],
+            armed: Mutex::new(0),
         });
         entry.insert(Arc::downgrade(&source));
         self.live.fetch_add(1, Ordering::Relaxed);
         Ok(source)
     }
 
-    fn deregister(&self, key: usize, fd: RawFd) {
+    fn deregister(&self, key: usize, fd: RawSource) {
         // The fd is still open here (the source is dropped before its I/O
         // object). A failure means the fd is already gone from the poller;
         // nothing is left to undo.
@@ -203,6 +244,9 @@ impl SourceTable {
             }
             if ev.writable {
                 source.set_ready(WRITE, false);
+            }
+            if self.shared.poller.oneshot() {
+                source.rearm(true);
             }
         }
     }

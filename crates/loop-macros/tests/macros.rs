@@ -52,13 +52,18 @@ async fn a_seed_permutes_the_turns_tasks() {
 #[aio::test]
 async fn a_test_may_return_a_result() -> std::io::Result<()> {
     let _watchdog = Watchdog::start();
-    let (a, b) = aio::net::UnixStream::pair()?;
+    let listener = aio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let a = aio::net::TcpStream::connect(listener.local_addr()?).await?;
+    let (b, _) = listener.accept().await?;
     a.write_all(b"x").await?;
     let mut buf = [0u8; 1];
     b.read(&mut buf).await?;
     Ok(())
 }
 
+// trybuild runs cargo, which a Windows test binary under Wine cannot; the
+// macros expand the same on every OS, so Linux covers it.
+#[cfg_attr(windows, ignore = "trybuild runs cargo (not there under Wine); covered on Linux")]
 #[test]
 fn misuse_is_a_compile_error_pointing_at_it() {
     let t = trybuild::TestCases::new();

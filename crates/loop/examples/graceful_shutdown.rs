@@ -2,14 +2,17 @@
 //! accepting, gives the open connections up to 5 s to finish, cancels
 //! whatever is left, and exits 0.
 //!
-//! `cargo run --example graceful_shutdown`, then `kill -TERM <pid>`.
+//! `cargo run --example graceful_shutdown`, then `kill -TERM <pid>` (on
+//! Windows, which has no SIGTERM: Ctrl+C in its console).
 
 use r#loop as aio;
+#[cfg(unix)]
 use r#loop::signal::{Signals, SIGINT, SIGTERM};
 use std::time::Duration;
 
 #[aio::main]
 async fn main() -> std::io::Result<()> {
+    #[cfg(unix)]
     let mut signals = Signals::new([SIGTERM, SIGINT])?;
     let server = aio::start_server(
         |mut reader, writer| async move {
@@ -29,7 +32,10 @@ async fn main() -> std::io::Result<()> {
     )
     .await?;
     println!("pid {} serving on {}", std::process::id(), server.local_addr().unwrap());
+    #[cfg(unix)]
     let sig = signals.recv().await?;
+    #[cfg(not(unix))]
+    let sig = aio::signal::ctrl_c().await.map(|()| "Ctrl+C")?;
     println!("signal {sig}: no new connections; waiting for {} open ones", server.active_clients());
     server.close();
     if aio::wait_for(server.wait_closed(), Duration::from_secs(5)).await.is_err() {

@@ -40,6 +40,7 @@
 //! | `loop.create_future()` | [`LoopRef::create_future`] ([`sync::ResultCell`]) |
 //! | (one loop per core; asyncio has none) | [`LoopSet`]: `spawn`, `spawn_fn`, `on_each`, `block_on`, [`net::TcpListener::bind_reuseport`], [`net::serve_least_connections`] |
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(unsafe_code)]
 #![allow(clippy::type_complexity)]
@@ -78,10 +79,12 @@ pub mod signal;
 mod streams;
 
 pub use streams::{
-    open_connection, open_unix_connection, start_server, start_server_on, start_unix_server, tcp_streams,
-    IncompleteReadError, LimitOverrunError, Server, StreamError, StreamReader, StreamWriter, DEFAULT_HIGH_WATER,
-    DEFAULT_LIMIT, DEFAULT_LOW_WATER,
+    open_connection, start_server, start_server_on, tcp_streams, IncompleteReadError, LimitOverrunError, Server,
+    StreamError, StreamReader, StreamWriter, DEFAULT_HIGH_WATER, DEFAULT_LIMIT, DEFAULT_LOW_WATER,
 };
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+pub use streams::{open_unix_connection, start_unix_server};
 
 /// Synchronisation primitives (asyncio's `Lock`, `Event`, `Semaphore`,
 /// queues, and the one-shot result cell); runtime-agnostic.

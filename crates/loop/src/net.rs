@@ -1,4 +1,4 @@
-//! Sockets (TCP, UDP, Unix) and name resolution.
+//! Sockets (TCP, UDP, and Unix-domain on Unix) and name resolution.
 //!
 //! The socket types come from `loop-core`; what this module adds is
 //! resolving host names on the blocking pool, so `connect("example.com:80")`
@@ -12,10 +12,10 @@ use loop_exec::WaitSite;
 
 pub use crate::least_connections::{serve_least_connections, LeastConnections};
 pub use loop_core::addrs::{Resolver, Target, ToAddrs};
-pub use loop_core::{
-    Async, Incoming, OwnedReadHalf, OwnedWriteHalf, Ready, TcpListener, TcpStream, UdpSocket, UnixDatagram,
-    UnixListener, UnixReadHalf, UnixStream, UnixWriteHalf,
-};
+pub use loop_core::{Async, Incoming, OwnedReadHalf, OwnedWriteHalf, Ready, TcpListener, TcpStream, UdpSocket};
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+pub use loop_core::{UnixDatagram, UnixListener, UnixReadHalf, UnixStream, UnixWriteHalf};
 
 /// Resolves `addr` to socket addresses (asyncio's `getaddrinfo`); host names
 /// are looked up on the blocking pool.

@@ -27,7 +27,9 @@ use futures_io::{AsyncRead, AsyncWrite};
 /// use r#loop as aio;
 ///
 /// aio::run(async {
-///     let (ours, theirs) = aio::net::UnixStream::pair()?;
+///     let listener = aio::net::TcpListener::bind("127.0.0.1:0").await?;
+///     let ours = aio::net::TcpStream::connect(listener.local_addr()?).await?;
+///     let (theirs, _) = listener.accept().await?;
 ///     let (r, w) = aio::split(ours);
 ///     let writer = aio::StreamWriter::new(w);
 ///     writer.write(b"ping\n");

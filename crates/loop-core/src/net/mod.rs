@@ -1,12 +1,16 @@
-//! TCP, UDP and Unix-domain sockets on the reactor.
+//! TCP, UDP and Unix-domain sockets on the reactor (Unix-domain sockets
+//! on Unix only).
 
 use std::fmt;
 use std::future::Future;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{self, Shutdown, SocketAddr};
+#[cfg(unix)]
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+#[cfg(unix)]
 use std::os::unix::net as unix;
 use std::panic::Location;
+#[cfg(unix)]
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -18,6 +22,41 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::async_io::{Async, Ready};
 use crate::source::{READ, WRITE};
+use crate::sys::AsSource;
+
+/// `AsFd` and `AsRawFd` (Unix), or `AsSocket` and `AsRawSocket`
+/// (Windows), for a socket type whose `io` field is an `Async`.
+macro_rules! os_handle_impls {
+    ($ty:ty) => {
+        #[cfg(unix)]
+        impl AsFd for $ty {
+            fn as_fd(&self) -> BorrowedFd<'_> {
+                self.io.as_fd()
+            }
+        }
+
+        #[cfg(unix)]
+        impl AsRawFd for $ty {
+            fn as_raw_fd(&self) -> RawFd {
+                self.io.as_raw_fd()
+            }
+        }
+
+        #[cfg(windows)]
+        impl std::os::windows::io::AsSocket for $ty {
+            fn as_socket(&self) -> std::os::windows::io::BorrowedSocket<'_> {
+                std::os::windows::io::AsSocket::as_socket(&self.io)
+            }
+        }
+
+        #[cfg(windows)]
+        impl std::os::windows::io::AsRawSocket for $ty {
+            fn as_raw_socket(&self) -> std::os::windows::io::RawSocket {
+                std::os::windows::io::AsRawSocket::as_raw_socket(&std::os::windows::io::AsSocket::as_socket(&self.io))
+            }
+        }
+    };
+}
 
 /// The waiting methods TCP and Unix streams share (both hold `io:
 /// Arc<Async<_>>`). Each records its caller's line as the wait site.
@@ -75,11 +114,14 @@ fn start_connect(socket: &Socket, addr: &socket2::SockAddr) -> io::Result<Connec
     socket.set_nonblocking(true)?;
     match socket.connect(addr) {
         Ok(()) => Ok(Connect::Done),
+        #[cfg(unix)]
         Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error()) => Ok(Connect::InProgress),
+        #[cfg(unix)]
         Err(e) if e.kind() == io::ErrorKind::WouldBlock && addr.is_unix() => Err(io::Error::new(
             io::ErrorKind::WouldBlock,
             "connect: the Unix listener's backlog is full (it is not accepting fast enough); try again later",
         )),
+        // Windows: `WSAEWOULDBLOCK` means the handshake is under way.
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Connect::InProgress),
         Err(e) => Err(e),
     }
@@ -90,7 +132,7 @@ fn start_connect(socket: &Socket, addr: &socket2::SockAddr) -> io::Result<Connec
 /// source is believed writable, so the first look is only a guess: while the
 /// socket has neither a peer nor an error, the handshake is still going on
 /// and the wait goes on for the next writability edge.
-async fn finish_connect<T: AsFd>(
+async fn finish_connect<T: AsSource>(
     stream: &Async<T>,
     how: Connect,
     connected: impl Fn(&T) -> io::Result<()>,
@@ -99,7 +141,6 @@ async fn finish_connect<T: AsFd>(
     if how == Connect::Done {
         return Ok(());
     }
-    let not_connected = rustix::io::Errno::NOTCONN.raw_os_error();
     stream
         .io_op(
             WRITE,
@@ -108,7 +149,7 @@ async fn finish_connect<T: AsFd>(
                     return Err(e);
                 }
                 match connected(io) {
-                    Err(e) if e.raw_os_error() == Some(not_connected) => Err(io::ErrorKind::WouldBlock.into()),
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => Err(io::ErrorKind::WouldBlock.into()),
                     other => other,
                 }
             },
@@ -118,7 +159,7 @@ async fn finish_connect<T: AsFd>(
 }
 
 /// A stream's `read`: some bytes, 0 at EOF.
-fn read<'a, T: AsFd>(
+fn read<'a, T: AsSource>(
     io: &'a Async<T>,
     buf: &'a mut [u8],
     at: &'static Location<'static>,
@@ -130,7 +171,7 @@ where
 }
 
 /// A stream's `write`: some bytes.
-fn write<'a, T: AsFd>(
+fn write<'a, T: AsSource>(
     io: &'a Async<T>,
     buf: &'a [u8],
     at: &'static Location<'static>,
@@ -142,7 +183,7 @@ where
 }
 
 /// A stream's `write_all`.
-async fn write_all<T: AsFd>(io: &Async<T>, mut buf: &[u8], at: &'static Location<'static>) -> io::Result<()>
+async fn write_all<T: AsSource>(io: &Async<T>, mut buf: &[u8], at: &'static Location<'static>) -> io::Result<()>
 where
     for<'b> &'b T: Write,
 {
@@ -208,10 +249,12 @@ macro_rules! stream_io_impls {
 pub mod addrs;
 mod tcp;
 mod udp;
+#[cfg(unix)]
 mod uds;
 
 pub use addrs::{Target, ToAddrs};
 
 pub use tcp::{Incoming, OwnedReadHalf, OwnedWriteHalf, TcpListener, TcpStream};
 pub use udp::UdpSocket;
+#[cfg(unix)]
 pub use uds::{UnixDatagram, UnixListener, UnixReadHalf, UnixStream, UnixWriteHalf};

@@ -25,8 +25,13 @@ impl TcpListener {
     }
 
     /// [`bind`](Self::bind) to one known address, without waiting.
+    ///
+    /// On Windows `SO_REUSEADDR` is left off: there it would let another
+    /// socket bind the same port and take connections (as tokio and mio
+    /// also leave it off); a port stays reusable after close there anyway.
     pub fn bind_addr(addr: SocketAddr) -> io::Result<TcpListener> {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        #[cfg(unix)]
         socket.set_reuse_address(true)?;
         socket.bind(&addr.into())?;
         socket.listen(1024)?;
@@ -42,6 +47,7 @@ impl TcpListener {
     /// the others to the port it got.
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// use r#loop as aio;
     /// use aio::net::TcpListener;
     ///
@@ -51,15 +57,35 @@ impl TcpListener {
     ///     assert_eq!(first.local_addr()?, second.local_addr()?);
     ///     Ok::<(), std::io::Error>(())
     /// })?;
+    /// # }
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    ///
+    /// # Errors
+    /// On Windows, which has no `SO_REUSEPORT` (its `SO_REUSEADDR` lets a
+    /// second socket steal the port instead of sharing the load), an
+    /// [`Unsupported`](io::ErrorKind::Unsupported) error that names the
+    /// alternative: one listener and `net::serve_least_connections`.
     pub fn bind_reuseport(addr: SocketAddr) -> io::Result<TcpListener> {
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-        socket.set_reuse_address(true)?;
-        socket.set_reuse_port(true)?;
-        socket.bind(&addr.into())?;
-        socket.listen(1024)?;
-        TcpListener::from_std(socket.into())
+        #[cfg(unix)]
+        {
+            let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+            socket.set_reuse_address(true)?;
+            socket.set_reuse_port(true)?;
+            socket.bind(&addr.into())?;
+            socket.listen(1024)?;
+            TcpListener::from_std(socket.into())
+        }
+        #[cfg(not(unix))]
+        {
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!(
+                    "TcpListener::bind_reuseport({addr}): this OS has no SO_REUSEPORT; bind one listener and share \
+                     its connections over the loops with net::serve_least_connections"
+                ),
+            ))
+        }
     }
 
     /// Wraps a std listener.
@@ -98,17 +124,7 @@ impl TcpListener {
     }
 }
 
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
-    }
-}
-
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
+os_handle_impls!(TcpListener);
 
 impl fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -243,17 +259,7 @@ impl TcpStream {
     }
 }
 
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
+os_handle_impls!(TcpStream);
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

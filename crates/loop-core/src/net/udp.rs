@@ -23,6 +23,8 @@ pub struct UdpSocket {
     io: Async<net::UdpSocket>,
 }
 
+os_handle_impls!(UdpSocket);
+
 impl UdpSocket {
     /// Binds to `addr`: a `SocketAddr`, an `(ip, port)`, or a
     /// `"host:port"` looked up off the loop (the first address that binds).

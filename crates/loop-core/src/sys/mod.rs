@@ -2,12 +2,24 @@
 //!
 //! - `epoll.rs` (Linux, and Miri, whose shims cover epoll, eventfd and
 //!   socket pairs): epoll driven directly through `rustix`.
-//! - `polling.rs` (every other Unix): the `polling` crate (kqueue, event
-//!   ports, `poll`).
+//! - `polling.rs` (every other system): the `polling` crate (kqueue on
+//!   macOS and the BSDs, event ports, `poll`, and IOCP with `\Device\Afd`
+//!   polling on Windows).
 //!
 //! The reactor uses the one [`Sys`] picked by `cfg` below; nothing else in
 //! the crate names a backend. Both are *readiness* drivers: the OS says "fd
 //! 7 is readable" and `Source` retries the operation.
+//!
+//! Where the OS has edge-triggered events (epoll, kqueue) a source is
+//! registered once for both directions and never touched again. Where it
+//! has not (Windows, `poll`), the driver is *one-shot*: a registration
+//! watches only the directions a task waits for, and each report disarms
+//! it, so `Source` re-arms it ([`Driver::rearm`]) when a task starts
+//! waiting and after each report. A one-shot arm reports a direction that
+//! is ready at the moment it is armed, so re-arming loses no event.
+//!
+//! [`RawSource`] is what a source stands for: a file descriptor on Unix,
+//! a socket on Windows.
 //!
 //! # Plan: a completion-based backend (io_uring)
 //!
@@ -36,8 +48,39 @@
 //!    park bound, as the epoll timeout is today.
 
 use std::io;
-use std::os::fd::RawFd;
 use std::time::Duration;
+
+#[cfg(unix)]
+pub(crate) use std::os::fd::{AsFd as AsSource, AsRawFd as AsRawSource, BorrowedFd as BorrowedSource};
+/// What the reactor watches: a file descriptor.
+#[cfg(unix)]
+pub(crate) type RawSource = std::os::fd::RawFd;
+
+#[cfg(windows)]
+pub(crate) use std::os::windows::io::{
+    AsRawSocket as AsRawSource, AsSocket as AsSource, BorrowedSocket as BorrowedSource,
+};
+/// What the reactor watches: a socket.
+#[cfg(windows)]
+pub(crate) type RawSource = std::os::windows::io::RawSocket;
+
+/// `io`'s OS handle, borrowed (`as_fd` on Unix, `as_socket` on Windows).
+#[inline]
+pub(crate) fn borrow<T: AsSource + ?Sized>(io: &T) -> BorrowedSource<'_> {
+    #[cfg(unix)]
+    return io.as_fd();
+    #[cfg(windows)]
+    return io.as_socket();
+}
+
+/// The raw number of a borrowed handle.
+#[inline]
+pub(crate) fn raw(handle: BorrowedSource<'_>) -> RawSource {
+    #[cfg(unix)]
+    return handle.as_raw_fd();
+    #[cfg(windows)]
+    return handle.as_raw_socket();
+}
 
 #[cfg(target_os = "linux")]
 mod epoll;
@@ -88,11 +131,25 @@ pub(crate) trait Driver: Send + Sync + Sized {
     type Events: EventBuffer;
     /// Opens the OS poller and whatever `notify` needs.
     fn new() -> io::Result<Self>;
-    /// Watches `fd` for both directions; reports carry `key`. The caller
-    /// keeps `fd` open until it calls `deregister`.
-    fn register(&self, fd: RawFd, key: usize) -> io::Result<()>;
+    /// Watches `fd`; reports carry `key`. An edge-triggered driver watches
+    /// both directions from here on; a one-shot one watches nothing until
+    /// [`rearm`](Driver::rearm). The caller keeps `fd` open until it calls
+    /// `deregister`.
+    fn register(&self, fd: RawSource, key: usize) -> io::Result<()>;
     /// Stops watching `fd`, which is still open.
-    fn deregister(&self, fd: RawFd) -> io::Result<()>;
+    fn deregister(&self, fd: RawSource) -> io::Result<()>;
+    /// Whether each report disarms the registration, so that `Source` must
+    /// call [`rearm`](Driver::rearm) (false for edge-triggered drivers,
+    /// which then never see a `rearm`).
+    fn oneshot(&self) -> bool {
+        false
+    }
+    /// Watches `fd` for the next report in the given directions only (a
+    /// one-shot driver). A direction already ready is reported at once.
+    fn rearm(&self, fd: RawSource, key: usize, read: bool, write: bool) -> io::Result<()> {
+        let _ = (fd, key, read, write);
+        Ok(())
+    }
     /// Blocks until a report, a `notify` or the timeout (`None`: no bound);
     /// returns how many reports the OS gave (the wake-up included).
     fn wait(&self, events: &mut Self::Events, timeout: Option<Duration>) -> io::Result<usize>;

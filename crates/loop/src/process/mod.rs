@@ -4,17 +4,26 @@
 //! [`wait`](Child::wait), [`output`](Command::output) and
 //! [`communicate`](Child::communicate), and its pipes are async streams.
 //! Children are reaped without blocking the loop: on Linux through a pidfd
-//! registered with the reactor; elsewhere each `SIGCHLD` makes every
-//! waiting `wait` look again (one [`signal::Signals`](crate::signal::Signals)
-//! listener per thread, shared by all waiting children, installed while
-//! someone waits), with a poll once a second as a backstop. A dropped `Child` is still reaped (no zombies), and
-//! killed first with [`Command::kill_on_drop`].
+//! registered with the reactor; on other Unix systems each `SIGCHLD` makes
+//! every waiting `wait` look again (one `signal::Signals` listener per
+//! thread, shared by all waiting children, installed while someone waits),
+//! with a poll once a second as a backstop. A dropped `Child` is still
+//! reaped (no zombies), and killed first with [`Command::kill_on_drop`].
+//!
+//! **Windows.** The same API. A child's exit is awaited through its process
+//! handle (a wait registered with the system's wait thread, which wakes the
+//! task: nothing polls). The pipes are served on the blocking pool, since
+//! anonymous pipes cannot be polled for readiness there: each read or
+//! write is a job, and a write reports its bytes once copied (its error, if
+//! any, comes with the next write, flush or close). `kill` is
+//! `TerminateProcess`; `send_signal` exists only on Unix.
 
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs::File;
 use std::future::Future;
-use std::io::{self, Read, Write};
+use std::io;
+#[cfg(unix)]
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::pin::Pin;
@@ -22,25 +31,78 @@ use std::process::{self as stdp, ExitStatus, Output};
 use std::task::{Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
+#[cfg(unix)]
 use loop_core::Async;
 use loop_exec::WaitSite;
 use loop_sync::WaitKind;
 
+#[cfg(windows)]
+mod exit_handle;
+#[cfg(windows)]
+mod pool_pipe;
+#[cfg(unix)]
 mod reap;
 
+#[cfg(windows)]
+use exit_handle::ExitWatch;
+#[cfg(windows)]
+use pool_pipe::PoolPipe;
+#[cfg(unix)]
 use reap::ExitWatch;
+#[cfg(unix)]
 pub use reap::{__force_sigchld_reaping, __set_sigchld_backstop};
+
+/// A pipe end to the child: registered with the reactor on Unix, served on
+/// the blocking pool on Windows.
+#[cfg(unix)]
+type PipeIo = Async<File>;
+#[cfg(windows)]
+type PipeIo = PoolPipe;
+
+/// A pipe end of the child's as our async pipe type.
+fn pipe_io(end: impl Into<std::process::Stdio> + PipeEnd) -> io::Result<PipeIo> {
+    #[cfg(unix)]
+    return Async::new(File::from(end.into_owned()));
+    #[cfg(windows)]
+    return Ok(PoolPipe::new(File::from(end.into_owned())));
+}
+
+/// `std`'s child pipe ends, as owned OS handles.
+trait PipeEnd {
+    #[cfg(unix)]
+    fn into_owned(self) -> OwnedFd;
+    #[cfg(windows)]
+    fn into_owned(self) -> std::os::windows::io::OwnedHandle;
+}
+
+macro_rules! pipe_end {
+    ($($ty:ty),*) => {$(
+        impl PipeEnd for $ty {
+            #[cfg(unix)]
+            fn into_owned(self) -> OwnedFd {
+                self.into()
+            }
+            #[cfg(windows)]
+            fn into_owned(self) -> std::os::windows::io::OwnedHandle {
+                self.into()
+            }
+        }
+    )*};
+}
+pipe_end!(stdp::ChildStdin, stdp::ChildStdout, stdp::ChildStderr);
 pub use std::process::Stdio;
 
 /// Builds a child process: program, arguments, environment, working
 /// directory and stdio, as `std::process::Command` does.
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// use r#loop::process::Command;
 ///
 /// let out = r#loop::run(async { Command::new("sh").args(["-c", "echo hi; exit 3"]).output().await })?;
 /// assert_eq!(out.stdout, b"hi\n");
 /// assert_eq!(out.status.code(), Some(3));
+/// # }
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Command {
@@ -123,7 +185,8 @@ impl Command {
         self
     }
 
-    /// Kill the child (SIGKILL) if its `Child` is dropped before it exits.
+    /// Kill the child (`SIGKILL`; `TerminateProcess` on Windows) if its
+    /// `Child` is dropped before it exits.
     pub fn kill_on_drop(&mut self, on: bool) -> &mut Command {
         self.kill_on_drop = on;
         self
@@ -136,13 +199,16 @@ impl Command {
     pub fn spawn(&mut self) -> io::Result<Child> {
         let mut child = self.inner.spawn()?;
         let pipes = (|| {
-            let stdin =
-                child.stdin.take().map(|s| Async::new(pipe(s)).map(|io| ChildStdin { io: Some(io) })).transpose()?;
-            let stdout = child.stdout.take().map(|s| Async::new(pipe(s)).map(|io| ChildStdout { io })).transpose()?;
-            let stderr = child.stderr.take().map(|s| Async::new(pipe(s)).map(|io| ChildStderr { io })).transpose()?;
-            Ok::<_, io::Error>((stdin, stdout, stderr))
+            let stdin = child.stdin.take().map(|s| pipe_io(s).map(|io| ChildStdin { io: Some(io) })).transpose()?;
+            let stdout = child.stdout.take().map(|s| pipe_io(s).map(|io| ChildStdout { io })).transpose()?;
+            let stderr = child.stderr.take().map(|s| pipe_io(s).map(|io| ChildStderr { io })).transpose()?;
+            #[cfg(unix)]
+            let exit = ExitWatch::new(child.id());
+            #[cfg(windows)]
+            let exit = ExitWatch::new(&child)?;
+            Ok::<_, io::Error>((stdin, stdout, stderr, exit))
         })();
-        let (stdin, stdout, stderr) = match pipes {
+        let (stdin, stdout, stderr, exit) = match pipes {
             Ok(pipes) => pipes,
             Err(e) => {
                 // The pipes could not join the loop (no loop running?): do not
@@ -152,7 +218,6 @@ impl Command {
                 return Err(e);
             }
         };
-        let exit = ExitWatch::new(child.id());
         Ok(Child { child: Some(child), stdin, stdout, stderr, exit, status: None, kill_on_drop: self.kill_on_drop })
     }
 
@@ -185,6 +250,7 @@ impl fmt::Debug for Command {
 /// A running (or finished) child process.
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// use r#loop::process::{Command, Stdio};
 ///
 /// r#loop::run(async {
@@ -198,6 +264,7 @@ impl fmt::Debug for Command {
 ///     assert_eq!(child.wait().await?.code(), Some(3));
 ///     Ok::<(), std::io::Error>(())
 /// })?;
+/// # }
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Child {
@@ -249,12 +316,23 @@ impl Child {
         })
     }
 
-    /// Sends SIGKILL (a child that already exited is not an error).
+    /// Sends `SIGKILL` (`TerminateProcess` on Windows). A child that already
+    /// exited is not an error.
     pub fn kill(&mut self) -> io::Result<()> {
-        self.send_signal(libc::SIGKILL)
+        #[cfg(unix)]
+        return self.send_signal(libc::SIGKILL);
+        #[cfg(windows)]
+        {
+            if self.try_wait()?.is_some() {
+                return Ok(());
+            }
+            self.std().kill()
+        }
     }
 
-    /// Sends `signal` (e.g. `libc::SIGTERM`) to the child.
+    /// Sends `signal` (e.g. `libc::SIGTERM`) to the child. Unix only.
+    #[cfg(unix)]
+    #[cfg_attr(docsrs, doc(cfg(unix)))]
     pub fn send_signal(&mut self, signal: i32) -> io::Result<()> {
         if self.try_wait()?.is_some() {
             return Ok(());
@@ -281,21 +359,24 @@ impl Child {
             let stdout = self.stdout.take();
             let stderr = self.stderr.take();
             let write = async move {
-                if let (Some(stdin), Some(input)) = (stdin, input) {
+                if let (Some(mut stdin), Some(input)) = (stdin, input) {
                     let mut rest = input;
-                    while !rest.is_empty() {
-                        match stdin.open()?.write_with(|mut s| s.write(rest)).await {
-                            Ok(n) => rest = &rest[n..],
-                            // The child stopped reading (exited): not our error.
-                            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break,
-                            Err(e) => return Err(e),
+                    let written = async {
+                        while !rest.is_empty() {
+                            let n = std::future::poll_fn(|cx| Pin::new(&mut stdin).poll_write(cx, rest)).await?;
+                            rest = &rest[n..];
                         }
+                        std::future::poll_fn(|cx| Pin::new(&mut stdin).poll_close(cx)).await
+                    };
+                    match written.await {
+                        // The child stopped reading (exited): not our error.
+                        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+                        other => other?,
                     }
                 }
-                Ok(())
+                Ok::<(), io::Error>(())
             };
-            let (w, out, err) =
-                loop_exec::gather!(write, read_all(stdout.map(|s| s.io)), read_all(stderr.map(|s| s.io))).await;
+            let (w, out, err) = loop_exec::gather!(write, read_all(stdout), read_all(stderr)).await;
             w?;
             Ok((out?, err?))
         })
@@ -312,15 +393,13 @@ impl Child {
     }
 }
 
-async fn read_all<T: AsFd>(io: Option<Async<T>>) -> io::Result<Vec<u8>>
-where
-    for<'a> &'a T: Read,
-{
+/// Reads a pipe to its end (nothing for a pipe that is not there).
+async fn read_all(io: Option<impl AsyncRead + Unpin>) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
-    let Some(io) = io else { return Ok(out) };
+    let Some(mut io) = io else { return Ok(out) };
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = io.read_with(|mut s| s.read(&mut buf)).await?;
+        let n = std::future::poll_fn(|cx| Pin::new(&mut io).poll_read(cx, &mut buf)).await?;
         if n == 0 {
             return Ok(out);
         }
@@ -340,6 +419,9 @@ impl Drop for Child {
         if let Ok(Some(_)) = child.try_wait() {
             return;
         }
+        // Unix: a thread reaps it, so it never lingers as a zombie. Windows
+        // has no zombies: closing the handle is all.
+        #[cfg(unix)]
         reap::reap_later(child);
     }
 }
@@ -351,12 +433,13 @@ impl fmt::Debug for Child {
 }
 
 macro_rules! pipe_type {
-    ($name:ident, $std:ty, $doc:literal) => {
+    ($name:ident, $doc:literal) => {
         #[doc = $doc]
         pub struct $name {
-            io: Async<$std>,
+            io: PipeIo,
         }
 
+        #[cfg(unix)]
         impl AsFd for $name {
             fn as_fd(&self) -> BorrowedFd<'_> {
                 self.io.as_fd()
@@ -368,36 +451,34 @@ macro_rules! pipe_type {
                 f.write_str(stringify!($name))
             }
         }
+
+        impl AsyncRead for $name {
+            fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+                #[cfg(unix)]
+                return Pin::new(&mut self.get_mut().io).poll_read(cx, buf);
+                #[cfg(windows)]
+                return self.get_mut().io.poll_read(cx, buf);
+            }
+        }
     };
 }
 
-/// A pipe end as a `File`, whose `&File` reads and writes.
-fn pipe(end: impl Into<OwnedFd>) -> File {
-    File::from(end.into())
-}
-
-pipe_type!(ChildStdout, File, "The child's stdout: `AsyncRead` (wrap it in a `StreamReader` for `readline`).");
-pipe_type!(ChildStderr, File, "The child's stderr: `AsyncRead`.");
+pipe_type!(ChildStdout, "The child's stdout: `AsyncRead` (wrap it in a `StreamReader` for `readline`).");
+pipe_type!(ChildStderr, "The child's stderr: `AsyncRead`.");
 
 /// The child's stdin: `AsyncWrite`. Closing it (`poll_close`, hence
 /// `StreamWriter::close`) or dropping it closes the pipe, and the child
 /// reads EOF.
 pub struct ChildStdin {
     /// The pipe; `None` once closed.
-    io: Option<Async<File>>,
-}
-
-impl ChildStdin {
-    /// The open pipe, or the error every write after a close gets.
-    fn open(&self) -> io::Result<&Async<File>> {
-        self.io.as_ref().ok_or_else(stdin_closed)
-    }
+    io: Option<PipeIo>,
 }
 
 fn stdin_closed() -> io::Error {
     io::Error::new(io::ErrorKind::BrokenPipe, "the child's stdin was closed (write after close)")
 }
 
+#[cfg(unix)]
 impl AsFd for ChildStdin {
     /// # Panics
     /// After the pipe was closed: there is no descriptor left.
@@ -415,31 +496,36 @@ impl fmt::Debug for ChildStdin {
 impl AsyncWrite for ChildStdin {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self.get_mut().io.as_mut() {
+            #[cfg(unix)]
             Some(io) => Pin::new(io).poll_write(cx, buf),
+            #[cfg(windows)]
+            Some(io) => io.poll_write(cx, buf),
             None => Poll::Ready(Err(stdin_closed())),
         }
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        #[cfg(windows)]
+        if let Some(io) = self.get_mut().io.as_mut() {
+            return io.poll_flush(cx);
+        }
+        let _ = cx;
         Poll::Ready(Ok(()))
     }
 
-    /// Closes the pipe (deregisters and closes the descriptor): the child
-    /// sees EOF. Closing twice is fine.
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        drop(self.get_mut().io.take());
+    /// Closes the pipe (deregisters and closes the descriptor, once a write
+    /// in flight on Windows has finished): the child sees EOF. Closing twice
+    /// is fine.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        #[cfg(windows)]
+        if let Some(io) = this.io.as_mut() {
+            let result = std::task::ready!(io.poll_close(cx));
+            this.io = None;
+            return Poll::Ready(result);
+        }
+        let _ = cx;
+        drop(this.io.take());
         Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncRead for ChildStdout {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
-    }
-}
-
-impl AsyncRead for ChildStderr {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
     }
 }

@@ -9,7 +9,9 @@
 use std::future::Future;
 use std::io;
 
-use loop_core::{TcpStream, UnixReadHalf, UnixWriteHalf};
+use loop_core::TcpStream;
+#[cfg(unix)]
+use loop_core::{UnixReadHalf, UnixWriteHalf};
 use loop_exec::WaitSite;
 
 use crate::net::ToAddrs;
@@ -74,7 +76,9 @@ pub use reader::StreamReader;
 pub(crate) use server::accept_error_pause;
 #[cfg(feature = "tls")]
 pub(crate) use server::serve_with;
-pub use server::{start_server, start_server_on, start_unix_server, Server};
+#[cfg(unix)]
+pub use server::start_unix_server;
+pub use server::{start_server, start_server_on, Server};
 pub use writer::StreamWriter;
 
 /// Opens a TCP connection (asyncio's `open_connection`); `addr` may be a
@@ -103,7 +107,9 @@ pub fn tcp_streams(stream: TcpStream) -> (StreamReader, StreamWriter) {
     (StreamReader::new(r), StreamWriter::with_peer(w, peer))
 }
 
-/// Opens a Unix-domain connection.
+/// Opens a Unix-domain connection. Unix only.
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
 #[track_caller]
 pub fn open_unix_connection(
     path: impl AsRef<std::path::Path>,

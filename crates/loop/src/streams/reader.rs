@@ -22,7 +22,9 @@ use super::{IncompleteReadError, LimitOverrunError, StreamError, DEFAULT_LIMIT};
 /// use r#loop as aio;
 ///
 /// aio::run(async {
-///     let (ours, theirs) = aio::net::UnixStream::pair()?;
+///     let listener = aio::net::TcpListener::bind("127.0.0.1:0").await?;
+///     let ours = aio::net::TcpStream::connect(listener.local_addr()?).await?;
+///     let (theirs, _) = listener.accept().await?;
 ///     theirs.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").await?;
 ///     let mut reader = aio::StreamReader::new(ours);
 ///     assert_eq!(reader.readline().await?, b"HTTP/1.1 200 OK\r\n");

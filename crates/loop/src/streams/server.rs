@@ -8,7 +8,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use loop_core::{TcpListener, TcpStream, UnixListener, UnixReadHalf, UnixWriteHalf};
+use loop_core::{TcpListener, TcpStream};
+#[cfg(unix)]
+use loop_core::{UnixListener, UnixReadHalf, UnixWriteHalf};
 use loop_exec::{Task, WaitSite};
 use loop_sync::Event;
 
@@ -276,7 +278,9 @@ where
     Server { local_addr, accept: RefCell::new(Some(accept)), clients }
 }
 
-/// Starts a Unix-domain server at `path`.
+/// Starts a Unix-domain server at `path`. Unix only.
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
 #[track_caller]
 pub fn start_unix_server<H, Fut>(
     handler: H,

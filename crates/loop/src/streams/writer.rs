@@ -327,7 +327,9 @@ impl<W: AsyncWrite + Unpin + 'static> WriterShared<W> {
 /// use r#loop as aio;
 ///
 /// aio::run(async {
-///     let (ours, theirs) = aio::net::UnixStream::pair()?;
+///     let listener = aio::net::TcpListener::bind("127.0.0.1:0").await?;
+///     let ours = aio::net::TcpStream::connect(listener.local_addr()?).await?;
+///     let (theirs, _) = listener.accept().await?;
 ///     let writer = aio::StreamWriter::new(ours);
 ///     writer.write(b"line one\n");
 ///     writer.writelines([&b"line two\n"[..], b"line three\n"]);

@@ -1,12 +1,5 @@
-//! Unix signals as ordinary wake-ups (asyncio's `add_signal_handler`).
-//!
-//! A listener ([`Signals`], or [`ctrl_c`]) owns one end of a socket pair;
-//! the process-wide signal handler writes the signal's number to the other
-//! end of every listener that asked for it. That handler only does
-//! async-signal-safe work: atomic loads and `write(2)`. Several listeners
-//! for one signal each get it; when the last listener of a signal is
-//! dropped, the disposition that was there before the first one is put
-//! back (for `SIGPIPE`, Rust's "ignore"; or the application's own handler).
+//! Unix signals: the process-wide handler, its listener slots, and
+//! [`Signals`] (see the module docs in `mod.rs`).
 #![allow(unsafe_code)]
 
 use std::collections::VecDeque;
@@ -276,20 +269,9 @@ impl fmt::Debug for Signals {
     }
 }
 
-/// Waits for Ctrl-C (`SIGINT`).
-///
-/// ```no_run
-/// r#loop::run(async {
-///     println!("press Ctrl-C to stop");
-///     r#loop::signal::ctrl_c().await?;
-///     println!("stopping");
-///     Ok::<(), std::io::Error>(())
-/// })?;
-/// # Ok::<(), std::io::Error>(())
-/// ```
-#[track_caller]
-pub fn ctrl_c() -> impl Future<Output = io::Result<()>> {
-    WaitSite::new(Some(WaitKind::Signal), async move { Signals::new([libc::SIGINT])?.recv().await.map(drop) })
+/// Waits for the next `SIGINT` (what [`ctrl_c`](super::ctrl_c) does on Unix).
+pub(super) async fn next_sigint() -> io::Result<()> {
+    Signals::new([libc::SIGINT])?.recv().await.map(drop)
 }
 
 #[cfg(test)]
