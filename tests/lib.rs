@@ -38,6 +38,39 @@ pub fn threads() -> usize {
     std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0)
 }
 
+/// The stream type of [`stream_pair`]: a Unix socket on Unix, a loopback
+/// TCP socket on Windows.
+#[cfg(unix)]
+pub type PairStream = r#loop::net::UnixStream;
+/// The stream type of [`stream_pair`]: a Unix socket on Unix, a loopback
+/// TCP socket on Windows.
+#[cfg(not(unix))]
+pub type PairStream = r#loop::net::TcpStream;
+
+/// A connected pair of the loop's streams (a Unix socket pair on Unix; a
+/// TCP connection over 127.0.0.1 on Windows), registered with the running
+/// loop.
+pub fn stream_pair() -> (PairStream, PairStream) {
+    let (a, b) = std_stream_pair();
+    (PairStream::from_std(a).expect("register a"), PairStream::from_std(b).expect("register b"))
+}
+
+/// A connected pair of blocking std sockets: a Unix socket pair.
+#[cfg(unix)]
+pub fn std_stream_pair() -> (std::os::unix::net::UnixStream, std::os::unix::net::UnixStream) {
+    std::os::unix::net::UnixStream::pair().expect("socketpair")
+}
+
+/// A connected pair of blocking std sockets: a TCP connection over
+/// 127.0.0.1.
+#[cfg(not(unix))]
+pub fn std_stream_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let a = std::net::TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+    let (b, _) = listener.accept().expect("accept");
+    (a, b)
+}
+
 /// Sets a flag when dropped: proves a future's destructors ran.
 pub struct DropFlag(pub Rc<std::cell::Cell<bool>>);
 

@@ -6,7 +6,6 @@
 use r#loop as aio;
 use r#loop::sync::WaitKind;
 use r#loop::{TaskGroup, TaskId, WaitInfo};
-#[cfg(unix)]
 use std::io::Write;
 use std::rc::Rc;
 use std::time::Duration;
@@ -117,12 +116,11 @@ fn socket_reads_writes_and_accepts_report_the_await_line() {
     });
 }
 
-#[cfg(unix)]
 #[test]
 fn stream_reader_reports_the_callers_line_not_its_own() {
     let _watchdog = loop_tests::watchdog();
     aio::run(async {
-        let (a, b) = aio::net::UnixStream::pair().unwrap();
+        let (a, b) = loop_tests::stream_pair();
         let (r, _w) = a.into_split();
         let mut reader = aio::StreamReader::new(r);
         let line = line!() + 1;
@@ -133,15 +131,14 @@ fn stream_reader_reports_the_callers_line_not_its_own() {
     });
 }
 
-#[cfg(unix)]
 #[test]
 fn a_wait_that_goes_on_across_polls_keeps_its_start_time() {
     let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::builder().paused_clock().build().unwrap();
     ev.run_until_complete(async {
-        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (ours, theirs) = loop_tests::std_stream_pair();
         let mut theirs = theirs;
-        let (r, _w) = aio::net::UnixStream::from_std(ours).unwrap().into_split();
+        let (r, _w) = loop_tests::PairStream::from_std(ours).unwrap().into_split();
         let mut reader = aio::StreamReader::new(r);
         let t = aio::spawn(async move { reader.readline().await.map(|l| l.len()) });
         let first = wait_of(t.id()).await;
@@ -213,12 +210,11 @@ fn children_signals_and_blocking_jobs_report_the_callers_line() {
     });
 }
 
-#[cfg(unix)]
 #[test]
 fn dump_tasks_names_the_new_kinds() {
     let _watchdog = loop_tests::watchdog();
     aio::run(async {
-        let (a, _b) = aio::net::UnixStream::pair().unwrap();
+        let (a, _b) = loop_tests::stream_pair();
         let t = aio::TaskBuilder::new().name("reader").spawn(async move { a.read(&mut [0u8; 4]).await });
         wait_of(t.id()).await;
         let dump = aio::dump_tasks();

@@ -3,8 +3,8 @@
 use loop_tests::echo_server;
 use r#loop as aio;
 #[cfg(unix)]
-use r#loop::net::{Async, UnixDatagram};
-use r#loop::net::{TcpListener, TcpStream, UdpSocket};
+use r#loop::net::UnixDatagram;
+use r#loop::net::{Async, TcpListener, TcpStream, UdpSocket};
 use r#loop::{StreamError, StreamReader};
 use std::io;
 #[cfg(unix)]
@@ -147,12 +147,11 @@ fn connecting_to_a_closed_port_is_connection_refused() {
     });
 }
 
-#[cfg(unix)]
 #[test]
 fn readuntil_limit_overrun_keeps_the_data() {
     let _watchdog = loop_tests::watchdog();
     aio::run(async {
-        let (a, b) = r#loop::net::UnixStream::pair().unwrap();
+        let (a, b) = loop_tests::stream_pair();
         let (ra, _wa) = a.into_split();
         let mut reader = StreamReader::with_limit(ra, 16);
         b.write(b"0123456789abcdefXYZ\nrest").await.unwrap();
@@ -168,12 +167,11 @@ fn readuntil_limit_overrun_keeps_the_data() {
     });
 }
 
-#[cfg(unix)]
 #[test]
 fn readline_returns_the_partial_line_at_eof() {
     let _watchdog = loop_tests::watchdog();
     aio::run(async {
-        let (a, b) = r#loop::net::UnixStream::pair().unwrap();
+        let (a, b) = loop_tests::stream_pair();
         let mut reader = StreamReader::new(a.into_split().0);
         b.write(b"one\ntwo").await.unwrap();
         drop(b);
@@ -391,14 +389,13 @@ fn an_eof_that_arrives_with_the_last_data_is_not_lost() {
     });
 }
 
-#[cfg(unix)]
 #[test]
 fn stream_reader_is_an_async_buf_read_for_the_ecosystem() {
     let _watchdog = loop_tests::watchdog();
     use futures_io::{AsyncBufRead, AsyncRead};
     use std::pin::Pin;
     aio::run(async {
-        let (a, b) = r#loop::net::UnixStream::pair().unwrap();
+        let (a, b) = loop_tests::stream_pair();
         let mut reader = StreamReader::new(a.into_split().0);
         b.write(b"line one\nrest").await.unwrap();
         drop(b);
@@ -453,7 +450,6 @@ fn bind_and_connect_take_host_port_strings_and_resolve_names_off_the_loop() {
     });
 }
 
-#[cfg(unix)]
 #[test]
 fn sockets_are_send_and_sync_and_work_from_another_loops_thread() {
     let _watchdog = loop_tests::watchdog();
@@ -463,11 +459,14 @@ fn sockets_are_send_and_sync_and_work_from_another_loops_thread() {
     send_sync::<UdpSocket>();
     send_sync::<aio::net::OwnedReadHalf>();
     send_sync::<aio::net::OwnedWriteHalf>();
-    send_sync::<aio::net::UnixStream>();
-    send_sync::<aio::net::UnixListener>();
-    send_sync::<aio::net::UnixReadHalf>();
-    send_sync::<aio::net::UnixWriteHalf>();
-    send_sync::<UnixDatagram>();
+    #[cfg(unix)]
+    {
+        send_sync::<aio::net::UnixStream>();
+        send_sync::<aio::net::UnixListener>();
+        send_sync::<aio::net::UnixReadHalf>();
+        send_sync::<aio::net::UnixWriteHalf>();
+        send_sync::<UnixDatagram>();
+    }
     send_sync::<Async<std::net::TcpStream>>();
 
     // A second loop on its own thread.

@@ -2,18 +2,21 @@
 //! writability only while data is pending, still delivers what a dropped
 //! writer buffered, and lets go of writers whose loop closed.
 //!
-//! Unix only: every test runs over a Unix socket pair.
-#![cfg(unix)]
+//! Over a Unix socket pair on Unix; over a loopback TCP pair on Windows.
 
 use r#loop as aio;
 use std::io::Read;
-use std::os::unix::net::UnixStream as StdUnixStream;
 use std::time::Duration;
 
-/// More than a Unix socket pair's buffers hold, so part of it waits.
-const BIG: usize = 4 << 20;
-
+/// More than a socket pair's buffers hold, so part of it waits (loopback
+/// TCP buffers grow larger than a Unix pair's).
 #[cfg(unix)]
+const BIG: usize = 4 << 20;
+#[cfg(not(unix))]
+const BIG: usize = 32 << 20;
+
+use loop_tests::{std_stream_pair as std_pair, stream_pair as pair, PairStream as Stream};
+
 #[test]
 fn writers_spawn_no_task_idle_or_busy() {
     let _watchdog = loop_tests::watchdog();
@@ -22,7 +25,7 @@ fn writers_spawn_no_task_idle_or_busy() {
         let mut peers = Vec::new();
         let mut writers = Vec::new();
         for _ in 0..20 {
-            let (ours, theirs) = aio::net::UnixStream::pair().unwrap();
+            let (ours, theirs) = pair();
             let writer = aio::StreamWriter::new(ours);
             writer.write(b"hello");
             writers.push(writer);
@@ -40,12 +43,11 @@ fn writers_spawn_no_task_idle_or_busy() {
     });
 }
 
-#[cfg(unix)]
 #[test]
 fn a_dropped_writer_still_sends_what_the_socket_could_not_take_then_eof() {
     let _watchdog = loop_tests::watchdog();
     aio::run(async {
-        let (ours, theirs) = aio::net::UnixStream::pair().unwrap();
+        let (ours, theirs) = pair();
         let writer = aio::StreamWriter::new(ours);
         let body = loop_tests::pattern(2, BIG);
         writer.write(&body);
@@ -57,12 +59,11 @@ fn a_dropped_writer_still_sends_what_the_socket_could_not_take_then_eof() {
     });
 }
 
-#[cfg(unix)]
 #[test]
 fn close_then_wait_closed_flushes_a_full_buffer_and_reports_ok() {
     let _watchdog = loop_tests::watchdog();
     aio::run(async {
-        let (ours, theirs) = aio::net::UnixStream::pair().unwrap();
+        let (ours, theirs) = pair();
         let writer = aio::StreamWriter::new(ours);
         writer.write(&loop_tests::pattern(3, BIG));
         writer.close();
@@ -73,13 +74,12 @@ fn close_then_wait_closed_flushes_a_full_buffer_and_reports_ok() {
     });
 }
 
-#[cfg(unix)]
 #[test]
 fn a_full_socket_with_no_loop_running_is_a_reported_error_not_a_silent_loss() {
     let _watchdog = loop_tests::watchdog();
     let ev = aio::EventLoop::new().unwrap();
     let (writer, theirs) = ev.run_until_complete(async {
-        let (ours, theirs) = aio::net::UnixStream::pair().unwrap();
+        let (ours, theirs) = pair();
         (aio::StreamWriter::new(ours), theirs)
     });
     // Outside the loop: the socket takes part, and nothing could send the rest.
@@ -90,15 +90,14 @@ fn a_full_socket_with_no_loop_running_is_a_reported_error_not_a_silent_loss() {
     ev.close();
 }
 
-#[cfg(unix)]
 #[test]
 fn a_writer_still_armed_when_its_loop_closes_is_released_not_leaked() {
     let _watchdog = loop_tests::watchdog();
-    let (ours, mut theirs) = StdUnixStream::pair().unwrap();
+    let (ours, mut theirs) = std_pair();
     theirs.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let ev = aio::EventLoop::new().unwrap();
     ev.run_until_complete(async move {
-        let writer = aio::StreamWriter::new(aio::net::UnixStream::from_std(ours).unwrap());
+        let writer = aio::StreamWriter::new(Stream::from_std(ours).unwrap());
         writer.write(&loop_tests::pattern(5, BIG));
         assert!(writer.get_write_buffer_size() > 0);
         // Dropped while the socket is full: armed, waiting for writability.
@@ -107,7 +106,7 @@ fn a_writer_still_armed_when_its_loop_closes_is_released_not_leaked() {
     // The next writer armed on this thread (on another loop) lets go of the
     // closed loop's writers: our socket closes, and the peer sees EOF.
     aio::run(async {
-        let (ours, _theirs) = aio::net::UnixStream::pair().unwrap();
+        let (ours, _theirs) = pair();
         let writer = aio::StreamWriter::new(ours);
         writer.write(&loop_tests::pattern(6, BIG));
         assert!(writer.get_write_buffer_size() > 0, "armed");
@@ -118,14 +117,13 @@ fn a_writer_still_armed_when_its_loop_closes_is_released_not_leaked() {
     assert_eq!(got, loop_tests::pattern(5, n), "what arrived is the start of the data, in order");
 }
 
-#[cfg(unix)]
 #[test]
 fn the_writer_is_a_futures_io_sink_with_backpressure_flush_and_close() {
     let _watchdog = loop_tests::watchdog();
     use futures_io::AsyncWrite;
     use std::pin::Pin;
     aio::run(async {
-        let (ours, theirs) = aio::net::UnixStream::pair().unwrap();
+        let (ours, theirs) = pair();
         let mut writer = aio::StreamWriter::new(ours);
         writer.set_write_buffer_limits(64 * 1024, 16 * 1024);
         let read = aio::spawn(async move { aio::StreamReader::new(theirs).read_to_end().await.unwrap() });
@@ -178,13 +176,14 @@ macro_rules! is_async_write {
     }};
 }
 
-#[cfg(unix)]
 #[test]
 fn read_halves_do_not_write_and_write_halves_and_the_writer_do() {
     let _watchdog = loop_tests::watchdog();
     assert!(!is_async_write!(aio::net::OwnedReadHalf));
+    #[cfg(unix)]
     assert!(!is_async_write!(aio::net::UnixReadHalf));
     assert!(is_async_write!(aio::net::OwnedWriteHalf));
+    #[cfg(unix)]
     assert!(is_async_write!(aio::net::UnixWriteHalf));
     assert!(is_async_write!(aio::StreamWriter));
     assert!(is_async_write!(aio::net::TcpStream));

@@ -237,8 +237,8 @@ fn left_out() -> BTreeMap<String, (usize, &'static str)> {
             if !(t == "#[test]" || t.starts_with("#[aio::test") || t.starts_with("#[r#loop::test")) {
                 continue;
             }
-            let gated =
-                whole || lines[..i].iter().rev().take_while(|p| p.trim().starts_with("#[")).any(|p| not_windows(p));
+            let attribute_or_comment = |p: &&&str| p.trim().starts_with("#[") || p.trim().starts_with("//");
+            let gated = whole || lines[..i].iter().rev().take_while(attribute_or_comment).any(|p| not_windows(p));
             n += usize::from(gated);
         }
         if n > 0 {

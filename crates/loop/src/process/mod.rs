@@ -416,13 +416,12 @@ impl Drop for Child {
         if self.kill_on_drop {
             let _ = child.kill();
         }
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        // Unix: a thread reaps it, so it never lingers as a zombie. Windows
-        // has no zombies: closing the handle is all.
+        // Unix: unless it has exited, a thread reaps it, so it never lingers
+        // as a zombie. Windows has no zombies: closing the handle is all.
         #[cfg(unix)]
-        reap::reap_later(child);
+        if !matches!(child.try_wait(), Ok(Some(_))) {
+            reap::reap_later(child);
+        }
     }
 }
 
