@@ -9,11 +9,12 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | `sys/` | the `Driver` trait and its backends: `epoll.rs` (Linux, Miri), `polling.rs` (kqueue and the rest); the io_uring plan |
+//! | `sys/` | the `Driver` trait and its backends: `epoll.rs` (Linux, Miri), `polling.rs` (kqueue, IOCP on Windows, and the rest); the io_uring plan |
 //! | `reactor.rs` | [`Reactor`] (park with a timeout) and [`Notifier`] (wake it from any thread) |
 //! | `reactor_core.rs` | what the reactor shares with notifiers and sources: the driver, the parked flag |
 //! | `park.rs` | the announce / look / wait handshake between the two (loom-checked) |
 //! | `readiness.rs` | one direction's readiness word and wakers, polled from any thread (loom-checked) |
+//! | `arm.rs` | one-shot drivers (Windows): re-arming a source for the directions tasks wait on (loom-checked) |
 //! | `source.rs` | `Source`: one registered fd, its cached readiness and a waker per direction; the `SourceTable` of them |
 //! | `async_io.rs` | [`Async<T>`]: `read_with` / `write_with` over any fd, retried on `WouldBlock` |
 //! | `net/` | sockets on `Async`: `tcp.rs`, `udp.rs`, `uds.rs` (Unix domain); shared read/write helpers in `mod.rs` |
@@ -43,6 +44,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod affinity;
+mod arm;
 mod async_io;
 mod net;
 pub mod observe;
@@ -65,6 +67,7 @@ pub use reactor::{Notifier, Reactor};
 /// models in `tests/loom.rs`.
 #[doc(hidden)]
 pub mod __model {
+    pub use crate::arm::{rearm_with, ArmedBits, ARM_READ, ARM_WRITE};
     pub use crate::park::{notify_with, park_with, ParkFlag};
     pub use crate::readiness::{
         clear_ready_with, poll_ready_with, set_ready_with, StateWord, WakerList, CLOSED, READY, TICK,

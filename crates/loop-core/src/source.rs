@@ -12,10 +12,14 @@ use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
 
+#[cfg(not(target_os = "linux"))]
+use crate::arm;
 use crate::observe::{note_io_wait, IoWait};
 use crate::reactor_core::ReactorCore;
 use crate::readiness;
-use crate::sys::{BorrowedSource, Driver, EventBuffer, Events, RawSource};
+#[cfg(not(target_os = "linux"))]
+use crate::sys::Driver;
+use crate::sys::{BorrowedSource, EventBuffer, Events, RawSource};
 
 /// Read direction index.
 pub(crate) const READ: usize = 0;
@@ -89,9 +93,9 @@ pub(crate) struct Source {
     fd: RawSource,
     dirs: [Direction; 2],
     /// One-shot drivers only: the directions the registration is armed
-    /// for (`1 << READ | 1 << WRITE`), read and re-armed under this lock so
-    /// that the last arm always reflects the last change of the waiter
-    /// lists. Unused by edge-triggered drivers.
+    /// for (`arm::ARM_*` bits), behind the lock of `arm.rs`'s protocol.
+    /// Linux's epoll is edge-triggered and never re-arms.
+    #[cfg(not(target_os = "linux"))]
     armed: Mutex<u8>,
 }
 
@@ -105,6 +109,7 @@ impl Source {
         match readiness::poll_ready_with(&d.state, &d.wakers, cx.waker()) {
             Some(state) => Poll::Ready(Seen(state)),
             None => {
+                #[cfg(not(target_os = "linux"))]
                 if self.registry.shared.poller.oneshot() {
                     self.rearm(false);
                 }
@@ -115,35 +120,25 @@ impl Source {
     }
 
     /// One-shot drivers: arms the registration for every direction that
-    /// has a waiter and is not armed yet. `fired`: a report just came, so
-    /// the driver disarmed the registration. Every change of a waiter list
-    /// (a waker stored by `poll_ready`, the wakers taken by `set_ready`) is
-    /// followed by a call, and each call reads the lists under `armed`'s
-    /// lock, so the last arm always covers the last waiters. Arming reports
-    /// a direction that is ready already, so no event falls between a
-    /// failed operation and the arm.
+    /// has a waiter and is not armed yet (`arm.rs`). `fired`: a report just
+    /// came, so the driver disarmed the registration.
+    #[cfg(not(target_os = "linux"))]
     #[cold]
     fn rearm(&self, fired: bool) {
-        let mut armed = self.armed.lock().unwrap_or_else(|e| e.into_inner());
-        if fired {
-            *armed = 0;
-        }
-        let waiting = |dir: usize| !self.dirs[dir].wakers.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
-        let want = (u8::from(waiting(READ)) << READ) | (u8::from(waiting(WRITE)) << WRITE);
-        if want & !*armed == 0 {
-            return;
-        }
-        let want = want | *armed;
-        match self.registry.shared.poller.rearm(self.fd, self.key, want & (1 << READ) != 0, want & (1 << WRITE) != 0) {
-            Ok(()) => *armed = want,
+        let waiting = || {
+            let has = |dir: usize| !self.dirs[dir].wakers.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
+            (u8::from(has(READ)) * arm::ARM_READ) | (u8::from(has(WRITE)) * arm::ARM_WRITE)
+        };
+        let poller = &self.registry.shared.poller;
+        let armed = arm::rearm_with(&self.armed, fired, waiting, |bits| {
+            poller.rearm(self.fd, self.key, bits & arm::ARM_READ != 0, bits & arm::ARM_WRITE != 0)
+        });
+        if armed.is_err() {
             // The OS refused to watch the socket (it is closed or broken):
             // wake the waiters, whose next attempt gets the error itself
             // rather than waiting for an event that cannot come.
-            Err(_) => {
-                drop(armed);
-                self.set_ready(READ, false);
-                self.set_ready(WRITE, false);
-            }
+            self.set_ready(READ, false);
+            self.set_ready(WRITE, false);
         }
     }
 
@@ -215,6 +210,7 @@ impl SourceTable {
             key,
             fd: raw,
             dirs: [Direction::default(), Direction::default()],
+            #[cfg(not(target_os = "linux"))]
             armed: Mutex::new(0),
         });
         entry.insert(Arc::downgrade(&source));
@@ -245,6 +241,7 @@ impl SourceTable {
             if ev.writable {
                 source.set_ready(WRITE, false);
             }
+            #[cfg(not(target_os = "linux"))]
             if self.shared.poller.oneshot() {
                 source.rearm(true);
             }

@@ -191,3 +191,189 @@ mod readiness {
         });
     }
 }
+
+mod arming {
+    //! One-shot drivers (Windows): a task that starts waiting while the
+    //! reactor handles a report of the same source is either woken or left
+    //! armed for (`arm.rs`), on loom's mutex. The OS is modelled as the
+    //! armed bits it holds, whether data is there, and a pending report;
+    //! a report disarms the registration, and arming reports data that is
+    //! already there.
+
+    use loom::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use loom::sync::{Arc, Mutex};
+    use loom::thread;
+    use loop_core::__model::{
+        clear_ready_with, poll_ready_with, rearm_with, set_ready_with, ArmedBits, StateWord, WakerList, ARM_READ,
+    };
+    use std::task::{Wake, Waker};
+
+    struct Word(AtomicU32);
+
+    impl StateWord for Word {
+        fn load_acquire(&self) -> u32 {
+            self.0.load(Ordering::Acquire)
+        }
+        fn compare_exchange(&self, current: u32, new: u32) -> bool {
+            self.0.compare_exchange(current, new, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        }
+        fn update(&self, mut f: impl FnMut(u32) -> u32) {
+            let _ = self.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| Some(f(s)));
+        }
+    }
+
+    struct List(Mutex<Vec<Waker>>);
+
+    impl WakerList for List {
+        fn with<R>(&self, f: impl FnOnce(&mut Vec<Waker>) -> R) -> R {
+            f(&mut self.0.lock().unwrap())
+        }
+    }
+
+    struct Bits(Mutex<u8>);
+
+    impl ArmedBits for Bits {
+        fn with<R>(&self, f: impl FnOnce(&mut u8) -> R) -> R {
+            f(&mut self.0.lock().unwrap())
+        }
+    }
+
+    /// What the OS holds for the socket.
+    #[derive(Default)]
+    struct Os {
+        armed: u8,
+        data: bool,
+        report: bool,
+    }
+
+    impl Os {
+        /// An armed read direction with data reports once and disarms.
+        fn check(&mut self) {
+            if self.armed & ARM_READ != 0 && self.data {
+                self.report = true;
+                self.armed = 0;
+            }
+        }
+    }
+
+    /// One source's read direction, its armed bits, and the OS.
+    struct Source {
+        state: Word,
+        wakers: List,
+        armed: Bits,
+        os: Mutex<Os>,
+    }
+
+    impl Source {
+        fn rearm(&self, fired: bool) {
+            let waiting = || if self.wakers.0.lock().unwrap().is_empty() { 0 } else { ARM_READ };
+            let _ = rearm_with(&self.armed, fired, waiting, |bits| {
+                let mut os = self.os.lock().unwrap();
+                os.armed = bits;
+                os.check();
+                Ok::<(), ()>(())
+            });
+        }
+
+        /// The reactor: takes a pending report, wakes, re-arms. False when
+        /// there was none.
+        fn dispatch(&self) -> bool {
+            let report = std::mem::take(&mut self.os.lock().unwrap().report);
+            if report {
+                set_ready_with(&self.state, &self.wakers, false);
+                self.rearm(true);
+            }
+            report
+        }
+    }
+
+    struct Woken(AtomicBool);
+
+    impl Wake for Woken {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// The second wait of a socket: the task read the first message before
+    /// the reactor handled its report (which disarmed the registration),
+    /// and its next read would block. Now, all at once: the reactor handles
+    /// that report, the peer sends the second message, and the task waits
+    /// again. A re-arm that trusted the bits the report made stale would
+    /// leave the registration unarmed, and the task would never be woken.
+    #[test]
+    fn a_wait_after_a_report_is_woken_by_the_next_message() {
+        loom::model(|| {
+            let src = Arc::new(Source {
+                state: Word(AtomicU32::new(0)),
+                wakers: List(Mutex::new(Vec::new())),
+                armed: Bits(Mutex::new(ARM_READ)),
+                os: Mutex::new(Os { armed: 0, data: false, report: true }),
+            });
+            let reactor = {
+                let src = src.clone();
+                thread::spawn(move || {
+                    src.dispatch();
+                })
+            };
+            let peer = {
+                let src = src.clone();
+                thread::spawn(move || {
+                    let mut os = src.os.lock().unwrap();
+                    os.data = true;
+                    os.check();
+                })
+            };
+            // The task: read until it has the message or must wait.
+            let woken = std::sync::Arc::new(Woken(AtomicBool::new(false)));
+            let waker = Waker::from(woken.clone());
+            let mut got = false;
+            let mut waits = false;
+            for _ in 0..3 {
+                match poll_ready_with(&src.state, &src.wakers, &waker) {
+                    Some(seen) => {
+                        let mut os = src.os.lock().unwrap();
+                        if std::mem::take(&mut os.data) {
+                            got = true;
+                            break;
+                        }
+                        drop(os);
+                        clear_ready_with(&src.state, seen);
+                    }
+                    None => {
+                        src.rearm(false);
+                        waits = true;
+                        break;
+                    }
+                }
+            }
+            reactor.join().unwrap();
+            peer.join().unwrap();
+            // The loop goes on handling reports until the OS has none.
+            while src.dispatch() {}
+            assert!(got || waits, "three looks and neither data nor a wait");
+            assert!(got || woken.0.load(Ordering::SeqCst), "the wait was never woken: the registration was not armed");
+        });
+    }
+
+    #[test]
+    fn a_report_with_no_waiter_left_does_not_arm_again() {
+        loom::model(|| {
+            let src = Arc::new(Source {
+                state: Word(AtomicU32::new(0)),
+                wakers: List(Mutex::new(Vec::new())),
+                armed: Bits(Mutex::new(ARM_READ)),
+                // The OS reported (and so disarmed); our bits say armed.
+                os: Mutex::new(Os { armed: 0, data: true, report: true }),
+            });
+            let reactor = {
+                let src = src.clone();
+                thread::spawn(move || while src.dispatch() {})
+            };
+            reactor.join().unwrap();
+            let os = src.os.lock().unwrap();
+            assert_eq!(os.armed, 0, "nobody waits: the registration stays disarmed (no report storm)");
+            assert!(!os.report);
+        });
+    }
+}

@@ -140,12 +140,15 @@ pub(crate) trait Driver: Send + Sync + Sized {
     fn deregister(&self, fd: RawSource) -> io::Result<()>;
     /// Whether each report disarms the registration, so that `Source` must
     /// call [`rearm`](Driver::rearm) (false for edge-triggered drivers,
-    /// which then never see a `rearm`).
+    /// which then never see a `rearm`). Not on Linux, whose epoll driver
+    /// is edge-triggered.
+    #[cfg(not(target_os = "linux"))]
     fn oneshot(&self) -> bool {
         false
     }
     /// Watches `fd` for the next report in the given directions only (a
     /// one-shot driver). A direction already ready is reported at once.
+    #[cfg(not(target_os = "linux"))]
     fn rearm(&self, fd: RawSource, key: usize, read: bool, write: bool) -> io::Result<()> {
         let _ = (fd, key, read, write);
         Ok(())
