@@ -240,6 +240,7 @@ fn readme_names() -> Result<(), String> {
         "tasks",
         "true",
         "value",
+        "wine",
         "xtask",
     ];
     println!("\n==> the README's API names exist");
