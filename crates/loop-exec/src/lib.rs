@@ -7,23 +7,16 @@
 //!
 //! # Map
 //!
-//! | module | holds |
+//! Folders, bottom-up:
+//!
+//! | folder | holds |
 //! |---|---|
-//! | `task/` | the task cell (`raw.rs`), its state word and every transition (`state.rs`), metadata (`meta.rs`), the join waker (`join_waker.rs`), the [`Task`] handle (`handle.rs`), and the `Schedule` seam (`mod.rs`) |
-//! | `inner.rs` | `LoopInner`: the loop's parts and the turn that runs them (spawn, poll, complete, park, close) |
-//! | `run_queue.rs`, `seeded_order.rs` | what runs next, FIFO or in a seeded order |
-//! | `time_driver.rs` | clock, timer wheel, the turn's cached time, the paused-clock jump |
-//! | `task_registry.rs` | the live tasks (for `all_tasks` and close) and task ids |
-//! | `introspection.rs` | the task being polled, waits, sampled busy time, snapshots |
-//! | `loop_shared.rs`, `scheduler.rs` | what other threads reach (injection queue, notifier), and `Schedule` for it |
-//! | `current.rs` | which loop runs on this thread (`with_current`, the `Enter` guard) |
-//! | `config.rs`, `builder.rs`, `event_loop.rs` | settings and stats, [`Builder`], [`EventLoop`] / [`LoopRef`] and the free functions |
-//! | `spawn.rs`, `callback.rs`, `callback_cell.rs` | spawning and [`TaskBuilder`]; `call_soon` / `call_later` |
-//! | `time.rs`, `timeout_scope.rs` | [`sleep`], [`Interval`], the one timeout ([`wait_for`], [`timeout_at`], [`TimeoutScope`]) |
-//! | `combinators.rs`, `wait.rs`, `as_completed.rs`, `shield.rs`, `task_group.rs`, `woken.rs` | [`gather!`], [`wait`], [`as_completed`], [`shield`], [`TaskGroup`] |
-//! | `blocking.rs`, `blocking_pool.rs` | [`spawn_blocking`] and its threads |
-//! | `loop_handle.rs`, `threadsafe.rs` | [`LoopHandle`] and [`ThreadsafeTask`], for other threads |
-//! | `context.rs`, `wait_site.rs`, `panics.rs`, `seeds.rs` | task-locals, wait sites, panic catching, [`check_seeds`] |
+//! | `task/` | the task cell (`raw.rs`), its state word and every transition (`state.rs`), metadata (`meta.rs`), the join waker (`join_waker.rs`), the [`Task`] handle (`handle.rs`), the cross-thread cell (`remote.rs`, `build_on_loop.rs`) and [`ThreadsafeTask`] (`threadsafe.rs`), the live-task registry (`registry.rs`), panic catching (`panics.rs`), and the `Schedule` seam (`mod.rs`) |
+//! | `blocking/` | [`spawn_blocking`] / [`to_thread`] (`spawn.rs`) and the pool's threads (`pool.rs`) |
+//! | `event_loop/` | [`EventLoop`] / [`LoopRef`] and the free functions (`loop_ref.rs`); `LoopInner`, the loop's parts and the turn that runs them (`core.rs`); the run queue (`run_queue.rs`, `seeded_order.rs`); the time driver (`time_driver.rs`); introspection (`introspection.rs`); what other threads reach and its `Schedule` (`shared.rs`, `scheduler.rs`, [`LoopHandle`] in `loop_handle.rs`); which loop runs on this thread (`current.rs`); `call_soon` / `call_later` (`callback.rs`, `callback_cell.rs`); settings, stats and [`Builder`] (`config.rs`, `builder.rs`); [`spawn`] and [`TaskBuilder`] (`spawn.rs`); task-locals (`context.rs`); wait sites (`wait_site.rs`); [`check_seeds`] (`seeds.rs`) |
+//! | `time/` | [`sleep`], [`Interval`], the one timeout ([`wait_for`], [`timeout_at`]) in `sleep.rs`; [`TimeoutScope`] in `scope.rs` |
+//! | `combinators/` | [`yield_now`], [`gather!`], `select!` (`gather.rs`), [`wait`], [`as_completed`], [`shield`], [`TaskGroup`], and `WokenSet` (`woken.rs`) |
+//! | `loop_set/` | [`LoopSet`] (`set.rs`) and [`LoopSetHandle`] (`handle.rs`) |
 //!
 //! **How a task travels.** [`spawn`] allocates one cell (header, scheduler,
 //! future) with three references: the registry's, the run queue's, the
@@ -56,69 +49,40 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-mod as_completed;
 mod blocking;
-mod blocking_pool;
-mod build_on_loop;
-mod builder;
-mod callback;
-mod callback_cell;
 mod combinators;
-mod config;
-mod context;
-mod current;
 mod event_loop;
-mod inner;
-mod introspection;
-mod loop_handle;
 mod loop_set;
-mod loop_set_handle;
-mod loop_shared;
-mod panics;
-mod run_queue;
-mod scheduler;
-mod seeded_order;
-mod seeds;
-mod shield;
-mod spawn;
 mod task;
-mod task_group;
-mod task_registry;
-mod threadsafe;
 mod time;
-mod time_driver;
-mod timeout_scope;
-mod wait;
-mod wait_site;
-mod woken;
 
 #[cfg(test)]
 mod tests;
 
-pub use as_completed::{as_completed, AsCompleted, AsCompletedWithin};
-pub use blocking::{spawn_blocking, to_thread};
-pub use builder::Builder;
-pub use callback::{Handle, TimerHandle};
-pub use combinators::{gather, try_gather, yield_now, Gather, TryGather, YieldNow};
-pub use config::{ExceptionContext, ExceptionHandler, LoopStats};
-pub use context::{LocalKey, Scoped};
-pub use event_loop::{
+pub use blocking::spawn::{spawn_blocking, to_thread};
+pub use combinators::as_completed::{as_completed, AsCompleted, AsCompletedWithin};
+pub use combinators::gather::{gather, try_gather, yield_now, Gather, TryGather, YieldNow};
+pub use combinators::shield::{shield, Shield};
+pub use combinators::task_group::{ChildError, ChildHandle, GroupClosed, GroupError, GroupHandle, TaskGroup};
+pub use combinators::wait::{wait, EmptyWait, ReturnWhen};
+pub use event_loop::builder::Builder;
+pub use event_loop::callback::{Handle, TimerHandle};
+pub use event_loop::config::{ExceptionContext, ExceptionHandler, LoopStats};
+pub use event_loop::context::{LocalKey, Scoped};
+pub use event_loop::loop_handle::{LoopClosed, LoopHandle};
+pub use event_loop::loop_ref::{
     all_tasks, current_task, dump_tasks, get_running_loop, run, try_get_running_loop, EventLoop, LoopRef,
 };
-pub use loop_handle::{LoopClosed, LoopHandle};
-pub use loop_set::{LoopSet, LoopSetBuilder, ShutdownError};
-pub use loop_set_handle::LoopSetHandle;
+pub use event_loop::seeds::check_seeds;
+pub use event_loop::spawn::{create_task, spawn, TaskBuilder};
+pub use event_loop::wait_site::WaitSite;
+pub use loop_set::handle::LoopSetHandle;
+pub use loop_set::set::{LoopSet, LoopSetBuilder, ShutdownError};
 pub use loop_sync::{CancelledError, InvalidStateError, ResultCell};
-pub use seeds::check_seeds;
-pub use shield::{shield, Shield};
-pub use spawn::{create_task, spawn, TaskBuilder};
+pub use task::threadsafe::ThreadsafeTask;
 pub use task::{Task, TaskError, TaskId, TaskInfo, TaskState, WaitInfo};
-pub use task_group::{ChildError, ChildHandle, GroupClosed, GroupError, GroupHandle, TaskGroup};
-pub use threadsafe::ThreadsafeTask;
-pub use time::{interval, sleep, sleep_until, timeout_at, wait_for, Interval, Sleep, Timeout, TimeoutError};
-pub use timeout_scope::TimeoutScope;
-pub use wait::{wait, EmptyWait, ReturnWhen};
-pub use wait_site::WaitSite;
+pub use time::scope::TimeoutScope;
+pub use time::sleep::{interval, sleep, sleep_until, timeout_at, wait_for, Interval, Sleep, Timeout, TimeoutError};
 
 /// asyncio's name for the one-shot result cell made by
 /// [`LoopRef::create_future`].
@@ -136,5 +100,5 @@ pub mod __model {
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::combinators::MaybeDone;
+    pub use crate::combinators::gather::MaybeDone;
 }

@@ -356,9 +356,10 @@ fn threadsafe_tasks_join_from_threads_and_loops_and_drop_cleanly() {
 
 #[test]
 fn the_task_registry_grows_and_shrinks_by_chunks_and_keeps_every_slot_right() {
-    use crate::task_registry::CHUNK;
-    let registry =
-        || crate::current::with_current(|inner| (inner.registry().len(), inner.registry().chunks())).unwrap();
+    use crate::task::registry::CHUNK;
+    let registry = || {
+        crate::event_loop::current::with_current(|inner| (inner.registry().len(), inner.registry().chunks())).unwrap()
+    };
     let ev = EventLoop::new().unwrap();
     ev.run_until_complete(async move {
         let (base, _) = registry();

@@ -1,11 +1,15 @@
 //! Tasks: the unit of concurrency on an event loop.
 
+pub(crate) mod build_on_loop;
 mod handle;
 mod join_waker;
 pub(crate) mod meta;
+pub(crate) mod panics;
 pub(crate) mod raw;
+pub(crate) mod registry;
 mod remote;
 pub(crate) mod state;
+pub(crate) mod threadsafe;
 
 use std::fmt;
 use std::panic::Location;

@@ -19,7 +19,7 @@ use super::join_waker::JoinWaker;
 use super::meta::{StageKind, TaskMeta};
 use super::state::{Release, State};
 use super::{Schedule, TaskError};
-use crate::panics;
+use crate::task::panics;
 
 /// The first part of every task cell, whatever its future and scheduler.
 #[repr(C)]

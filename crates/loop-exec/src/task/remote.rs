@@ -11,7 +11,7 @@ use super::meta::TaskMeta;
 use super::raw::{TaskRef, WAKER_VTABLE};
 use super::state::{self, Snapshot, State};
 use super::Schedule;
-use crate::build_on_loop::BuildOnLoop;
+use crate::task::build_on_loop::BuildOnLoop;
 
 impl TaskRef {
     /// `allocate` for a task spawned from another thread, whose handle is a

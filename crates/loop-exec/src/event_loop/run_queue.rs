@@ -7,8 +7,8 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::task::Waker;
 
-use crate::callback_cell::CallbackCell;
-use crate::seeded_order::SeededOrder;
+use crate::event_loop::callback_cell::CallbackCell;
+use crate::event_loop::seeded_order::SeededOrder;
 use crate::task::raw::TaskRef;
 
 /// Polls (tasks and callbacks) between two looks at the reactor and the

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::panic::Location;
 
-use crate::current::{no_running_loop, with_current};
+use crate::event_loop::current::{no_running_loop, with_current};
 use crate::task::Task;
 
 /// Spawns a task on the running loop (asyncio's `create_task`). The future

@@ -9,8 +9,8 @@ use std::panic::Location;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
-use crate::panics::CatchUnwind;
-use crate::woken::WokenSet;
+use crate::combinators::woken::WokenSet;
+use crate::task::panics::CatchUnwind;
 use crate::{Task, TaskError, TaskId};
 
 /// Why a child of a [`TaskGroup`] failed.
@@ -57,7 +57,7 @@ impl<T, E> GroupState<T, E> {
     /// turn its error into `Cancelled`, since a task cancelled during its
     /// last poll ends cancelled), and wakes the scoped body to cancel it.
     fn cancel_all(&self) {
-        let me = crate::current::with_current(|i| i.introspection.current_task_id()).flatten();
+        let me = crate::event_loop::current::with_current(|i| i.introspection.current_task_id()).flatten();
         for t in self.tasks.borrow().iter() {
             if Some(t.id()) != me {
                 t.cancel();
@@ -349,8 +349,8 @@ where
         }
         Err(outcome)
     };
-    let task = crate::current::with_current(|inner| inner.spawn(child, name, location))
-        .unwrap_or_else(|| crate::current::no_running_loop("TaskGroup::spawn"));
+    let task = crate::event_loop::current::with_current(|inner| inner.spawn(child, name, location))
+        .unwrap_or_else(|| crate::event_loop::current::no_running_loop("TaskGroup::spawn"));
     let id = task.id();
     state.tasks.borrow_mut().push(task);
     Ok(ChildHandle { group: Rc::downgrade(state), id, done })

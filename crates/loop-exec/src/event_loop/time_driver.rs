@@ -1,7 +1,7 @@
 //! `TimeDriver`: a loop's clock, its timer wheel and the turn's cached time.
 //!
 //! Everything that knows about loop time goes through here: `sleep` and the
-//! timeouts (time.rs) register wake timers, `call_later` / `call_at`
+//! timeouts (`time/`) register wake timers, `call_later` / `call_at`
 //! register callback timers, the turn fires what is due and asks how long it
 //! may park, and a paused clock jumps to the next timer when nothing else
 //! can happen.
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use loop_time::{Clock, TimerKey, TimerWheel};
 
-use crate::callback_cell::CallbackCell;
+use crate::event_loop::callback_cell::CallbackCell;
 
 /// Turns between two refreshes of the cached turn time when no timer needs
 /// the clock (it is also refreshed after every park and whenever timers are

@@ -5,11 +5,11 @@ use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::loop_shared::{LoopShared, Remote};
+use crate::event_loop::shared::{LoopShared, Remote};
 use crate::task::meta::TaskMeta;
 use crate::task::raw::TaskRef;
+use crate::task::threadsafe::ThreadsafeTask;
 use crate::task::TaskId;
-use crate::threadsafe::ThreadsafeTask;
 
 /// The event loop is closed: it accepts no more work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -132,7 +132,7 @@ impl LoopHandle {
     /// Stops the loop's `run_forever` after its current turn.
     pub fn stop(&self) -> Result<(), LoopClosed> {
         self.call_soon_threadsafe(|| {
-            crate::current::with_current(|inner| inner.stop());
+            crate::event_loop::current::with_current(|inner| inner.stop());
         })
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_core::Stream;
 
-use crate::woken::WokenSet;
+use crate::combinators::woken::WokenSet;
 use crate::{Sleep, Task, TaskError, TimeoutError};
 
 /// Yields task results in the order the tasks finish (asyncio's

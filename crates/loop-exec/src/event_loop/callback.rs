@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use loop_time::TimerKey;
 
-use crate::callback_cell::CallbackCell;
-use crate::inner::LoopInner;
+use crate::event_loop::callback_cell::CallbackCell;
+use crate::event_loop::core::LoopInner;
 
 /// Cancels a callback scheduled with `call_soon` (asyncio's `Handle`).
 ///

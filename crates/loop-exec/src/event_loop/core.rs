@@ -15,20 +15,20 @@ use std::time::Instant;
 
 use loop_core::{Notifier, Reactor};
 
-use crate::blocking_pool::BlockingPool;
-use crate::callback_cell::CallbackCell;
-use crate::config::{bump, Config, Counters, ExceptionContext, ExceptionHandler, LoopStats};
-use crate::current::{is_running_here, Enter};
-use crate::introspection::{slow_poll, Introspection};
-use crate::loop_shared::{LoopShared, Remote};
-use crate::panics;
-use crate::run_queue::{RunQueue, Runnable, BUDGET};
+use crate::blocking::pool::BlockingPool;
+use crate::event_loop::callback_cell::CallbackCell;
+use crate::event_loop::config::{bump, Config, Counters, ExceptionContext, ExceptionHandler, LoopStats};
+use crate::event_loop::current::{is_running_here, Enter};
+use crate::event_loop::introspection::{slow_poll, Introspection};
+use crate::event_loop::run_queue::{RunQueue, Runnable, BUDGET};
+use crate::event_loop::shared::{LoopShared, Remote};
+use crate::event_loop::time_driver::TimeDriver;
 use crate::task::meta::TaskMeta;
+use crate::task::panics;
 use crate::task::raw::TaskRef;
+use crate::task::registry::TaskRegistry;
 use crate::task::state::RunAction;
 use crate::task::{Task, TaskInfo};
-use crate::task_registry::TaskRegistry;
-use crate::time_driver::TimeDriver;
 
 /// Stops the loop loudly when the OS refuses to wait for events (an
 /// interrupted wait is not an error: the reactor retries it). Carrying on
@@ -153,7 +153,7 @@ impl LoopInner {
     {
         // asyncio copies the spawner's context into the task: only work
         // spawned inside a task-local scope carries (and enters) a copy.
-        if crate::context::is_empty() {
+        if crate::event_loop::context::is_empty() {
             self.spawn_plain(future, name, location)
         } else {
             self.spawn_in_context(future, name, location)
@@ -173,7 +173,11 @@ impl LoopInner {
     where
         F: Future + 'static,
     {
-        self.spawn_plain(crate::context::WithContext::new(crate::context::current(), future), name, location)
+        self.spawn_plain(
+            crate::event_loop::context::WithContext::new(crate::event_loop::context::current(), future),
+            name,
+            location,
+        )
     }
 
     /// `spawn`, without looking at the context.
@@ -215,7 +219,7 @@ impl LoopInner {
         let handler = self.exception_handler.borrow().clone();
         match handler {
             Some(h) => h(ctx),
-            None => crate::config::default_exception_handler(ctx),
+            None => crate::event_loop::config::default_exception_handler(ctx),
         }
     }
 

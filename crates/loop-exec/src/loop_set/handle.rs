@@ -4,9 +4,9 @@ use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::loop_handle::{LoopClosed, LoopHandle};
+use crate::event_loop::loop_handle::{LoopClosed, LoopHandle};
+use crate::task::threadsafe::ThreadsafeTask;
 use crate::task::TaskInfo;
-use crate::threadsafe::ThreadsafeTask;
 
 /// What spawns on a [`LoopSet`](crate::LoopSet)'s loops: `Send + Sync +
 /// Clone`, so any thread or task can hold one. The set dereferences to

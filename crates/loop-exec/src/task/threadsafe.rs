@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
-use crate::loop_shared::LoopShared;
+use crate::event_loop::shared::LoopShared;
 use crate::task::raw::TaskRef;
 use crate::task::state::{self, Snapshot};
 use crate::task::{TaskError, TaskId};
@@ -70,7 +70,7 @@ impl<T> ThreadsafeTask<T> {
     /// running: that would wait forever. `.await` it there instead.
     pub fn wait(mut self) -> Result<T, TaskError> {
         let on_own_loop =
-            crate::current::with_current(|inner| Arc::ptr_eq(&inner.shared, &self.shared)).unwrap_or(false);
+            crate::event_loop::current::with_current(|inner| Arc::ptr_eq(&inner.shared, &self.shared)).unwrap_or(false);
         assert!(
             !on_own_loop,
             "ThreadsafeTask::wait() called on the thread of the loop that runs the task: \

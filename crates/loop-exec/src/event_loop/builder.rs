@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::config::Config;
-use crate::event_loop::EventLoop;
+use crate::event_loop::config::Config;
+use crate::event_loop::loop_ref::EventLoop;
 
 /// Configures an [`EventLoop`] (paused clock, debug mode, blocking pool).
 ///

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use loop_time::TimerKey;
 use pin_project_lite::pin_project;
 
-use crate::inner::LoopInner;
-use crate::time_driver::TimerEntry;
+use crate::event_loop::core::LoopInner;
+use crate::event_loop::time_driver::TimerEntry;
 
 /// When a [`Sleep`] is due: fixed at creation when a loop is running, else
 /// on first poll.
@@ -49,7 +49,7 @@ pub struct Sleep {
 /// fast path is "no timer").
 #[inline(never)]
 fn cancel_registered(key: TimerKey, id: usize) {
-    crate::current::with_current(|inner| {
+    crate::event_loop::current::with_current(|inner| {
         if loop_id(inner) == id {
             let entry = inner.time.cancel(key);
             drop(entry);
@@ -83,7 +83,7 @@ fn loop_id(inner: &LoopInner) -> usize {
 #[track_caller]
 #[inline]
 pub fn sleep(duration: Duration) -> Sleep {
-    let deadline = match crate::current::with_current(|inner| inner.time.now()) {
+    let deadline = match crate::event_loop::current::with_current(|inner| inner.time.now()) {
         _ if duration.as_secs() >= NEVER_SECS => Deadline::Never,
         Some(now) => Deadline::At(now + duration),
         None => Deadline::After(duration),
@@ -106,7 +106,7 @@ impl Deadline {
     /// time, no clock read; off the `sleep` path, which decides from its
     /// duration).
     fn until(deadline: Instant) -> Deadline {
-        let never = crate::current::with_current(|i| i.time.is_never(deadline));
+        let never = crate::event_loop::current::with_current(|i| i.time.is_never(deadline));
         if never == Some(true) {
             Deadline::Never
         } else {
@@ -126,7 +126,7 @@ impl Sleep {
     /// When this sleep ends (resolved against the running loop's clock if it
     /// was created outside one and not yet polled).
     pub fn deadline(&self) -> Instant {
-        let now = || crate::current::with_current(|i| i.time.now()).unwrap_or_else(Instant::now);
+        let now = || crate::event_loop::current::with_current(|i| i.time.now()).unwrap_or_else(Instant::now);
         match self.deadline {
             Deadline::At(at) => at,
             Deadline::After(d) => loop_time::deadline_after(now(), d),
@@ -137,7 +137,7 @@ impl Sleep {
     /// Whether the deadline has passed on the running loop's clock.
     pub fn is_elapsed(&self) -> bool {
         match self.deadline {
-            Deadline::At(at) => crate::current::with_current(|i| i.time.now() >= at).unwrap_or(false),
+            Deadline::At(at) => crate::event_loop::current::with_current(|i| i.time.now() >= at).unwrap_or(false),
             Deadline::After(_) | Deadline::Never => false,
         }
     }
@@ -216,8 +216,8 @@ impl Future for Sleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        crate::current::with_current(|inner| this.poll_on(inner, cx))
-            .unwrap_or_else(|| crate::current::no_running_loop("sleep()"))
+        crate::event_loop::current::with_current(|inner| this.poll_on(inner, cx))
+            .unwrap_or_else(|| crate::event_loop::current::no_running_loop("sleep()"))
     }
 }
 
@@ -402,8 +402,8 @@ impl Interval {
 
     /// `poll_tick`, with the wait reported at `at`.
     fn poll_tick_at(&mut self, cx: &mut Context<'_>, at: &'static Location<'static>) -> Poll<Instant> {
-        let now = crate::current::with_current(|i| i.time.now())
-            .unwrap_or_else(|| crate::current::no_running_loop("Interval::tick"));
+        let now = crate::event_loop::current::with_current(|i| i.time.now())
+            .unwrap_or_else(|| crate::event_loop::current::no_running_loop("Interval::tick"));
         let due = *self.next.get_or_insert(now);
         if now < due {
             let sleep = self.sleep.get_or_insert_with(|| sleep_until(due));

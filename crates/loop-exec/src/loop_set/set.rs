@@ -8,11 +8,11 @@ use std::sync::{mpsc, Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::builder::Builder;
-use crate::loop_handle::{LoopClosed, LoopHandle};
-use crate::loop_set_handle::LoopSetHandle;
+use crate::event_loop::builder::Builder;
+use crate::event_loop::loop_handle::{LoopClosed, LoopHandle};
+use crate::loop_set::handle::LoopSetHandle;
+use crate::task::threadsafe::ThreadsafeTask;
 use crate::task::TaskError;
-use crate::threadsafe::ThreadsafeTask;
 
 /// N independent event loops, one per thread, behind one handle: how a
 /// `loop` program uses every core (thread-per-core, as glommio, monoio,
@@ -259,7 +259,7 @@ fn run_member(
         }
     }));
     let closed = std::panic::catch_unwind(AssertUnwindSafe(|| ev.close()));
-    let panic = ran.err().or(closed.err()).map(|payload| crate::panics::message(&*payload));
+    let panic = ran.err().or(closed.err()).map(|payload| crate::task::panics::message(&*payload));
     drop(ev);
     let _ = exit.send((index, panic));
 }

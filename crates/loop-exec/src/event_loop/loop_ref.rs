@@ -8,13 +8,13 @@ use std::panic::Location;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::callback::{Handle, TimerHandle};
-use crate::callback_cell::CallbackCell;
-use crate::config::{Config, ExceptionContext, LoopStats};
-use crate::inner::LoopInner;
-use crate::loop_handle::LoopHandle;
+use crate::event_loop::callback::{Handle, TimerHandle};
+use crate::event_loop::callback_cell::CallbackCell;
+use crate::event_loop::config::{Config, ExceptionContext, LoopStats};
+use crate::event_loop::core::LoopInner;
+use crate::event_loop::loop_handle::LoopHandle;
+use crate::event_loop::time_driver::TimerEntry;
 use crate::task::{Task, TaskInfo};
-use crate::time_driver::TimerEntry;
 
 /// A reference to an event loop, usable on the loop's thread (returned by
 /// [`get_running_loop`]). Everything but running and closing the loop is
@@ -142,7 +142,7 @@ impl LoopRef {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        crate::blocking::spawn_blocking_on(&self.inner, f, Location::caller())
+        crate::blocking::spawn::spawn_blocking_on(&self.inner, f, Location::caller())
     }
 
     /// Sets the handler for panics in detached tasks and callbacks
@@ -308,14 +308,14 @@ impl fmt::Debug for EventLoop {
 /// code, `.await` the future instead), or when the OS refuses a poller.
 pub fn run<F: Future>(future: F) -> F::Output {
     assert!(
-        !crate::current::is_running_here(),
+        !crate::event_loop::current::is_running_here(),
         "loop::run() called while an event loop is already running on this thread: \
          inside async code, `.await` the future (or `loop::spawn` it) instead"
     );
     let ev = EventLoop::new().expect("loop::run: could not create the OS poller");
     // A fresh, empty context for everything the loop runs: no task-local
     // value of the caller's leaks in.
-    let output = crate::context::enter(&None, || ev.run_until_complete(future));
+    let output = crate::event_loop::context::enter(&None, || ev.run_until_complete(future));
     ev.close();
     output
 }
@@ -341,12 +341,12 @@ pub fn run<F: Future>(future: F) -> F::Output {
 /// When no loop is running on this thread; see [`try_get_running_loop`].
 #[track_caller]
 pub fn get_running_loop() -> LoopRef {
-    try_get_running_loop().unwrap_or_else(|| crate::current::no_running_loop("get_running_loop()"))
+    try_get_running_loop().unwrap_or_else(|| crate::event_loop::current::no_running_loop("get_running_loop()"))
 }
 
 /// The loop running on this thread, or `None`.
 pub fn try_get_running_loop() -> Option<LoopRef> {
-    crate::current::current_rc().map(|inner| LoopRef { inner })
+    crate::event_loop::current::current_rc().map(|inner| LoopRef { inner })
 }
 
 /// The task being polled, if called from inside a task (the future given to
@@ -363,7 +363,7 @@ pub fn try_get_running_loop() -> Option<LoopRef> {
 /// });
 /// ```
 pub fn current_task() -> Option<TaskInfo> {
-    crate::current::with_current(|inner| inner.current_task()).flatten()
+    crate::event_loop::current::with_current(|inner| inner.current_task()).flatten()
 }
 
 /// A readable table of every unfinished task of the running loop (id,
@@ -420,6 +420,6 @@ pub fn dump_tasks() -> String {
 /// When no loop is running on this thread.
 #[track_caller]
 pub fn all_tasks() -> Vec<TaskInfo> {
-    crate::current::with_current(|inner| inner.all_tasks())
-        .unwrap_or_else(|| crate::current::no_running_loop("all_tasks()"))
+    crate::event_loop::current::with_current(|inner| inner.all_tasks())
+        .unwrap_or_else(|| crate::event_loop::current::no_running_loop("all_tasks()"))
 }

@@ -11,8 +11,8 @@ use std::thread;
 
 use loop_sync::__locks::BlockingMutex;
 
-use crate::inner::LoopInner;
-use crate::loop_shared::LoopShared;
+use crate::event_loop::core::LoopInner;
+use crate::event_loop::shared::LoopShared;
 use crate::task::Task;
 
 /// Where a blocking job's result meets the task awaiting it.
@@ -74,7 +74,9 @@ impl<T> Future for Receiver<T> {
             None => {
                 state.1 = Some(cx.waker().clone());
                 drop(state);
-                crate::current::with_current(|inner| inner.record_wait(loop_sync::WaitKind::Blocking, self.location));
+                crate::event_loop::current::with_current(|inner| {
+                    inner.record_wait(loop_sync::WaitKind::Blocking, self.location)
+                });
                 Poll::Pending
             }
         }
@@ -103,9 +105,9 @@ where
     let sender = Sender { handoff: handoff.clone(), loop_shared: inner.shared.clone() };
     // The job runs in a copy of the spawner's context (asyncio's
     // `to_thread` copies it too).
-    let ctx = crate::context::current();
+    let ctx = crate::event_loop::context::current();
     inner.blocking_pool().execute(Box::new(move || {
-        let result = crate::context::enter(&ctx, || crate::panics::catch_payload(f));
+        let result = crate::event_loop::context::enter(&ctx, || crate::task::panics::catch_payload(f));
         sender.send(result);
     }));
     Receiver { handoff, location }
@@ -134,8 +136,8 @@ where
     T: Send + 'static,
 {
     let location = Location::caller();
-    crate::current::with_current(|inner| spawn_blocking_on(inner, f, location))
-        .unwrap_or_else(|| crate::current::no_running_loop("spawn_blocking()"))
+    crate::event_loop::current::with_current(|inner| spawn_blocking_on(inner, f, location))
+        .unwrap_or_else(|| crate::event_loop::current::no_running_loop("spawn_blocking()"))
 }
 
 /// Alias of [`spawn_blocking`], asyncio's name.
@@ -146,8 +148,8 @@ where
     T: Send + 'static,
 {
     let location = Location::caller();
-    crate::current::with_current(|inner| spawn_blocking_on(inner, f, location))
-        .unwrap_or_else(|| crate::current::no_running_loop("to_thread()"))
+    crate::event_loop::current::with_current(|inner| spawn_blocking_on(inner, f, location))
+        .unwrap_or_else(|| crate::event_loop::current::no_running_loop("to_thread()"))
 }
 
 /// The loop's name resolver (installed by `Enter`): `getaddrinfo` as a
@@ -159,7 +161,7 @@ pub(crate) fn resolve_on_pool(
     use std::net::ToSocketAddrs;
     let lookup = move || name.to_socket_addrs().map(Iterator::collect::<Vec<_>>);
     let here = Location::caller();
-    match crate::current::with_current(|inner| submit(inner, lookup, here)) {
+    match crate::event_loop::current::with_current(|inner| submit(inner, lookup, here)) {
         Some(job) => Box::pin(job),
         None => Box::pin(std::future::ready(Err(std::io::Error::other("name lookup outside a running event loop")))),
     }

@@ -4,8 +4,8 @@
 
 use std::future::Future;
 
-use crate::config::seed_from_env;
-use crate::event_loop::EventLoop;
+use crate::event_loop::config::seed_from_env;
+use crate::event_loop::loop_ref::EventLoop;
 
 /// Runs `body(seed)` once for each seed, each time on a fresh loop with a
 /// paused clock and that seed, so that the ready tasks of every turn run in
@@ -58,7 +58,7 @@ where
             .seed(seed)
             .build()
             .unwrap_or_else(|e| panic!("check_seeds: could not build a loop: {e}"));
-        let outcome = crate::panics::catch(|| ev.run_until_complete(body(seed)));
+        let outcome = crate::task::panics::catch(|| ev.run_until_complete(body(seed)));
         drop(ev);
         if let Err(message) = outcome {
             panic!("failed under scheduling seed {seed} (replay it alone with LOOP_SEED={seed}): {message}");

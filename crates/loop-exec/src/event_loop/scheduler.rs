@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use crate::current::with_current;
-use crate::loop_shared::{LoopShared, Remote};
+use crate::event_loop::current::with_current;
+use crate::event_loop::shared::{LoopShared, Remote};
 use crate::task::raw::{Header, TaskRef};
 use crate::task::Schedule;
 
@@ -37,14 +37,14 @@ impl Schedule for Arc<LoopShared> {
     }
 
     fn unhandled_panic(&self, header: &Header, message: String) {
-        let ctx = crate::config::ExceptionContext {
+        let ctx = crate::event_loop::config::ExceptionContext {
             message: format!("panic in a task nobody awaited: {message}"),
             task_id: Some(header.meta.id),
             task_name: header.meta.name().map(str::to_owned),
             location: Some(header.meta.location),
         };
         if with_current(|inner| inner.report(&ctx)).is_none() {
-            crate::config::default_exception_handler(&ctx);
+            crate::event_loop::config::default_exception_handler(&ctx);
         }
     }
 }

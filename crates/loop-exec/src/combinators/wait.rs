@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::woken::WokenSet;
+use crate::combinators::woken::WokenSet;
 use crate::Task;
 
 /// When [`wait`] returns (asyncio's `return_when`).
@@ -103,7 +103,7 @@ async fn wait_at<T>(
                 return Poll::Ready(());
             }
             settling = true;
-            crate::combinators::defer_wake(cx.waker());
+            crate::combinators::gather::defer_wake(cx.waker());
             return Poll::Pending;
         }
         match timer.as_mut() {

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use crate::woken::WokenSet;
+use crate::combinators::woken::WokenSet;
 
 /// Gives the other ready tasks a turn (asyncio's `await asyncio.sleep(0)`).
 ///
@@ -59,7 +59,7 @@ impl Future for YieldNow {
 /// ready tasks and the reactor (the loop's deferred list); outside a loop,
 /// at once.
 pub(crate) fn defer_wake(waker: &std::task::Waker) {
-    if crate::current::with_current(|inner| inner.queue.defer(waker.clone())).is_none() {
+    if crate::event_loop::current::with_current(|inner| inner.queue.defer(waker.clone())).is_none() {
         waker.wake_by_ref();
     }
 }

@@ -1,0 +1,24 @@
+//! The event loop: [`EventLoop`](crate::EventLoop) and
+//! [`LoopRef`](crate::LoopRef) (`loop_ref.rs`), the core that owns the
+//! loop's parts and runs its turn (`core.rs`), and those parts: the run
+//! queue, the time driver, introspection, what other threads share, the
+//! current-loop context, callbacks, settings and stats.
+
+pub(crate) mod builder;
+pub(crate) mod callback;
+pub(crate) mod callback_cell;
+pub(crate) mod config;
+pub(crate) mod context;
+pub(crate) mod core;
+pub(crate) mod current;
+pub(crate) mod introspection;
+pub(crate) mod loop_handle;
+pub(crate) mod loop_ref;
+pub(crate) mod run_queue;
+pub(crate) mod scheduler;
+pub(crate) mod seeded_order;
+pub(crate) mod seeds;
+pub(crate) mod shared;
+pub(crate) mod spawn;
+pub(crate) mod time_driver;
+pub(crate) mod wait_site;
