@@ -12,8 +12,8 @@
 //! | folder | holds |
 //! |---|---|
 //! | `task/` | the task cell (`raw.rs`), its state word and every transition (`state.rs`), metadata (`meta.rs`), the join waker (`join_waker.rs`), the [`Task`] handle (`handle.rs`), the cross-thread cell (`remote.rs`, `build_on_loop.rs`) and [`ThreadsafeTask`] (`threadsafe.rs`), the live-task registry (`registry.rs`), panic catching (`panics.rs`), and the `Schedule` seam (`mod.rs`) |
-//! | `blocking/` | [`spawn_blocking`] / [`to_thread`] (`spawn.rs`) and the pool's threads (`pool.rs`) |
-//! | `event_loop/` | [`EventLoop`] / [`LoopRef`] and the free functions (`loop_ref.rs`); `LoopInner`, the loop's parts and the turn that runs them (`core.rs`); the run queue (`run_queue.rs`, `seeded_order.rs`); the time driver (`time_driver.rs`); introspection (`introspection.rs`); what other threads reach and its `Schedule` (`shared.rs`, `scheduler.rs`, [`LoopHandle`] in `loop_handle.rs`); which loop runs on this thread (`current.rs`); `call_soon` / `call_later` (`callback.rs`, `callback_cell.rs`); settings, stats and [`Builder`] (`config.rs`, `builder.rs`); [`spawn`] and [`TaskBuilder`] (`spawn.rs`); task-locals (`context.rs`); wait sites (`wait_site.rs`); [`check_seeds`] (`seeds.rs`) |
+//! | `blocking/` | the pool's threads and jobs (`pool.rs`): a leaf |
+//! | `event_loop/` | [`EventLoop`] / [`LoopRef`] and the free functions (`loop_ref.rs`); [`spawn_blocking`] / [`to_thread`] and the name resolver on the pool (`blocking.rs`); `LoopInner`, the loop's parts and the turn that runs them (`core.rs`); the run queue (`run_queue.rs`, `seeded_order.rs`); the time driver (`time_driver.rs`); introspection (`introspection.rs`); what other threads reach and its `Schedule` (`shared.rs`, `scheduler.rs`, [`LoopHandle`] in `loop_handle.rs`); which loop runs on this thread (`current.rs`); `call_soon` / `call_later` (`callback.rs`, `callback_cell.rs`); settings, stats and [`Builder`] (`config.rs`, `builder.rs`); [`spawn`] and [`TaskBuilder`] (`spawn.rs`); task-locals (`context.rs`); wait sites (`wait_site.rs`); [`check_seeds`] (`seeds.rs`) |
 //! | `time/` | [`sleep`], [`Interval`], the one timeout ([`wait_for`], [`timeout_at`]) in `sleep.rs`; [`TimeoutScope`] in `scope.rs` |
 //! | `combinators/` | [`yield_now`], [`gather!`], `select!` (`gather.rs`), [`wait`], [`as_completed`], [`shield`], [`TaskGroup`], and `WokenSet` (`woken.rs`) |
 //! | `loop_set/` | [`LoopSet`] (`set.rs`) and [`LoopSetHandle`] (`handle.rs`) |
@@ -59,12 +59,12 @@ mod time;
 #[cfg(test)]
 mod tests;
 
-pub use blocking::spawn::{spawn_blocking, to_thread};
 pub use combinators::as_completed::{as_completed, AsCompleted, AsCompletedWithin};
 pub use combinators::gather::{gather, try_gather, yield_now, Gather, TryGather, YieldNow};
 pub use combinators::shield::{shield, Shield};
 pub use combinators::task_group::{ChildError, ChildHandle, GroupClosed, GroupError, GroupHandle, TaskGroup};
 pub use combinators::wait::{wait, EmptyWait, ReturnWhen};
+pub use event_loop::blocking::{spawn_blocking, to_thread};
 pub use event_loop::builder::Builder;
 pub use event_loop::callback::{Handle, TimerHandle};
 pub use event_loop::config::{ExceptionContext, ExceptionHandler, LoopStats};

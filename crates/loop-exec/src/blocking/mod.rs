@@ -1,6 +1,5 @@
-//! The blocking pool: [`spawn_blocking`](crate::spawn_blocking) /
-//! [`to_thread`](crate::to_thread) (`spawn.rs`) and the pool's threads
-//! (`pool.rs`).
+//! The blocking pool's threads and jobs (`pool.rs`): a leaf that knows no
+//! loop. The loop's side, [`spawn_blocking`](crate::spawn_blocking) and
+//! the name resolver it installs, is `event_loop/blocking.rs`.
 
 pub(crate) mod pool;
-pub(crate) mod spawn;

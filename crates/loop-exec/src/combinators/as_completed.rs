@@ -9,7 +9,8 @@ use std::time::Duration;
 use futures_core::Stream;
 
 use crate::combinators::woken::WokenSet;
-use crate::{Sleep, Task, TaskError, TimeoutError};
+use crate::task::{Task, TaskError};
+use crate::time::sleep::{Sleep, TimeoutError};
 
 /// Yields task results in the order the tasks finish (asyncio's
 /// `as_completed`), as a `futures-core` `Stream`.
@@ -53,7 +54,7 @@ impl<T> AsCompleted<T> {
     /// `Err(TimeoutError)` and ends (the remaining tasks keep running;
     /// get them back with [`into_pending`](AsCompleted::into_pending)).
     pub fn timeout(self, timeout: Duration) -> AsCompletedWithin<T> {
-        AsCompletedWithin { inner: AsCompleted { deadline: Some(crate::sleep(timeout).quiet()), ..self } }
+        AsCompletedWithin { inner: AsCompleted { deadline: Some(crate::time::sleep::sleep(timeout).quiet()), ..self } }
     }
 
     /// The next result, in completion order; `None` when all were yielded.

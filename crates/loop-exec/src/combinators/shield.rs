@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::{Task, TaskError};
+use crate::task::{Task, TaskError};
 
 /// Awaits a task without owning it (asyncio's `shield`): if the awaiting
 /// future is dropped (cancelled), the task keeps running and its result stays

@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 
 use crate::combinators::woken::WokenSet;
 use crate::task::panics::CatchUnwind;
-use crate::{Task, TaskError, TaskId};
+use crate::task::{Task, TaskError, TaskId};
 
 /// Why a child of a [`TaskGroup`] failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::combinators::woken::WokenSet;
-use crate::Task;
+use crate::task::Task;
 
 /// When [`wait`] returns (asyncio's `return_when`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +60,7 @@ pub fn wait<T>(
     timeout: Option<Duration>,
 ) -> impl Future<Output = Result<(Vec<Task<T>>, Vec<Task<T>>), EmptyWait>> + use<T> {
     let at = Location::caller();
-    let timer = timeout.map(|d| crate::sleep(d).quiet());
+    let timer = timeout.map(|d| crate::time::sleep::sleep(d).quiet());
     wait_at(tasks, return_when, timer, at)
 }
 
@@ -68,7 +68,7 @@ pub fn wait<T>(
 async fn wait_at<T>(
     tasks: Vec<Task<T>>,
     return_when: ReturnWhen,
-    mut timer: Option<crate::Sleep>,
+    mut timer: Option<crate::time::sleep::Sleep>,
     at: &'static Location<'static>,
 ) -> Result<(Vec<Task<T>>, Vec<Task<T>>), EmptyWait> {
     if tasks.is_empty() {

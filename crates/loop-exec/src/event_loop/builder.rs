@@ -162,11 +162,7 @@ impl Builder {
     }
 
     /// Makes the loop number `index` of a `LoopSet`.
-    pub(crate) fn member_of_set(
-        mut self,
-        index: usize,
-        set: std::sync::Arc<std::sync::OnceLock<crate::LoopSetHandle>>,
-    ) -> Builder {
+    pub(crate) fn member_of_set(mut self, index: usize, set: crate::event_loop::config::SetCell) -> Builder {
         self.config.index = Some(index);
         self.config.set = Some(set);
         self

@@ -9,6 +9,10 @@ use std::time::Duration;
 
 use crate::task::TaskId;
 
+/// The cell a `LoopSet` fills with its handle, seen by the loop as an
+/// opaque value (`loop_set/handle.rs` downcasts it for `LoopRef::set`).
+pub(crate) type SetCell = std::sync::Arc<dyn std::any::Any + Send + Sync>;
+
 /// Settings fixed when the loop is built.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -26,8 +30,10 @@ pub(crate) struct Config {
     pub(crate) seed: Option<u64>,
     /// The loop's index in its `LoopSet` (`None`: a loop of its own).
     pub(crate) index: Option<usize>,
-    /// Its `LoopSet`'s handle, filled once every loop of the set runs.
-    pub(crate) set: Option<std::sync::Arc<std::sync::OnceLock<crate::LoopSetHandle>>>,
+    /// Its `LoopSet`'s handle, filled once every loop of the set runs: an
+    /// `OnceLock<LoopSetHandle>` that only `loop_set/` names (so the loop
+    /// does not depend on the set built on top of it).
+    pub(crate) set: Option<SetCell>,
 }
 
 impl Config {

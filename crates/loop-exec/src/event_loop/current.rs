@@ -90,7 +90,7 @@ impl Enter {
         let previous_observer = loop_sync::set_wait_observer(observer);
         let io_observer = if inner.config.introspection { Some(record_io_wait as IoWaitObserver) } else { None };
         let previous_io_observer = loop_core::observe::set_io_wait_observer(io_observer);
-        let previous_resolver = loop_core::addrs::set_resolver(Some(crate::blocking::spawn::resolve_on_pool));
+        let previous_resolver = loop_core::addrs::set_resolver(Some(crate::event_loop::blocking::resolve_on_pool));
         Enter { previous_observer, previous_io_observer, previous, this, previous_resolver, _reactor: reactor }
     }
 }

@@ -148,7 +148,7 @@ impl Introspection {
 
     /// The id of the task being polled, if any (cheap: no snapshot).
     #[inline]
-    pub(crate) fn current_task_id(&self) -> Option<crate::TaskId> {
+    pub(crate) fn current_task_id(&self) -> Option<crate::task::TaskId> {
         let ptr = self.current.get()?;
         // SAFETY: as in `with_polled_meta`: the task is being polled.
         Some(unsafe { ptr.as_ref() }.meta.id)

@@ -121,7 +121,7 @@ impl LoopHandle {
         // SAFETY: `allocate` counted three references; this is the handle's.
         let handle_ref = unsafe { TaskRef::from_counted(task.as_ptr()) };
         self.shared.push_remote(Remote::Spawn(task));
-        Ok(ThreadsafeTask::from_raw(handle_ref, self.shared.clone()))
+        Ok(ThreadsafeTask::from_raw(handle_ref))
     }
 
     /// Whether the loop has closed.

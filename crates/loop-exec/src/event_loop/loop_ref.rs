@@ -64,11 +64,10 @@ impl LoopRef {
         self.inner.config.index
     }
 
-    /// The handle of this loop's [`LoopSet`](crate::LoopSet), to spawn on
-    /// its other loops (see [`LoopSetHandle`](crate::LoopSetHandle)); `None`
-    /// for a loop made on its own.
-    pub fn set(&self) -> Option<crate::LoopSetHandle> {
-        self.inner.config.set.as_ref()?.get().cloned()
+    /// The cell its `LoopSet` fills with its handle (`LoopRef::set`, in
+    /// `loop_set/handle.rs`, knows its type); `None` for a loop of its own.
+    pub(crate) fn set_cell(&self) -> Option<&crate::event_loop::config::SetCell> {
+        self.inner.config.set.as_ref()
     }
 
     /// Whether debug mode is on.
@@ -131,8 +130,8 @@ impl LoopRef {
 
     /// Creates a one-shot result cell bound to nothing but itself (asyncio's
     /// `loop.create_future()`): set it once, await it from any task.
-    pub fn create_future<T>(&self) -> crate::LoopFuture<T> {
-        crate::LoopFuture::new()
+    pub fn create_future<T>(&self) -> loop_sync::ResultCell<T> {
+        loop_sync::ResultCell::new()
     }
 
     /// Runs `f` on the loop's blocking pool (asyncio's
@@ -142,7 +141,7 @@ impl LoopRef {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        crate::blocking::spawn::spawn_blocking_on(&self.inner, f, Location::caller())
+        crate::event_loop::blocking::spawn_blocking_on(&self.inner, f, Location::caller())
     }
 
     /// Sets the handler for panics in detached tasks and callbacks

@@ -4,6 +4,7 @@
 //! queue, the time driver, introspection, what other threads share, the
 //! current-loop context, callbacks, settings and stats.
 
+pub(crate) mod blocking;
 pub(crate) mod builder;
 pub(crate) mod callback;
 pub(crate) mod callback_cell;

@@ -32,6 +32,10 @@ impl Schedule for Arc<LoopShared> {
         with_current(|inner| !Arc::ptr_eq(&inner.shared, self)).unwrap_or(false)
     }
 
+    fn runs_here(&self) -> bool {
+        with_current(|inner| Arc::ptr_eq(&inner.shared, self)).unwrap_or(false)
+    }
+
     fn on_owner_thread(&self) -> bool {
         std::thread::current().id() == self.owner
     }

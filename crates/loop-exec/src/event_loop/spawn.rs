@@ -100,7 +100,7 @@ impl TaskBuilder {
 
     /// Spawns the future on the given loop (running or not).
     #[track_caller]
-    pub fn spawn_on<F>(self, ev: &crate::LoopRef, future: F) -> Task<F::Output>
+    pub fn spawn_on<F>(self, ev: &crate::event_loop::loop_ref::LoopRef, future: F) -> Task<F::Output>
     where
         F: Future + 'static,
     {

@@ -5,8 +5,18 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::event_loop::loop_handle::{LoopClosed, LoopHandle};
+use crate::event_loop::loop_ref::{all_tasks, current_task, LoopRef};
 use crate::task::threadsafe::ThreadsafeTask;
 use crate::task::TaskInfo;
+
+impl LoopRef {
+    /// The handle of this loop's [`LoopSet`](crate::LoopSet), to spawn on
+    /// its other loops (see [`LoopSetHandle`]); `None` for a loop made on
+    /// its own.
+    pub fn set(&self) -> Option<LoopSetHandle> {
+        self.set_cell()?.downcast_ref::<std::sync::OnceLock<LoopSetHandle>>()?.get().cloned()
+    }
+}
 
 /// What spawns on a [`LoopSet`](crate::LoopSet)'s loops: `Send + Sync +
 /// Clone`, so any thread or task can hold one. The set dereferences to
@@ -164,8 +174,8 @@ impl LoopSetHandle {
             .iter()
             .map(|h| {
                 h.spawn_threadsafe(async {
-                    let me = crate::current_task().map(|t| t.id);
-                    crate::all_tasks().into_iter().filter(|t| Some(t.id) != me).collect::<Vec<_>>()
+                    let me = current_task().map(|t| t.id);
+                    all_tasks().into_iter().filter(|t| Some(t.id) != me).collect::<Vec<_>>()
                 })
             })
             .collect();

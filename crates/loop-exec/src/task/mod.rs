@@ -201,6 +201,10 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     /// thread (a task handle can only be awaited from its own loop).
     fn other_loop_running_here(&self) -> bool;
 
+    /// Whether this scheduler's loop is the one running on the calling
+    /// thread (a `ThreadsafeTask::wait` there would block it forever).
+    fn runs_here(&self) -> bool;
+
     /// Whether the calling thread is the owner thread, the only one that may
     /// touch a task's future and output. Checked by debug assertions.
     fn on_owner_thread(&self) -> bool;

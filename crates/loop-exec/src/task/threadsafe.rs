@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
-use crate::event_loop::shared::LoopShared;
 use crate::task::raw::TaskRef;
 use crate::task::state::{self, Snapshot};
 use crate::task::{TaskError, TaskId};
@@ -45,8 +44,6 @@ use crate::task::{TaskError, TaskId};
 pub struct ThreadsafeTask<T> {
     /// The handle's reference; released in `drop`.
     raw: ManuallyDrop<TaskRef>,
-    /// The loop that runs it (for `wait`'s misuse check).
-    shared: Arc<LoopShared>,
     /// The output crosses to the handle's thread: `Send` when `T` is.
     _output: PhantomData<T>,
 }
@@ -57,9 +54,9 @@ impl<T> Unpin for ThreadsafeTask<T> {}
 impl<T> ThreadsafeTask<T> {
     /// Wraps the handle's reference of a task allocated with
     /// `TaskRef::allocate_remote` for a future with output `T`.
-    pub(crate) fn from_raw(raw: TaskRef, shared: Arc<LoopShared>) -> ThreadsafeTask<T> {
+    pub(crate) fn from_raw(raw: TaskRef) -> ThreadsafeTask<T> {
         debug_assert!(raw.header().state.load().is_remote());
-        ThreadsafeTask { raw: ManuallyDrop::new(raw), shared, _output: PhantomData }
+        ThreadsafeTask { raw: ManuallyDrop::new(raw), _output: PhantomData }
     }
 
     /// Blocks the calling thread until the task finishes, and gives its
@@ -69,10 +66,8 @@ impl<T> ThreadsafeTask<T> {
     /// When called on the thread of the loop that runs the task while it is
     /// running: that would wait forever. `.await` it there instead.
     pub fn wait(mut self) -> Result<T, TaskError> {
-        let on_own_loop =
-            crate::event_loop::current::with_current(|inner| Arc::ptr_eq(&inner.shared, &self.shared)).unwrap_or(false);
         assert!(
-            !on_own_loop,
+            !self.raw.scheduler().runs_here(),
             "ThreadsafeTask::wait() called on the thread of the loop that runs the task: \
              it would block that loop forever; `.await` the task instead"
         );

@@ -10,7 +10,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crate::time::sleep::Timeout;
-use crate::TimeoutError;
+use crate::time::sleep::TimeoutError;
 
 /// The shared deadline of a [`TimeoutScope`].
 struct ScopeState {
