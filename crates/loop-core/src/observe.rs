@@ -23,19 +23,19 @@ pub enum IoWait {
 pub type IoWaitObserver = fn(IoWait, &'static Location<'static>);
 
 thread_local! {
-    static OBSERVER: Cell<Option<IoWaitObserver>> = const { Cell::new(None) };
+    static IO_WAIT_OBSERVER: Cell<Option<IoWaitObserver>> = const { Cell::new(None) };
 }
 
 /// Installs (or with `None` removes) this thread's I/O wait observer;
 /// returns the previous one.
 pub fn set_io_wait_observer(observer: Option<IoWaitObserver>) -> Option<IoWaitObserver> {
-    OBSERVER.with(|o| o.replace(observer))
+    IO_WAIT_OBSERVER.with(|o| o.replace(observer))
 }
 
 /// Tells the observer (if any) that the current task now waits for `wait`,
 /// written at `location`.
 pub(crate) fn note_io_wait(wait: IoWait, location: &'static Location<'static>) {
-    if let Ok(Some(f)) = OBSERVER.try_with(Cell::get) {
+    if let Ok(Some(f)) = IO_WAIT_OBSERVER.try_with(Cell::get) {
         f(wait, location);
     }
 }

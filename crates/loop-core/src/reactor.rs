@@ -1,4 +1,5 @@
-//! Parking a loop's thread on `polling`, and waking it from anywhere.
+//! Parking a loop's thread in the OS poller (the `Driver` of `sys/`), and
+//! waking it from anywhere.
 
 use std::fmt;
 use std::io;
@@ -16,44 +17,45 @@ use crate::sys::{Driver, EventBuffer, Events, Sys};
 /// Owned by one loop and used only on its thread; [`Reactor::notifier`] hands
 /// out the `Send + Sync` part that other threads use to wake it.
 pub struct Reactor {
-    /// ReactorCore with every notifier.
-    shared: Arc<ReactorCore>,
+    /// The driver and the parked flag, shared with every notifier and
+    /// source.
+    core: Arc<ReactorCore>,
     /// Reused buffer for the events of one wait.
     events: Events,
     /// The registered I/O sources; while there are none a non-blocking poll
     /// has nothing to report and is skipped without a syscall.
-    registry: Arc<SourceTable>,
+    sources: Arc<SourceTable>,
 }
 
 /// Wakes a parked [`Reactor`] from any thread. Cheap to clone.
 #[derive(Clone)]
 pub struct Notifier {
-    shared: Arc<ReactorCore>,
+    core: Arc<ReactorCore>,
 }
 
 impl Reactor {
     /// Creates a reactor with its own OS poller.
     pub fn new() -> io::Result<Reactor> {
-        let shared =
+        let core =
             Arc::new(ReactorCore { poller: Sys::new()?, parked: AtomicBool::new(false), notifies: AtomicU64::new(0) });
-        Ok(Reactor { registry: Arc::new(SourceTable::new(shared.clone())), shared, events: Events::new() })
+        Ok(Reactor { sources: Arc::new(SourceTable::new(core.clone())), core, events: Events::new() })
     }
 
     /// Makes this reactor the one I/O objects created on this thread
     /// register with, until the guard is dropped. The event loop enters its
     /// reactor while it runs.
     pub fn enter(&self) -> EnterGuard {
-        EnterGuard::new(self.registry.clone())
+        EnterGuard::new(self.sources.clone())
     }
 
     /// A handle that wakes this reactor from any thread.
     pub fn notifier(&self) -> Notifier {
-        Notifier { shared: self.shared.clone() }
+        Notifier { core: self.core.clone() }
     }
 
     /// Number of registered I/O sources.
     pub fn sources(&self) -> usize {
-        self.registry.len()
+        self.sources.len()
     }
 
     /// Parks the calling thread until an event arrives, a [`Notifier`]
@@ -65,19 +67,19 @@ impl Reactor {
     /// the wait. When it returns `false` the reactor only polls without
     /// blocking. Returns the number of events received.
     pub fn park(&mut self, timeout: Option<Duration>, may_block: impl FnOnce() -> bool) -> io::Result<usize> {
-        let Reactor { shared, registry, events } = self;
+        let Reactor { core, sources, events } = self;
         // The announce / look / wait order is `park_with`'s (model-checked).
-        let result = park_with(&shared.parked, may_block, |block| {
+        let result = park_with(&core.parked, may_block, |block| {
             let timeout = if block { timeout } else { Some(Duration::ZERO) };
-            if timeout == Some(Duration::ZERO) && registry.len() == 0 {
+            if timeout == Some(Duration::ZERO) && sources.len() == 0 {
                 return Ok(0);
             }
             events.clear();
-            shared.poller.wait(events, timeout)
+            core.poller.wait(events, timeout)
         });
         match result {
             Ok(n) => {
-                self.registry.dispatch(&self.events);
+                self.sources.dispatch(&self.events);
                 Ok(n)
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
@@ -88,7 +90,7 @@ impl Reactor {
     /// Collects whatever events are ready without blocking. Free (no
     /// syscall) while no I/O source is registered.
     pub fn poll_now(&mut self) -> io::Result<usize> {
-        if self.registry.len() == 0 {
+        if self.sources.len() == 0 {
             return Ok(0);
         }
         self.park(Some(Duration::ZERO), || false)
@@ -96,7 +98,7 @@ impl Reactor {
 
     /// How many times a notifier had to interrupt a parked wait.
     pub fn notify_count(&self) -> u64 {
-        self.shared.notifies.load(Ordering::Relaxed)
+        self.core.notifies.load(Ordering::Relaxed)
     }
 }
 
@@ -104,19 +106,19 @@ impl Notifier {
     /// Wakes the reactor if it is parked (or about to park); otherwise does
     /// nothing, because the loop will look at its queues before parking.
     pub fn notify(&self) {
-        notify_with(&self.shared.parked, || {
-            self.shared.notifies.fetch_add(1, Ordering::Relaxed);
+        notify_with(&self.core.parked, || {
+            self.core.notifies.fetch_add(1, Ordering::Relaxed);
             // An error here means the poller is gone or broken; the loop will
             // surface that from its own `wait`, so nothing is lost by
             // ignoring it in the waker.
-            let _ = self.shared.poller.notify();
+            let _ = self.core.poller.notify();
         });
     }
 }
 
 impl fmt::Debug for Reactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Reactor").field("sources", &self.registry.len()).finish_non_exhaustive()
+        f.debug_struct("Reactor").field("sources", &self.sources.len()).finish_non_exhaustive()
     }
 }
 

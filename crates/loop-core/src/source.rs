@@ -28,7 +28,7 @@ pub(crate) const WRITE: usize = 1;
 
 thread_local! {
     /// The registry of the loop running on this thread, for `Async::new`.
-    static CURRENT: RefCell<Option<Arc<SourceTable>>> = const { RefCell::new(None) };
+    static CURRENT_SOURCES: RefCell<Option<Arc<SourceTable>>> = const { RefCell::new(None) };
 }
 
 /// Makes a reactor's registry the current one while alive (restores the
@@ -40,7 +40,7 @@ pub struct EnterGuard {
 
 impl EnterGuard {
     pub(crate) fn new(registry: Arc<SourceTable>) -> EnterGuard {
-        let previous = CURRENT.with(|c| c.borrow_mut().replace(registry));
+        let previous = CURRENT_SOURCES.with(|c| c.borrow_mut().replace(registry));
         EnterGuard { previous }
     }
 }
@@ -48,13 +48,13 @@ impl EnterGuard {
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         let previous = self.previous.take();
-        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
+        let _ = CURRENT_SOURCES.try_with(|c| *c.borrow_mut() = previous);
     }
 }
 
 /// The registry of the reactor entered on this thread.
 pub(crate) fn current_registry() -> io::Result<Arc<SourceTable>> {
-    CURRENT.with(|c| c.borrow().clone()).ok_or_else(|| {
+    CURRENT_SOURCES.with(|c| c.borrow().clone()).ok_or_else(|| {
         io::Error::other(
             "no running event loop on this thread: create I/O objects inside a task or the future \
              given to loop::run / EventLoop::run_until_complete",
@@ -110,7 +110,7 @@ impl Source {
             Some(state) => Poll::Ready(Seen(state)),
             None => {
                 #[cfg(not(target_os = "linux"))]
-                if self.registry.shared.poller.oneshot() {
+                if self.registry.core.poller.oneshot() {
                     self.rearm(false);
                 }
                 note_io_wait(io_wait_of(dir), at);
@@ -129,7 +129,7 @@ impl Source {
             let has = |dir: usize| !self.dirs[dir].wakers.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
             (u8::from(has(READ)) * arm::ARM_READ) | (u8::from(has(WRITE)) * arm::ARM_WRITE)
         };
-        let poller = &self.registry.shared.poller;
+        let poller = &self.registry.core.poller;
         let armed = arm::rearm_with(&self.armed, fired, waiting, |bits| {
             poller.rearm(self.fd, self.key, bits & arm::ARM_READ != 0, bits & arm::ARM_WRITE != 0)
         });
@@ -173,7 +173,8 @@ impl Drop for Source {
 /// source (a source may be dropped, and so deregistered, on any thread).
 #[derive(Debug)]
 pub(crate) struct SourceTable {
-    shared: Arc<ReactorCore>,
+    /// The driver the sources are registered with.
+    core: Arc<ReactorCore>,
     /// Weak: a source lives as long as its I/O object; the key is its slab
     /// index, which the OS reports back with every event.
     sources: Mutex<Slab<Weak<Source>>>,
@@ -182,8 +183,8 @@ pub(crate) struct SourceTable {
 }
 
 impl SourceTable {
-    pub(crate) fn new(shared: Arc<ReactorCore>) -> SourceTable {
-        SourceTable { shared, sources: Mutex::new(Slab::new()), live: AtomicUsize::new(0) }
+    pub(crate) fn new(core: Arc<ReactorCore>) -> SourceTable {
+        SourceTable { core, sources: Mutex::new(Slab::new()), live: AtomicUsize::new(0) }
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, Slab<Weak<Source>>> {
@@ -204,7 +205,7 @@ impl SourceTable {
         // locked until the registration is done, so nobody else takes it).
         let entry = table.vacant_entry();
         let key = entry.key();
-        self.shared.add(raw, key)?;
+        self.core.add(raw, key)?;
         let source = Arc::new(Source {
             registry: self.clone(),
             key,
@@ -222,7 +223,7 @@ impl SourceTable {
         // The fd is still open here (the source is dropped before its I/O
         // object). A failure means the fd is already gone from the poller;
         // nothing is left to undo.
-        let _ = self.shared.delete(fd);
+        let _ = self.core.delete(fd);
         if self.table().try_remove(key).is_some() {
             self.live.fetch_sub(1, Ordering::Relaxed);
         }
@@ -242,7 +243,7 @@ impl SourceTable {
                 source.set_ready(WRITE, false);
             }
             #[cfg(not(target_os = "linux"))]
-            if self.shared.poller.oneshot() {
+            if self.core.poller.oneshot() {
                 source.rearm(true);
             }
         }

@@ -13,9 +13,9 @@
 //! |---|---|
 //! | `task/` | the task cell (`raw.rs`), its state word and every transition (`state.rs`), metadata (`meta.rs`), the join waker (`join_waker.rs`), the [`Task`] handle (`handle.rs`), the cross-thread cell (`remote.rs`, `build_on_loop.rs`) and [`ThreadsafeTask`] (`threadsafe.rs`), the live-task registry (`registry.rs`), panic catching (`panics.rs`), and the `Schedule` seam (`mod.rs`) |
 //! | `blocking/` | the pool's threads and jobs (`pool.rs`): a leaf |
-//! | `event_loop/` | [`EventLoop`] / [`LoopRef`] and the free functions (`loop_ref.rs`); [`spawn_blocking`] / [`to_thread`] and the name resolver on the pool (`blocking.rs`); `LoopInner`, the loop's parts and the turn that runs them (`core.rs`); the run queue (`run_queue.rs`, `seeded_order.rs`); the time driver (`time_driver.rs`); introspection (`introspection.rs`); what other threads reach and its `Schedule` (`shared.rs`, `scheduler.rs`, [`LoopHandle`] in `loop_handle.rs`); which loop runs on this thread (`current.rs`); `call_soon` / `call_later` (`callback.rs`, `callback_cell.rs`); settings, stats and [`Builder`] (`config.rs`, `builder.rs`); [`spawn`] and [`TaskBuilder`] (`spawn.rs`); task-locals (`context.rs`); wait sites (`wait_site.rs`); [`check_seeds`] (`seeds.rs`) |
-//! | `time/` | [`sleep`], [`Interval`], the one timeout ([`wait_for`], [`timeout_at`]) in `sleep.rs`; [`TimeoutScope`] in `scope.rs` |
-//! | `combinators/` | [`yield_now`], [`gather!`], `select!` (`gather.rs`), [`wait`], [`as_completed`], [`shield`], [`TaskGroup`], and `WokenSet` (`woken.rs`) |
+//! | `event_loop/` | [`EventLoop`] / [`LoopRef`] and the free functions (`loop_ref.rs`); [`spawn_blocking`] / [`to_thread`] and the name resolver on the pool (`blocking.rs`); `LoopInner`, the loop's parts and the turn that runs them (`core.rs`); the run queue (`run_queue.rs`, `seeded_order.rs`); the time driver (`time_driver.rs`); introspection (`introspection.rs`); what other threads reach and its `Schedule` (`shared.rs`, `scheduler.rs`, [`LoopHandle`] in `loop_handle.rs`); which loop runs on this thread (`current.rs`); `call_soon` / `call_later` (`callback.rs`, `callback_cell.rs`); settings and [`Builder`] (`config.rs`, `builder.rs`); counters and [`LoopStats`] (`stats.rs`); the exception handler's [`ExceptionContext`] (`exception.rs`); [`spawn`] and [`TaskBuilder`] (`spawn.rs`); task-locals (`context.rs`); wait sites (`wait_site.rs`); [`check_seeds`] (`seeds.rs`) |
+//! | `time/` | [`sleep`] (`sleep.rs`), the one timeout, [`wait_for`] and [`timeout_at`] (`timeout.rs`), [`TimeoutScope`] (`scope.rs`), [`Interval`] (`interval.rs`) |
+//! | `combinators/` | [`yield_now`] (`yield_now.rs`), [`gather!`] (`gather.rs`), `select!` (`select.rs`), [`wait`], [`as_completed`], [`shield`], [`TaskGroup`], and `WokenSet` (`woken.rs`) |
 //! | `loop_set/` | [`LoopSet`] (`set.rs`) and [`LoopSetHandle`] (`handle.rs`) |
 //!
 //! **How a task travels.** [`spawn`] allocates one cell (header, scheduler,
@@ -60,29 +60,33 @@ mod time;
 mod tests;
 
 pub use combinators::as_completed::{as_completed, AsCompleted, AsCompletedWithin};
-pub use combinators::gather::{gather, try_gather, yield_now, Gather, TryGather, YieldNow};
+pub use combinators::gather::{gather, try_gather, Gather, TryGather};
 pub use combinators::shield::{shield, Shield};
 pub use combinators::task_group::{ChildError, ChildHandle, GroupClosed, GroupError, GroupHandle, TaskGroup};
 pub use combinators::wait::{wait, EmptyWait, ReturnWhen};
+pub use combinators::yield_now::{yield_now, YieldNow};
 pub use event_loop::blocking::{spawn_blocking, to_thread};
 pub use event_loop::builder::Builder;
 pub use event_loop::callback::{Handle, TimerHandle};
-pub use event_loop::config::{ExceptionContext, ExceptionHandler, LoopStats};
 pub use event_loop::context::{LocalKey, Scoped};
+pub use event_loop::exception::{ExceptionContext, ExceptionHandler};
 pub use event_loop::loop_handle::{LoopClosed, LoopHandle};
 pub use event_loop::loop_ref::{
     all_tasks, current_task, dump_tasks, get_running_loop, run, try_get_running_loop, EventLoop, LoopRef,
 };
 pub use event_loop::seeds::check_seeds;
 pub use event_loop::spawn::{create_task, spawn, TaskBuilder};
+pub use event_loop::stats::LoopStats;
 pub use event_loop::wait_site::WaitSite;
 pub use loop_set::handle::LoopSetHandle;
 pub use loop_set::set::{LoopSet, LoopSetBuilder, ShutdownError};
 pub use loop_sync::{CancelledError, InvalidStateError, ResultCell};
 pub use task::threadsafe::ThreadsafeTask;
 pub use task::{Task, TaskError, TaskId, TaskInfo, TaskState, WaitInfo};
+pub use time::interval::{interval, Interval};
 pub use time::scope::TimeoutScope;
-pub use time::sleep::{interval, sleep, sleep_until, timeout_at, wait_for, Interval, Sleep, Timeout, TimeoutError};
+pub use time::sleep::{sleep, sleep_until, Sleep};
+pub use time::timeout::{timeout_at, wait_for, Timeout, TimeoutError};
 
 /// asyncio's name for the one-shot result cell made by
 /// [`LoopRef::create_future`].

@@ -117,19 +117,19 @@ impl WaitKind {
 pub type WaitObserver = fn(WaitKind, &'static Location<'static>);
 
 thread_local! {
-    static OBSERVER: Cell<Option<WaitObserver>> = const { Cell::new(None) };
+    static WAIT_OBSERVER: Cell<Option<WaitObserver>> = const { Cell::new(None) };
 }
 
 /// Installs (or with `None` removes) this thread's wait observer; returns
 /// the previous one.
 pub fn set_wait_observer(observer: Option<WaitObserver>) -> Option<WaitObserver> {
-    OBSERVER.with(|o| o.replace(observer))
+    WAIT_OBSERVER.with(|o| o.replace(observer))
 }
 
 /// Tells the observer (if any) that the current task now waits on `kind`,
 /// written at `location`. Leaf futures call this when returning `Pending`.
 pub fn note_wait(kind: WaitKind, location: &'static Location<'static>) {
-    if let Ok(Some(f)) = OBSERVER.try_with(Cell::get) {
+    if let Ok(Some(f)) = WAIT_OBSERVER.try_with(Cell::get) {
         f(kind, location);
     }
 }

@@ -10,7 +10,8 @@ use futures_core::Stream;
 
 use crate::combinators::woken::WokenSet;
 use crate::task::{Task, TaskError};
-use crate::time::sleep::{Sleep, TimeoutError};
+use crate::time::sleep::Sleep;
+use crate::time::timeout::TimeoutError;
 
 /// Yields task results in the order the tasks finish (asyncio's
 /// `as_completed`), as a `futures-core` `Stream`.

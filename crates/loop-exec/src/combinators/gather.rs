@@ -1,4 +1,5 @@
-//! `yield_now`, `gather` and `try_gather`.
+//! `gather!`, `gather` and `try_gather`, and `MaybeDone`, the slot that
+//! keeps a finished future's output until all are done.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -7,62 +8,6 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 
 use crate::combinators::woken::WokenSet;
-
-/// Gives the other ready tasks a turn (asyncio's `await asyncio.sleep(0)`).
-///
-/// On a `loop` event loop the wake-up is deferred until after the loop has
-/// looked at I/O and timers, so a task that yields in a busy loop cannot
-/// starve them. Under any other executor it simply wakes itself.
-///
-/// ```
-/// use r#loop as aio;
-/// use std::cell::RefCell;
-/// use std::rc::Rc;
-///
-/// let order = aio::run(async {
-///     let log = Rc::new(RefCell::new(Vec::new()));
-///     let l = log.clone();
-///     let other = aio::spawn(async move { l.borrow_mut().push("other task") });
-///     log.borrow_mut().push("before yield");
-///     aio::yield_now().await; // the spawned task runs here
-///     log.borrow_mut().push("after yield");
-///     other.await.unwrap();
-///     log.take()
-/// });
-/// assert_eq!(order, ["before yield", "other task", "after yield"]);
-/// ```
-pub fn yield_now() -> YieldNow {
-    YieldNow { yielded: false }
-}
-
-/// The future returned by [`yield_now`].
-#[derive(Debug)]
-#[must_use = "futures do nothing unless awaited"]
-pub struct YieldNow {
-    yielded: bool,
-}
-
-impl Future for YieldNow {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.yielded {
-            return Poll::Ready(());
-        }
-        self.yielded = true;
-        defer_wake(cx.waker());
-        Poll::Pending
-    }
-}
-
-/// Wakes `waker` at the start of the loop's next turn, after this turn's
-/// ready tasks and the reactor (the loop's deferred list); outside a loop,
-/// at once.
-pub(crate) fn defer_wake(waker: &std::task::Waker) {
-    if crate::event_loop::current::with_current(|inner| inner.queue.defer(waker.clone())).is_none() {
-        waker.wake_by_ref();
-    }
-}
 
 pin_project! {
     /// A future and, once it finished, its output (used by `gather!`).
@@ -295,68 +240,4 @@ where
             Poll::Pending
         }
     }
-}
-
-/// Waits for the first of several futures and runs that branch's code;
-/// the other futures are dropped (cancelled). Branches are polled in the
-/// order written (biased): when several are ready at once the first wins.
-///
-/// Each branch is `pattern = future => expression`; patterns must be
-/// irrefutable. The whole `select!` is an expression (it awaits, so use it
-/// in async code).
-///
-/// ```
-/// use r#loop as aio;
-/// use r#loop::{select, sleep};
-/// use std::time::Duration;
-///
-/// let ev = aio::EventLoop::builder().paused_clock().build()?;
-/// let winner = ev.run_until_complete(async {
-///     select! {
-///         () = sleep(Duration::from_secs(5)) => "slow",
-///         n = async { sleep(Duration::from_secs(1)).await; 7 } => if n == 7 { "fast" } else { "?" },
-///     }
-/// });
-/// assert_eq!(winner, "fast");
-/// # Ok::<(), std::io::Error>(())
-/// ```
-#[macro_export]
-macro_rules! select {
-    ($($pat:pat = $future:expr => $body:expr),+ $(,)?) => {
-        $crate::__select!(@munch [] [
-            __S0 __S1 __S2 __S3 __S4 __S5 __S6 __S7 __S8 __S9 __S10 __S11
-        ] $($pat = $future => $body,)+)
-    };
-}
-
-/// Implementation detail of `select!`.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __select {
-    (@munch [$($done:tt)*] [$next:ident $($ids:ident)*] $pat:pat = $future:expr => $body:expr, $($rest:tt)*) => {
-        $crate::__select!(@munch [$($done)* ($next, $pat, $future, $body)] [$($ids)*] $($rest)*)
-    };
-    (@munch [$(($id:ident, $pat:pat, $future:expr, $body:expr))*] [$($ids:ident)*]) => {{
-        #[allow(non_camel_case_types, clippy::enum_variant_names)]
-        enum __Branch<$($id),*> { $($id($id)),* }
-        #[allow(non_snake_case)]
-        let __out = {
-            $( let mut $id = ::core::pin::pin!($future); )*
-            ::core::future::poll_fn(|cx| {
-                $(
-                    if let ::core::task::Poll::Ready(v) = ::core::future::Future::poll($id.as_mut(), cx) {
-                        return ::core::task::Poll::Ready(__Branch::$id(v));
-                    }
-                )*
-                ::core::task::Poll::Pending
-            })
-            .await
-        };
-        match __out {
-            $( __Branch::$id($pat) => $body, )*
-        }
-    }};
-    (@munch [$($done:tt)*] [] $($rest:tt)+) => {
-        ::core::compile_error!("select! takes at most 12 branches")
-    };
 }

@@ -103,7 +103,7 @@ async fn wait_at<T>(
                 return Poll::Ready(());
             }
             settling = true;
-            crate::combinators::gather::defer_wake(cx.waker());
+            crate::combinators::yield_now::defer_wake(cx.waker());
             return Poll::Pending;
         }
         match timer.as_mut() {

@@ -17,7 +17,17 @@ use crate::task::Task;
 
 /// Where a blocking job's result meets the task awaiting it.
 struct Handoff<T> {
-    state: BlockingMutex<(Option<thread::Result<T>>, Option<Waker>, bool)>,
+    state: BlockingMutex<HandoffState<T>>,
+}
+
+/// What the job and the task share, behind `Handoff`'s lock.
+struct HandoffState<T> {
+    /// The job's result (or its panic), once it ran.
+    result: Option<thread::Result<T>>,
+    /// The awaiting task's waker, while it waits.
+    waker: Option<Waker>,
+    /// The job is gone: it ran, or the pool dropped it unrun.
+    finished: bool,
 }
 
 /// Sends the result and keeps the loop's in-flight count right, whether the
@@ -29,7 +39,7 @@ struct Sender<T> {
 
 impl<T> Sender<T> {
     fn send(self, result: thread::Result<T>) {
-        self.handoff.state.lock().0 = Some(result);
+        self.handoff.state.lock().result = Some(result);
     }
 }
 
@@ -37,8 +47,8 @@ impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         let waker = {
             let mut state = self.handoff.state.lock();
-            state.2 = true;
-            state.1.take()
+            state.finished = true;
+            state.waker.take()
         };
         self.loop_shared.blocking_in_flight.fetch_sub(1, Ordering::SeqCst);
         if let Some(w) = waker {
@@ -59,7 +69,7 @@ impl<T> Future for Receiver<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let mut state = self.handoff.state.lock();
-        match state.0.take() {
+        match state.result.take() {
             Some(Ok(value)) => Poll::Ready(value),
             Some(Err(payload)) => {
                 drop(state);
@@ -68,11 +78,11 @@ impl<T> Future for Receiver<T> {
                 // the panic is not printed twice).
                 panic::resume_unwind(payload)
             }
-            None if state.2 => {
+            None if state.finished => {
                 panic!("spawn_blocking: the job was dropped unrun because the loop's blocking pool shut down")
             }
             None => {
-                state.1 = Some(cx.waker().clone());
+                state.waker = Some(cx.waker().clone());
                 drop(state);
                 crate::event_loop::current::with_current(|inner| {
                     inner.record_wait(loop_sync::WaitKind::Blocking, self.location)
@@ -100,7 +110,8 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let handoff = Arc::new(Handoff { state: BlockingMutex::new((None, None, false)) });
+    let handoff =
+        Arc::new(Handoff { state: BlockingMutex::new(HandoffState { result: None, waker: None, finished: false }) });
     inner.shared.blocking_in_flight.fetch_add(1, Ordering::SeqCst);
     let sender = Sender { handoff: handoff.clone(), loop_shared: inner.shared.clone() };
     // The job runs in a copy of the spawner's context (asyncio's

@@ -34,16 +34,16 @@ pub(crate) type Ctx = Option<Arc<ContextMap>>;
 
 thread_local! {
     /// The context of the code being polled on this thread.
-    static CURRENT: RefCell<Ctx> = const { RefCell::new(None) };
-    /// Whether `CURRENT` holds values: the one load a spawn outside any
+    static TASK_CONTEXT: RefCell<Ctx> = const { RefCell::new(None) };
+    /// Whether `TASK_CONTEXT` holds values: the one load a spawn outside any
     /// scope pays.
-    static NONEMPTY: Cell<bool> = const { Cell::new(false) };
+    static TASK_CONTEXT_SET: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Whether the current context is the empty one (cheap).
 #[inline]
 pub(crate) fn is_empty() -> bool {
-    !NONEMPTY.with(Cell::get)
+    !TASK_CONTEXT_SET.with(Cell::get)
 }
 
 /// The current context (a cheap copy).
@@ -51,7 +51,7 @@ pub(crate) fn current() -> Ctx {
     if is_empty() {
         return None;
     }
-    CURRENT.with(|c| c.borrow().clone())
+    TASK_CONTEXT.with(|c| c.borrow().clone())
 }
 
 /// Runs `f` with `ctx` as the current context, putting the previous one
@@ -61,12 +61,12 @@ pub(crate) fn enter<R>(ctx: &Ctx, f: impl FnOnce() -> R) -> R {
     impl Drop for Restore {
         fn drop(&mut self) {
             let previous = self.0.take();
-            NONEMPTY.with(|n| n.set(previous.is_some()));
-            CURRENT.with(|c| *c.borrow_mut() = previous);
+            TASK_CONTEXT_SET.with(|n| n.set(previous.is_some()));
+            TASK_CONTEXT.with(|c| *c.borrow_mut() = previous);
         }
     }
-    let previous = CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), ctx.clone()));
-    NONEMPTY.with(|n| n.set(ctx.is_some()));
+    let previous = TASK_CONTEXT.with(|c| std::mem::replace(&mut *c.borrow_mut(), ctx.clone()));
+    TASK_CONTEXT_SET.with(|n| n.set(ctx.is_some()));
     let _restore = Restore(previous);
     f()
 }

@@ -17,11 +17,13 @@ use loop_core::{Notifier, Reactor};
 
 use crate::blocking::pool::BlockingPool;
 use crate::event_loop::callback_cell::CallbackCell;
-use crate::event_loop::config::{bump, Config, Counters, ExceptionContext, ExceptionHandler, LoopStats};
+use crate::event_loop::config::Config;
 use crate::event_loop::current::{is_running_here, Enter};
+use crate::event_loop::exception::{ExceptionContext, ExceptionHandler};
 use crate::event_loop::introspection::{slow_poll, Introspection};
 use crate::event_loop::run_queue::{RunQueue, Runnable, BUDGET};
 use crate::event_loop::shared::{LoopShared, Remote};
+use crate::event_loop::stats::{bump, Counters, LoopStats};
 use crate::event_loop::time_driver::TimeDriver;
 use crate::task::meta::TaskMeta;
 use crate::task::panics;
@@ -219,7 +221,7 @@ impl LoopInner {
         let handler = self.exception_handler.borrow().clone();
         match handler {
             Some(h) => h(ctx),
-            None => crate::event_loop::config::default_exception_handler(ctx),
+            None => crate::event_loop::exception::default_exception_handler(ctx),
         }
     }
 

@@ -15,13 +15,13 @@ thread_local! {
     /// from `Rc::into_raw` in the `Enter` guard that set it; that guard owns
     /// the strong count the pointer stands for and lives (on this thread's
     /// stack) for as long as the pointer is installed.
-    static CURRENT: Cell<*const LoopInner> = const { Cell::new(std::ptr::null()) };
+    static CURRENT_LOOP: Cell<*const LoopInner> = const { Cell::new(std::ptr::null()) };
 }
 
 /// The running loop's pointer, or null.
 fn current_ptr() -> *const LoopInner {
     // `try_with` fails only while TLS is being torn down: no loop runs then.
-    CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null())
+    CURRENT_LOOP.try_with(Cell::get).unwrap_or(std::ptr::null())
 }
 
 /// Calls `f` with the loop running on this thread; `None` when there is none.
@@ -30,8 +30,8 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&LoopInner) -> R) -> Option<R> {
     if ptr.is_null() {
         return None;
     }
-    // SAFETY: a non-null CURRENT is kept alive by its `Enter` guard, which
-    // outlives all code run on this thread meanwhile (see `CURRENT`); the
+    // SAFETY: a non-null CURRENT_LOOP is kept alive by its `Enter` guard, which
+    // outlives all code run on this thread meanwhile (see `CURRENT_LOOP`); the
     // reference is shared, and the loop's mutable state is in `Cell`/`RefCell`.
     Some(f(unsafe { &*ptr }))
 }
@@ -43,7 +43,7 @@ pub(crate) fn current_rc() -> Option<Rc<LoopInner>> {
         return None;
     }
     // SAFETY: the pointer came from `Rc::into_raw` and its strong count is
-    // held by the live `Enter` guard (see `CURRENT`), so adding a count and
+    // held by the live `Enter` guard (see `CURRENT_LOOP`), so adding a count and
     // rebuilding an `Rc` from it is sound.
     unsafe {
         Rc::increment_strong_count(ptr);
@@ -71,9 +71,9 @@ pub(crate) struct Enter {
     previous_observer: Option<loop_sync::WaitObserver>,
     /// The I/O wait observer installed before (restored on drop).
     previous_io_observer: Option<IoWaitObserver>,
-    /// What `CURRENT` held before (restored on drop).
+    /// What `CURRENT_LOOP` held before (restored on drop).
     previous: *const LoopInner,
-    /// Our strong count on the loop, as installed in `CURRENT`.
+    /// Our strong count on the loop, as installed in `CURRENT_LOOP`.
     this: *const LoopInner,
     /// The name resolver installed before (restored on drop).
     previous_resolver: Option<loop_core::addrs::Resolver>,
@@ -85,7 +85,7 @@ impl Enter {
     pub(crate) fn new(inner: &Rc<LoopInner>) -> Enter {
         let reactor = inner.enter_reactor();
         let this = Rc::into_raw(inner.clone());
-        let previous = CURRENT.with(|current| current.replace(this));
+        let previous = CURRENT_LOOP.with(|current| current.replace(this));
         let observer = if inner.config.introspection { Some(record_wait as loop_sync::WaitObserver) } else { None };
         let previous_observer = loop_sync::set_wait_observer(observer);
         let io_observer = if inner.config.introspection { Some(record_io_wait as IoWaitObserver) } else { None };
@@ -97,7 +97,7 @@ impl Enter {
 
 impl Drop for Enter {
     fn drop(&mut self) {
-        let _ = CURRENT.try_with(|current| current.set(self.previous));
+        let _ = CURRENT_LOOP.try_with(|current| current.set(self.previous));
         loop_sync::set_wait_observer(self.previous_observer);
         loop_core::observe::set_io_wait_observer(self.previous_io_observer);
         loop_core::addrs::set_resolver(self.previous_resolver);

@@ -7,7 +7,8 @@ use std::panic::Location;
 use std::ptr::NonNull;
 use std::time::Duration;
 
-use crate::event_loop::config::{Config, ExceptionContext};
+use crate::event_loop::config::Config;
+use crate::event_loop::exception::ExceptionContext;
 use crate::task::meta::TaskMeta;
 use crate::task::raw::Header;
 use crate::task::{TaskInfo, TaskState, WaitInfo};

@@ -1,5 +1,6 @@
-//! `EventLoop`, its builder, and `LoopRef`, the handle to a loop on its own
-//! thread.
+//! `EventLoop` (an owned loop: run it, close it), `LoopRef` (the handle to
+//! the loop running on this thread), and the free functions that reach it
+//! (`run`, `get_running_loop`, `all_tasks`, ...).
 
 use std::fmt;
 use std::future::Future;
@@ -10,9 +11,11 @@ use std::time::{Duration, Instant};
 
 use crate::event_loop::callback::{Handle, TimerHandle};
 use crate::event_loop::callback_cell::CallbackCell;
-use crate::event_loop::config::{Config, ExceptionContext, LoopStats};
+use crate::event_loop::config::Config;
 use crate::event_loop::core::LoopInner;
+use crate::event_loop::exception::ExceptionContext;
 use crate::event_loop::loop_handle::LoopHandle;
+use crate::event_loop::stats::LoopStats;
 use crate::event_loop::time_driver::TimerEntry;
 use crate::task::{Task, TaskInfo};
 

@@ -41,14 +41,14 @@ impl Schedule for Arc<LoopShared> {
     }
 
     fn unhandled_panic(&self, header: &Header, message: String) {
-        let ctx = crate::event_loop::config::ExceptionContext {
+        let ctx = crate::event_loop::exception::ExceptionContext {
             message: format!("panic in a task nobody awaited: {message}"),
             task_id: Some(header.meta.id),
             task_name: header.meta.name().map(str::to_owned),
             location: Some(header.meta.location),
         };
         if with_current(|inner| inner.report(&ctx)).is_none() {
-            crate::event_loop::config::default_exception_handler(&ctx);
+            crate::event_loop::exception::default_exception_handler(&ctx);
         }
     }
 }

@@ -9,8 +9,8 @@ use std::rc::Rc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use crate::time::sleep::Timeout;
-use crate::time::sleep::TimeoutError;
+use crate::time::timeout::Timeout;
+use crate::time::timeout::TimeoutError;
 
 /// The shared deadline of a [`TimeoutScope`].
 struct ScopeState {
