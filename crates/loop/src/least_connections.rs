@@ -129,7 +129,7 @@ where
         let (stream, peer) = match listener.accept().await {
             Ok(conn) => conn,
             Err(e) => {
-                crate::streams::accept_error_pause(e).await;
+                crate::accept::accept_error_pause(e).await;
                 continue;
             }
         };

@@ -59,6 +59,8 @@ pub use loop_exec::{
 
 pub use loop_macros::{main, test};
 
+mod accept;
+
 // The macros' expansion names the facade `::r#loop`; this makes that path
 // work inside the facade's own tests and doctests too.
 extern crate self as r#loop;

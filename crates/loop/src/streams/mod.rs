@@ -68,12 +68,12 @@ impl From<StreamError> for io::Error {
     }
 }
 
+mod flusher;
 mod reader;
 mod server;
 mod writer;
 
 pub use reader::StreamReader;
-pub(crate) use server::accept_error_pause;
 #[cfg(feature = "tls")]
 pub(crate) use server::serve_with;
 #[cfg(unix)]

@@ -271,7 +271,7 @@ where
         loop {
             match accept().await {
                 Ok(conn) => spawn_client(&c, handle(conn)),
-                Err(e) => accept_error_pause(e).await,
+                Err(e) => crate::accept::accept_error_pause(e).await,
             }
         }
     });
@@ -304,13 +304,4 @@ where
             },
         ))
     })
-}
-
-/// After a failed `accept` (e.g. out of file descriptors), wait a moment
-/// rather than spin, as asyncio does.
-pub(crate) async fn accept_error_pause(e: io::Error) {
-    if e.kind() != io::ErrorKind::ConnectionAborted {
-        eprintln!("loop: accept failed: {e}; retrying in 100 ms");
-        loop_exec::sleep(std::time::Duration::from_millis(100)).await;
-    }
 }

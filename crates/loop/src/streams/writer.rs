@@ -3,8 +3,8 @@
 //! No helper task, as in asyncio's transports: `write` hands the OS what it
 //! takes at once and buffers the rest. Only while bytes are buffered (or a
 //! close is pending) is the writer *armed*: its state sits in this thread's
-//! table of armed writers and a [`FlushWaker`] is registered for
-//! writability. When the socket becomes writable the waker queues a
+//! table of armed writers and a flush waker is registered for writability
+//! (`flusher.rs`). When the socket becomes writable the waker queues a
 //! callback on the loop, which writes more, and re-arms or disarms. An idle
 //! writer costs no task and no registration.
 
@@ -15,15 +15,14 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
 use futures_io::AsyncWrite;
 use loop_core::OwnedWriteHalf;
 use loop_exec::WaitSite;
 use loop_sync::WaitKind;
-use slab::Slab;
 
+use super::flusher::{self, Pump};
 use super::{DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER};
 
 /// What a writer holds besides its I/O object.
@@ -96,82 +95,6 @@ struct WriterShared<W> {
     /// `WriterShared::<W>::write_out`, recorded where `W: AsyncWrite` is
     /// known, for the writer's `Drop` (which cannot name that bound).
     write_out: fn(&Rc<WriterShared<W>>),
-}
-
-/// A writer waiting for writability, type-erased for the `ARMED` table.
-trait Pump {
-    /// Writes what it can now; re-arms itself if the socket is full again.
-    fn pump(self: Rc<Self>);
-}
-
-/// The armed writers of one loop.
-struct ArmedOf {
-    handle: loop_exec::LoopHandle,
-    writers: Slab<Rc<dyn Pump>>,
-}
-
-thread_local! {
-    /// The writers of this thread waiting for writability, per loop. An
-    /// entry keeps its writer alive, so a dropped `StreamWriter` still
-    /// flushes its buffer and closes (dropping never loses data). The
-    /// writers of a loop that closed are dropped the next time this table
-    /// is used (that loop's reactor will never wake them), and all of them
-    /// when the thread ends.
-    static ARMED: RefCell<Vec<ArmedOf>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` on the armed writers of the loop behind `handle`.
-fn armed_of<R>(handle: &loop_exec::LoopHandle, f: impl FnOnce(&mut Slab<Rc<dyn Pump>>) -> R) -> R {
-    let (out, closed) = ARMED.with(|armed| {
-        let mut armed = armed.borrow_mut();
-        // No allocation unless some loop closed (this runs on every arm).
-        let closed: Vec<ArmedOf> = armed.extract_if(.., |t| t.handle.is_closed()).collect();
-        let i = match armed.iter().position(|t| t.handle == *handle) {
-            Some(i) => i,
-            None => {
-                armed.push(ArmedOf { handle: handle.clone(), writers: Slab::new() });
-                armed.len() - 1
-            }
-        };
-        (f(&mut armed[i].writers), closed)
-    });
-    // Dropped outside the borrow: a writer's drop may use the table.
-    drop(closed);
-    out
-}
-
-/// Registered with the I/O object while a writer is armed. Waking it (the
-/// socket became writable, or the I/O object's own waker fired) queues the
-/// writer's next pump as a loop callback: never inside the reactor's
-/// dispatch, which is where wakes usually come from.
-struct FlushWaker {
-    /// The writer's entry in its loop's table of `ARMED`.
-    key: usize,
-    /// The loop owning the writer (a wake may come from another thread).
-    handle: loop_exec::LoopHandle,
-}
-
-impl Wake for FlushWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        let key = self.key;
-        let handle = self.handle.clone();
-        // A stale key (the pump ran already) finds nothing or another
-        // writer, which pumping spuriously only asks the OS again. A closed
-        // loop refuses the callback: its writers are dropped (see `ARMED`).
-        let _ = self.handle.call_soon_threadsafe(move || pump_armed(&handle, key));
-    }
-}
-
-/// The callback a `FlushWaker` queues: disarms the writer and pumps it.
-fn pump_armed(handle: &loop_exec::LoopHandle, key: usize) {
-    let writer = armed_of(handle, |writers| writers.try_remove(key));
-    if let Some(writer) = writer {
-        writer.pump();
-    }
 }
 
 impl<W: AsyncWrite + Unpin + 'static> Pump for WriterShared<W> {
@@ -298,17 +221,15 @@ impl<W: AsyncWrite + Unpin + 'static> WriterShared<W> {
     /// `None` when no loop runs on this thread to do that.
     fn arm(self: &Rc<Self>) -> Option<Waker> {
         let handle = loop_exec::try_get_running_loop()?.handle();
-        let entry: Rc<dyn Pump> = self.clone();
-        let key = armed_of(&handle, |writers| writers.insert(entry));
-        *self.armed.borrow_mut() = Some((key, handle.clone()));
-        Some(Waker::from(Arc::new(FlushWaker { key, handle })))
+        let (key, waker) = flusher::arm(&handle, self.clone());
+        *self.armed.borrow_mut() = Some((key, handle));
+        Some(waker)
     }
 
     /// Takes the writer out of `ARMED` again.
     fn disarm(&self) {
         if let Some((key, handle)) = self.armed.take() {
-            let entry = armed_of(&handle, |writers| writers.try_remove(key));
-            drop(entry);
+            drop(flusher::disarm(&handle, key));
         }
     }
 }
