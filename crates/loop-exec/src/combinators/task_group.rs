@@ -57,7 +57,7 @@ impl<T, E> GroupState<T, E> {
     /// turn its error into `Cancelled`, since a task cancelled during its
     /// last poll ends cancelled), and wakes the scoped body to cancel it.
     fn cancel_all(&self) {
-        let me = crate::event_loop::current::with_current(|i| i.introspection.current_task_id()).flatten();
+        let me = crate::event_loop::current::with_current(|i| i.current_task_id()).flatten();
         for t in self.tasks.borrow().iter() {
             if Some(t.id()) != me {
                 t.cancel();

@@ -56,7 +56,7 @@ impl Future for YieldNow {
 /// ready tasks and the reactor (the loop's deferred list); outside a loop,
 /// at once.
 pub(crate) fn defer_wake(waker: &std::task::Waker) {
-    if crate::event_loop::current::with_current(|inner| inner.queue.defer(waker.clone())).is_none() {
+    if crate::event_loop::current::with_current(|inner| inner.defer(waker.clone())).is_none() {
         waker.wake_by_ref();
     }
 }

@@ -11,7 +11,7 @@ use std::thread;
 
 use loop_sync::__locks::BlockingMutex;
 
-use crate::event_loop::core::LoopInner;
+use crate::event_loop::core::LoopCore;
 use crate::event_loop::shared::LoopShared;
 use crate::task::Task;
 
@@ -94,7 +94,7 @@ impl<T> Future for Receiver<T> {
 }
 
 /// Runs `f` on the blocking pool of `inner` and returns the task awaiting it.
-pub(crate) fn spawn_blocking_on<F, T>(inner: &LoopInner, f: F, location: &'static Location<'static>) -> Task<T>
+pub(crate) fn spawn_blocking_on<F, T>(inner: &LoopCore, f: F, location: &'static Location<'static>) -> Task<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
@@ -105,15 +105,15 @@ where
 /// Hands `f` to the blocking pool of `inner`; the returned future (`Send`
 /// when `T` is) gives its result. A panic in `f` is resumed in whoever
 /// awaits it.
-fn submit<F, T>(inner: &LoopInner, f: F, location: &'static Location<'static>) -> Receiver<T>
+fn submit<F, T>(inner: &LoopCore, f: F, location: &'static Location<'static>) -> Receiver<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
     let handoff =
         Arc::new(Handoff { state: BlockingMutex::new(HandoffState { result: None, waker: None, finished: false }) });
-    inner.shared.blocking_in_flight.fetch_add(1, Ordering::SeqCst);
-    let sender = Sender { handoff: handoff.clone(), loop_shared: inner.shared.clone() };
+    inner.shared().blocking_in_flight.fetch_add(1, Ordering::SeqCst);
+    let sender = Sender { handoff: handoff.clone(), loop_shared: inner.shared().clone() };
     // The job runs in a copy of the spawner's context (asyncio's
     // `to_thread` copies it too).
     let ctx = crate::event_loop::context::current();

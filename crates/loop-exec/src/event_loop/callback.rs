@@ -8,7 +8,7 @@ use std::time::Instant;
 use loop_time::TimerKey;
 
 use crate::event_loop::callback_cell::CallbackCell;
-use crate::event_loop::core::LoopInner;
+use crate::event_loop::core::LoopCore;
 
 /// Cancels a callback scheduled with `call_soon` (asyncio's `Handle`).
 ///
@@ -44,7 +44,7 @@ pub struct TimerHandle {
     /// The timer; `None` for a "never" deadline, which gets no timer.
     pub(crate) key: Option<TimerKey>,
     pub(crate) when: Instant,
-    pub(crate) owner: Weak<LoopInner>,
+    pub(crate) owner: Weak<LoopCore>,
 }
 
 impl TimerHandle {
@@ -52,7 +52,7 @@ impl TimerHandle {
     pub fn cancel(&self) {
         self.cell.cancel();
         if let (Some(inner), Some(key)) = (self.owner.upgrade(), self.key) {
-            let removed = inner.time.cancel(key);
+            let removed = inner.timers().cancel(key);
             drop(removed);
         }
     }

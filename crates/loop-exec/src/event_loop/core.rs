@@ -1,4 +1,4 @@
-//! `LoopInner`: one event loop's parts, and the turn that ties them to the
+//! `LoopCore`: one event loop's parts, and the turn that ties them to the
 //! reactor. Each part owns its state (`RunQueue`, `TimeDriver`,
 //! `TaskRegistry`, `Introspection`, `LoopShared`); this file only runs
 //! them: spawn, the turn, a task's poll and completion, park, close.
@@ -47,23 +47,23 @@ fn reactor_ok(result: std::io::Result<usize>) {
 }
 
 /// One event loop. Lives in an `Rc`, used only on its thread.
-pub(crate) struct LoopInner {
+pub(crate) struct LoopCore {
     /// What other threads may touch; also every task's scheduler.
-    pub(crate) shared: Arc<LoopShared>,
+    shared: Arc<LoopShared>,
     /// What runs next.
-    pub(crate) queue: RunQueue,
+    queue: RunQueue,
     /// Clock, timers, the turn's time.
-    pub(crate) time: TimeDriver,
+    time: TimeDriver,
     /// Where the loop parks.
     reactor: RefCell<Reactor>,
     /// Live tasks and task ids.
     tasks: TaskRegistry,
     /// The task being polled, waits, busy time, snapshots.
-    pub(crate) introspection: Introspection,
+    introspection: Introspection,
     running: Cell<bool>,
     stopping: Cell<bool>,
     closed: Cell<bool>,
-    pub(crate) config: Config,
+    config: Config,
     /// Started on first use.
     blocking: RefCell<Option<BlockingPool>>,
     exception_handler: RefCell<Option<ExceptionHandler>>,
@@ -102,11 +102,61 @@ impl Wake for MainWaker {
     }
 }
 
-impl LoopInner {
-    pub(crate) fn new(config: Config) -> std::io::Result<Rc<LoopInner>> {
+impl LoopCore {
+    /// What other threads may touch (the injection queue, the notifier):
+    /// also every task's scheduler, and the loop's identity.
+    #[inline]
+    pub(crate) fn shared(&self) -> &Arc<LoopShared> {
+        &self.shared
+    }
+
+    /// The settings the loop was built with.
+    #[inline]
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The clock and the timers (the wheel, the turn's cached time).
+    #[inline]
+    pub(crate) fn timers(&self) -> &TimeDriver {
+        &self.time
+    }
+
+    /// The id of the task being polled, if any.
+    #[inline]
+    pub(crate) fn current_task_id(&self) -> Option<crate::task::TaskId> {
+        self.introspection.current_task_id()
+    }
+
+    /// Queues a task woken on the loop's own thread.
+    #[inline]
+    pub(crate) fn push_local(&self, task: TaskRef) {
+        self.queue.push_task(task);
+    }
+
+    /// Queues a `call_soon` callback.
+    #[inline]
+    pub(crate) fn push_call(&self, cell: Rc<CallbackCell>) {
+        self.queue.push_call(cell);
+    }
+
+    /// Wakes `waker` at the start of the next turn (`yield_now`).
+    #[inline]
+    pub(crate) fn defer(&self, waker: Waker) {
+        self.queue.defer(waker);
+    }
+
+    /// Reports the running task waiting at `location` (on `kind`, or on
+    /// what its leaf future reported): a `WaitSite`'s wait.
+    #[inline]
+    pub(crate) fn record_wait_site(&self, kind: Option<loop_sync::WaitKind>, location: &'static Location<'static>) {
+        self.introspection.record_wait_site(kind, location, self.time.turn_tick());
+    }
+
+    pub(crate) fn new(config: Config) -> std::io::Result<Rc<LoopCore>> {
         let reactor = Reactor::new()?;
         let shared = Arc::new(LoopShared::new(reactor.notifier()));
-        Ok(Rc::new(LoopInner {
+        Ok(Rc::new(LoopCore {
             shared,
             queue: RunQueue::new(config.seed),
             time: TimeDriver::new(config.paused_clock),
@@ -517,10 +567,10 @@ impl LoopInner {
 }
 
 /// Sets `running` for the duration of a run, even if it unwinds.
-struct RunningGuard<'a>(&'a LoopInner);
+struct RunningGuard<'a>(&'a LoopCore);
 
 impl<'a> RunningGuard<'a> {
-    fn new(inner: &'a LoopInner) -> Self {
+    fn new(inner: &'a LoopCore) -> Self {
         inner.running.set(true);
         RunningGuard(inner)
     }

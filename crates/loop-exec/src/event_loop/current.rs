@@ -8,24 +8,24 @@ use std::rc::Rc;
 
 use loop_core::observe::{IoWait, IoWaitObserver};
 
-use crate::event_loop::core::LoopInner;
+use crate::event_loop::core::LoopCore;
 
 thread_local! {
     /// The loop running on this thread, or null. A non-null pointer comes
     /// from `Rc::into_raw` in the `Enter` guard that set it; that guard owns
     /// the strong count the pointer stands for and lives (on this thread's
     /// stack) for as long as the pointer is installed.
-    static CURRENT_LOOP: Cell<*const LoopInner> = const { Cell::new(std::ptr::null()) };
+    static CURRENT_LOOP: Cell<*const LoopCore> = const { Cell::new(std::ptr::null()) };
 }
 
 /// The running loop's pointer, or null.
-fn current_ptr() -> *const LoopInner {
+fn current_ptr() -> *const LoopCore {
     // `try_with` fails only while TLS is being torn down: no loop runs then.
     CURRENT_LOOP.try_with(Cell::get).unwrap_or(std::ptr::null())
 }
 
 /// Calls `f` with the loop running on this thread; `None` when there is none.
-pub(crate) fn with_current<R>(f: impl FnOnce(&LoopInner) -> R) -> Option<R> {
+pub(crate) fn with_current<R>(f: impl FnOnce(&LoopCore) -> R) -> Option<R> {
     let ptr = current_ptr();
     if ptr.is_null() {
         return None;
@@ -37,7 +37,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&LoopInner) -> R) -> Option<R> {
 }
 
 /// An owning handle to the loop running on this thread.
-pub(crate) fn current_rc() -> Option<Rc<LoopInner>> {
+pub(crate) fn current_rc() -> Option<Rc<LoopCore>> {
     let ptr = current_ptr();
     if ptr.is_null() {
         return None;
@@ -72,9 +72,9 @@ pub(crate) struct Enter {
     /// The I/O wait observer installed before (restored on drop).
     previous_io_observer: Option<IoWaitObserver>,
     /// What `CURRENT_LOOP` held before (restored on drop).
-    previous: *const LoopInner,
+    previous: *const LoopCore,
     /// Our strong count on the loop, as installed in `CURRENT_LOOP`.
-    this: *const LoopInner,
+    this: *const LoopCore,
     /// The name resolver installed before (restored on drop).
     previous_resolver: Option<loop_core::addrs::Resolver>,
     /// I/O objects created meanwhile register with this loop's reactor.
@@ -82,13 +82,13 @@ pub(crate) struct Enter {
 }
 
 impl Enter {
-    pub(crate) fn new(inner: &Rc<LoopInner>) -> Enter {
+    pub(crate) fn new(inner: &Rc<LoopCore>) -> Enter {
         let reactor = inner.enter_reactor();
         let this = Rc::into_raw(inner.clone());
         let previous = CURRENT_LOOP.with(|current| current.replace(this));
-        let observer = if inner.config.introspection { Some(record_wait as loop_sync::WaitObserver) } else { None };
+        let observer = if inner.config().introspection { Some(record_wait as loop_sync::WaitObserver) } else { None };
         let previous_observer = loop_sync::set_wait_observer(observer);
-        let io_observer = if inner.config.introspection { Some(record_io_wait as IoWaitObserver) } else { None };
+        let io_observer = if inner.config().introspection { Some(record_io_wait as IoWaitObserver) } else { None };
         let previous_io_observer = loop_core::observe::set_io_wait_observer(io_observer);
         let previous_resolver = loop_core::addrs::set_resolver(Some(crate::event_loop::blocking::resolve_on_pool));
         Enter { previous_observer, previous_io_observer, previous, this, previous_resolver, _reactor: reactor }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::event_loop::callback::{Handle, TimerHandle};
 use crate::event_loop::callback_cell::CallbackCell;
 use crate::event_loop::config::Config;
-use crate::event_loop::core::LoopInner;
+use crate::event_loop::core::LoopCore;
 use crate::event_loop::exception::ExceptionContext;
 use crate::event_loop::loop_handle::LoopHandle;
 use crate::event_loop::stats::LoopStats;
@@ -24,18 +24,18 @@ use crate::task::{Task, TaskInfo};
 /// here; [`EventLoop`] dereferences to it.
 #[derive(Clone)]
 pub struct LoopRef {
-    pub(crate) inner: Rc<LoopInner>,
+    pub(crate) inner: Rc<LoopCore>,
 }
 
 impl LoopRef {
-    pub(crate) fn inner(&self) -> &Rc<LoopInner> {
+    pub(crate) fn inner(&self) -> &Rc<LoopCore> {
         &self.inner
     }
 
     /// The loop's current time (asyncio's `loop.time()`), from its clock:
     /// real, or paused.
     pub fn time(&self) -> Instant {
-        self.inner.time.now()
+        self.inner.timers().now()
     }
 
     /// Whether the loop is running.
@@ -50,7 +50,7 @@ impl LoopRef {
 
     /// Whether the clock is paused.
     pub fn is_clock_paused(&self) -> bool {
-        self.inner.time.is_paused()
+        self.inner.timers().is_paused()
     }
 
     /// Which loop of its [`LoopSet`](crate::LoopSet) this is (`0..len`), or
@@ -64,18 +64,18 @@ impl LoopRef {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn index(&self) -> Option<usize> {
-        self.inner.config.index
+        self.inner.config().index
     }
 
     /// The cell its `LoopSet` fills with its handle (`LoopRef::set`, in
     /// `loop_set/handle.rs`, knows its type); `None` for a loop of its own.
     pub(crate) fn set_cell(&self) -> Option<&crate::event_loop::config::SetCell> {
-        self.inner.config.set.as_ref()
+        self.inner.config().set.as_ref()
     }
 
     /// Whether debug mode is on.
     pub fn debug(&self) -> bool {
-        self.inner.config.debug
+        self.inner.config().debug
     }
 
     /// Asks `run_forever` to return after the current turn.
@@ -85,7 +85,7 @@ impl LoopRef {
 
     /// A `Send + Sync` handle for other threads.
     pub fn handle(&self) -> LoopHandle {
-        LoopHandle { shared: self.inner.shared.clone() }
+        LoopHandle { shared: self.inner.shared().clone() }
     }
 
     /// Spawns a task on this loop (it runs once the loop runs).
@@ -109,7 +109,7 @@ impl LoopRef {
     /// Runs `f` in the loop's next turn, after what is already queued.
     pub fn call_soon(&self, f: impl FnOnce() + 'static) -> Handle {
         let cell = CallbackCell::new(Box::new(f));
-        self.inner.queue.push_call(cell.clone());
+        self.inner.push_call(cell.clone());
         Handle { cell }
     }
 
@@ -126,7 +126,7 @@ impl LoopRef {
         let cell = CallbackCell::new(Box::new(f));
         // A "never" deadline (`call_later(Duration::MAX, ..)`) gets no timer:
         // nothing could fire it, and a paused clock must not jump to it.
-        let time = &self.inner.time;
+        let time = self.inner.timers();
         let key = (!time.is_never(when)).then(|| time.insert(when, TimerEntry::Call(cell.clone())));
         TimerHandle { cell, key, when, owner: Rc::downgrade(&self.inner) }
     }
@@ -215,7 +215,7 @@ impl EventLoop {
 
     /// A loop with these settings (`Builder::build`).
     pub(crate) fn with_config(config: Config) -> std::io::Result<EventLoop> {
-        Ok(EventLoop { r: LoopRef { inner: LoopInner::new(config)? } })
+        Ok(EventLoop { r: LoopRef { inner: LoopCore::new(config)? } })
     }
 
     /// Runs the loop until `future` completes; returns its output.
@@ -257,7 +257,7 @@ impl EventLoop {
     /// # Panics
     /// When the clock is real (build with [`Builder::paused_clock`](crate::Builder::paused_clock)).
     pub fn advance(&self, by: Duration) {
-        self.r.inner.time.advance(by);
+        self.r.inner.timers().advance(by);
     }
 
     /// A [`LoopRef`] to this loop.

@@ -17,9 +17,9 @@ impl Schedule for Arc<LoopShared> {
     fn schedule(&self, task: TaskRef) {
         let mut task = Some(task);
         with_current(|inner| {
-            if Arc::ptr_eq(&inner.shared, self) {
+            if Arc::ptr_eq(inner.shared(), self) {
                 if let Some(task) = task.take() {
-                    inner.queue.push_task(task);
+                    inner.push_local(task);
                 }
             }
         });
@@ -29,11 +29,11 @@ impl Schedule for Arc<LoopShared> {
     }
 
     fn other_loop_running_here(&self) -> bool {
-        with_current(|inner| !Arc::ptr_eq(&inner.shared, self)).unwrap_or(false)
+        with_current(|inner| !Arc::ptr_eq(inner.shared(), self)).unwrap_or(false)
     }
 
     fn runs_here(&self) -> bool {
-        with_current(|inner| Arc::ptr_eq(&inner.shared, self)).unwrap_or(false)
+        with_current(|inner| Arc::ptr_eq(inner.shared(), self)).unwrap_or(false)
     }
 
     fn on_owner_thread(&self) -> bool {

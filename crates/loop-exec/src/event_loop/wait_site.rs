@@ -76,9 +76,7 @@ impl<F> WaitSite<F> {
     /// the inner leaf reported). Outside a task, or without introspection, it
     /// does nothing.
     pub fn report(kind: Option<WaitKind>, location: &'static Location<'static>) {
-        crate::event_loop::current::with_current(|inner| {
-            inner.introspection.record_wait_site(kind, location, inner.time.turn_tick())
-        });
+        crate::event_loop::current::with_current(|inner| inner.record_wait_site(kind, location));
     }
 }
 

@@ -69,7 +69,7 @@ impl Interval {
 
     /// `poll_tick`, with the wait reported at `at`.
     fn poll_tick_at(&mut self, cx: &mut Context<'_>, at: &'static Location<'static>) -> Poll<Instant> {
-        let now = crate::event_loop::current::with_current(|i| i.time.now())
+        let now = crate::event_loop::current::with_current(|i| i.timers().now())
             .unwrap_or_else(|| crate::event_loop::current::no_running_loop("Interval::tick"));
         let due = *self.next.get_or_insert(now);
         if now < due {

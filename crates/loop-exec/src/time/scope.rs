@@ -89,7 +89,7 @@ impl TimeoutScope {
     /// # Panics
     /// When no event loop runs on this thread.
     pub fn after(timeout: Duration) -> TimeoutScope {
-        let now = crate::event_loop::current::with_current(|i| i.time.now())
+        let now = crate::event_loop::current::with_current(|i| i.timers().now())
             .unwrap_or_else(|| crate::event_loop::current::no_running_loop("TimeoutScope::after"));
         TimeoutScope::at(loop_time::deadline_after(now, timeout))
     }
@@ -141,7 +141,7 @@ impl TimeoutScope {
             armed = deadline;
             timeout.as_mut().poll_until(cx, moved, || {
                 self.state.expired.set(true);
-                let now = crate::event_loop::current::with_current(|i| i.time.now()).unwrap_or_else(Instant::now);
+                let now = crate::event_loop::current::with_current(|i| i.timers().now()).unwrap_or_else(Instant::now);
                 // (Still on the stack: `enclosing_expired` skips us.) When
                 // an enclosing scope expired too, it reports the timeout (it
                 // is polled right after us, in this same poll) and drops us

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use loop_time::TimerKey;
 
-use crate::event_loop::core::LoopInner;
+use crate::event_loop::core::LoopCore;
 use crate::event_loop::time_driver::TimerEntry;
 
 /// When a [`Sleep`] is due: fixed at creation when a loop is running, else
@@ -50,15 +50,15 @@ pub struct Sleep {
 fn cancel_registered(key: TimerKey, id: usize) {
     crate::event_loop::current::with_current(|inner| {
         if loop_id(inner) == id {
-            let entry = inner.time.cancel(key);
+            let entry = inner.timers().cancel(key);
             drop(entry);
         }
     });
 }
 
 /// Identity of a loop, to tell whether a timer key belongs to it.
-fn loop_id(inner: &LoopInner) -> usize {
-    Arc::as_ptr(&inner.shared) as usize
+fn loop_id(inner: &LoopCore) -> usize {
+    Arc::as_ptr(inner.shared()) as usize
 }
 
 /// Waits until `duration` has passed on the running loop's clock (asyncio's
@@ -82,7 +82,7 @@ fn loop_id(inner: &LoopInner) -> usize {
 #[track_caller]
 #[inline]
 pub fn sleep(duration: Duration) -> Sleep {
-    let deadline = match crate::event_loop::current::with_current(|inner| inner.time.now()) {
+    let deadline = match crate::event_loop::current::with_current(|inner| inner.timers().now()) {
         _ if duration.as_secs() >= NEVER_SECS => Deadline::Never,
         Some(now) => Deadline::At(now + duration),
         None => Deadline::After(duration),
@@ -105,7 +105,7 @@ impl Deadline {
     /// time, no clock read; off the `sleep` path, which decides from its
     /// duration).
     fn until(deadline: Instant) -> Deadline {
-        let never = crate::event_loop::current::with_current(|i| i.time.is_never(deadline));
+        let never = crate::event_loop::current::with_current(|i| i.timers().is_never(deadline));
         if never == Some(true) {
             Deadline::Never
         } else {
@@ -130,7 +130,7 @@ impl Sleep {
     /// When this sleep ends (resolved against the running loop's clock if it
     /// was created outside one and not yet polled).
     pub fn deadline(&self) -> Instant {
-        let now = || crate::event_loop::current::with_current(|i| i.time.now()).unwrap_or_else(Instant::now);
+        let now = || crate::event_loop::current::with_current(|i| i.timers().now()).unwrap_or_else(Instant::now);
         match self.deadline {
             Deadline::At(at) => at,
             Deadline::After(d) => loop_time::deadline_after(now(), d),
@@ -141,7 +141,7 @@ impl Sleep {
     /// Whether the deadline has passed on the running loop's clock.
     pub fn is_elapsed(&self) -> bool {
         match self.deadline {
-            Deadline::At(at) => crate::event_loop::current::with_current(|i| i.time.now() >= at).unwrap_or(false),
+            Deadline::At(at) => crate::event_loop::current::with_current(|i| i.timers().now() >= at).unwrap_or(false),
             Deadline::After(_) | Deadline::Never => false,
         }
     }
@@ -154,7 +154,7 @@ impl Sleep {
 
     /// A "never" sleep: pending for good, with no timer (nothing could fire
     /// it, and a paused clock must not jump 30 years ahead to it).
-    fn pend_forever(&mut self, inner: &LoopInner) -> Poll<()> {
+    fn pend_forever(&mut self, inner: &LoopCore) -> Poll<()> {
         self.deadline = Deadline::Never;
         self.cancel_timer();
         if !self.quiet {
@@ -170,7 +170,7 @@ impl Sleep {
         }
     }
 
-    fn poll_on(&mut self, inner: &LoopInner, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_on(&mut self, inner: &LoopCore, cx: &mut Context<'_>) -> Poll<()> {
         let id = loop_id(inner);
         // First poll of a sleep with a fixed deadline: the time at the start
         // of this turn is recent enough to decide whether to register a
@@ -178,9 +178,9 @@ impl Sleep {
         // and it saves a clock read on the hot register/cancel path.
         let first_poll = !matches!(self.timer, Some((_, owner)) if owner == id);
         let now = if first_poll && matches!(self.deadline, Deadline::At(_)) {
-            inner.time.turn_start()
+            inner.timers().turn_start()
         } else {
-            inner.time.now()
+            inner.timers().now()
         };
         let deadline = match self.deadline {
             Deadline::At(at) => at,
@@ -197,7 +197,7 @@ impl Sleep {
             return Poll::Ready(());
         }
         if let Some((key, owner)) = self.timer {
-            if owner == id && inner.time.update_waker(key, cx.waker()) {
+            if owner == id && inner.timers().update_waker(key, cx.waker()) {
                 {
                     if !self.quiet {
                         inner.record_wait(loop_sync::WaitKind::Sleep, self.location);
@@ -206,7 +206,7 @@ impl Sleep {
                 }
             }
         }
-        let key = inner.time.insert(deadline, TimerEntry::Wake(Some(cx.waker().clone())));
+        let key = inner.timers().insert(deadline, TimerEntry::Wake(Some(cx.waker().clone())));
         self.timer = Some((key, id));
         if !self.quiet {
             inner.record_wait(loop_sync::WaitKind::Sleep, self.location);
