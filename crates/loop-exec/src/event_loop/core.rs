@@ -28,6 +28,7 @@ use crate::event_loop::time_driver::TimeDriver;
 use crate::task::meta::TaskMeta;
 use crate::task::panics;
 use crate::task::raw::TaskRef;
+use crate::task::refs::{InFlight, NewTask};
 use crate::task::registry::TaskRegistry;
 use crate::task::state::RunAction;
 use crate::task::{Task, TaskInfo};
@@ -240,24 +241,18 @@ impl LoopCore {
         assert!(!self.closed.get(), "spawn on a closed event loop: create a new EventLoop (or use loop::run)");
         let created_tick = self.time.turn_tick();
         let meta = TaskMeta::new(self.tasks.next_id(), name, location, created_tick);
-        // Three references: the registry's, the run queue's, the handle's.
-        let registry_ref = TaskRef::allocate(future, self.shared.clone(), meta, 3);
-        let ptr = registry_ref.as_ptr();
-        // SAFETY: `allocate` counted three references; these are the other two.
-        let (queue_ref, handle_ref) = unsafe { (TaskRef::from_counted(ptr), TaskRef::from_counted(ptr)) };
-        self.tasks.insert(registry_ref);
-        self.queue.push_task(queue_ref);
-        Task::from_raw(handle_ref)
+        let NewTask { registry, queue, handle } = TaskRef::allocate(future, self.shared.clone(), meta);
+        self.tasks.insert(registry);
+        self.queue.push_task(queue);
+        Task::from_raw(handle)
     }
 
-    /// Registers and queues a task spawned from another thread; `task`
-    /// carries two counts (see `Remote::Spawn`).
-    fn adopt(&self, task: TaskRef) {
-        // SAFETY: the second of the two counts `task` stands for.
-        let queue_ref = unsafe { TaskRef::from_counted(task.as_ptr()) };
-        task.header().meta.created_tick.set(self.time.turn_tick());
-        self.tasks.insert(task);
-        self.queue.push_task(queue_ref);
+    /// Registers and queues a task spawned from another thread.
+    fn adopt(&self, task: InFlight) {
+        let (registry, queue) = task.split();
+        registry.header().meta.created_tick.set(self.time.turn_tick());
+        self.tasks.insert(registry);
+        self.queue.push_task(queue);
     }
 
     /// Notes on the task being polled that it now waits on `kind` at

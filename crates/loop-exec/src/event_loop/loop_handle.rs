@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::event_loop::shared::{LoopShared, Remote};
 use crate::task::meta::TaskMeta;
 use crate::task::raw::TaskRef;
+use crate::task::refs::NewRemoteTask;
 use crate::task::threadsafe::ThreadsafeTask;
 use crate::task::TaskId;
 
@@ -67,7 +68,7 @@ impl LoopHandle {
         F::Output: Send + 'static,
     {
         let location = std::panic::Location::caller();
-        self.send_task(|meta, refs| TaskRef::allocate_remote(future, self.shared.clone(), meta, refs), location)
+        self.send_task(|meta| TaskRef::allocate_remote(future, self.shared.clone(), meta), location)
     }
 
     /// Runs the future that `build` makes, as a task on the loop, and
@@ -98,7 +99,7 @@ impl LoopHandle {
         F::Output: Send + 'static,
     {
         let location = std::panic::Location::caller();
-        self.send_task(|meta, refs| TaskRef::allocate_remote_built(build, self.shared.clone(), meta, refs), location)
+        self.send_task(|meta| TaskRef::allocate_remote_built(build, self.shared.clone(), meta), location)
     }
 
     /// The one path of a spawn from another thread: `allocate` makes the
@@ -108,20 +109,16 @@ impl LoopHandle {
     /// a `T`); both callers tie them in their signatures.
     fn send_task<T>(
         &self,
-        allocate: impl FnOnce(TaskMeta, usize) -> TaskRef,
+        allocate: impl FnOnce(TaskMeta) -> NewRemoteTask,
         location: &'static std::panic::Location<'static>,
     ) -> Result<ThreadsafeTask<T>, LoopClosed> {
         if self.shared.closed.load(Ordering::SeqCst) {
             return Err(LoopClosed);
         }
         let meta = TaskMeta::new(TaskId::next_remote(), None, location, 0);
-        // Three references: the registry's and the run queue's (both
-        // carried by the injection queue's entry), and the handle's.
-        let task = allocate(meta, 3);
-        // SAFETY: `allocate` counted three references; this is the handle's.
-        let handle_ref = unsafe { TaskRef::from_counted(task.as_ptr()) };
-        self.shared.push_remote(Remote::Spawn(task));
-        Ok(ThreadsafeTask::from_raw(handle_ref))
+        let NewRemoteTask { in_flight, handle } = allocate(meta);
+        self.shared.push_remote(Remote::Spawn(in_flight));
+        Ok(ThreadsafeTask::from_raw(handle))
     }
 
     /// Whether the loop has closed.

@@ -9,15 +9,15 @@ use crossbeam_queue::SegQueue;
 use loop_core::Notifier;
 
 use crate::task::raw::TaskRef;
+use crate::task::refs::InFlight;
 
 /// Work sent to a loop from another thread.
 pub(crate) enum Remote {
     /// A task woken elsewhere.
     Wake(TaskRef),
     /// A task spawned from another thread (`spawn_threadsafe`), its cell
-    /// made there: the loop registers it and queues it. The reference
-    /// carries two counts, the registry's and the run queue's.
-    Spawn(TaskRef),
+    /// made there: the loop registers it and queues it.
+    Spawn(InFlight),
     /// A callback from `call_soon_threadsafe`.
     Call(Box<dyn FnOnce() + Send>),
 }
@@ -92,7 +92,7 @@ impl LoopShared {
     pub(crate) fn drain_dropping(&self) {
         while let Some(work) = self.injector.pop() {
             match work {
-                Remote::Spawn(task) => task.abandon_remote(),
+                Remote::Spawn(task) => task.abandon(),
                 other => drop(other),
             }
         }

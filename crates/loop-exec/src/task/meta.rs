@@ -187,10 +187,11 @@ impl TaskMeta {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::task::IdBlock;
 
     #[test]
     fn packed_fields_stay_apart_and_the_poll_count_saturates() {
-        let meta = TaskMeta::new(TaskId::from_u64(7), None, Location::caller(), 0);
+        let meta = TaskMeta::new(IdBlock::new().next(), None, Location::caller(), 0);
         let first = Cell::new((None, 0));
         let (here, there) = (Location::caller(), Location::caller());
         meta.set_registry_slot(MAX_SLOT);

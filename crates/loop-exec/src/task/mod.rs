@@ -6,6 +6,7 @@ mod join_waker;
 pub(crate) mod meta;
 pub(crate) mod panics;
 pub(crate) mod raw;
+pub(crate) mod refs;
 pub(crate) mod registry;
 mod remote;
 pub(crate) mod state;
@@ -62,37 +63,44 @@ pub struct TaskId(u64);
 
 /// Task ids are handed to loops in blocks, so spawning does not touch a
 /// shared counter for every task.
-pub(crate) const TASK_ID_BLOCK: u64 = 1024;
+const TASK_ID_BLOCK: u64 = 1024;
+
+/// The one task-id allocator: a block of ids reserved from the
+/// process-wide counter, handed out one by one. Each loop's registry holds
+/// one; each thread that spawns onto loops from outside holds another.
+#[derive(Debug)]
+pub(crate) struct IdBlock(std::cell::Cell<(u64, u64)>);
+
+impl IdBlock {
+    /// An empty block (the first `next` reserves one).
+    pub(crate) const fn new() -> IdBlock {
+        IdBlock(std::cell::Cell::new((0, 0)))
+    }
+
+    /// The next id, reserving a new block when this one is used up.
+    #[inline]
+    pub(crate) fn next(&self) -> TaskId {
+        let (next, end) = self.0.get();
+        let (id, end) = if next < end {
+            (next, end)
+        } else {
+            static NEXT: AtomicU64 = AtomicU64::new(1);
+            let start = NEXT.fetch_add(TASK_ID_BLOCK, Ordering::Relaxed);
+            (start, start + TASK_ID_BLOCK)
+        };
+        self.0.set((id + 1, end));
+        TaskId(id)
+    }
+}
 
 impl TaskId {
-    /// Reserves the next block of `TASK_ID_BLOCK` unused ids; returns its
-    /// first.
-    pub(crate) fn reserve_block() -> u64 {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        NEXT.fetch_add(TASK_ID_BLOCK, Ordering::Relaxed)
-    }
-
     /// An id for a task spawned from another thread (not a loop's own
-    /// block: each spawning thread reserves blocks of its own).
+    /// block: each spawning thread has a block of its own).
     pub(crate) fn next_remote() -> TaskId {
         thread_local! {
-            static BLOCK: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+            static REMOTE_IDS: IdBlock = const { IdBlock::new() };
         }
-        BLOCK.with(|block| {
-            let (next, end) = block.get();
-            let (id, end) = if next < end {
-                (next, end)
-            } else {
-                let start = TaskId::reserve_block();
-                (start, start + TASK_ID_BLOCK)
-            };
-            block.set((id + 1, end));
-            TaskId(id)
-        })
-    }
-
-    pub(crate) fn from_u64(id: u64) -> TaskId {
-        TaskId(id)
+        REMOTE_IDS.with(IdBlock::next)
     }
 
     /// The id as a number.

@@ -17,6 +17,7 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::join_waker::JoinWaker;
 use super::meta::{StageKind, TaskMeta};
+use super::refs::NewTask;
 use super::state::{Release, State};
 use super::{Schedule, TaskError};
 use crate::task::panics;
@@ -101,15 +102,19 @@ unsafe impl Send for TaskRef {}
 unsafe impl Sync for TaskRef {}
 
 impl TaskRef {
-    /// Allocates a spawned task's cell (scheduled, with a handle) with
-    /// reference count `refs`, and returns one reference per count as a
-    /// single `TaskRef` (callers split it with `from_counted`).
-    pub(crate) fn allocate<F, S>(future: F, scheduler: S, meta: TaskMeta, refs: usize) -> TaskRef
+    /// Allocates a spawned task's cell (scheduled, with a handle) and
+    /// returns its three references, one per owner.
+    pub(crate) fn allocate<F, S>(future: F, scheduler: S, meta: TaskMeta) -> NewTask
     where
         F: Future + 'static,
         S: Schedule,
     {
-        Self::allocate_with(State::new_spawned(refs), future, scheduler, meta)
+        let registry = Self::allocate_with(State::new_spawned(3), future, scheduler, meta);
+        let ptr = registry.as_ptr();
+        // SAFETY: the cell was counted with three references; `registry` is
+        // the first, these are the other two.
+        let (queue, handle) = unsafe { (TaskRef::from_counted(ptr), TaskRef::from_counted(ptr)) };
+        NewTask { registry, queue, handle }
     }
 
     #[inline(always)]
@@ -128,13 +133,13 @@ impl TaskRef {
     }
 
     /// Makes another owned reference from a count already added to the
-    /// reference count (see `allocate`'s `refs`).
+    /// reference count (an allocation's, or a waker's).
     ///
     /// # Safety
     /// The caller must own one reference count that no other `TaskRef` or
     /// waker accounts for.
     #[inline]
-    pub(crate) unsafe fn from_counted(ptr: NonNull<Header>) -> TaskRef {
+    pub(super) unsafe fn from_counted(ptr: NonNull<Header>) -> TaskRef {
         TaskRef { ptr }
     }
 

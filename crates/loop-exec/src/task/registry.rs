@@ -12,12 +12,12 @@
 //! their full size and never move; at most one chunk's worth is unused,
 //! plus one spare chunk.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::ptr::NonNull;
 
 use crate::task::meta::MAX_SLOT;
 use crate::task::raw::{Header, TaskRef};
-use crate::task::{TaskId, TASK_ID_BLOCK};
+use crate::task::{IdBlock, TaskId};
 
 /// Slots per chunk (a power of two: a slot's chunk is a shift away). 8 KiB;
 /// 4 under Miri, so that its tests cross chunk boundaries with few tasks.
@@ -26,8 +26,8 @@ pub(crate) const CHUNK: usize = if cfg!(miri) { 4 } else { 1024 };
 /// Live tasks, densely (their order is not meaningful).
 pub(crate) struct TaskRegistry {
     slots: RefCell<Slots>,
-    /// The unused part of this loop's block of task ids: (next, end).
-    ids: Cell<(u64, u64)>,
+    /// This loop's block of task ids.
+    ids: IdBlock,
 }
 
 /// The registered tasks: task `i` is `full[i / CHUNK][i % CHUNK]` while
@@ -73,7 +73,7 @@ impl Slots {
 impl TaskRegistry {
     pub(crate) fn new() -> TaskRegistry {
         let slots = Slots { full: Vec::new(), tail: Vec::with_capacity(CHUNK), spare: None };
-        TaskRegistry { slots: RefCell::new(slots), ids: Cell::new((0, 0)) }
+        TaskRegistry { slots: RefCell::new(slots), ids: IdBlock::new() }
     }
 
     /// Registers a task and records its index in its metadata.
@@ -160,18 +160,9 @@ impl TaskRegistry {
         }
     }
 
-    /// The next task id: from this loop's reserved block, reserving a new
-    /// block when it runs out.
+    /// The next task id, from this loop's block of ids.
     #[inline]
     pub(crate) fn next_id(&self) -> TaskId {
-        let (next, end) = self.ids.get();
-        let (id, end) = if next < end {
-            (next, end)
-        } else {
-            let start = TaskId::reserve_block();
-            (start, start + TASK_ID_BLOCK)
-        };
-        self.ids.set((id + 1, end));
-        TaskId::from_u64(id)
+        self.ids.next()
     }
 }

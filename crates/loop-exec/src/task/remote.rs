@@ -1,5 +1,6 @@
-//! Tasks spawned from another thread (`LoopHandle::spawn_threadsafe`,
-//! `spawn_fn`): their allocation on the spawning thread, their completion,
+//! `impl TaskRef`, the cross-thread half (the local half is raw.rs): tasks
+//! spawned from another thread (`LoopHandle::spawn_threadsafe`,
+//! `spawn_fn`), their allocation on the spawning thread, their completion,
 //! and the handle's side of the join slot. The slot's ownership is the
 //! state word's `JOIN_WAKER` bit (state.rs); the handle is
 //! `ThreadsafeTask` (threadsafe.rs).
@@ -9,6 +10,7 @@ use std::task::Waker;
 
 use super::meta::TaskMeta;
 use super::raw::{TaskRef, WAKER_VTABLE};
+use super::refs::{InFlight, NewRemoteTask};
 use super::state::{self, Snapshot, State};
 use super::Schedule;
 use crate::task::build_on_loop::BuildOnLoop;
@@ -17,26 +19,36 @@ impl TaskRef {
     /// `allocate` for a task spawned from another thread, whose handle is a
     /// `ThreadsafeTask` (see `state::REMOTE`). The future and its output are
     /// `Send`: the cell is made here and travels to its loop.
-    pub(crate) fn allocate_remote<F, S>(future: F, scheduler: S, meta: TaskMeta, refs: usize) -> TaskRef
+    pub(crate) fn allocate_remote<F, S>(future: F, scheduler: S, meta: TaskMeta) -> NewRemoteTask
     where
         F: Future + Send + 'static,
         F::Output: Send,
         S: Schedule,
     {
-        Self::allocate_with(State::new_remote(refs), future, scheduler, meta)
+        Self::remote_refs(Self::allocate_with(State::new_remote(3), future, scheduler, meta))
     }
 
     /// `allocate_remote` for a future built on the loop by a `Send`
     /// closure: until its first poll (on the loop's thread) the cell holds
     /// only the closure, so the cell may travel (see `BuildOnLoop`).
-    pub(crate) fn allocate_remote_built<B, F, S>(build: B, scheduler: S, meta: TaskMeta, refs: usize) -> TaskRef
+    pub(crate) fn allocate_remote_built<B, F, S>(build: B, scheduler: S, meta: TaskMeta) -> NewRemoteTask
     where
         B: FnOnce() -> F + Send + 'static,
         F: Future + 'static,
         F::Output: Send,
         S: Schedule,
     {
-        Self::allocate_with(State::new_remote(refs), BuildOnLoop::new(build), scheduler, meta)
+        Self::remote_refs(Self::allocate_with(State::new_remote(3), BuildOnLoop::new(build), scheduler, meta))
+    }
+
+    /// A remote cell's three references: two travel to the loop as one,
+    /// the third is the handle's.
+    fn remote_refs(task: TaskRef) -> NewRemoteTask {
+        // SAFETY: the cell was counted with three references; `task` stands
+        // for two of them from here on, and this is the third.
+        let handle = unsafe { TaskRef::from_counted(task.as_ptr()) };
+        // SAFETY: as above: the two counts `task` now stands for.
+        NewRemoteTask { in_flight: unsafe { InFlight::new(task) }, handle }
     }
 
     /// `complete` for a task with a `ThreadsafeTask` handle, whose join
@@ -67,11 +79,8 @@ impl TaskRef {
     /// closed first): drops the future here and completes the task as
     /// cancelled, so its `ThreadsafeTask` resolves. `self` carries two
     /// counts (the registry's and the run queue's it would have had).
-    pub(crate) fn abandon_remote(self) {
+    pub(super) fn abandon_remote(self, queue_ref: TaskRef) {
         debug_assert!(self.header().state.load().is_remote());
-        // SAFETY: `self` stands for two counts (see `Remote::Spawn`);
-        // this is the second.
-        let queue_ref = unsafe { TaskRef::from_counted(self.as_ptr()) };
         let _ = self.header().state.request_cancel();
         self.cancel_now();
         self.complete(Some(queue_ref));
