@@ -1,7 +1,7 @@
 //! One-shot drivers (Windows, `poll`): keeping a source's registration
 //! armed for the directions tasks wait on, written once and generic over
 //! the lock, so that sources run it with std's mutex and the loom model
-//! (`tests/loom.rs`) with loom's.
+//! (`loom.rs`) with loom's.
 //!
 //! A one-shot registration reports once and is then disarmed by the OS.
 //! `Source` re-arms it after every change of its waiter lists: when a poll

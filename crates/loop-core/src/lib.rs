@@ -64,7 +64,7 @@ pub use net::{UnixDatagram, UnixListener, UnixReadHalf, UnixStream, UnixWriteHal
 pub use reactor::{Notifier, Reactor};
 
 /// The park/notify handshake and the readiness protocol, for the loom
-/// models in `tests/loom.rs`.
+/// models in `src/loom.rs`.
 #[doc(hidden)]
 pub mod __model {
     pub use crate::arm::{rearm_with, ArmedBits, ARM_READ, ARM_WRITE};

@@ -1,6 +1,6 @@
 //! The handshake between a loop going to sleep and the threads that wake
 //! it: written once, generic over the flag, so that the reactor runs it
-//! with a std atomic and the loom model (`tests/loom.rs`) with loom's.
+//! with a std atomic and the loom model (`loom.rs`) with loom's.
 //!
 //! The rule it keeps: a wake-up queued by another thread is never lost
 //! while the loop parks. The loop announces `parked` *before* it looks at

@@ -1,6 +1,6 @@
 //! The readiness protocol of one direction of a source, written once and
 //! generic over the state word and the waker list, so that sources run it
-//! with std's atomic and mutex and the loom model (`tests/loom.rs`) with
+//! with std's atomic and mutex and the loom model (`loom.rs`) with
 //! loom's.
 //!
 //! The state word is `READY | CLOSED | ticks * TICK`. Any thread may poll

@@ -56,9 +56,6 @@ mod loop_set;
 mod task;
 mod time;
 
-#[cfg(test)]
-mod tests;
-
 pub use combinators::as_completed::{as_completed, AsCompleted, AsCompletedWithin};
 pub use combinators::gather::{gather, try_gather, Gather, TryGather};
 pub use combinators::shield::{shield, Shield};
@@ -93,7 +90,7 @@ pub use time::timeout::{timeout_at, wait_for, Timeout, TimeoutError};
 pub type LoopFuture<T> = ResultCell<T>;
 
 /// The task-state transitions of the wake/poll race and of the
-/// cross-thread join, for the loom models in `tests/loom.rs`.
+/// cross-thread join, for the loom models in `task/loom.rs`.
 #[doc(hidden)]
 pub mod __model {
     pub use crate::task::state::{

@@ -12,6 +12,9 @@ mod remote;
 pub(crate) mod state;
 pub(crate) mod threadsafe;
 
+#[cfg(test)]
+mod tests;
+
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};

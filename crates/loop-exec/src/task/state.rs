@@ -8,7 +8,7 @@
 //! output (the handle is `!Send`, so it lives there too).
 //!
 //! Every change goes through a method of [`State`] (or, for the wake/poll
-//! race, the two free functions the loom model runs, `tests/loom.rs`). The
+//! race, the two free functions the loom model runs, `loom.rs` beside this file). The
 //! methods return what the caller must act on, `#[must_use]`: a
 //! [`RunAction`] for the poll, [`Release`] when a count was dropped (free
 //! the cell if it was the last), a `bool` when the caller must queue the
@@ -80,7 +80,7 @@ pub(crate) const REF_ONE: usize = 1 << 7;
 pub(crate) const REF_MASK: usize = !(REF_ONE - 1);
 
 /// The task's state word: a std `AtomicUsize`, or loom's in the models of
-/// the wake/poll race and the cross-thread join (`tests/loom.rs`), which run
+/// the wake/poll race and the cross-thread join (`loom.rs`), which run
 /// these same transitions.
 pub trait StateWord {
     /// `fetch_or` with `AcqRel`.

@@ -1,6 +1,7 @@
 //! Unit tests of the task cell and waker code paths, small enough to run
 //! under Miri (`cargo xtask miri`): every path that touches `unsafe` in
-//! `task/raw.rs` and `task/handle.rs` is driven here.
+//! `raw.rs`, `handle.rs`, `join_waker.rs`, `refs.rs` and `threadsafe.rs`
+//! is driven here, through the public API on a real loop.
 
 use std::cell::Cell;
 use std::future::Future;
