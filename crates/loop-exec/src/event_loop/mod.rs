@@ -3,6 +3,14 @@
 //! loop's parts and runs its turn (`core.rs`), and those parts: the run
 //! queue, the time driver, introspection, what other threads share, the
 //! current-loop context, callbacks, settings and stats.
+//!
+//! Three files here depend on each other, as tokio's scheduler core, its
+//! context and its blocking spawner do: `core.rs` (the loop) runs inside
+//! the `Enter` guard of `current.rs` (which loop runs on this thread), and
+//! `Enter` installs `blocking.rs`'s name resolver, which submits jobs to the
+//! running core's pool. No folder depends back on this one except through
+//! its `pub(crate)` items: `task/` and `blocking/` are leaves below it;
+//! `time/`, `combinators/` and `loop_set/` are built on it.
 
 pub(crate) mod blocking;
 pub(crate) mod builder;
