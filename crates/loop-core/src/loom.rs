@@ -117,7 +117,7 @@ mod readiness {
     use loop_core::__model::{clear_ready_with, poll_ready_with, set_ready_with, StateWord, WakerList, READY};
     use std::task::{Wake, Waker};
 
-    struct Word(AtomicU32);
+    pub(super) struct Word(pub(super) AtomicU32);
 
     impl StateWord for Word {
         fn load_acquire(&self) -> u32 {
@@ -131,7 +131,7 @@ mod readiness {
         }
     }
 
-    struct List(Mutex<Vec<Waker>>);
+    pub(super) struct List(pub(super) Mutex<Vec<Waker>>);
 
     impl WakerList for List {
         fn with<R>(&self, f: impl FnOnce(&mut Vec<Waker>) -> R) -> R {
@@ -140,7 +140,7 @@ mod readiness {
     }
 
     /// A waker that records that it was woken.
-    struct Woken(AtomicBool);
+    pub(super) struct Woken(pub(super) AtomicBool);
 
     impl Wake for Woken {
         fn wake(self: std::sync::Arc<Self>) {
@@ -200,35 +200,12 @@ mod arming {
     //! a report disarms the registration, and arming reports data that is
     //! already there.
 
+    use super::readiness::{List, Woken, Word};
     use loom::sync::atomic::{AtomicBool, AtomicU32, Ordering};
     use loom::sync::{Arc, Mutex};
     use loom::thread;
-    use loop_core::__model::{
-        clear_ready_with, poll_ready_with, rearm_with, set_ready_with, ArmedBits, StateWord, WakerList, ARM_READ,
-    };
-    use std::task::{Wake, Waker};
-
-    struct Word(AtomicU32);
-
-    impl StateWord for Word {
-        fn load_acquire(&self) -> u32 {
-            self.0.load(Ordering::Acquire)
-        }
-        fn compare_exchange(&self, current: u32, new: u32) -> bool {
-            self.0.compare_exchange(current, new, Ordering::AcqRel, Ordering::Relaxed).is_ok()
-        }
-        fn update(&self, mut f: impl FnMut(u32) -> u32) {
-            let _ = self.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| Some(f(s)));
-        }
-    }
-
-    struct List(Mutex<Vec<Waker>>);
-
-    impl WakerList for List {
-        fn with<R>(&self, f: impl FnOnce(&mut Vec<Waker>) -> R) -> R {
-            f(&mut self.0.lock().unwrap())
-        }
-    }
+    use loop_core::__model::{clear_ready_with, poll_ready_with, rearm_with, set_ready_with, ArmedBits, ARM_READ};
+    use std::task::Waker;
 
     struct Bits(Mutex<u8>);
 
@@ -284,14 +261,6 @@ mod arming {
                 self.rearm(true);
             }
             report
-        }
-    }
-
-    struct Woken(AtomicBool);
-
-    impl Wake for Woken {
-        fn wake(self: std::sync::Arc<Self>) {
-            self.0.store(true, Ordering::SeqCst);
         }
     }
 
