@@ -293,6 +293,7 @@ impl LoopCore {
         loop {
             if main.woken.swap(false, Ordering::SeqCst) {
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                    self.forget_stop();
                     return output;
                 }
             }
@@ -300,14 +301,26 @@ impl LoopCore {
         }
     }
 
-    /// Runs the loop until `stop()`.
+    /// `run_until_complete` runs to its future's end whatever `stop()`
+    /// asked meanwhile; the request is dropped then, so that it does not
+    /// cut the next `run_forever` short.
+    fn forget_stop(&self) {
+        self.stopping.set(false);
+    }
+
+    /// Runs the loop until `stop()`. As asyncio's: each turn runs the
+    /// batch that was ready when it began, to the end, and the loop returns
+    /// after the turn in which `stop()` was called; a `stop()` made before
+    /// `run_forever` still gives one turn (which then does not wait).
     pub(crate) fn run_forever(self: &Rc<Self>) {
         self.check_can_run("run_forever");
         let _enter = Enter::new(self);
         let _running = RunningGuard::new(self);
-        self.stopping.set(false);
-        while !self.stopping.get() {
+        loop {
             self.turn(&|| false);
+            if self.stopping.get() {
+                break;
+            }
         }
         self.stopping.set(false);
     }
@@ -326,8 +339,13 @@ impl LoopCore {
     /// at most `BUDGET` of what is ready.
     fn turn(&self, main_ready: &dyn Fn() -> bool) {
         bump(&self.counters.turns, 1);
-        let parked = self.queue.is_empty() && !main_ready();
-        if parked {
+        let idle = self.queue.is_empty() && !main_ready();
+        // A stopping loop's last turn looks at I/O without waiting.
+        let parked = idle && !self.stopping.get();
+        if idle && !parked {
+            reactor_ok(self.reactor.borrow_mut().poll_now());
+            self.polls_since_io.set(0);
+        } else if parked {
             self.publish_load();
             self.park(main_ready);
             self.polls_since_io.set(0);
@@ -363,9 +381,6 @@ impl LoopCore {
             match next {
                 Runnable::Task(task) => self.run_task(task),
                 Runnable::Call(cell) => self.run_call(&cell),
-            }
-            if self.stopping.get() {
-                break;
             }
         }
         self.queue.end_turn();

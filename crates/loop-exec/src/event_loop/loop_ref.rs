@@ -78,9 +78,23 @@ impl LoopRef {
         self.inner.config().debug
     }
 
-    /// Asks `run_forever` to return after the current turn.
+    /// Asks `run_forever` to return after the current turn (asyncio's
+    /// `stop`): the callbacks and tasks that were ready when the turn began
+    /// all run first. Called before `run_forever`, it makes that call run
+    /// one turn (without waiting for I/O) and return. `run_until_complete`
+    /// runs to its future's end regardless, and forgets the request.
     pub fn stop(&self) {
         self.inner.stop();
+    }
+
+    /// Panics, naming `what`, when the loop is closed.
+    #[track_caller]
+    fn check_open(&self, what: &str) {
+        assert!(
+            !self.inner.is_closed(),
+            "{what} on a closed event loop: the callback could never run; schedule it before `close()`, or on a \
+             new EventLoop"
+        );
     }
 
     /// A `Send + Sync` handle for other threads.
@@ -107,7 +121,13 @@ impl LoopRef {
     }
 
     /// Runs `f` in the loop's next turn, after what is already queued.
+    ///
+    /// # Panics
+    /// When the loop is closed (asyncio raises `RuntimeError('Event loop
+    /// is closed')`): the callback could never run.
+    #[track_caller]
     pub fn call_soon(&self, f: impl FnOnce() + 'static) -> Handle {
+        self.check_open("call_soon");
         let cell = CallbackCell::new(Box::new(f));
         self.inner.push_call(cell.clone());
         Handle { cell }
@@ -116,13 +136,23 @@ impl LoopRef {
     /// Runs `f` once `delay` has passed. A delay longer than
     /// [`FAR_FUTURE`](loop_time::FAR_FUTURE) (such as `Duration::MAX`)
     /// means never.
+    ///
+    /// # Panics
+    /// When the loop is closed, as [`call_soon`](Self::call_soon).
+    #[track_caller]
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
+        self.check_open("call_later");
         let when = loop_time::deadline_after(self.time(), delay);
         self.call_at(when, f)
     }
 
     /// Runs `f` at loop time `when` (or in the next turn if that has passed).
+    ///
+    /// # Panics
+    /// When the loop is closed, as [`call_soon`](Self::call_soon).
+    #[track_caller]
     pub fn call_at(&self, when: Instant, f: impl FnOnce() + 'static) -> TimerHandle {
+        self.check_open("call_at");
         let cell = CallbackCell::new(Box::new(f));
         // A "never" deadline (`call_later(Duration::MAX, ..)`) gets no timer:
         // nothing could fire it, and a paused clock must not jump to it.
