@@ -127,6 +127,25 @@ fn block_on_runs_the_main_future_and_resumes_its_panic() {
     set.shutdown().unwrap();
 }
 
+/// `block_on` inside a running loop would block that loop silently (the
+/// main future's loop may even be this one): a panic that says so, as a
+/// nested `run` does, and the set goes on working.
+#[test]
+fn block_on_inside_a_running_loop_panics_instead_of_blocking_it() {
+    let _watchdog = loop_tests::watchdog();
+    let set = std::sync::Arc::new(set(2));
+    let inner = set.clone();
+    let message = aio::run(async move {
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.block_on(async { 1 })));
+        let err = caught.expect_err("block_on inside a loop must panic");
+        err.downcast_ref::<String>().cloned().unwrap_or_default()
+    });
+    assert!(message.contains("LoopSet::block_on called while an event loop is running"), "{message}");
+    assert_eq!(set.block_on(async { 2 }), 2, "the set still works from outside");
+    let Ok(set) = std::sync::Arc::try_unwrap(set) else { panic!("the test holds the only handle") };
+    set.shutdown().unwrap();
+}
+
 #[test]
 fn a_panicking_task_is_contained_to_itself() {
     let _watchdog = loop_tests::watchdog();

@@ -182,6 +182,33 @@ fn wait_with_each_return_when() {
     });
 }
 
+/// CPython 3.13 (checked with its interpreter): `wait(.., FIRST_EXCEPTION)`
+/// over a task that finishes in 0.2 s and one cancelled at once returns
+/// only when the first finished (done = both, pending = none): a
+/// cancelled task is not an exception.
+#[test]
+fn wait_first_exception_does_not_count_a_cancelled_task() {
+    let _watchdog = loop_tests::watchdog();
+    let ev = paused();
+    ev.run_until_complete(async {
+        let slow = aio::spawn(async {
+            aio::sleep(Duration::from_millis(200)).await;
+            1
+        });
+        let cancelled = aio::spawn(async {
+            aio::sleep(Duration::from_secs(10)).await;
+            2
+        });
+        aio::yield_now().await;
+        cancelled.cancel();
+        let t0 = aio::get_running_loop().time();
+        let (done, pending) = aio::wait(vec![slow, cancelled], ReturnWhen::FirstException, None).await.unwrap();
+        assert_eq!((done.len(), pending.len()), (2, 0), "returned when all finished, not at the cancellation");
+        assert_eq!(aio::get_running_loop().time() - t0, Duration::from_millis(200));
+        assert!(done.iter().any(|t| t.is_cancelled()));
+    });
+}
+
 #[test]
 fn as_completed_yields_in_completion_order_with_an_overall_timeout() {
     let _watchdog = loop_tests::watchdog();

@@ -271,6 +271,27 @@ fn barrier_reset_abort_and_dropped_waiters() {
     });
 }
 
+/// CPython 3.13 (`Barrier.reset()` after `abort()`, checked with its
+/// interpreter: `broken` is False again and the next round completes,
+/// with indices 0..parties): a reset repairs an aborted barrier.
+#[test]
+fn barrier_reset_after_abort_makes_it_usable_again() {
+    let _watchdog = loop_tests::watchdog();
+    aio::run(async {
+        let b = Rc::new(Barrier::new(2));
+        b.abort();
+        assert!(b.broken());
+        b.reset();
+        assert!(!b.broken(), "reset repairs the barrier");
+        let b2 = b.clone();
+        let other = aio::spawn(async move { b2.wait().await.map(|r| r.index()) });
+        let mine = b.wait().await.map(|r| r.index());
+        let mut indices = [mine.unwrap(), other.await.unwrap().unwrap()];
+        indices.sort();
+        assert_eq!(indices, [0, 1]);
+    });
+}
+
 #[test]
 fn queue_orders_fifo_lifo_priority() {
     let _watchdog = loop_tests::watchdog();

@@ -58,8 +58,9 @@ struct BarrierState {
 /// Each `wait` blocks until `parties` tasks are waiting; then all of them
 /// return, and the barrier is ready for the next round. A waiter dropped
 /// before the round fills no longer counts. `reset` sends
-/// [`BrokenBarrierError`] to the current waiters and empties the barrier;
-/// `abort` does the same and leaves it broken for good.
+/// [`BrokenBarrierError`] to the current waiters and returns the barrier to
+/// its initial state, usable again (after an `abort` too, as asyncio's);
+/// `abort` breaks it until the next `reset`.
 ///
 /// ```
 /// use r#loop as aio;
@@ -106,28 +107,31 @@ impl Barrier {
         self.state.lock().waiters.len()
     }
 
-    /// Whether the barrier was aborted.
+    /// Whether the barrier was aborted (and not reset since).
     pub fn broken(&self) -> bool {
         self.state.lock().broken
     }
 
     /// Sends [`BrokenBarrierError`] to the current waiters and returns the
-    /// barrier to the empty state (usable again, unless aborted).
+    /// barrier to its initial state: usable again, also after
+    /// [`abort`](Self::abort) (asyncio's `reset`).
     pub fn reset(&self) {
         self.break_waiters(false);
     }
 
-    /// Breaks the barrier for good: current and future waits get
-    /// [`BrokenBarrierError`].
+    /// Breaks the barrier: current and future waits get
+    /// [`BrokenBarrierError`] until [`reset`](Self::reset).
     pub fn abort(&self) {
         self.break_waiters(true);
     }
 
-    fn break_waiters(&self, for_good: bool) {
+    /// Breaks the current waiters; `broken`: whether the barrier stays
+    /// broken (abort) or is whole again (reset).
+    fn break_waiters(&self, broken: bool) {
         let mut wakes = WakeList::default();
         {
             let mut state = self.state.lock();
-            state.broken |= for_good;
+            state.broken = broken;
             for key in state.waiters.keys() {
                 *state.waiters.payload_mut(key) = Slot::Broken;
                 wakes.push(state.waiters.unlink(key));

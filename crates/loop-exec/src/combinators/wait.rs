@@ -15,7 +15,9 @@ use crate::task::Task;
 pub enum ReturnWhen {
     /// As soon as any task finishes.
     FirstCompleted,
-    /// As soon as any task panics or is cancelled (else when all finish).
+    /// As soon as any task panics (else when all finish). A cancelled task
+    /// does not count, as in asyncio, where a cancelled future has no
+    /// exception.
     FirstException,
     /// When every task has finished.
     AllCompleted,
@@ -90,7 +92,7 @@ async fn wait_at<T>(
             let t = &tasks[i];
             if t.poll_finished_at(&mut Context::from_waker(waker), at).is_ready() {
                 finished += 1;
-                failed |= t.is_panicked() || t.is_cancelled();
+                failed |= t.is_panicked();
             }
         }
         let done = match return_when {

@@ -288,13 +288,16 @@ impl LoopSet {
     ///
     /// # Panics
     /// When the future panics, or its loop stops before it finishes; when
-    /// called on one of the set's own threads (that would block a loop).
+    /// called where an event loop is running (one of the set's own, or any
+    /// other): blocking there would stall that loop, so `.await` a task from
+    /// [`spawn`](LoopSetHandle::spawn) instead.
     #[track_caller]
     pub fn block_on<F>(&self, future: F) -> F::Output
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        no_loop_running_here("LoopSet::block_on");
         finish_main(self.spawn(future))
     }
 
@@ -308,6 +311,7 @@ impl LoopSet {
         F: Future + 'static,
         F::Output: Send + 'static,
     {
+        no_loop_running_here("LoopSet::block_on_fn");
         finish_main(self.spawn_fn(build))
     }
 
@@ -352,6 +356,17 @@ impl LoopSet {
             Err(ShutdownError { stuck, panicked })
         }
     }
+}
+
+/// Panics when an event loop runs on this thread: blocking it there would
+/// stall that loop silently (as a nested `run` panics).
+#[track_caller]
+fn no_loop_running_here(what: &str) {
+    assert!(
+        !crate::event_loop::current::is_running_here(),
+        "{what} called while an event loop is running on this thread: it would block that loop; inside async \
+         code, `.await` a task from `set.spawn(..)` instead"
+    );
 }
 
 /// Waits for a main future's task and hands back its output.
