@@ -518,3 +518,38 @@ fn sockets_are_send_and_sync_and_work_from_another_loops_thread() {
     });
     other.join().unwrap();
 }
+
+/// Python 3.13's `start_unix_server(cleanup_socket=True)`: closing the
+/// server removes its socket file, unless the path was replaced meanwhile;
+/// `cleanup_socket(false)` keeps it.
+#[cfg(unix)]
+#[test]
+fn a_unix_server_removes_its_socket_file_when_closed_unless_replaced_or_kept() {
+    let _watchdog = loop_tests::watchdog();
+    let dir = std::env::temp_dir().join(format!("loop-unix-cleanup-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    aio::run(async {
+        let path = dir.join("removed.sock");
+        let server = aio::start_unix_server(loop_tests::echo_lines, &path).await.unwrap();
+        assert!(path.exists());
+        server.close();
+        server.wait_closed().await;
+        assert!(!path.exists(), "closing removed the socket file");
+
+        let path = dir.join("kept.sock");
+        let server = aio::start_unix_server(loop_tests::echo_lines, &path).await.unwrap();
+        server.cleanup_socket(false);
+        server.close();
+        server.wait_closed().await;
+        assert!(path.exists(), "cleanup_socket(false) keeps the file");
+
+        let path = dir.join("replaced.sock");
+        let server = aio::start_unix_server(loop_tests::echo_lines, &path).await.unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, b"someone else's").unwrap();
+        drop(server); // dropping stops it too
+        assert_eq!(std::fs::read(&path).unwrap(), b"someone else's", "a replaced path is left alone");
+    });
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -57,6 +57,39 @@ pub struct Server {
     local_addr: Option<SocketAddr>,
     accept: RefCell<Option<Task<()>>>,
     clients: Rc<Clients>,
+    /// A Unix server's socket file, removed when the server stops (unless
+    /// `cleanup_socket(false)`).
+    #[cfg(unix)]
+    socket_file: RefCell<Option<SocketFile>>,
+}
+
+/// The socket file a Unix server made: its path, and its identity (device
+/// and inode) so that a file put there by someone else since is left alone.
+#[cfg(unix)]
+struct SocketFile {
+    path: std::path::PathBuf,
+    id: (u64, u64),
+}
+
+#[cfg(unix)]
+impl SocketFile {
+    /// The file just bound at `path`.
+    fn of(path: &std::path::Path) -> Option<SocketFile> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        Some(SocketFile { path: path.to_path_buf(), id: (meta.dev(), meta.ino()) })
+    }
+
+    /// Removes the file if it is still ours (asyncio 3.13's
+    /// `cleanup_socket`: a path replaced meanwhile is not touched).
+    fn remove(self) {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(meta) = std::fs::symlink_metadata(&self.path) {
+            if (meta.dev(), meta.ino()) == self.id {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+    }
 }
 
 impl Server {
@@ -72,13 +105,38 @@ impl Server {
 
     /// Stops accepting (the listening socket is closed at once); running
     /// handlers go on.
+    ///
+    /// A Unix server's socket file is removed here, unless something else
+    /// was put at its path meanwhile or [`cleanup_socket`](Self::cleanup_socket)
+    /// turned that off (asyncio 3.13's `cleanup_socket=True`).
     pub fn close(&self) {
         if let Some(task) = self.accept.borrow_mut().take() {
             task.cancel();
         }
+        self.remove_socket_file();
         self.clients.closed.set(true);
         self.clients.closed_event.set();
         self.clients.check_done();
+    }
+
+    /// Whether closing (or dropping) a Unix server removes its socket
+    /// file: on by default, as asyncio 3.13's `cleanup_socket=True`; `false`
+    /// leaves the file for whoever comes next (once off, it stays off). No
+    /// effect on a TCP server.
+    pub fn cleanup_socket(&self, on: bool) {
+        #[cfg(unix)]
+        if !on {
+            self.socket_file.borrow_mut().take();
+        }
+        let _ = on;
+    }
+
+    /// Removes a Unix server's socket file (once).
+    fn remove_socket_file(&self) {
+        #[cfg(unix)]
+        if let Some(file) = self.socket_file.borrow_mut().take() {
+            file.remove();
+        }
     }
 
     /// Cancels every running handler (asyncio's `abort_clients`).
@@ -118,6 +176,7 @@ impl Drop for Server {
         if let Some(task) = self.accept.borrow_mut().take() {
             task.cancel();
         }
+        self.remove_socket_file();
     }
 }
 
@@ -275,7 +334,13 @@ where
             }
         }
     });
-    Server { local_addr, accept: RefCell::new(Some(accept)), clients }
+    Server {
+        local_addr,
+        accept: RefCell::new(Some(accept)),
+        clients,
+        #[cfg(unix)]
+        socket_file: RefCell::new(None),
+    }
 }
 
 /// Starts a Unix-domain server at `path`. Unix only.
@@ -291,8 +356,9 @@ where
     Fut: Future<Output = ()> + 'static,
 {
     WaitSite::new(None, async move {
-        let listener = Rc::new(UnixListener::bind(path)?);
-        Ok(serve(
+        let listener = Rc::new(UnixListener::bind(path.as_ref())?);
+        let socket_file = SocketFile::of(path.as_ref());
+        let server = serve(
             None,
             move || {
                 let listener = listener.clone();
@@ -302,6 +368,8 @@ where
                 let (r, w) = stream.into_split();
                 handler(StreamReader::new(r), StreamWriter::new(w))
             },
-        ))
+        );
+        *server.socket_file.borrow_mut() = socket_file;
+        Ok(server)
     })
 }
