@@ -60,7 +60,7 @@ type PipeIo = Async<File>;
 type PipeIo = PoolPipe;
 
 /// A pipe end of the child's as our async pipe type.
-fn pipe_io(end: impl Into<std::process::Stdio> + PipeEnd) -> io::Result<PipeIo> {
+fn pipe_io(end: impl PipeEnd) -> io::Result<PipeIo> {
     #[cfg(unix)]
     return Async::new(File::from(end.into_owned()));
     #[cfg(windows)]
