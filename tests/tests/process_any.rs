@@ -1,6 +1,7 @@
 //! Subprocesses on every OS (Linux natively, Windows under Wine), with the
 //! `child` helper binary of this crate as the child: exit codes, pipes both
-//! ways, kill, kill on drop, a cancelled wait, a program that is missing.
+//! ways (16 MiB through `communicate`), kill, kill on drop, a cancelled
+//! wait, a program that is missing.
 
 use r#loop as aio;
 use r#loop::process::{Command, Stdio};
@@ -30,9 +31,9 @@ fn concurrent_children_report_their_exit_codes() {
 }
 
 #[test]
-fn communicate_four_mib_each_way_without_deadlock() {
+fn communicate_sixteen_mib_each_way_without_deadlock() {
     let _watchdog = loop_tests::watchdog();
-    let input: Vec<u8> = (0..4 << 20).map(|i: usize| (i % 251) as u8).collect();
+    let input: Vec<u8> = (0..16 << 20).map(|i: usize| (i % 251) as u8).collect();
     let expected = input.clone();
     let (out, err, status) = aio::run(async move {
         // stdout and stderr both get a copy: both pipes fill at once.

@@ -319,8 +319,14 @@ fn no_c_toolchain_deps() -> Result<(), String> {
 
 /// The `.rs` files under `crates/` that `keep` accepts, sorted.
 fn rust_sources(keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>, String> {
+    rust_sources_under(&["crates"], keep)
+}
+
+/// The `.rs` files under the given folders of the workspace that `keep`
+/// accepts, sorted.
+fn rust_sources_under(folders: &[&str], keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
-    let mut dirs = vec![root().join("crates")];
+    let mut dirs: Vec<PathBuf> = folders.iter().map(|f| root().join(f)).collect();
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
             let path = entry.map_err(|e| e.to_string())?.path();
@@ -393,28 +399,15 @@ fn doc_paths() -> Result<(), String> {
 /// with rustup when missing.
 fn cross_check() -> Result<(), String> {
     const TARGETS: [&str; 3] = ["x86_64-apple-darwin", "x86_64-unknown-freebsd", "x86_64-pc-windows-msvc"];
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    let missing: Vec<&str> = TARGETS.iter().copied().filter(|t| !installed.lines().any(|l| l.trim() == *t)).collect();
-    if !missing.is_empty() {
-        println!("\n==> rustup target add {}", missing.join(" "));
-        let mut args = vec!["300", "rustup", "target", "add"];
-        args.extend(&missing);
-        let ok = Command::new("timeout").args(&args).status().map(|s| s.success()).unwrap_or(false);
-        if !ok {
-            // As for Miri: a machine that cannot reach rustup's servers skips
-            // the check loudly rather than failing every run.
-            let bar = "!".repeat(78);
-            println!(
-                "\n{bar}\nxtask: WARNING: could not install the std of {} (rustup target add failed);\n\
-                 xtask: WARNING: SKIPPING THE macOS/FreeBSD/MSVC CHECK: the other backends were NOT compiled\n{bar}",
-                missing.join(", ")
-            );
-            return Ok(());
-        }
+    if let Err(why) = install_targets(&TARGETS) {
+        // As for Miri: a machine that cannot reach rustup's servers skips
+        // the check loudly rather than failing every run.
+        let bar = "!".repeat(78);
+        println!(
+            "\n{bar}\nxtask: WARNING: {why};\n\
+             xtask: WARNING: SKIPPING THE macOS/FreeBSD/MSVC CHECK: the other backends were NOT compiled\n{bar}"
+        );
+        return Ok(());
     }
     // The runtime crates' libraries, TLS left out: `ring`'s build script
     // compiles C for the target, and there is no macOS, FreeBSD or MSVC C
@@ -446,6 +439,28 @@ fn cross_check() -> Result<(), String> {
         )?;
     }
     Ok(())
+}
+
+/// Installs the std of those of `targets` that rustup does not have yet;
+/// `Err` says which could not be installed.
+fn install_targets(targets: &[&str]) -> Result<(), String> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let missing: Vec<&str> = targets.iter().copied().filter(|t| !installed.lines().any(|l| l.trim() == *t)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    println!("\n==> rustup target add {}", missing.join(" "));
+    let mut args = vec!["300", "rustup", "target", "add"];
+    args.extend(&missing);
+    if Command::new("timeout").args(&args).status().is_ok_and(|s| s.success()) {
+        Ok(())
+    } else {
+        Err(format!("could not install the std of {} (rustup target add failed)", missing.join(", ")))
+    }
 }
 
 /// Whether `cargo +nightly miri` is available, installing it if possible.

@@ -63,19 +63,7 @@ fn install() -> Result<(), String> {
             return Err("the mingw-w64 gcc is not installed and `apt-get install gcc-mingw-w64-x86-64` failed".into());
         }
     }
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    if !installed.lines().any(|l| l.trim() == TARGET) {
-        println!("\n==> rustup target add {TARGET}");
-        let ok = Command::new("timeout").args(["300", "rustup", "target", "add", TARGET]).status();
-        if !ok.is_ok_and(|s| s.success()) {
-            return Err(format!("`rustup target add {TARGET}` failed"));
-        }
-    }
-    Ok(())
+    super::install_targets(&[TARGET])
 }
 
 /// Makes the Wine prefix (once) and puts the `ProcessPrng` shim in it.
@@ -207,22 +195,7 @@ fn left_out() -> BTreeMap<String, (usize, &'static str)> {
     ];
     const DEFAULT: &str = "Unix-domain sockets, pipes or fds, or signals";
     let mut out = BTreeMap::new();
-    let mut files = Vec::new();
-    for dir in ["tests/tests", "crates"] {
-        let mut stack = vec![root().join(dir)];
-        while let Some(d) = stack.pop() {
-            for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-                let p = entry.path();
-                if p.is_dir() {
-                    if !p.ends_with("target") && !p.ends_with("ui") {
-                        stack.push(p);
-                    }
-                } else if p.extension().is_some_and(|e| e == "rs") {
-                    files.push(p);
-                }
-            }
-        }
-    }
+    let files = super::rust_sources_under(&["tests/tests", "crates"], |_| true).unwrap_or_default();
     let not_windows = |l: &str| {
         let l = l.trim();
         l == "#[cfg(unix)]" || l == "#![cfg(unix)]" || l.starts_with("#[cfg(target_os = \"linux\")]")

@@ -242,6 +242,19 @@ mod arming {
     }
 
     impl Source {
+        /// A source whose read registration just reported: the OS disarmed
+        /// it, the report waits for the reactor, our bits still say armed,
+        /// and the last read would block (not `READY`). `data`: whether
+        /// the data that report was about is still unread.
+        fn after_report(data: bool) -> Arc<Source> {
+            Arc::new(Source {
+                state: Word(AtomicU32::new(0)),
+                wakers: List(Mutex::new(Vec::new())),
+                armed: Bits(Mutex::new(ARM_READ)),
+                os: Mutex::new(Os { armed: 0, data, report: true }),
+            })
+        }
+
         fn rearm(&self, fired: bool) {
             let waiting = || if self.wakers.0.lock().unwrap().is_empty() { 0 } else { ARM_READ };
             let _ = rearm_with(&self.armed, fired, waiting, |bits| {
@@ -273,12 +286,7 @@ mod arming {
     #[test]
     fn a_wait_after_a_report_is_woken_by_the_next_message() {
         loom::model(|| {
-            let src = Arc::new(Source {
-                state: Word(AtomicU32::new(0)),
-                wakers: List(Mutex::new(Vec::new())),
-                armed: Bits(Mutex::new(ARM_READ)),
-                os: Mutex::new(Os { armed: 0, data: false, report: true }),
-            });
+            let src = Source::after_report(false);
             let reactor = {
                 let src = src.clone();
                 thread::spawn(move || {
@@ -328,13 +336,7 @@ mod arming {
     #[test]
     fn a_report_with_no_waiter_left_does_not_arm_again() {
         loom::model(|| {
-            let src = Arc::new(Source {
-                state: Word(AtomicU32::new(0)),
-                wakers: List(Mutex::new(Vec::new())),
-                armed: Bits(Mutex::new(ARM_READ)),
-                // The OS reported (and so disarmed); our bits say armed.
-                os: Mutex::new(Os { armed: 0, data: true, report: true }),
-            });
+            let src = Source::after_report(true);
             let reactor = {
                 let src = src.clone();
                 thread::spawn(move || while src.dispatch() {})

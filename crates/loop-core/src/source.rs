@@ -125,8 +125,9 @@ impl Source {
     #[cfg(not(target_os = "linux"))]
     #[cold]
     fn rearm(&self, fired: bool) {
+        use readiness::WakerList;
         let waiting = || {
-            let has = |dir: usize| !self.dirs[dir].wakers.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
+            let has = |dir: usize| self.dirs[dir].wakers.with(|list| !list.is_empty());
             (u8::from(has(READ)) * arm::ARM_READ) | (u8::from(has(WRITE)) * arm::ARM_WRITE)
         };
         let poller = &self.registry.core.poller;
