@@ -19,8 +19,9 @@ pub enum IoWait {
     Writable,
 }
 
-/// The observer's signature.
-pub type IoWaitObserver = fn(IoWait, &'static Location<'static>);
+/// The observer's signature: the direction, the user's line, and the
+/// descriptor waited on (the fd; the socket on Windows).
+pub type IoWaitObserver = fn(IoWait, &'static Location<'static>, u64);
 
 thread_local! {
     static IO_WAIT_OBSERVER: Cell<Option<IoWaitObserver>> = const { Cell::new(None) };
@@ -33,9 +34,9 @@ pub fn set_io_wait_observer(observer: Option<IoWaitObserver>) -> Option<IoWaitOb
 }
 
 /// Tells the observer (if any) that the current task now waits for `wait`,
-/// written at `location`.
-pub(crate) fn note_io_wait(wait: IoWait, location: &'static Location<'static>) {
+/// written at `location`, on descriptor `fd`.
+pub(crate) fn note_io_wait(wait: IoWait, location: &'static Location<'static>, fd: u64) {
     if let Ok(Some(f)) = IO_WAIT_OBSERVER.try_with(Cell::get) {
-        f(wait, location);
+        f(wait, location, fd);
     }
 }

@@ -113,7 +113,7 @@ impl Source {
                 if self.registry.core.poller.oneshot() {
                     self.rearm(false);
                 }
-                note_io_wait(io_wait_of(dir), at);
+                note_io_wait(io_wait_of(dir), at, self.fd as u64);
                 Poll::Pending
             }
         }

@@ -52,6 +52,7 @@
 mod blocking;
 mod combinators;
 mod event_loop;
+pub mod inspect;
 mod loop_set;
 mod task;
 mod time;

@@ -10,7 +10,7 @@ use crate::shim::BlockingMutex;
 
 use std::panic::Location;
 
-use crate::observe::{note_wait, WaitKind};
+use crate::observe::{note_wait_on, WaitKind, WaitTarget};
 use crate::waiters::{WaiterList, WakeList};
 
 /// The barrier was reset or aborted while waiting, or is broken (asyncio's
@@ -174,7 +174,7 @@ impl Future for BarrierWait<'_> {
                     }
                     if state.waiters.len() + 1 < parties {
                         self.key = Some(state.waiters.push_back(Slot::Waiting, cx.waker().clone()));
-                        note_wait(WaitKind::Barrier, self.location);
+                        note_wait_on(WaitKind::Barrier, self.location, WaitTarget::at(self.barrier, 0));
                         return Poll::Pending;
                     }
                     // We complete the round: release everyone, in order.
@@ -188,7 +188,7 @@ impl Future for BarrierWait<'_> {
                 Some(key) => {
                     if state.waiters.is_linked(key) {
                         state.waiters.set_waker(key, cx.waker());
-                        note_wait(WaitKind::Barrier, self.location);
+                        note_wait_on(WaitKind::Barrier, self.location, WaitTarget::at(self.barrier, 0));
                         return Poll::Pending;
                     }
                     self.key = None;

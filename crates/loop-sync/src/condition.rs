@@ -9,7 +9,7 @@ use crate::paths::{hit, Path};
 use crate::shim::BlockingMutex;
 
 use crate::lock::{Lock, LockGuard, Mutex, MutexGuard};
-use crate::observe::{note_wait, WaitKind};
+use crate::observe::{note_wait_on, WaitKind, WaitTarget};
 use crate::waiters::{WaiterList, WakeList};
 
 /// A guard a [`Condition`] can release while waiting and take again after:
@@ -160,7 +160,7 @@ impl Condition {
             let mut waiters = self.waiters.lock();
             if waiters.is_linked(key) {
                 waiters.set_waker(key, cx.waker());
-                note_wait(WaitKind::Condition, at);
+                note_wait_on(WaitKind::Condition, at, WaitTarget::at(self, 0));
                 Poll::Pending
             } else {
                 Poll::Ready(())
@@ -175,7 +175,7 @@ impl Condition {
         let guard = std::future::poll_fn(|cx| {
             let polled = relock.as_mut().poll(cx);
             if polled.is_pending() {
-                note_wait(WaitKind::Condition, at);
+                note_wait_on(WaitKind::Condition, at, WaitTarget::at(self, 0));
             }
             polled
         })

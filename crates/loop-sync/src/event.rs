@@ -11,7 +11,7 @@ use crate::shim::{AtomicBool, BlockingMutex};
 
 use std::panic::Location;
 
-use crate::observe::{note_wait, WaitKind};
+use crate::observe::{note_wait_on, WaitKind, WaitTarget};
 use crate::waiters::{WaiterList, WakeList};
 
 /// A flag that tasks wait to see set (asyncio's `Event`).
@@ -114,13 +114,13 @@ impl Future for EventWait<'_> {
                 }
                 hit(Path::EventWaited);
                 self.key = Some(waiters.push_back((), cx.waker().clone()));
-                note_wait(WaitKind::Event, self.location);
+                note_wait_on(WaitKind::Event, self.location, WaitTarget::at(self.event, 0));
                 Poll::Pending
             }
             Some(key) => {
                 if waiters.is_linked(key) {
                     waiters.set_waker(key, cx.waker());
-                    note_wait(WaitKind::Event, self.location);
+                    note_wait_on(WaitKind::Event, self.location, WaitTarget::at(self.event, 0));
                     Poll::Pending
                 } else {
                     waiters.remove(key);

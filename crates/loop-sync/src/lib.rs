@@ -45,7 +45,10 @@ pub use barrier::{Barrier, BarrierWait, BarrierWaitResult, BrokenBarrierError};
 pub use condition::{Condition, Relock};
 pub use event::{Event, EventWait};
 pub use lock::{Lock, LockAcquire, LockGuard, Mutex, MutexGuard, MutexLock};
-pub use observe::{note_wait, set_wait_observer, WaitKind, WaitObserver};
+pub use observe::{
+    current_task_id, note_wait, note_wait_on, set_task_id_source, set_wait_observer, TaskIdSource, WaitKind, WaitObserver,
+    WaitTarget,
+};
 pub use queue::{
     Fifo, Get, Join, Lifo, LifoQueue, Priority, PriorityQueue, Put, Queue, QueueOf, QueueShutDown, QueueStorage,
     TaskDoneError, TryGetError, TryPutError,

@@ -9,7 +9,9 @@ use std::task::{Context, Poll};
 
 use std::panic::Location;
 
-use crate::observe::WaitKind;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::observe::{current_task_id, note_wait_on, WaitKind, WaitTarget};
 use crate::semaphore::{Acquire, Semaphore, SemaphorePermit};
 
 /// A mutual-exclusion lock without data (asyncio's `Lock`).
@@ -32,6 +34,46 @@ use crate::semaphore::{Acquire, Semaphore, SemaphorePermit};
 #[derive(Debug)]
 pub struct Lock {
     sem: Semaphore,
+    /// The id of the task that took the lock last (0: none known), for
+    /// the waits reported on it (see [`Holder`]).
+    holder: Holder,
+}
+
+/// Who took a lock last: the executor's id of the task that was being
+/// polled (`observe::current_task_id`), reported with each wait on the
+/// lock so that a tool can draw "task 7 waits for the lock task 3 holds"
+/// and find deadlock cycles. A hint: stale once the lock is released, and
+/// never read to decide anything.
+#[derive(Debug, Default)]
+struct Holder(AtomicU64);
+
+impl Holder {
+    /// The task being polled took the lock.
+    #[inline]
+    fn taken(&self) {
+        self.0.store(current_task_id(), Ordering::Relaxed);
+    }
+
+    /// A wait on the lock behind `acquire`: reported with the holder.
+    fn report_wait(&self, kind: WaitKind, acquire: &Acquire<'_>) {
+        let target = WaitTarget::at(acquire.semaphore(), self.0.load(Ordering::Relaxed));
+        note_wait_on(kind, acquire.location(), target);
+    }
+}
+
+/// Polls a lock's inner acquire, noting the holder or the wait.
+fn poll_lock<'a>(
+    inner: &mut Acquire<'a>,
+    holder: &Holder,
+    kind: WaitKind,
+    cx: &mut Context<'_>,
+) -> Poll<SemaphorePermit<'a>> {
+    let polled = Pin::new(&mut *inner).poll(cx);
+    match polled {
+        Poll::Ready(_) => holder.taken(),
+        Poll::Pending => holder.report_wait(kind, inner),
+    }
+    polled
 }
 
 impl Default for Lock {
@@ -43,7 +85,7 @@ impl Default for Lock {
 impl Lock {
     /// An unlocked lock.
     pub fn new() -> Lock {
-        Lock { sem: Semaphore::new(1) }
+        Lock { sem: Semaphore::new(1), holder: Holder::default() }
     }
 
     /// Waits for the lock.
@@ -54,7 +96,9 @@ impl Lock {
 
     /// Takes the lock if it is free and nobody is queued.
     pub fn try_acquire(&self) -> Option<LockGuard<'_>> {
-        self.sem.try_acquire().map(|permit| LockGuard { _permit: permit, lock: self })
+        let permit = self.sem.try_acquire()?;
+        self.holder.taken();
+        Some(LockGuard { _permit: permit, lock: self })
     }
 
     /// Whether the lock is held (or someone is queued for it).
@@ -75,7 +119,7 @@ impl<'a> Future for LockAcquire<'a> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<LockGuard<'a>> {
         let lock = self.lock;
-        Pin::new(&mut self.inner).poll(cx).map(|permit| LockGuard { _permit: permit, lock })
+        poll_lock(&mut self.inner, &lock.holder, WaitKind::Lock, cx).map(|permit| LockGuard { _permit: permit, lock })
     }
 }
 
@@ -113,6 +157,8 @@ impl fmt::Debug for LockGuard<'_> {
 /// ```
 pub struct Mutex<T: ?Sized> {
     sem: Semaphore,
+    /// As [`Lock`]'s.
+    holder: Holder,
     data: UnsafeCell<T>,
 }
 
@@ -127,7 +173,7 @@ unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 impl<T> Mutex<T> {
     /// A mutex holding `data`.
     pub fn new(data: T) -> Mutex<T> {
-        Mutex { sem: Semaphore::new(1), data: UnsafeCell::new(data) }
+        Mutex { sem: Semaphore::new(1), holder: Holder::default(), data: UnsafeCell::new(data) }
     }
 
     /// The data, consuming the mutex.
@@ -145,7 +191,9 @@ impl<T: ?Sized> Mutex<T> {
 
     /// Takes the lock if it is free and nobody is queued.
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        self.sem.try_acquire().map(|permit| MutexGuard { _permit: permit, mutex: self })
+        let permit = self.sem.try_acquire()?;
+        self.holder.taken();
+        Some(MutexGuard { _permit: permit, mutex: self })
     }
 
     /// Whether the lock is held (or someone is queued for it).
@@ -183,7 +231,7 @@ impl<'a, T: ?Sized> Future for MutexLock<'a, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<MutexGuard<'a, T>> {
         let mutex = self.mutex;
-        Pin::new(&mut self.inner).poll(cx).map(|permit| MutexGuard { _permit: permit, mutex })
+        poll_lock(&mut self.inner, &mutex.holder, WaitKind::Mutex, cx).map(|permit| MutexGuard { _permit: permit, mutex })
     }
 }
 

@@ -113,11 +113,50 @@ impl WaitKind {
     }
 }
 
+/// What exactly a wait is on, for tools that draw who waits for whom
+/// (`loop-inspect pstree`): which resource, and one number about it taken
+/// when the wait began. Its meaning depends on the [`WaitKind`]:
+///
+/// | kind | `resource` | `detail` |
+/// |---|---|---|
+/// | `TaskJoin` | the awaited task's id | 0 |
+/// | `Lock`, `Mutex` | the lock's address | the id of the task holding it (0: unknown) |
+/// | `Semaphore` | its address | permits free when the wait began |
+/// | `Queue*` | the queue's address | its length when the wait began |
+/// | `Event`, `Barrier`, `Condition` | its address | 0 |
+/// | `Readable`, `Writable` | the fd (socket on Windows) | 0 |
+/// | `ChildExit` | the child's pid | 0 |
+///
+/// An address only names the resource (two waits on the same lock carry
+/// the same one); nobody reads through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct WaitTarget {
+    /// Which resource (see the table); 0: not known.
+    pub resource: u64,
+    /// One fact about it (see the table).
+    pub detail: u64,
+}
+
+impl WaitTarget {
+    /// No target known.
+    pub const NONE: WaitTarget = WaitTarget { resource: 0, detail: 0 };
+
+    /// The target naming the object at `address`, with `detail`.
+    pub fn at<T: ?Sized>(address: *const T, detail: u64) -> WaitTarget {
+        WaitTarget { resource: address.cast::<()>() as usize as u64, detail }
+    }
+}
+
 /// The observer's signature.
-pub type WaitObserver = fn(WaitKind, &'static Location<'static>);
+pub type WaitObserver = fn(WaitKind, &'static Location<'static>, WaitTarget);
+
+/// Where the id of the task being polled comes from (see
+/// [`set_task_id_source`]).
+pub type TaskIdSource = fn() -> u64;
 
 thread_local! {
     static WAIT_OBSERVER: Cell<Option<WaitObserver>> = const { Cell::new(None) };
+    static TASK_ID_SOURCE: Cell<Option<TaskIdSource>> = const { Cell::new(None) };
 }
 
 /// Installs (or with `None` removes) this thread's wait observer; returns
@@ -129,8 +168,31 @@ pub fn set_wait_observer(observer: Option<WaitObserver>) -> Option<WaitObserver>
 /// Tells the observer (if any) that the current task now waits on `kind`,
 /// written at `location`. Leaf futures call this when returning `Pending`.
 pub fn note_wait(kind: WaitKind, location: &'static Location<'static>) {
+    note_wait_on(kind, location, WaitTarget::NONE);
+}
+
+/// [`note_wait`] naming what exactly is waited on.
+pub fn note_wait_on(kind: WaitKind, location: &'static Location<'static>, target: WaitTarget) {
     if let Ok(Some(f)) = WAIT_OBSERVER.try_with(Cell::get) {
-        f(kind, location);
+        f(kind, location, target);
+    }
+}
+
+/// Installs (or with `None` removes) this thread's source of the current
+/// task's id, which [`Lock`](crate::Lock) and [`Mutex`](crate::Mutex)
+/// record as their holder; returns the previous one. The `loop` executor
+/// installs it while it runs.
+pub fn set_task_id_source(source: Option<TaskIdSource>) -> Option<TaskIdSource> {
+    TASK_ID_SOURCE.with(|o| o.replace(source))
+}
+
+/// The id of the task being polled on this thread, if an executor told
+/// (0: none, or not known).
+#[inline]
+pub fn current_task_id() -> u64 {
+    match TASK_ID_SOURCE.try_with(Cell::get) {
+        Ok(Some(f)) => f(),
+        _ => 0,
     }
 }
 

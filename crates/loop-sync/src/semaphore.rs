@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 
 use crate::shim::{AtomicUsize, BlockingMutex};
 
-use crate::observe::{note_wait, WaitKind};
+use crate::observe::{note_wait_on, WaitKind, WaitTarget};
 use crate::paths::{hit, Path};
 use crate::waiters::{WaiterList, WakeList};
 use std::panic::Location;
@@ -300,6 +300,18 @@ pub struct Acquire<'a> {
     location: &'static Location<'static>,
 }
 
+impl Acquire<'_> {
+    /// Where the wait was written.
+    pub(crate) fn location(&self) -> &'static Location<'static> {
+        self.location
+    }
+
+    /// The semaphore waited on.
+    pub(crate) fn semaphore(&self) -> &Semaphore {
+        self.sem
+    }
+}
+
 impl<'a> Future for Acquire<'a> {
     type Output = SemaphorePermit<'a>;
 
@@ -356,7 +368,8 @@ impl<'a> Future for Acquire<'a> {
         drop(state);
         wakes.wake_all();
         if result.is_pending() {
-            note_wait(self.kind, self.location);
+            let free = sem.available_permits() as u64;
+            note_wait_on(self.kind, self.location, WaitTarget::at(sem, free));
         }
         result
     }

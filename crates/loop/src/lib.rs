@@ -59,6 +59,10 @@ pub use loop_exec::{
 
 pub use loop_macros::{main, test};
 
+/// The inspector endpoint that `loop-inspect` attaches to (see the
+/// README's "Seeing inside a running process").
+pub use loop_exec::inspect;
+
 mod accept;
 
 // The macros' expansion names the facade `::r#loop`; this makes that path

@@ -85,7 +85,7 @@ impl<T> Future for Receiver<T> {
                 state.waker = Some(cx.waker().clone());
                 drop(state);
                 crate::event_loop::current::with_current(|inner| {
-                    inner.record_wait(loop_sync::WaitKind::Blocking, self.location)
+                    inner.record_wait(loop_sync::WaitKind::Blocking, self.location, loop_sync::WaitTarget::NONE)
                 });
                 Poll::Pending
             }

@@ -98,6 +98,24 @@ impl Builder {
         self
     }
 
+    /// Whether `loop-inspect` can see this loop (default: on, unless the
+    /// environment says `LOOP_INSPECT=0`). The first loop with it on starts
+    /// the process's inspector endpoint: one thread asleep on a local
+    /// socket that only the process's user can reach, which costs nothing
+    /// until a tool connects. A loop also publishes the task it polls
+    /// (three plain stores per poll) either way. `false` leaves the loop
+    /// out of the listing, and starts no endpoint for it.
+    ///
+    /// ```
+    /// use r#loop as aio;
+    /// let event_loop = aio::Builder::new().inspect(false).build().unwrap();
+    /// assert_eq!(event_loop.run_until_complete(async { 1 + 1 }), 2);
+    /// ```
+    pub fn inspect(mut self, on: bool) -> Builder {
+        self.config.inspect = on;
+        self
+    }
+
     /// Most threads of the blocking pool (default `min(32, cores + 4)`).
     ///
     /// # Panics

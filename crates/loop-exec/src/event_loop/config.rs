@@ -16,6 +16,9 @@ pub(crate) struct Config {
     /// Per-task bookkeeping for `all_tasks` (poll counts, what a task waits
     /// on). On by default; off only to measure what it costs.
     pub(crate) introspection: bool,
+    /// Listed by the inspector's endpoint (started with the first such
+    /// loop): `Builder::inspect`, `LOOP_INSPECT`.
+    pub(crate) inspect: bool,
     pub(crate) blocking_threads: usize,
     pub(crate) blocking_keep_alive: Duration,
     pub(crate) shutdown_timeout: Duration,
@@ -41,6 +44,7 @@ impl Config {
             debug,
             slow_callback: Duration::from_millis(100),
             introspection: true,
+            inspect: crate::inspect::enabled_by_env(),
             blocking_threads: (cores + 4).min(32),
             blocking_keep_alive: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),

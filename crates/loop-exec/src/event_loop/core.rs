@@ -132,6 +132,9 @@ impl LoopCore {
     /// Queues a task woken on the loop's own thread.
     #[inline]
     pub(crate) fn push_local(&self, task: TaskRef) {
+        if self.introspection.current() == Some(task.as_ptr()) {
+            self.introspection.note_self_wake(task.header());
+        }
         self.queue.push_task(task);
     }
 
@@ -150,17 +153,27 @@ impl LoopCore {
     /// Reports the running task waiting at `location` (on `kind`, or on
     /// what its leaf future reported): a `WaitSite`'s wait.
     #[inline]
-    pub(crate) fn record_wait_site(&self, kind: Option<loop_sync::WaitKind>, location: &'static Location<'static>) {
-        self.introspection.record_wait_site(kind, location, self.time.turn_tick());
+    pub(crate) fn record_wait_site(
+        &self,
+        kind: Option<loop_sync::WaitKind>,
+        target: Option<loop_sync::WaitTarget>,
+        location: &'static Location<'static>,
+    ) {
+        self.introspection.record_wait_site(kind, target, location, self.time.turn_tick());
     }
 
     pub(crate) fn new(config: Config) -> std::io::Result<Rc<LoopCore>> {
         let reactor = Reactor::new()?;
-        let shared = Arc::new(LoopShared::new(reactor.notifier()));
+        let time = TimeDriver::new(config.paused_clock);
+        let beacon = crate::inspect::Beacon::new((!time.is_paused()).then(|| time.origin()));
+        let shared = Arc::new(LoopShared::new(reactor.notifier(), beacon));
+        if config.inspect {
+            crate::inspect::directory::register(&shared, config.index);
+        }
         Ok(Rc::new(LoopCore {
             shared,
             queue: RunQueue::new(config.seed),
-            time: TimeDriver::new(config.paused_clock),
+            time,
             reactor: RefCell::new(reactor),
             tasks: TaskRegistry::new(),
             introspection: Introspection::new(&config),
@@ -257,8 +270,13 @@ impl LoopCore {
 
     /// Notes on the task being polled that it now waits on `kind` at
     /// `location` (no-op outside a task).
-    pub(crate) fn record_wait(&self, kind: loop_sync::WaitKind, location: &'static Location<'static>) {
-        self.introspection.record_wait(kind, location, self.time.turn_tick());
+    pub(crate) fn record_wait(
+        &self,
+        kind: loop_sync::WaitKind,
+        location: &'static Location<'static>,
+        target: loop_sync::WaitTarget,
+    ) {
+        self.introspection.record_wait(kind, location, target, self.time.turn_tick());
     }
 
     /// Hands a panic or error report to the exception handler.
@@ -372,6 +390,7 @@ impl LoopCore {
         }
         let fired = self.time.start_turn(self.counters.turns.get(), parked, |cell| self.queue.push_call(cell));
         bump(&self.counters.timers_fired, fired as u64);
+        self.shared.beacon.turn(self.time.turn_tick());
         self.queue.wake_deferred();
         let n = self.queue.start_turn();
         self.polls_since_io.set(self.polls_since_io.get() + n);
@@ -423,6 +442,7 @@ impl LoopCore {
     fn run_call(&self, cell: &CallbackCell) {
         let Some(f) = cell.take() else { return };
         bump(&self.counters.callbacks, 1);
+        self.shared.beacon.enter_callback();
         let start = self.config.debug.then(Instant::now);
         if let Err(message) = panics::catch(f) {
             self.report(&ExceptionContext {
@@ -432,6 +452,7 @@ impl LoopCore {
                 location: None,
             });
         }
+        self.shared.beacon.leave();
         if let Some(start) = start {
             let took = start.elapsed();
             if took >= self.config.slow_callback {
@@ -449,7 +470,9 @@ impl LoopCore {
             RunAction::Skip => return,
             RunAction::Cancel => {
                 let previous = self.introspection.set_current(Some(task.as_ptr()));
+                self.shared.beacon.enter(header.meta.id.as_u64(), header.meta.location);
                 task.cancel_now();
+                self.shared.beacon.leave();
                 self.introspection.set_current(previous);
                 self.complete(task);
                 return;
@@ -463,6 +486,7 @@ impl LoopCore {
             header.meta.start_poll();
         }
         let previous = self.introspection.set_current(Some(task.as_ptr()));
+        self.shared.beacon.enter(header.meta.id.as_u64(), header.meta.location);
         let waker = task.borrowed_waker();
         let mut cx = Context::from_waker(&waker);
         let start = (self.introspection.turn_weight() > 0).then(Instant::now);
@@ -480,6 +504,7 @@ impl LoopCore {
             // (asyncio's `test_cancel_at_end`). A panic stays a panic.
             task.cancel_now();
         }
+        self.shared.beacon.leave();
         self.introspection.set_current(previous);
         if done {
             self.complete(task);
@@ -493,10 +518,14 @@ impl LoopCore {
         task.complete(registry_ref);
     }
 
-    /// The registry, for the tests.
-    #[cfg(test)]
+    /// The live tasks (the tests, the inspector's snapshot).
     pub(crate) fn registry(&self) -> &TaskRegistry {
         &self.tasks
+    }
+
+    /// The task being polled, waits, busy time (the inspector's snapshot).
+    pub(crate) fn introspection(&self) -> &Introspection {
+        &self.introspection
     }
 
     /// Snapshots of every live task.
@@ -582,6 +611,7 @@ struct RunningGuard<'a>(&'a LoopCore);
 impl<'a> RunningGuard<'a> {
     fn new(inner: &'a LoopCore) -> Self {
         inner.running.set(true);
+        inner.shared.beacon.set_running(true);
         RunningGuard(inner)
     }
 }
@@ -589,5 +619,6 @@ impl<'a> RunningGuard<'a> {
 impl Drop for RunningGuard<'_> {
     fn drop(&mut self) {
         self.0.running.set(false);
+        self.0.shared.beacon.set_running(false);
     }
 }

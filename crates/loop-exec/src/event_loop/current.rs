@@ -71,6 +71,8 @@ pub(crate) struct Enter {
     previous_observer: Option<loop_sync::WaitObserver>,
     /// The I/O wait observer installed before (restored on drop).
     previous_io_observer: Option<IoWaitObserver>,
+    /// `loop_sync`'s task-id source installed before (restored on drop).
+    previous_task_ids: Option<loop_sync::TaskIdSource>,
     /// What `CURRENT_LOOP` held before (restored on drop).
     previous: *const LoopCore,
     /// Our strong count on the loop, as installed in `CURRENT_LOOP`.
@@ -91,7 +93,17 @@ impl Enter {
         let io_observer = if inner.config().introspection { Some(record_io_wait as IoWaitObserver) } else { None };
         let previous_io_observer = loop_core::observe::set_io_wait_observer(io_observer);
         let previous_resolver = loop_core::addrs::set_resolver(Some(crate::event_loop::blocking::resolve_on_pool));
-        Enter { previous_observer, previous_io_observer, previous, this, previous_resolver, _reactor: reactor }
+        let task_ids = if inner.config().introspection { Some(current_task_id as loop_sync::TaskIdSource) } else { None };
+        let previous_task_ids = loop_sync::set_task_id_source(task_ids);
+        Enter {
+            previous_observer,
+            previous_io_observer,
+            previous_task_ids,
+            previous,
+            this,
+            previous_resolver,
+            _reactor: reactor,
+        }
     }
 }
 
@@ -101,6 +113,7 @@ impl Drop for Enter {
         loop_sync::set_wait_observer(self.previous_observer);
         loop_core::observe::set_io_wait_observer(self.previous_io_observer);
         loop_core::addrs::set_resolver(self.previous_resolver);
+        loop_sync::set_task_id_source(self.previous_task_ids);
         // SAFETY: `this` came from `Rc::into_raw` in `new` and is released
         // exactly once, here, after it was uninstalled.
         drop(unsafe { Rc::from_raw(self.this) });
@@ -108,16 +121,22 @@ impl Drop for Enter {
 }
 
 /// The wait observer: records on the current task what it now waits on.
-fn record_wait(kind: loop_sync::WaitKind, location: &'static Location<'static>) {
-    with_current(|inner| inner.record_wait(kind, location));
+fn record_wait(kind: loop_sync::WaitKind, location: &'static Location<'static>, target: loop_sync::WaitTarget) {
+    with_current(|inner| inner.record_wait(kind, location, target));
+}
+
+/// The task-id source of `loop_sync` (a `Lock`'s holder): the task being
+/// polled on this thread's loop.
+fn current_task_id() -> u64 {
+    with_current(|inner| inner.current_task_id().map_or(0, |id| id.as_u64())).unwrap_or(0)
 }
 
 /// The I/O wait observer: records on the current task the socket or pipe
 /// direction it now waits for.
-fn record_io_wait(wait: IoWait, location: &'static Location<'static>) {
+fn record_io_wait(wait: IoWait, location: &'static Location<'static>, fd: u64) {
     let kind = match wait {
         IoWait::Readable => loop_sync::WaitKind::Readable,
         IoWait::Writable => loop_sync::WaitKind::Writable,
     };
-    with_current(|inner| inner.record_wait(kind, location));
+    with_current(|inner| inner.record_wait(kind, location, loop_sync::WaitTarget { resource: fd, detail: 0 }));
 }

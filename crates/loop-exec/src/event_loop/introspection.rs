@@ -114,8 +114,14 @@ impl Introspection {
     /// Notes on the task being polled that it now waits on `kind` at
     /// `location` (no-op outside a task). `now_tick`: the turn's tick.
     #[inline]
-    pub(crate) fn record_wait(&self, kind: loop_sync::WaitKind, location: &'static Location<'static>, now_tick: u32) {
-        self.with_polled_meta(|meta| meta.record_wait(kind, location, now_tick, &self.first_wait));
+    pub(crate) fn record_wait(
+        &self,
+        kind: loop_sync::WaitKind,
+        location: &'static Location<'static>,
+        target: loop_sync::WaitTarget,
+        now_tick: u32,
+    ) {
+        self.with_polled_meta(|meta| meta.record_wait(kind, location, target, now_tick, &self.first_wait));
     }
 
     /// A [`WaitSite`](crate::WaitSite)'s report: the task waits at
@@ -124,12 +130,18 @@ impl Introspection {
     pub(crate) fn record_wait_site(
         &self,
         kind: Option<loop_sync::WaitKind>,
+        target: Option<loop_sync::WaitTarget>,
         location: &'static Location<'static>,
         now_tick: u32,
     ) {
         self.with_polled_meta(|meta| {
             if let Some(kind) = kind.or_else(|| meta.waiting_kind()) {
-                meta.record_wait(kind, location, now_tick, &self.first_wait);
+                // Unless the site names its target, it refines where, not
+                // what: the leaf's target stays.
+                let target = target.unwrap_or_else(|| {
+                    if meta.waiting_kind().is_some() { meta.waiting_target() } else { loop_sync::WaitTarget::NONE }
+                });
+                meta.record_wait(kind, location, target, now_tick, &self.first_wait);
             }
         });
     }
@@ -145,6 +157,14 @@ impl Introspection {
         // SAFETY: the current task is being polled; the run loop holds a
         // reference to it for the whole poll, and `f` runs within it.
         f(unsafe { &ptr.as_ref().meta });
+    }
+
+    /// `header`'s task, being polled, woke itself.
+    #[cold]
+    pub(crate) fn note_self_wake(&self, header: &Header) {
+        if self.enabled {
+            header.meta.add_self_wake();
+        }
     }
 
     /// The id of the task being polled, if any (cheap: no snapshot).
@@ -197,8 +217,9 @@ impl Introspection {
     #[inline]
     pub(crate) fn add_busy(&self, header: &Header, took: Duration) {
         if self.enabled {
-            let weighted = (took.as_nanos() as u64).saturating_mul(u64::from(self.turn_weight.get()));
-            header.meta.add_busy_ns(weighted);
+            let took = took.as_nanos() as u64;
+            let weighted = took.saturating_mul(u64::from(self.turn_weight.get()));
+            header.meta.add_busy_ns(weighted, took);
         }
     }
 }

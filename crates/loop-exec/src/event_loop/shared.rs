@@ -44,10 +44,12 @@ pub(crate) struct LoopShared {
     /// The thread the loop was made on, the only one that runs it (the
     /// loop is not `Send`): its tasks' futures live there.
     pub(crate) owner: ThreadId,
+    /// What the loop is polling, for the inspector (see `inspect/`).
+    pub(crate) beacon: crate::inspect::Beacon,
 }
 
 impl LoopShared {
-    pub(crate) fn new(notifier: Notifier) -> LoopShared {
+    pub(crate) fn new(notifier: Notifier, beacon: crate::inspect::Beacon) -> LoopShared {
         LoopShared {
             injector: SegQueue::new(),
             notifier,
@@ -56,6 +58,7 @@ impl LoopShared {
             remote_wakes: AtomicU64::new(0),
             load: AtomicUsize::new(0),
             owner: std::thread::current().id(),
+            beacon,
         }
     }
 

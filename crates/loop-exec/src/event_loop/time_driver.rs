@@ -134,6 +134,18 @@ impl TimeDriver {
         self.wheel.borrow().len()
     }
 
+    /// Tick 0 of the loop's clock.
+    pub(crate) fn origin(&self) -> Instant {
+        self.clock.origin()
+    }
+
+    /// How long until the next timer is due, in milliseconds (0: overdue;
+    /// `None`: no timer).
+    pub(crate) fn next_timer_in_ms(&self) -> Option<u64> {
+        let next = self.wheel.borrow().next_deadline()?;
+        Some(next.saturating_sub(self.clock.tick_of(self.clock.now())))
+    }
+
     /// The start of a turn: fires the timers that are due (waking sleepers,
     /// handing callbacks to `queue_call`) and returns how many fired. With
     /// no timer pending, only refreshes the turn's time now and then

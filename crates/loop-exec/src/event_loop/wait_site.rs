@@ -5,7 +5,7 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use loop_sync::WaitKind;
+use loop_sync::{WaitKind, WaitTarget};
 use pin_project_lite::pin_project;
 
 pin_project! {
@@ -49,6 +49,7 @@ pin_project! {
         #[pin]
         future: F,
         kind: Option<WaitKind>,
+        target: Option<WaitTarget>,
         location: &'static Location<'static>,
     }
 }
@@ -58,7 +59,15 @@ impl<F: Future> WaitSite<F> {
     /// `kind`, or with `None` as the inner futures' kind).
     #[track_caller]
     pub fn new(kind: Option<WaitKind>, future: F) -> WaitSite<F> {
-        WaitSite { future, kind, location: Location::caller() }
+        WaitSite { future, kind, target: None, location: Location::caller() }
+    }
+
+    /// As [`new`](WaitSite::new), and the wait is on `target` (what
+    /// exactly is waited for: a child's pid, a resource; see
+    /// [`WaitTarget`]) rather than on what the inner futures said.
+    #[track_caller]
+    pub fn with_target(kind: Option<WaitKind>, target: WaitTarget, future: F) -> WaitSite<F> {
+        WaitSite { future, kind, target: Some(target), location: Location::caller() }
     }
 }
 
@@ -67,7 +76,7 @@ impl<F> WaitSite<F> {
     /// earlier, e.g. by a `#[track_caller]` constructor that spawns tasks
     /// later).
     pub fn at(kind: Option<WaitKind>, location: &'static Location<'static>, future: F) -> WaitSite<F> {
-        WaitSite { future, kind, location }
+        WaitSite { future, kind, target: None, location }
     }
 
     /// What a `WaitSite` does after its future returned `Pending`, for code
@@ -76,7 +85,7 @@ impl<F> WaitSite<F> {
     /// the inner leaf reported). Outside a task, or without introspection, it
     /// does nothing.
     pub fn report(kind: Option<WaitKind>, location: &'static Location<'static>) {
-        crate::event_loop::current::with_current(|inner| inner.record_wait_site(kind, location));
+        crate::event_loop::current::with_current(|inner| inner.record_wait_site(kind, None, location));
     }
 }
 
@@ -87,7 +96,8 @@ impl<F: Future> Future for WaitSite<F> {
         let this = self.project();
         let polled = this.future.poll(cx);
         if polled.is_pending() {
-            WaitSite::<F>::report(*this.kind, this.location);
+            let (kind, target, location) = (*this.kind, *this.target, *this.location);
+            crate::event_loop::current::with_current(|inner| inner.record_wait_site(kind, target, location));
         }
         polled
     }

@@ -256,7 +256,7 @@ pub(crate) fn wait_for_join(raw: &TaskRef, cx: &mut Context<'_>, mark: bool, at:
             meta.id, meta.location,
         );
     }
-    note_join_wait(at);
+    note_join_wait(at, header.meta.id);
     if mark {
         header.state.mark_awaited();
     }
@@ -271,10 +271,11 @@ fn in_std(at: &'static Location<'static>) -> bool {
     at.file().starts_with("/rustc/") || at.file().contains("library/core/src/")
 }
 
-/// Records on the current task that it waits for a result at `at` (for
-/// joins that are not `Task`s, like `ThreadsafeTask`).
-pub(crate) fn note_join_wait(at: &'static Location<'static>) {
+/// Records on the current task that it waits for task `awaited`'s result
+/// at `at`.
+pub(crate) fn note_join_wait(at: &'static Location<'static>, awaited: TaskId) {
     if !in_std(at) {
-        loop_sync::note_wait(loop_sync::WaitKind::TaskJoin, at);
+        let target = loop_sync::WaitTarget { resource: awaited.as_u64(), detail: 0 };
+        loop_sync::note_wait_on(loop_sync::WaitKind::TaskJoin, at, target);
     }
 }

@@ -2,7 +2,7 @@
 //! messages (id, name, spawn site, poll count, what it waits on), kept in
 //! the task's header and only touched on the loop's thread.
 
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::panic::Location;
 
 use super::TaskId;
@@ -47,7 +47,27 @@ struct ColdMeta {
     /// timed in debug mode, else an unbiased estimate from sampled turns
     /// (see `Introspection::sample_turn`).
     busy_ns: Cell<u64>,
+    /// The longest poll timed so far (sampled turns; every poll in debug
+    /// mode), in nanoseconds: the inspector's "slow poll" lint.
+    max_poll_ns: Cell<u64>,
+    /// What exactly the reported wait is on (the lock, the awaited task,
+    /// the fd: `loop_sync::WaitTarget`), when its leaf said. Made only
+    /// for tasks that wait on such a thing, so that a task that never
+    /// does stays without a `ColdMeta`.
+    target: Cell<loop_sync::WaitTarget>,
+    /// Times the task woke itself during its own poll (a future that
+    /// calls `wake_by_ref` and returns `Pending`: a busy wait).
+    self_wakes: Cell<u32>,
+    /// Every task this one waits for (`gather`, `wait`, `as_completed`
+    /// over several tasks report one join each), while it waits only for
+    /// tasks: emptied by a wait of another kind, or by a poll that began
+    /// with no wait pending. At most `MAX_JOINS`; tasks that finished are
+    /// left for the reader to drop.
+    joins: RefCell<Vec<u64>>,
 }
+
+/// The most joins kept per task (see `ColdMeta::joins`).
+const MAX_JOINS: usize = 64;
 
 /// Registry slots must fit in 24 bits (see `TaskMeta::packed`).
 pub(crate) const MAX_SLOT: u32 = (1 << 24) - 1;
@@ -83,7 +103,7 @@ impl TaskMeta {
     ) -> TaskMeta {
         let cold = OnceCell::new();
         if name.is_some() {
-            let _ = cold.set(Box::new(ColdMeta { name, busy_ns: Cell::new(0) }));
+            let _ = cold.set(Box::new(ColdMeta { name, ..ColdMeta::default() }));
         }
         TaskMeta {
             id,
@@ -106,10 +126,65 @@ impl TaskMeta {
         self.cold.get().map_or(0, |c| c.busy_ns.get())
     }
 
-    /// Adds `ns` to the busy time.
-    pub(crate) fn add_busy_ns(&self, ns: u64) {
-        let busy = &self.cold.get_or_init(Box::default).busy_ns;
-        busy.set(busy.get().saturating_add(ns));
+    /// Adds a timed poll to the busy time: `ns` weighted (see
+    /// `Introspection::add_busy`), `took_ns` the poll itself.
+    pub(crate) fn add_busy_ns(&self, ns: u64, took_ns: u64) {
+        let cold = self.cold.get_or_init(Box::default);
+        cold.busy_ns.set(cold.busy_ns.get().saturating_add(ns));
+        cold.max_poll_ns.set(cold.max_poll_ns.get().max(took_ns));
+    }
+
+    /// The longest poll timed so far, in nanoseconds.
+    pub(crate) fn max_poll_ns(&self) -> u64 {
+        self.cold.get().map_or(0, |c| c.max_poll_ns.get())
+    }
+
+    /// What the reported wait is on (`NONE` when not said).
+    pub(crate) fn waiting_target(&self) -> loop_sync::WaitTarget {
+        self.cold.get().map_or(loop_sync::WaitTarget::NONE, |c| c.target.get())
+    }
+
+    /// Records what the wait being reported is on.
+    #[inline]
+    fn set_target(&self, target: loop_sync::WaitTarget) {
+        if target != loop_sync::WaitTarget::NONE {
+            self.cold.get_or_init(Box::default).target.set(target);
+        } else if let Some(cold) = self.cold.get() {
+            cold.target.set(target);
+        }
+    }
+
+    /// The tasks this one waits for (see `ColdMeta::joins`).
+    pub(crate) fn joins(&self) -> Vec<u64> {
+        self.cold.get().map_or_else(Vec::new, |c| c.joins.borrow().clone())
+    }
+
+    /// Notes a join on `awaited` (`fresh`: a new wait, not the one the
+    /// task was in when this poll began), or a wait of another kind.
+    fn note_join(&self, kind: loop_sync::WaitKind, awaited: u64, fresh: bool) {
+        if kind == loop_sync::WaitKind::TaskJoin && awaited != 0 {
+            let cold = self.cold.get_or_init(Box::default);
+            let mut joins = cold.joins.borrow_mut();
+            if fresh {
+                joins.clear();
+            }
+            if !joins.contains(&awaited) && joins.len() < MAX_JOINS {
+                joins.push(awaited);
+            }
+        } else if let Some(cold) = self.cold.get() {
+            cold.joins.borrow_mut().clear();
+        }
+    }
+
+    /// Counts a wake of the task by itself, during its poll.
+    pub(crate) fn add_self_wake(&self) {
+        let cold = self.cold.get_or_init(Box::default);
+        cold.self_wakes.set(cold.self_wakes.get().saturating_add(1));
+    }
+
+    /// Times the task woke itself during its own poll.
+    pub(crate) fn self_wakes(&self) -> u32 {
+        self.cold.get().map_or(0, |c| c.self_wakes.get())
     }
 
     /// The task's registry slot.
@@ -160,7 +235,8 @@ impl TaskMeta {
         self.packed.set((counted & !(WAIT_BITS | WAITED_BEFORE)) | waited);
     }
 
-    /// Records that the task now waits on `kind` at `at`, during a poll.
+    /// Records that the task now waits on `kind` at `at` (on `target`, if
+    /// known), during a poll.
     /// `first` holds, for the first report of this poll, where and since
     /// when the task waited when the poll began: a poll that ends waiting
     /// where the previous one did continues that wait (keeps its start),
@@ -169,10 +245,15 @@ impl TaskMeta {
         &self,
         kind: loop_sync::WaitKind,
         at: &'static Location<'static>,
+        target: loop_sync::WaitTarget,
         now_tick: u32,
         first: &Cell<(Option<&'static Location<'static>>, u32)>,
     ) {
+        self.set_target(target);
         let packed = self.packed.get();
+        // The first report of a poll that began with no wait pending starts
+        // the list of joins afresh.
+        self.note_join(kind, target.resource, packed & (WAIT_BITS | WAITED_BEFORE) == 0);
         if packed & WAIT_BITS == 0 {
             let before = if packed & WAITED_BEFORE != 0 { self.waiting_at.get() } else { None };
             first.set((before, self.waiting_since.get()));
@@ -196,7 +277,7 @@ mod tests {
         let (here, there) = (Location::caller(), Location::caller());
         meta.set_registry_slot(MAX_SLOT);
         meta.start_poll();
-        meta.record_wait(loop_sync::WaitKind::Blocking, here, 10, &first);
+        meta.record_wait(loop_sync::WaitKind::Blocking, here, loop_sync::WaitTarget::NONE, 10, &first);
         assert_eq!((meta.registry_slot(), meta.polls()), (MAX_SLOT as usize, 1));
         assert_eq!(meta.waiting_kind(), Some(loop_sync::WaitKind::Blocking));
         assert_eq!(meta.waiting_since.get(), 10);
@@ -204,13 +285,13 @@ mod tests {
         // elsewhere): the wait goes on.
         meta.start_poll();
         assert_eq!(meta.waiting_kind(), None, "a poll clears the report");
-        meta.record_wait(loop_sync::WaitKind::Lock, there, 20, &first);
-        meta.record_wait(loop_sync::WaitKind::Blocking, here, 20, &first);
+        meta.record_wait(loop_sync::WaitKind::Lock, there, loop_sync::WaitTarget::NONE, 20, &first);
+        meta.record_wait(loop_sync::WaitKind::Blocking, here, loop_sync::WaitTarget::NONE, 20, &first);
         assert_eq!((meta.waiting_since.get(), meta.polls()), (10, 2));
         // A poll that reports nothing, then the same place again: a new wait.
         meta.start_poll();
         meta.start_poll();
-        meta.record_wait(loop_sync::WaitKind::Blocking, here, 30, &first);
+        meta.record_wait(loop_sync::WaitKind::Blocking, here, loop_sync::WaitTarget::NONE, 30, &first);
         assert_eq!((meta.waiting_since.get(), meta.polls()), (30, 4));
         assert_eq!(meta.registry_slot(), MAX_SLOT as usize);
         meta.set_stage(StageKind::Finished);

@@ -242,6 +242,11 @@ impl Snapshot {
     pub(crate) fn has_join_waker(self) -> bool {
         self.0 & JOIN_WAKER != 0
     }
+    /// The number of references.
+    #[inline]
+    pub(crate) fn refs(self) -> usize {
+        (self.0 & REF_MASK) / REF_ONE
+    }
     /// Wraps a word read by one of the free transitions.
     #[inline]
     pub(crate) fn of(word: usize) -> Snapshot {

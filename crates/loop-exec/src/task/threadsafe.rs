@@ -162,9 +162,10 @@ impl<T> Future for ThreadsafeTask<T> {
     /// reported to wait.
     #[track_caller]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let polled = self.get_mut().poll_join(cx);
+        let this = self.get_mut();
+        let polled = this.poll_join(cx);
         if polled.is_pending() {
-            crate::task::note_join_wait(Location::caller());
+            crate::task::note_join_wait(Location::caller(), this.id());
         }
         polled
     }

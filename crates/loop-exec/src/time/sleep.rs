@@ -158,7 +158,7 @@ impl Sleep {
         self.deadline = Deadline::Never;
         self.cancel_timer();
         if !self.quiet {
-            inner.record_wait(loop_sync::WaitKind::Sleep, self.location);
+            inner.record_wait(loop_sync::WaitKind::Sleep, self.location, loop_sync::WaitTarget::NONE);
         }
         Poll::Pending
     }
@@ -200,7 +200,7 @@ impl Sleep {
             if owner == id && inner.timers().update_waker(key, cx.waker()) {
                 {
                     if !self.quiet {
-                        inner.record_wait(loop_sync::WaitKind::Sleep, self.location);
+                        inner.record_wait(loop_sync::WaitKind::Sleep, self.location, loop_sync::WaitTarget::NONE);
                     }
                     return Poll::Pending;
                 }
@@ -209,7 +209,7 @@ impl Sleep {
         let key = inner.timers().insert(deadline, TimerEntry::Wake(Some(cx.waker().clone())));
         self.timer = Some((key, id));
         if !self.quiet {
-            inner.record_wait(loop_sync::WaitKind::Sleep, self.location);
+            inner.record_wait(loop_sync::WaitKind::Sleep, self.location, loop_sync::WaitTarget::NONE);
         }
         Poll::Pending
     }

@@ -10,7 +10,7 @@ use crate::shim::{Arc, BlockingMutex};
 
 use std::panic::Location;
 
-use crate::observe::{note_wait, WaitKind};
+use crate::observe::{note_wait_on, WaitKind, WaitTarget};
 use crate::waiters::{WaiterList, WakeList};
 
 /// `put_nowait` could not add the item; the item comes back.
@@ -259,6 +259,12 @@ impl<S: QueueStorage<T>, T> QueueOf<S, T> {
         };
         wakes.wake_all();
         result
+    }
+
+    /// What a wait on this queue reports: the queue (shared by its
+    /// clones), and its length now.
+    pub(crate) fn wait_target(&self) -> WaitTarget {
+        WaitTarget::at(&*self.shared, self.qsize() as u64)
     }
 
     /// Number of items in the queue.

@@ -65,7 +65,7 @@ impl<S: QueueStorage<T>, T> Future for Put<'_, S, T> {
         };
         wakes.wake_all();
         if result.is_pending() {
-            note_wait(WaitKind::QueuePut, this.location);
+            note_wait_on(WaitKind::QueuePut, this.location, this.queue.wait_target());
         }
         result
     }
@@ -130,7 +130,7 @@ impl<S: QueueStorage<T>, T> Future for Get<'_, S, T> {
         };
         wakes.wake_all();
         if result.is_pending() {
-            note_wait(WaitKind::QueueGet, self.location);
+            note_wait_on(WaitKind::QueueGet, self.location, self.queue.wait_target());
         }
         result
     }
@@ -175,12 +175,12 @@ impl<S: QueueStorage<T>, T> Future for Join<'_, S, T> {
             None if state.unfinished == 0 => Poll::Ready(()),
             None => {
                 self.key = Some(state.joiners.push_back((), cx.waker().clone()));
-                note_wait(WaitKind::QueueJoin, self.location);
+                note_wait_on(WaitKind::QueueJoin, self.location, WaitTarget::at(&*self.queue.shared, state.unfinished as u64));
                 Poll::Pending
             }
             Some(key) if state.joiners.is_linked(key) => {
                 state.joiners.set_waker(key, cx.waker());
-                note_wait(WaitKind::QueueJoin, self.location);
+                note_wait_on(WaitKind::QueueJoin, self.location, WaitTarget::at(&*self.queue.shared, state.unfinished as u64));
                 Poll::Pending
             }
             Some(key) => {

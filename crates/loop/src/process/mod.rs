@@ -304,7 +304,9 @@ impl Child {
     /// stdin first, as `std` does, so a child reading stdin can finish.
     #[track_caller]
     pub fn wait(&mut self) -> impl Future<Output = io::Result<ExitStatus>> + use<'_> {
-        WaitSite::new(Some(WaitKind::ChildExit), async move {
+        let pid = u64::from(self.id());
+        let target = crate::sync::WaitTarget { resource: pid, detail: 0 };
+        WaitSite::with_target(Some(WaitKind::ChildExit), target, async move {
             drop(self.stdin.take());
             if let Some(status) = self.status {
                 return Ok(status);
