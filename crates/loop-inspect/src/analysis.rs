@@ -75,7 +75,8 @@ pub fn duration_ms(v: u64) -> String {
 /// The lints of a snapshot.
 pub fn lints(process: &Process, th: &Thresholds) -> Vec<Lint> {
     let mut out = Vec::new();
-    let mut waits: Vec<u64> = process.loops.iter().flat_map(|l| &l.tasks).filter_map(|t| Some(t.wait.as_ref()?.for_ms)).collect();
+    let mut waits: Vec<u64> =
+        process.loops.iter().flat_map(|l| &l.tasks).filter_map(|t| Some(t.wait.as_ref()?.for_ms)).collect();
     waits.sort_unstable();
     let median = waits.get(waits.len() / 2).copied().unwrap_or(0);
     for l in &process.loops {

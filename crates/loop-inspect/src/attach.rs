@@ -71,6 +71,7 @@ pub enum AttachError {
         source: std::io::Error,
     },
     /// This platform has no endpoint.
+    #[cfg(not(unix))]
     #[error("loop-inspect needs a Unix system (the inspector endpoint is not implemented on this platform yet)")]
     Unsupported,
 }

@@ -148,7 +148,8 @@ fn run(command: Command) -> Result<ExitCode, attach::AttachError> {
             let cycles = analysis::cycles(&process, &edges);
             if json {
                 let mut value: serde_json::Value = serde_json::from_str(&raw).expect("parsed once already");
-                value["edges"] = edges.iter().map(|e| serde_json::json!({"from": e.from, "to": e.to, "why": e.why})).collect();
+                value["edges"] =
+                    edges.iter().map(|e| serde_json::json!({"from": e.from, "to": e.to, "why": e.why})).collect();
                 value["deadlocks"] = serde_json::to_value(&cycles).expect("cycles serialize");
                 println!("{value}");
             } else {

@@ -3,11 +3,10 @@
 
 use serde::Deserialize;
 
-/// One snapshot of a process.
+/// One snapshot of a process (the document has more fields than these:
+/// `protocol`, and per loop `parks`, `callbacks`, `remote_wakes`, `tasks`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Process {
-    /// The document's version.
-    pub protocol: u32,
     /// The process.
     pub pid: u32,
     /// Its executable.
@@ -59,14 +58,6 @@ pub struct Stats {
     pub polls: u64,
     /// Turns of the loop.
     pub turns: u64,
-    /// Times it parked.
-    pub parks: u64,
-    /// Callbacks run.
-    pub callbacks: u64,
-    /// Wakes from other threads.
-    pub remote_wakes: u64,
-    /// Live tasks.
-    pub tasks: u64,
     /// Pending timers.
     pub timers: u64,
     /// Milliseconds until the next timer.

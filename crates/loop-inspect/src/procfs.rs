@@ -128,9 +128,3 @@ fn hex_addr(s: &str) -> Option<String> {
         None
     }
 }
-
-/// The resident memory of process `pid`, in KiB.
-pub fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()
-}

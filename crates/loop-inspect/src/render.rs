@@ -43,7 +43,9 @@ impl SortKey {
             SortKey::Id => tasks.sort_by_key(|t| t.id),
             SortKey::Busy => tasks.sort_by_key(|t| (std::cmp::Reverse(t.busy_ns), t.id)),
             SortKey::Polls => tasks.sort_by_key(|t| (std::cmp::Reverse(t.polls), t.id)),
-            SortKey::Waited => tasks.sort_by_key(|t| (std::cmp::Reverse(t.wait.as_ref().map_or(0, |w| w.for_ms)), t.id)),
+            SortKey::Waited => {
+                tasks.sort_by_key(|t| (std::cmp::Reverse(t.wait.as_ref().map_or(0, |w| w.for_ms)), t.id))
+            }
             SortKey::Age => tasks.sort_by_key(|t| (std::cmp::Reverse(t.age_ms), t.id)),
             SortKey::Name => tasks.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id))),
         }
@@ -56,7 +58,8 @@ pub fn loop_line(l: &Loop) -> String {
         "answered" => {
             let s = l.stats.as_ref();
             let timers = s.map_or(0, |s| s.timers);
-            let next = s.and_then(|s| s.next_timer_ms).map_or_else(String::new, |v| format!(" (next in {})", duration_ms(v)));
+            let next =
+                s.and_then(|s| s.next_timer_ms).map_or_else(String::new, |v| format!(" (next in {})", duration_ms(v)));
             format!(
                 "{}: {} tasks, {timers} timers{next}, {} polls, {} turns{}",
                 l.title(),
@@ -73,7 +76,9 @@ pub fn loop_line(l: &Loop) -> String {
                 None if st.is_some_and(|s| s.in_callback) => "running a callback".into(),
                 None => "in the loop's own code".into(),
             };
-            let long = st.and_then(|s| s.for_ms).map_or_else(String::new, |v| format!(", this poll has lasted {}", duration_ms(v)));
+            let long = st
+                .and_then(|s| s.for_ms)
+                .map_or_else(String::new, |v| format!(", this poll has lasted {}", duration_ms(v)));
             format!("{}: STUCK: it did not answer; {what}{long}", l.title())
         }
         _ => format!("{}: not running (its thread is outside run / run_until_complete)", l.title()),
@@ -105,10 +110,9 @@ pub fn ps(process: &Process, sort: SortKey, lints: &[Lint]) -> String {
         if l.tasks.is_empty() {
             continue;
         }
-        let mut rows: Vec<[String; 11]> = vec![[
-            "ID", "NAME", "STATE", "SPAWNED AT", "WAITS ON", "AT", "FOR", "POLLS", "BUSY", "AGE", "LINT",
-        ]
-        .map(String::from)];
+        let mut rows: Vec<[String; 11]> =
+            vec![["ID", "NAME", "STATE", "SPAWNED AT", "WAITS ON", "AT", "FOR", "POLLS", "BUSY", "AGE", "LINT"]
+                .map(String::from)];
         let mut sorted: Vec<&Task> = l.tasks.iter().collect();
         sort.sort(&mut sorted);
         for t in sorted {
@@ -194,7 +198,8 @@ pub fn resources(process: &Process) -> String {
             let detail = r.waiters.first().map_or(0, |w| w.4);
             let line = match kind {
                 "Lock" | "Mutex" => {
-                    let holder = if detail == 0 { "holder unknown".to_owned() } else { format!("held by {}", label(detail)) };
+                    let holder =
+                        if detail == 0 { "holder unknown".to_owned() } else { format!("held by {}", label(detail)) };
                     format!("{kind} {:#x}: {holder}; waiters: {waiters}", r.id)
                 }
                 "Semaphore" => format!("Semaphore {:#x}: {detail} permits free; waiters: {waiters}", r.id),
@@ -279,7 +284,8 @@ pub fn pstree(process: &Process, edges: &[Edge], cycles: &[Vec<u64>]) -> String 
                 .iter()
                 .find(|e| e.from == *id && e.to == next)
                 .map_or_else(|| "waits for".to_owned(), |e| e.why.clone());
-            let _ = writeln!(out, "  {} (loop {loop_serial}, spawned at {}) {why} task {next}", t.label(), t.spawned_at);
+            let _ =
+                writeln!(out, "  {} (loop {loop_serial}, spawned at {}) {why} task {next}", t.label(), t.spawned_at);
         }
     }
     // Tasks in a cycle are waited for by another: list them too when every

@@ -126,7 +126,10 @@ pub fn batch(pid: u32, iterations: u32) -> Result<(), AttachError> {
         for line in loop_lines(&frame) {
             println!("{line}");
         }
-        println!("{:>8} {:>6} {:>10} {:>10} {:<11} {:<28} {}", "ID", "LOOP", "POLLS/S", "BUSY/S", "STATE", "SPAWNED AT", "WAITS ON");
+        println!(
+            "{:>8} {:>6} {:>10} {:>10} {:<11} {:<28} {}",
+            "ID", "LOOP", "POLLS/S", "BUSY/S", "STATE", "SPAWNED AT", "WAITS ON"
+        );
         for (serial, t) in ordered(&frame, Order::Busy).into_iter().take(20) {
             let (pr, br) = frame.rates.get(&t.id).copied().unwrap_or((0.0, 0.0));
             let wait = t.wait.as_ref().map_or_else(|| "-".into(), |w| format!("{} at {}", w.what, w.at));
@@ -178,10 +181,11 @@ fn run(terminal: &mut ratatui::DefaultTerminal, sampler: &mut Sampler, frame: &m
                 .split(f.area());
                 let loops: Vec<Line> = loop_lines(frame).into_iter().map(Line::from).collect();
                 f.render_widget(
-                    Paragraph::new(loops).block(Block::default().borders(Borders::ALL).title(format!(
-                        " loop-inspect top {} — {} ",
-                        frame.process.pid, frame.process.program
-                    ))),
+                    Paragraph::new(loops).block(
+                        Block::default()
+                            .borders(Borders::ALL)
+                            .title(format!(" loop-inspect top {} — {} ", frame.process.pid, frame.process.program)),
+                    ),
                     areas[0],
                 );
                 let body: Vec<Row> = rows

@@ -90,12 +90,8 @@ struct Out {
 /// Runs `loop-inspect args`, failing the test if it takes over 10 s.
 fn inspect(args: &[&str]) -> Out {
     let started = Instant::now();
-    let child = Command::new(TOOL)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run loop-inspect");
+    let child =
+        Command::new(TOOL).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run loop-inspect");
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -323,7 +319,8 @@ fn pstree_shows_a_deadlock_over_two_locks_with_both_lines_and_fails() {
     let json = inspect(&["pstree", &fx.pid().to_string(), "--json"]);
     assert_eq!(json.status, 2);
     let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
-    let cycle: Vec<u64> = doc["deadlocks"][0].as_array().expect("one cycle").iter().map(|v| v.as_u64().unwrap()).collect();
+    let cycle: Vec<u64> =
+        doc["deadlocks"][0].as_array().expect("one cycle").iter().map(|v| v.as_u64().unwrap()).collect();
     let mut expected = vec![fx.info("left_id").parse::<u64>().unwrap(), fx.info("right_id").parse().unwrap()];
     expected.sort_unstable();
     let mut got = cycle.clone();
@@ -347,25 +344,41 @@ fn a_stuck_loop_of_a_set_is_named_with_its_task_and_the_other_loop_is_listed() {
     let first_done = ready_at.elapsed().as_secs_f64();
     assert_eq!(first.status, 0, "{}", first.stderr);
     assert!(first.took < Duration::from_secs(1), "ps answered in {:?}", first.took);
-    let stuck = first.stdout.lines().find(|l| l.contains("STUCK")).unwrap_or_else(|| panic!("no stuck loop:\n{}", first.stdout));
+    let stuck = first
+        .stdout
+        .lines()
+        .find(|l| l.contains("STUCK"))
+        .unwrap_or_else(|| panic!("no stuck loop:\n{}", first.stdout));
     assert!(stuck.contains("LoopSet index 0"), "{stuck}");
     assert!(stuck.contains(&format!("polling task {}", fx.info("id"))), "{stuck}");
     assert!(stuck.contains(&format!("spawned at {}", fx.info("spawn"))), "{stuck}");
     assert!(stuck.contains("this poll has lasted"), "{stuck}");
     let other = first.stdout.split("LoopSet index 1").nth(1).expect("loop 1 is listed");
-    assert!(other.contains(": 3 tasks") || other.contains(": 4 tasks"), "the other loop lists its tasks:\n{}", first.stdout);
+    assert!(
+        other.contains(": 3 tasks") || other.contains(": 4 tasks"),
+        "the other loop lists its tasks:\n{}",
+        first.stdout
+    );
     assert_eq!(other.matches("sleep").count(), 3, "its three sleepers:\n{}", first.stdout);
     // The poll's duration grows from one look to the next.
     let lasted = |text: &str| -> f64 {
         let s = text.split("this poll has lasted ").nth(1).expect("a duration");
         let (n, unit) = s.split_once(' ').expect("value and unit");
         let n: f64 = n.parse().expect("a number");
-        if unit.starts_with("ms") { n / 1000.0 } else { n }
+        if unit.starts_with("ms") {
+            n / 1000.0
+        } else {
+            n
+        }
     };
     // The request waited 300 ms for the loop, which was stuck before it came;
     // and the poll began before READY reached us.
     let lasted_first = lasted(&first.stdout);
-    assert!(lasted_first >= 0.29 && lasted_first <= first_done + 0.2, "{lasted_first} s, {first_done} s:\n{}", first.stdout);
+    assert!(
+        lasted_first >= 0.29 && lasted_first <= first_done + 0.2,
+        "{lasted_first} s, {first_done} s:\n{}",
+        first.stdout
+    );
     // A second look, while the first request still waits in the loop's
     // queue, answers at once and sees the poll go on.
     let second = inspect(&["ps", &pid]);
@@ -461,7 +474,11 @@ fn a_process_without_a_loop_or_of_another_user_is_a_clear_error() {
     };
     let out = inspect(&["ps", &other.to_string()]);
     assert_eq!(out.status, 1);
-    assert!(out.stderr.contains("belongs to uid") && out.stderr.contains("only attaches to your own"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("belongs to uid") && out.stderr.contains("only attaches to your own"),
+        "{}",
+        out.stderr
+    );
 }
 
 struct KillOnDrop(Child);

@@ -231,7 +231,8 @@ impl<'a, T: ?Sized> Future for MutexLock<'a, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<MutexGuard<'a, T>> {
         let mutex = self.mutex;
-        poll_lock(&mut self.inner, &mutex.holder, WaitKind::Mutex, cx).map(|permit| MutexGuard { _permit: permit, mutex })
+        poll_lock(&mut self.inner, &mutex.holder, WaitKind::Mutex, cx)
+            .map(|permit| MutexGuard { _permit: permit, mutex })
     }
 }
 

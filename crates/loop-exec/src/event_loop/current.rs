@@ -93,7 +93,8 @@ impl Enter {
         let io_observer = if inner.config().introspection { Some(record_io_wait as IoWaitObserver) } else { None };
         let previous_io_observer = loop_core::observe::set_io_wait_observer(io_observer);
         let previous_resolver = loop_core::addrs::set_resolver(Some(crate::event_loop::blocking::resolve_on_pool));
-        let task_ids = if inner.config().introspection { Some(current_task_id as loop_sync::TaskIdSource) } else { None };
+        let task_ids =
+            if inner.config().introspection { Some(current_task_id as loop_sync::TaskIdSource) } else { None };
         let previous_task_ids = loop_sync::set_task_id_source(task_ids);
         Enter {
             previous_observer,

@@ -139,7 +139,11 @@ impl Introspection {
                 // Unless the site names its target, it refines where, not
                 // what: the leaf's target stays.
                 let target = target.unwrap_or_else(|| {
-                    if meta.waiting_kind().is_some() { meta.waiting_target() } else { loop_sync::WaitTarget::NONE }
+                    if meta.waiting_kind().is_some() {
+                        meta.waiting_target()
+                    } else {
+                        loop_sync::WaitTarget::NONE
+                    }
                 });
                 meta.record_wait(kind, location, target, now_tick, &self.first_wait);
             }

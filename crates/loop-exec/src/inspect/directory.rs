@@ -7,8 +7,18 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use loop_sync::__locks::BlockingMutex;
 
-use super::snapshot::LoopLabel;
 use crate::event_loop::shared::LoopShared;
+
+/// How a loop is named in the document.
+#[derive(Debug, Clone)]
+pub(crate) struct LoopLabel {
+    /// Process-wide number of the loop, from 1, in creation order.
+    pub(crate) serial: u64,
+    /// Its index in its `LoopSet`, if in one.
+    pub(crate) index: Option<usize>,
+    /// The name of the thread it was made on.
+    pub(crate) thread: String,
+}
 
 /// Every registered loop (dead ones are pruned on the next registration or
 /// request).

@@ -20,23 +20,15 @@
 //! **Cost.** The thread sleeps in `accept` until a tool connects: nothing
 //! runs while nobody is attached. A request posts one callback to each
 //! running loop (a remote `call_soon`), which writes its part on its own
-//! thread; a loop that has not answered within `ANSWER_WITHIN` is
+//! thread; a loop that has not answered within 300 ms is
 //! reported from its beacon as stuck.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::directory;
 use super::pieces::Pieces;
 use super::snapshot;
-use crate::event_loop::shared::Remote;
-
-/// How long a request waits for the loops' answers before it calls the
-/// silent ones stuck. A loop answers at its next turn; one busy in a long
-/// poll does not, and the request still returns well within a second.
-pub(crate) const ANSWER_WITHIN: Duration = Duration::from_millis(300);
 
 /// The longest request line read.
 const MAX_REQUEST: u64 = 256;
@@ -170,10 +162,13 @@ fn answer(mut stream: UnixStream, own_uid: u32) -> std::io::Result<()> {
     let mut line = String::new();
     BufReader::new((&stream).take(MAX_REQUEST)).read_line(&mut line)?;
     let reply = match line.trim() {
-        "snapshot" => snapshot_document(),
+        "snapshot" => snapshot::snapshot_document(),
         other => {
             let mut out = String::from("{\"error\":");
-            super::json::string(&mut out, &format!("unknown request {other:?} (this process speaks protocol {})", snapshot::PROTOCOL));
+            super::json::string(
+                &mut out,
+                &format!("unknown request {other:?} (this process speaks protocol {})", snapshot::PROTOCOL),
+            );
             out.push('}');
             let mut pieces = Pieces::default();
             pieces.push_str(&out);
@@ -185,60 +180,4 @@ fn answer(mut stream: UnixStream, own_uid: u32) -> std::io::Result<()> {
     }
     stream.write_all(b"\n")?;
     stream.flush()
-}
-
-/// Asks every running loop for its part, waits up to `ANSWER_WITHIN`, and
-/// writes the document.
-pub(crate) fn snapshot_document() -> Pieces {
-    let loops = directory::live();
-    let (tx, rx) = mpsc::channel::<(usize, Pieces)>();
-    let mut parts: Vec<Option<Pieces>> = std::iter::repeat_with(|| None).take(loops.len()).collect();
-    let mut asked = 0;
-    for (i, (label, shared)) in loops.iter().enumerate() {
-        if !shared.beacon.read().running || !shared.beacon.begin_request() {
-            continue;
-        }
-        let tx = tx.clone();
-        let label = label.clone();
-        let beacon_owner = shared.clone();
-        shared.push_remote(Remote::Call(Box::new(move || {
-            beacon_owner.beacon.end_request();
-            let mut pieces = Pieces::default();
-            crate::event_loop::current::with_current(|core| snapshot::write_loop(&mut pieces, &label, core));
-            let _ = tx.send((i, pieces));
-        })));
-        asked += 1;
-    }
-    drop(tx);
-    let deadline = Instant::now() + ANSWER_WITHIN;
-    while asked > 0 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok((i, part)) if part.chunks().next().is_some() => {
-                parts[i] = Some(part);
-                asked -= 1;
-            }
-            Ok(_) => asked -= 1,
-            Err(_) => break,
-        }
-    }
-    let mut out = String::new();
-    snapshot::write_head(&mut out);
-    let mut pieces = Pieces::default();
-    for (i, (label, shared)) in loops.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        match parts[i].take() {
-            Some(part) => {
-                pieces.push_str(&out);
-                out.clear();
-                pieces.append(part);
-            }
-            None => snapshot::write_silent_loop(&mut out, label, &shared.beacon.read()),
-        }
-    }
-    out.push_str("]}");
-    pieces.push_str(&out);
-    pieces
 }

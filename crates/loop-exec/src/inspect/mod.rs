@@ -27,24 +27,23 @@ pub(crate) mod directory;
 #[cfg(unix)]
 mod endpoint;
 mod json;
-#[cfg(unix)]
 mod pieces;
 pub(crate) mod snapshot;
 
 pub(crate) use beacon::Beacon;
-#[cfg(unix)]
-pub use endpoint::{connect, peer_uid};
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub use endpoint::endpoint_name;
 #[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
 pub use endpoint::endpoint_dir;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use endpoint::endpoint_name;
+#[cfg(unix)]
+pub use endpoint::{connect, peer_uid};
 
 /// The environment variable that turns the endpoint off: `0`, `off` or
 /// `false`.
 pub const ENV_VAR: &str = "LOOP_INSPECT";
 
 /// The snapshot protocol this runtime speaks (`loop-inspect` checks it).
-pub const PROTOCOL: u32 = snapshot::PROTOCOL;
+pub const PROTOCOL: u32 = 1;
 
 /// Whether the environment leaves the endpoint on (see [`ENV_VAR`]).
 pub fn enabled_by_env() -> bool {
@@ -54,12 +53,19 @@ pub fn enabled_by_env() -> bool {
     }
 }
 
-/// The document `loop-inspect` receives, made in-process (from a thread
-/// that runs no loop: a loop blocked by the caller cannot answer and shows
-/// as stuck).
-#[cfg(unix)]
-#[doc(hidden)]
-pub fn __snapshot() -> String {
-    let doc = endpoint::snapshot_document();
+/// The document `loop-inspect` receives (JSON, protocol [`PROTOCOL`]),
+/// made in-process: for a program that wants to log it itself, or on a
+/// platform without the endpoint. Call it from a thread that runs no loop:
+/// a loop blocked by the caller cannot answer, and shows as stuck.
+///
+/// ```
+/// use r#loop as aio;
+/// let event_loop = aio::EventLoop::new().unwrap();
+/// let doc = aio::inspect::snapshot_json();
+/// assert!(doc.starts_with("{\"protocol\":1,"));
+/// drop(event_loop);
+/// ```
+pub fn snapshot_json() -> String {
+    let doc = snapshot::snapshot_document();
     String::from_utf8(doc.chunks().flatten().copied().collect()).expect("the snapshot is UTF-8")
 }

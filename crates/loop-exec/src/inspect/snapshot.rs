@@ -22,26 +22,24 @@
 
 use std::fmt::Write;
 use std::panic::Location;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use super::beacon::{BeaconReading, IN_CALLBACK};
+use super::directory::{self, LoopLabel};
 use super::json;
 use super::pieces::Pieces;
 use crate::event_loop::core::LoopCore;
+use crate::event_loop::shared::Remote;
 use crate::task::TaskState;
 
-/// The version of the document; the tool refuses others.
-pub(crate) const PROTOCOL: u32 = 1;
+/// How long a request waits for the loops' answers before it calls the
+/// silent ones stuck. A loop answers at its next turn; one busy in a long
+/// poll does not, and the request still returns well within a second.
+pub(crate) const ANSWER_WITHIN: Duration = Duration::from_millis(300);
 
-/// How a loop is named in the document.
-#[derive(Debug, Clone)]
-pub(crate) struct LoopLabel {
-    /// Process-wide number of the loop, from 1, in creation order.
-    pub(crate) serial: u64,
-    /// Its index in its `LoopSet`, if in one.
-    pub(crate) index: Option<usize>,
-    /// The name of the thread it was made on.
-    pub(crate) thread: String,
-}
+/// The version of the document; the tool refuses others.
+pub(crate) const PROTOCOL: u32 = super::PROTOCOL;
 
 fn site(out: &mut String, at: &'static Location<'static>) {
     json::string(out, &format!("{}:{}", at.file(), at.line()));
@@ -188,4 +186,60 @@ pub(crate) fn write_head(out: &mut String) {
     let program = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
     json::string(out, &program);
     out.push_str(",\"loops\":[");
+}
+
+/// Asks every running loop for its part, waits up to `ANSWER_WITHIN`, and
+/// writes the document.
+pub(crate) fn snapshot_document() -> Pieces {
+    let loops = directory::live();
+    let (tx, rx) = mpsc::channel::<(usize, Pieces)>();
+    let mut parts: Vec<Option<Pieces>> = std::iter::repeat_with(|| None).take(loops.len()).collect();
+    let mut asked = 0;
+    for (i, (label, shared)) in loops.iter().enumerate() {
+        if !shared.beacon.read().running || !shared.beacon.begin_request() {
+            continue;
+        }
+        let tx = tx.clone();
+        let label = label.clone();
+        let beacon_owner = shared.clone();
+        shared.push_remote(Remote::Call(Box::new(move || {
+            beacon_owner.beacon.end_request();
+            let mut pieces = Pieces::default();
+            crate::event_loop::current::with_current(|core| write_loop(&mut pieces, &label, core));
+            let _ = tx.send((i, pieces));
+        })));
+        asked += 1;
+    }
+    drop(tx);
+    let deadline = Instant::now() + ANSWER_WITHIN;
+    while asked > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((i, part)) if part.chunks().next().is_some() => {
+                parts[i] = Some(part);
+                asked -= 1;
+            }
+            Ok(_) => asked -= 1,
+            Err(_) => break,
+        }
+    }
+    let mut out = String::new();
+    write_head(&mut out);
+    let mut pieces = Pieces::default();
+    for (i, (label, shared)) in loops.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match parts[i].take() {
+            Some(part) => {
+                pieces.push_str(&out);
+                out.clear();
+                pieces.append(part);
+            }
+            None => write_silent_loop(&mut out, label, &shared.beacon.read()),
+        }
+    }
+    out.push_str("]}");
+    pieces.push_str(&out);
+    pieces
 }

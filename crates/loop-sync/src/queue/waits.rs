@@ -175,12 +175,20 @@ impl<S: QueueStorage<T>, T> Future for Join<'_, S, T> {
             None if state.unfinished == 0 => Poll::Ready(()),
             None => {
                 self.key = Some(state.joiners.push_back((), cx.waker().clone()));
-                note_wait_on(WaitKind::QueueJoin, self.location, WaitTarget::at(&*self.queue.shared, state.unfinished as u64));
+                note_wait_on(
+                    WaitKind::QueueJoin,
+                    self.location,
+                    WaitTarget::at(&*self.queue.shared, state.unfinished as u64),
+                );
                 Poll::Pending
             }
             Some(key) if state.joiners.is_linked(key) => {
                 state.joiners.set_waker(key, cx.waker());
-                note_wait_on(WaitKind::QueueJoin, self.location, WaitTarget::at(&*self.queue.shared, state.unfinished as u64));
+                note_wait_on(
+                    WaitKind::QueueJoin,
+                    self.location,
+                    WaitTarget::at(&*self.queue.shared, state.unfinished as u64),
+                );
                 Poll::Pending
             }
             Some(key) => {
