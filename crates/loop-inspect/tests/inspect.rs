@@ -132,6 +132,8 @@ fn fixture() {
         "lost_waker" => lost_waker(),
         "exits" => exits_while_inspected(),
         "tree" => tree(),
+        "resources" => resources(),
+        "busy" => busy(),
         other => panic!("no fixture {other}"),
     }
 }
@@ -298,6 +300,72 @@ fn tree() {
         aio::yield_now().await;
         ready();
         let _ = both.await;
+    });
+}
+
+fn resources() {
+    aio::run(async {
+        let listener = aio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let client = aio::net::TcpStream::connect(addr).await.expect("connect");
+        let (server, peer) = listener.accept().await.expect("accept");
+        let reader = aio::spawn(async move {
+            let mut server = server;
+            let mut buf = [0u8; 16];
+            let _ = std::future::poll_fn(|cx| {
+                futures_io::AsyncRead::poll_read(std::pin::Pin::new(&mut server), cx, &mut buf)
+            })
+            .await;
+        });
+        let mut child = aio::process::Command::new("sleep").arg("3600").spawn().expect("a child");
+        let child_pid = child.id();
+        let waiter = aio::spawn(async move {
+            let _ = child.wait().await;
+        });
+        let sem = std::rc::Rc::new(aio::sync::Semaphore::new(0));
+        let s = sem.clone();
+        let permit = aio::spawn(async move {
+            let _p = s.acquire().await;
+        });
+        aio::yield_now().await;
+        println!("INFO server={addr}");
+        println!("INFO client={peer}");
+        println!("INFO child={child_pid}");
+        println!("INFO reader={}", reader.id());
+        println!("INFO waiter={}", waiter.id());
+        println!("INFO permit={}", permit.id());
+        ready();
+        aio::sleep(Duration::from_secs(3600)).await;
+        drop((client, reader, waiter, permit));
+    });
+}
+
+/// A future that wakes itself at every poll (a busy wait), and blocks its
+/// thread for a moment in each.
+struct Spins;
+
+impl std::future::Future for Spins {
+    type Output = ();
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::thread::sleep(Duration::from_millis(1));
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+fn busy() {
+    aio::run(async {
+        let spinner = aio::TaskBuilder::new().name("spinner").spawn(Spins);
+        let slow = aio::TaskBuilder::new().name("slow").spawn(async {
+            loop {
+                std::thread::sleep(Duration::from_millis(150));
+                aio::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        println!("INFO spinner={}", spinner.id());
+        println!("INFO slow={}", slow.id());
+        ready();
+        aio::sleep(Duration::from_secs(3600)).await;
     });
 }
 
@@ -536,4 +604,50 @@ fn the_endpoint_can_be_turned_off() {
     let _ = child.wait();
     assert_eq!(out.status, 1);
     assert!(out.stderr.contains("LOOP_INSPECT=0"), "{}", out.stderr);
+}
+
+#[test]
+fn ps_resources_names_sockets_with_their_peer_children_and_semaphores() {
+    let _watchdog = loop_tests::watchdog();
+    let fx = Fixture::start("resources");
+    let out = inspect(&["ps", &fx.pid().to_string(), "--resources"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let line = |start: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("no line starting with {start}:\n{}", out.stdout))
+            .to_owned()
+    };
+    let socket = line("fd ");
+    assert!(
+        socket.contains(&format!("tcp {} -> {}", fx.info("server"), fx.info("client"))),
+        "the socket and its peer: {socket}"
+    );
+    assert!(socket.contains(&format!("task {} (read at", fx.info("reader"))), "{socket}");
+    let child = line("child process");
+    assert!(child.contains(&fx.info("child")) && child.contains(&format!("task {}", fx.info("waiter"))), "{child}");
+    let sem = line("Semaphore 0x");
+    assert!(sem.contains("0 permits free") && sem.contains(&format!("task {}", fx.info("permit"))), "{sem}");
+    assert!(out.stdout.contains("timers of loop"), "{}", out.stdout);
+}
+
+#[test]
+fn top_times_every_poll_while_it_watches_and_flags_slow_polls_and_self_wakes() {
+    let _watchdog = loop_tests::watchdog();
+    let fx = Fixture::start("busy");
+    let out = inspect(&["top", &fx.pid().to_string(), "--batch", "--iterations", "3"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    // After the first frame every poll is timed: the 150 ms polls show.
+    let last = out.stdout.rsplit("--- loop-inspect top").next().expect("frames");
+    assert!(
+        last.contains(&format!("lint slow-poll: task {} \"slow\"", fx.info("slow"))),
+        "the slow task is flagged:\n{}",
+        out.stdout
+    );
+    assert!(
+        last.contains(&format!("lint self-wakes: task {} \"spinner\"", fx.info("spinner"))),
+        "the spinner is flagged:\n{}",
+        out.stdout
+    );
 }

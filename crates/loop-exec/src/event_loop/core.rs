@@ -394,7 +394,7 @@ impl LoopCore {
         self.queue.wake_deferred();
         let n = self.queue.start_turn();
         self.polls_since_io.set(self.polls_since_io.get() + n);
-        self.introspection.sample_turn();
+        self.introspection.sample_turn(self.shared.beacon.observed(self.time.turn_tick()));
         for _ in 0..n {
             let Some(next) = self.queue.pop() else { break };
             match next {

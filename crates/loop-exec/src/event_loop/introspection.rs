@@ -73,9 +73,16 @@ impl Introspection {
     /// be timed, whatever its place in a round of tasks: a task's estimate
     /// is right on average. Deciding per turn keeps the per-poll cost at one
     /// predictable branch.
+    ///
+    /// `observed`: a tool watches the loop (see `Beacon::observed`): every
+    /// poll is timed, as in debug mode, for exact busy times and slow polls.
     #[inline]
-    pub(crate) fn sample_turn(&self) {
+    pub(crate) fn sample_turn(&self, observed: bool) {
         if self.debug || !self.enabled {
+            return;
+        }
+        if observed {
+            self.turn_weight.set(1);
             return;
         }
         let left = self.turns_to_sample.get() - 1;

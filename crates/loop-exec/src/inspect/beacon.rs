@@ -36,7 +36,14 @@ pub(crate) struct Beacon {
     /// An inspector's request is queued on the loop and has not run yet:
     /// a stuck loop is not sent one more per refresh of `top`.
     request_pending: AtomicBool,
+    /// Until which tick of the loop's clock a tool is watching (0: none):
+    /// meanwhile every poll is timed, so that busy times are exact and
+    /// every slow poll is seen (see `observed`).
+    observed_until: AtomicU32,
 }
+
+/// How long a loop times every poll after an inspector's request, in ms.
+pub(crate) const OBSERVED_FOR_MS: u32 = 10_000;
 
 /// A loop's activity as the inspector reads it.
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +71,7 @@ impl Beacon {
             turn_tick: AtomicU32::new(0),
             origin,
             request_pending: AtomicBool::new(false),
+            observed_until: AtomicU32::new(0),
         }
     }
 
@@ -98,9 +106,31 @@ impl Beacon {
     }
 
     /// Claims the right to queue a request on the loop: false while an
-    /// earlier one has not run.
+    /// earlier one has not run. Either way, the loop times every poll for
+    /// the next `OBSERVED_FOR_MS` (a real clock's loop only).
     pub(crate) fn begin_request(&self) -> bool {
+        if let Some(origin) = self.origin {
+            let now = Instant::now().saturating_duration_since(origin).as_millis() as u32;
+            self.observed_until.store(now.wrapping_add(OBSERVED_FOR_MS).max(1), Ordering::Relaxed);
+        }
         !self.request_pending.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether a tool watches the loop at `tick` (its turn's tick): one
+    /// relaxed load per turn; the loop clears the mark once it is past.
+    #[inline(always)]
+    pub(crate) fn observed(&self, tick: u32) -> bool {
+        let until = self.observed_until.load(Ordering::Relaxed);
+        if until == 0 {
+            return false;
+        }
+        // Wrapping comparison: `tick` is before `until` by less than half
+        // the tick range.
+        if until.wrapping_sub(tick) as i32 > 0 {
+            return true;
+        }
+        self.observed_until.store(0, Ordering::Relaxed);
+        false
     }
 
     /// The queued request runs.
