@@ -33,6 +33,13 @@ pub enum AttachError {
          or it runs with LOOP_INSPECT=0 (or Builder::inspect(false))"
     )]
     NotALoop(u32),
+    /// The endpoint is there but nobody answers.
+    #[error(
+        "process {0} has a loop inspector endpoint, but nothing answered within 3 s: a single-threaded program starts \
+         the inspector's thread after its loop has run for a second, and a loop blocked before that cannot be \
+         inspected (a program with other threads gets it at once)"
+    )]
+    Unserved(u32),
     /// The process went away mid-answer.
     #[error("process {0} exited while being inspected")]
     Exited(u32),
@@ -116,11 +123,23 @@ fn request(pid: u32, what: &str) -> Result<String, AttachError> {
         return Err(AttachError::Impostor { pid, server, me });
     }
     let io = |source| AttachError::Io { pid, source };
-    stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(io)?;
+    // The endpoint answers within ANSWER_WITHIN (300 ms) plus the time to
+    // write the snapshots; a first byte later than this means nobody serves
+    // the socket.
+    stream.set_read_timeout(Some(Duration::from_secs(3))).map_err(io)?;
     stream.set_write_timeout(Some(Duration::from_secs(10))).map_err(io)?;
     let gone = |e: std::io::Error| if exiting(pid) { AttachError::Exited(pid) } else { io(e) };
     stream.write_all(format!("{what}\n").as_bytes()).map_err(gone)?;
     let mut raw = String::new();
+    let mut first = [0u8; 1];
+    match stream.read(&mut first) {
+        Ok(n) => raw.push_str(&String::from_utf8_lossy(&first[..n])),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            return Err(AttachError::Unserved(pid));
+        }
+        Err(e) => return Err(gone(e)),
+    }
+    stream.set_read_timeout(Some(Duration::from_secs(60))).map_err(io)?;
     stream.read_to_string(&mut raw).map_err(gone)?;
     // The document ends with a newline: without it the process closed the
     // connection mid-answer, which it does only by exiting.

@@ -395,6 +395,9 @@ impl LoopCore {
         let n = self.queue.start_turn();
         self.polls_since_io.set(self.polls_since_io.get() + n);
         self.introspection.sample_turn(self.shared.beacon.observed(self.time.turn_tick()));
+        if crate::inspect::directory::thread_pending() && (parked || self.counters.turns.get().is_multiple_of(64)) {
+            crate::inspect::directory::start_thread_when_due();
+        }
         for _ in 0..n {
             let Some(next) = self.queue.pop() else { break };
             match next {
@@ -403,6 +406,9 @@ impl LoopCore {
             }
         }
         self.queue.end_turn();
+        // Polls leave the beacon naming their task (one store less per
+        // poll); the turn's end clears it.
+        self.shared.beacon.leave();
     }
 
     /// A loop of a `LoopSet` tells the set its live task count: when it
@@ -426,6 +432,12 @@ impl LoopCore {
             reactor_ok(self.reactor.borrow_mut().poll_now());
             shared.injector.is_empty() && !main_ready()
         });
+        // While the inspector's thread waits to start, an idle loop wakes up
+        // to start it (see `directory::THREAD_AFTER`).
+        let timeout = match crate::inspect::directory::thread_due_in() {
+            Some(due) => Some(timeout.map_or(due, |t| t.min(due))),
+            None => timeout,
+        };
         reactor_ok(self.reactor.borrow_mut().park(timeout, || shared.injector.is_empty() && !main_ready()));
     }
 
@@ -472,7 +484,6 @@ impl LoopCore {
                 let previous = self.introspection.set_current(Some(task.as_ptr()));
                 self.shared.beacon.enter(header.meta.id.as_u64(), header.meta.location);
                 task.cancel_now();
-                self.shared.beacon.leave();
                 self.introspection.set_current(previous);
                 self.complete(task);
                 return;
@@ -504,7 +515,6 @@ impl LoopCore {
             // (asyncio's `test_cancel_at_end`). A panic stays a panic.
             task.cancel_now();
         }
-        self.shared.beacon.leave();
         self.introspection.set_current(previous);
         if done {
             self.complete(task);

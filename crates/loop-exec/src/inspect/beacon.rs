@@ -21,8 +21,9 @@ pub(crate) struct Beacon {
     /// Inside `run_forever` / `run_until_complete`: the loop answers
     /// requests. A loop not running cannot, and is not called stuck.
     running: AtomicBool,
-    /// The id of the task being polled; 0 between polls; `IN_CALLBACK`
-    /// during a callback.
+    /// The id of the task being polled (or, until the turn ends, the task
+    /// polled last: a poll does not clear it, the end of the turn does); 0
+    /// between turns; `IN_CALLBACK` during a callback.
     polling: AtomicU64,
     /// The spawn site of the task being polled (a `&'static Location`;
     /// null before the first poll).
@@ -93,7 +94,7 @@ impl Beacon {
         self.polling.store(IN_CALLBACK, Ordering::Relaxed);
     }
 
-    /// The poll (or callback) ended.
+    /// A callback, or the turn, ended.
     #[inline(always)]
     pub(crate) fn leave(&self) {
         self.polling.store(0, Ordering::Relaxed);

@@ -82,7 +82,7 @@ pub fn peer_uid(stream: &UnixStream) -> std::io::Result<u32> {
 }
 
 /// Binds this process's endpoint.
-fn bind() -> std::io::Result<UnixListener> {
+pub(crate) fn bind() -> std::io::Result<UnixListener> {
     let uid = rustix::process::geteuid().as_raw();
     let pid = std::process::id();
     #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -127,10 +127,8 @@ fn bind() -> std::io::Result<UnixListener> {
     }
 }
 
-/// Binds the endpoint and starts its thread; an error is returned (and the
-/// process runs on without an endpoint).
-pub(crate) fn start() -> std::io::Result<()> {
-    let listener = bind()?;
+/// Starts the thread that answers on `listener`.
+pub(crate) fn start_thread(listener: UnixListener) -> std::io::Result<()> {
     std::thread::Builder::new().name("loop-inspect".into()).spawn(move || serve(listener))?;
     Ok(())
 }
