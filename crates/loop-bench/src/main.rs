@@ -5,12 +5,13 @@
 //! Flags: `--quick` (fewer repetitions), `--smoke` (tiny sizes, for CI: only
 //! checks that every workload runs), `--write PATH` (write the Markdown
 //! report), `--only NAME` (one workload; `--only cost` for the bookkeeping
-//! cost table alone).
+//! cost table alone; `--only inspector` for the inspector endpoint's).
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod alloc_count;
 mod http;
+mod inspector_cost;
 mod multi_workloads;
 mod net_workloads;
 mod scaling;
@@ -103,6 +104,11 @@ fn main() {
             std::thread::park();
         }
     }
+    if let Some(i) = std::env::args().position(|a| a == "--inspector-child") {
+        let args: Vec<String> = std::env::args().skip(i + 1).collect();
+        inspector_cost::child(&args[0], args[1].parse().expect("n"), args[2] == "threaded");
+        return;
+    }
     let opts = parse();
     if let Some((rt, n)) = &opts.single {
         run_single(opts.only.as_deref().unwrap_or(""), rt, *n);
@@ -121,6 +127,11 @@ fn main() {
         );
         print!("{text}");
         text
+    } else {
+        String::new()
+    };
+    let inspector = if matches!(opts.only.as_deref(), None | Some("inspector")) && opts.scale >= 1.0 {
+        inspector_cost::table(opts.reps)
     } else {
         String::new()
     };
@@ -178,6 +189,7 @@ fn main() {
     if let Some(path) = &opts.write {
         let mut md = markdown(&rows, &opts);
         md.push_str(&cost);
+        md.push_str(&inspector);
         md.push_str(&cold);
         md.push_str(&syscalls);
         md.push_str(&http);

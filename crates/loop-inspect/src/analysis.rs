@@ -189,14 +189,18 @@ pub fn edges(process: &Process) -> Vec<Edge> {
                 if w.kind == "TaskJoin" && w.resource != 0 && !joins.contains(&w.resource) {
                     joins.push(w.resource);
                 }
-                if matches!(w.kind.as_str(), "Lock" | "Mutex") && w.detail != 0 && w.detail != t.id {
-                    if alive.contains_key(&w.detail) && seen.insert(w.detail) {
-                        out.push(Edge {
-                            from: t.id,
-                            to: w.detail,
-                            why: format!("waits on {} at {} for the lock {:#x}, held by", w.what, w.at, w.resource),
-                        });
-                    }
+                let holder = w.detail;
+                if matches!(w.kind.as_str(), "Lock" | "Mutex")
+                    && holder != 0
+                    && holder != t.id
+                    && alive.contains_key(&holder)
+                    && seen.insert(holder)
+                {
+                    out.push(Edge {
+                        from: t.id,
+                        to: holder,
+                        why: format!("waits on {} at {} for the lock {:#x}, held by", w.what, w.at, w.resource),
+                    });
                 }
             }
             for j in joins {

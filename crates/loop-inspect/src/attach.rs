@@ -77,10 +77,6 @@ pub enum AttachError {
         /// The error.
         source: std::io::Error,
     },
-    /// This platform has no endpoint.
-    #[cfg(not(unix))]
-    #[error("loop-inspect needs a Unix system (the inspector endpoint is not implemented on this platform yet)")]
-    Unsupported,
 }
 
 /// Takes one snapshot of process `pid`: the parsed document and its text.
@@ -165,9 +161,4 @@ fn exiting(pid: u32) -> bool {
         std::thread::sleep(Duration::from_millis(10));
     }
     true
-}
-
-#[cfg(not(unix))]
-fn request(_pid: u32, _what: &str) -> Result<String, AttachError> {
-    Err(AttachError::Unsupported)
 }

@@ -12,18 +12,34 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[cfg(unix)]
 mod analysis;
+#[cfg(unix)]
 mod attach;
+#[cfg(unix)]
 mod model;
+#[cfg(unix)]
 mod procfs;
+#[cfg(unix)]
 mod render;
+#[cfg(unix)]
 mod top;
 
 use std::process::ExitCode;
 
+#[cfg(unix)]
 use analysis::Thresholds;
+#[cfg(unix)]
 use render::SortKey;
 
+/// The endpoint is Unix-only for now.
+#[cfg(not(unix))]
+fn main() -> ExitCode {
+    eprintln!("loop-inspect: this platform has no loop inspector endpoint yet (Linux, macOS and FreeBSD do)");
+    ExitCode::from(1)
+}
+
+#[cfg(unix)]
 const USAGE: &str = "\
 loop-inspect: see into a running `loop` program, by PID
 
@@ -41,11 +57,13 @@ usage:
 
 exit status: 0 fine, 1 could not inspect, 2 deadlock found (pstree), 64 bad usage";
 
+#[cfg(unix)]
 /// A command line that could not be understood.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}\n\n{USAGE}")]
 struct Usage(String);
 
+#[cfg(unix)]
 enum Command {
     List,
     Ps { pid: u32, sort: SortKey, resources: bool, json: bool, thresholds: Thresholds },
@@ -54,6 +72,7 @@ enum Command {
     Help,
 }
 
+#[cfg(unix)]
 fn parse(args: &[String]) -> Result<Command, Usage> {
     let Some(sub) = args.first() else { return Err(Usage("missing a command".into())) };
     if matches!(sub.as_str(), "-h" | "--help" | "help") {
@@ -98,6 +117,7 @@ fn parse(args: &[String]) -> Result<Command, Usage> {
     }
 }
 
+#[cfg(unix)]
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = match parse(&args) {
@@ -116,6 +136,7 @@ fn main() -> ExitCode {
     }
 }
 
+#[cfg(unix)]
 fn run(command: Command) -> Result<ExitCode, attach::AttachError> {
     match command {
         Command::Help => println!("{USAGE}"),

@@ -236,7 +236,7 @@ pub fn pstree(process: &Process, edges: &[Edge], cycles: &[Vec<u64>]) -> String 
     let waited: std::collections::HashSet<u64> = edges.iter().map(|e| e.to).collect();
     let describe = |t: &Task| {
         let wait = t.wait.as_ref().map_or_else(
-            || format!("{}", t.state),
+            || t.state.clone(),
             |w| format!("{}, waiting on {} at {} for {}", t.state, w.what, w.at, duration_ms(w.for_ms)),
         );
         format!("{} (spawned at {}): {wait}", t.label(), t.spawned_at)

@@ -89,7 +89,7 @@ impl Sampler {
     }
 }
 
-fn ordered<'a>(frame: &'a Frame, order: Order) -> Vec<(u64, &'a Task)> {
+fn ordered(frame: &Frame, order: Order) -> Vec<(u64, &Task)> {
     let mut tasks: Vec<(u64, &Task)> =
         frame.process.loops.iter().flat_map(|l| l.tasks.iter().map(move |t| (l.serial, t))).collect();
     let rate = |t: &Task| frame.rates.get(&t.id).copied().unwrap_or((0.0, 0.0));
@@ -126,10 +126,7 @@ pub fn batch(pid: u32, iterations: u32) -> Result<(), AttachError> {
         for line in loop_lines(&frame) {
             println!("{line}");
         }
-        println!(
-            "{:>8} {:>6} {:>10} {:>10} {:<11} {:<28} {}",
-            "ID", "LOOP", "POLLS/S", "BUSY/S", "STATE", "SPAWNED AT", "WAITS ON"
-        );
+        println!("      ID   LOOP    POLLS/S     BUSY/S STATE       SPAWNED AT                   WAITS ON");
         for (serial, t) in ordered(&frame, Order::Busy).into_iter().take(20) {
             let (pr, br) = frame.rates.get(&t.id).copied().unwrap_or((0.0, 0.0));
             let wait = t.wait.as_ref().map_or_else(|| "-".into(), |w| format!("{} at {}", w.what, w.at));

@@ -99,12 +99,14 @@ impl Builder {
     }
 
     /// Whether `loop-inspect` can see this loop (default: on, unless the
-    /// environment says `LOOP_INSPECT=0`). The first loop with it on starts
-    /// the process's inspector endpoint: one thread asleep on a local
-    /// socket that only the process's user can reach, which costs nothing
-    /// until a tool connects. A loop also publishes the task it polls
-    /// (three plain stores per poll) either way. `false` leaves the loop
-    /// out of the listing, and starts no endpoint for it.
+    /// environment says `LOOP_INSPECT=0`). The first loop with it on binds
+    /// the process's inspector endpoint: a local socket that only the
+    /// process's user can reach, served by one thread asleep in `accept`
+    /// (started at once in a multithreaded process, after a second in a
+    /// single-threaded one), which costs nothing until a tool connects. A
+    /// loop also publishes the task it polls (two plain stores per poll)
+    /// either way. `false` leaves the loop out of the listing, and starts no
+    /// endpoint for it. See [`inspect`](crate::inspect).
     ///
     /// ```
     /// use r#loop as aio;

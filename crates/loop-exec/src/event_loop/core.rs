@@ -390,11 +390,14 @@ impl LoopCore {
         }
         let fired = self.time.start_turn(self.counters.turns.get(), parked, |cell| self.queue.push_call(cell));
         bump(&self.counters.timers_fired, fired as u64);
-        self.shared.beacon.turn(self.time.turn_tick());
+        let inspected = self.config.inspect;
+        if inspected {
+            self.shared.beacon.turn(self.time.turn_tick());
+        }
         self.queue.wake_deferred();
         let n = self.queue.start_turn();
         self.polls_since_io.set(self.polls_since_io.get() + n);
-        self.introspection.sample_turn(self.shared.beacon.observed(self.time.turn_tick()));
+        self.introspection.sample_turn(inspected && self.shared.beacon.observed(self.time.turn_tick()));
         if crate::inspect::directory::thread_pending() && (parked || self.counters.turns.get().is_multiple_of(64)) {
             crate::inspect::directory::start_thread_when_due();
         }
@@ -408,7 +411,9 @@ impl LoopCore {
         self.queue.end_turn();
         // Polls leave the beacon naming their task (one store less per
         // poll); the turn's end clears it.
-        self.shared.beacon.leave();
+        if inspected {
+            self.shared.beacon.leave();
+        }
     }
 
     /// A loop of a `LoopSet` tells the set its live task count: when it
@@ -482,7 +487,7 @@ impl LoopCore {
             RunAction::Skip => return,
             RunAction::Cancel => {
                 let previous = self.introspection.set_current(Some(task.as_ptr()));
-                self.shared.beacon.enter(header.meta.id.as_u64(), header.meta.location);
+                self.publish_poll(header);
                 task.cancel_now();
                 self.introspection.set_current(previous);
                 self.complete(task);
@@ -497,7 +502,7 @@ impl LoopCore {
             header.meta.start_poll();
         }
         let previous = self.introspection.set_current(Some(task.as_ptr()));
-        self.shared.beacon.enter(header.meta.id.as_u64(), header.meta.location);
+        self.publish_poll(header);
         let waker = task.borrowed_waker();
         let mut cx = Context::from_waker(&waker);
         let start = (self.introspection.turn_weight() > 0).then(Instant::now);
@@ -518,6 +523,14 @@ impl LoopCore {
         self.introspection.set_current(previous);
         if done {
             self.complete(task);
+        }
+    }
+
+    /// Tells the beacon which task is polled now (an inspected loop only).
+    #[inline(always)]
+    fn publish_poll(&self, header: &crate::task::raw::Header) {
+        if self.config.inspect {
+            self.shared.beacon.enter(header.meta.id.as_u64(), header.meta.location);
         }
     }
 

@@ -4,7 +4,9 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(unix)]
+use std::time::Instant;
 
 use loop_sync::__locks::BlockingMutex;
 
@@ -55,6 +57,7 @@ static THREAD_PENDING: AtomicBool = AtomicBool::new(false);
 /// later can be inspected. Until then the endpoint is bound (a tool's
 /// connection waits in its backlog and is answered when the thread
 /// starts), so a loop blocked within its first second cannot answer.
+#[cfg(unix)]
 pub(crate) const THREAD_AFTER: Duration = Duration::from_secs(1);
 
 /// Registers a new loop (`index`: its place in a `LoopSet`) and starts the
@@ -123,10 +126,21 @@ pub(crate) fn thread_due_in() -> Option<Duration> {
 /// Starts the endpoint's thread if its time has come (`THREAD_AFTER`).
 #[cold]
 pub(crate) fn start_thread_when_due() {
+    start_thread_if(false);
+}
+
+/// Starts the endpoint's thread now, if it waits to start.
+pub(crate) fn start_thread_now() {
+    start_thread_if(true);
+}
+
+fn start_thread_if(now: bool) {
+    #[cfg(not(unix))]
+    let _ = now;
     #[cfg(unix)]
     {
         let mut waiting = WAITING.lock();
-        let due = waiting.as_ref().is_some_and(|(_, at)| Instant::now() >= *at);
+        let due = waiting.as_ref().is_some_and(|(_, at)| now || Instant::now() >= *at);
         if due {
             THREAD_PENDING.store(false, Ordering::Relaxed);
             if let Some((listener, _)) = waiting.take() {
