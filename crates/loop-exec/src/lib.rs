@@ -17,6 +17,7 @@
 //! | `time/` | [`sleep`] (`sleep.rs`), the one timeout, [`wait_for`] and [`timeout_at`] (`timeout.rs`), [`TimeoutScope`] (`scope.rs`), [`Interval`] (`interval.rs`) |
 //! | `combinators/` | [`yield_now`] (`yield_now.rs`), [`gather!`] (`gather.rs`), `select!` (`select.rs`), [`wait`], [`as_completed`], [`shield`], [`TaskGroup`], and `WokenSet` (`woken.rs`) |
 //! | `loop_set/` | [`LoopSet`] (`set.rs`) and [`LoopSetHandle`] (`handle.rs`) |
+//! | `inspect/` | what `loop-inspect` attaches to: each loop's beacon of the task it polls (`beacon.rs`), the process's list of loops (`directory.rs`), the endpoint socket and its thread (`endpoint.rs`), the JSON snapshot (`snapshot.rs`, `json.rs`, `pieces.rs`); see [`inspect`] |
 //!
 //! **How a task travels.** [`spawn`] allocates one cell (header, scheduler,
 //! future) with three references: the registry's, the run queue's, the

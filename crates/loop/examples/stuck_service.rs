@@ -36,24 +36,30 @@ async fn main() {
     let jobs = Rc::new(aio::sync::Queue::<String>::new(100));
     for i in 0..2 {
         let jobs = jobs.clone();
-        aio::TaskBuilder::new().name(format!("worker-{i}")).spawn(async move {
-            while let Ok(job) = jobs.get().await {
-                println!("{job}");
-            }
-        })
-        .detach();
+        aio::TaskBuilder::new()
+            .name(format!("worker-{i}"))
+            .spawn(async move {
+                while let Ok(job) = jobs.get().await {
+                    println!("{job}");
+                }
+            })
+            .detach();
     }
 
     let listener = aio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let _client = aio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
     let (conn, _) = listener.accept().await.unwrap();
-    aio::TaskBuilder::new().name("conn").spawn(async move {
-        let mut conn = conn;
-        let mut buf = [0u8; 512];
-        let _ = std::future::poll_fn(|cx| futures_io::AsyncRead::poll_read(std::pin::Pin::new(&mut conn), cx, &mut buf))
+    aio::TaskBuilder::new()
+        .name("conn")
+        .spawn(async move {
+            let mut conn = conn;
+            let mut buf = [0u8; 512];
+            let _ = std::future::poll_fn(|cx| {
+                futures_io::AsyncRead::poll_read(std::pin::Pin::new(&mut conn), cx, &mut buf)
+            })
             .await;
-    })
-    .detach();
+        })
+        .detach();
 
     let _ = aio::gather!(transfer, audit).await;
 }
