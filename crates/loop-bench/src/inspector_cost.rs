@@ -10,9 +10,10 @@
 use std::process::Command;
 
 /// Child mode: runs `workload` (n ops) three times on our loop and prints
-/// the best ns/op. `threaded`: another thread exists first.
-pub fn child(workload: &str, n: usize, threaded: bool) {
-    if threaded {
+/// the best ns/op. `mode`: `threaded` (another thread exists first) or
+/// `single`.
+pub fn child(workload: &str, n: usize, mode: &str) {
+    if mode == "threaded" {
         std::thread::spawn(|| loop {
             std::thread::park();
         });
@@ -26,10 +27,10 @@ pub fn child(workload: &str, n: usize, threaded: bool) {
     println!("{best}");
 }
 
-fn run_child(workload: &str, n: usize, threaded: bool, on: bool) -> f64 {
+fn run_child(workload: &str, n: usize, mode: &str, on: bool) -> f64 {
     let exe = std::env::current_exe().expect("own path");
     let mut cmd = Command::new(exe);
-    cmd.args(["--inspector-child", workload, &n.to_string(), if threaded { "threaded" } else { "single" }]);
+    cmd.args(["--inspector-child", workload, &n.to_string(), mode]);
     if !on {
         cmd.env("LOOP_INSPECT", "0");
     }
@@ -41,22 +42,24 @@ fn run_child(workload: &str, n: usize, threaded: bool, on: bool) -> f64 {
 /// ratio (median, min-max of at least 9 pairs).
 pub fn table(reps: usize) -> String {
     let mut s = String::from(
-        "\nInspector endpoint ready (thread started, nobody attached) against `LOOP_INSPECT=0`, child processes in \
-         alternating pairs (each the best of 3 runs; cost: median of the pairs' ratios, with their range):\n\n\
-         | process | workload | ready | off | cost | range |\n| --- | --- | ---: | ---: | ---: | --- |\n",
+        "\nInspector endpoint: *with* = ready (thread started, nobody attached), *without* = `LOOP_INSPECT=0`. Child \
+         processes in alternating pairs (each the best of 3 runs; cost: median of the pairs' ratios, with their \
+         range):\n\n\
+         | process | workload | with | without | cost | range |\n| --- | --- | ---: | ---: | ---: | --- |\n",
     );
-    for threaded in [true, false] {
+    for (label, mode) in [("with other threads", "threaded"), ("single-threaded", "single")] {
         for (workload, n) in [("spawn", 100_000), ("yield", 200_000)] {
             let mut on = Vec::new();
             let mut off = Vec::new();
             let mut ratios = Vec::new();
+            let base = |_| run_child(workload, n, mode, false);
             for k in 0..(2 * reps).max(9) {
                 let (a, b) = if k % 2 == 0 {
-                    let a = run_child(workload, n, threaded, true);
-                    (a, run_child(workload, n, threaded, false))
+                    let a = run_child(workload, n, mode, true);
+                    (a, base(k))
                 } else {
-                    let b = run_child(workload, n, threaded, false);
-                    (run_child(workload, n, threaded, true), b)
+                    let b = base(k);
+                    (run_child(workload, n, mode, true), b)
                 };
                 on.push(a);
                 off.push(b);
@@ -65,7 +68,7 @@ pub fn table(reps: usize) -> String {
             ratios.sort_by(|a, b| a.partial_cmp(b).unwrap());
             let line = format!(
                 "| {} | {workload} (ns/op) | {:.1} | {:.1} | {:+.1}% | {:+.1}% .. {:+.1}% |\n",
-                if threaded { "with other threads" } else { "single-threaded" },
+                label,
                 crate::median(on),
                 crate::median(off),
                 (crate::median(ratios.clone()) - 1.0) * 100.0,

@@ -106,7 +106,7 @@ fn main() {
     }
     if let Some(i) = std::env::args().position(|a| a == "--inspector-child") {
         let args: Vec<String> = std::env::args().skip(i + 1).collect();
-        inspector_cost::child(&args[0], args[1].parse().expect("n"), args[2] == "threaded");
+        inspector_cost::child(&args[0], args[1].parse().expect("n"), &args[2]);
         return;
     }
     let opts = parse();

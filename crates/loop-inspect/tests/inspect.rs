@@ -296,10 +296,22 @@ fn tree() {
         println!("INFO main_line={}", here(file!(), main_line + 1));
         let both = aio::spawn(async move { aio::gather!(a, b).await });
         println!("INFO gather={}", both.id());
+        let grouped = aio::TaskBuilder::new().name("grouped").spawn(async {
+            let group = aio::TaskGroup::<(), ()>::new();
+            for name in ["child-a", "child-b"] {
+                let _ = group.spawn_named(name, async {
+                    aio::sleep(Duration::from_secs(3600)).await;
+                    Ok(())
+                });
+            }
+            let _ = group.join().await;
+        });
+        println!("INFO grouped={}", grouped.id());
         aio::yield_now().await;
         aio::yield_now().await;
         ready();
         let _ = both.await;
+        let _ = grouped.await;
     });
 }
 
@@ -575,6 +587,21 @@ fn pstree_draws_joins_and_gather_members_and_ps_lists_the_process() {
     let id = |k: &str| fx.info(k).parse::<u64>().unwrap();
     for edge in [(id("gather"), id("a")), (id("gather"), id("b")), (id("a"), id("leaf"))] {
         assert!(edges.contains(&edge), "edge {edge:?} in {edges:?}");
+    }
+    // A TaskGroup's join waits for each child.
+    let named = |name: &str| {
+        doc["loops"][0]["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("a task named {name}"))["id"]
+            .as_u64()
+            .unwrap()
+    };
+    for child in ["child-a", "child-b"] {
+        let edge = (id("grouped"), named(child));
+        assert!(edges.contains(&edge), "the group's join waits for {child}: {edge:?} in {edges:?}");
     }
     let text = inspect(&["pstree", &pid]);
     assert!(text.stdout.contains("task") && text.stdout.contains("\"leaf\""), "{}", text.stdout);
