@@ -228,7 +228,8 @@ pub fn resources(process: &Process) -> String {
 }
 
 /// `pstree`: each task nobody waits for, then what it waits for, nested;
-/// then the cycles. Returns the text and whether a deadlock was found.
+/// then the cycles (whose tasks are all waited for, so they are listed
+/// there).
 pub fn pstree(process: &Process, edges: &[Edge], cycles: &[Vec<u64>]) -> String {
     let by_id = analysis::tasks_by_id(process);
     let mut out = String::new();
@@ -288,7 +289,5 @@ pub fn pstree(process: &Process, edges: &[Edge], cycles: &[Vec<u64>]) -> String 
                 writeln!(out, "  {} (loop {loop_serial}, spawned at {}) {why} task {next}", t.label(), t.spawned_at);
         }
     }
-    // Tasks in a cycle are waited for by another: list them too when every
-    // task of a loop is in one (no root).
     out
 }
