@@ -76,6 +76,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(miri, ignore = "Miri has no mmap of its own memory to hand back (memmap2)")]
     fn text_across_pieces_comes_back_whole() {
         let mut pieces = Pieces::default();
         let line = "0123456789abcdef".repeat(1000);
