@@ -44,32 +44,23 @@ pub fn tasks_by_id(process: &Process) -> HashMap<u64, (u64, &Task)> {
     process.loops.iter().flat_map(|l| l.tasks.iter().map(move |t| (t.id, (l.serial, t)))).collect()
 }
 
-fn ms(ms: u64) -> String {
-    if ms >= 10_000 {
-        format!("{:.0} s", ms as f64 / 1000.0)
-    } else if ms >= 1000 {
-        format!("{:.1} s", ms as f64 / 1000.0)
-    } else {
-        format!("{ms} ms")
-    }
-}
-
-/// Human duration of `ns`.
+/// A duration of `ns` for people: "12 s", "1.5 s", "300 ms", "2.5 ms",
+/// "40 µs", "80 ns".
 pub fn duration_ns(ns: u64) -> String {
-    if ns >= 1_000_000_000 {
-        format!("{:.1}s", ns as f64 / 1e9)
-    } else if ns >= 1_000_000 {
-        format!("{:.1}ms", ns as f64 / 1e6)
-    } else if ns >= 1_000 {
-        format!("{:.0}µs", ns as f64 / 1e3)
-    } else {
-        format!("{ns}ns")
+    let f = ns as f64;
+    match ns {
+        10_000_000_000.. => format!("{:.0} s", f / 1e9),
+        1_000_000_000.. => format!("{:.1} s", f / 1e9),
+        10_000_000.. => format!("{:.0} ms", f / 1e6),
+        1_000_000.. => format!("{:.1} ms", f / 1e6),
+        1_000.. => format!("{:.0} µs", f / 1e3),
+        _ => format!("{ns} ns"),
     }
 }
 
-/// Human duration of `ms`.
-pub fn duration_ms(v: u64) -> String {
-    ms(v)
+/// A duration of `ms` for people (see `duration_ns`).
+pub fn duration_ms(ms: u64) -> String {
+    duration_ns(ms.saturating_mul(1_000_000))
 }
 
 /// The lints of a snapshot.
@@ -86,7 +77,7 @@ pub fn lints(process: &Process, th: &Thresholds) -> Vec<Lint> {
                 _ if stuck.in_callback => "running a callback".to_owned(),
                 _ => "in the loop's own code".to_owned(),
             };
-            let how_long = stuck.for_ms.map_or_else(String::new, |v| format!(" for {}", ms(v)));
+            let how_long = stuck.for_ms.map_or_else(String::new, |v| format!(" for {}", duration_ms(v)));
             out.push(Lint {
                 kind: "stuck-loop",
                 loop_serial: l.serial,
@@ -155,8 +146,8 @@ pub fn lints(process: &Process, th: &Thresholds) -> Vec<Lint> {
                             t.label(),
                             w.what,
                             w.at,
-                            ms(w.for_ms),
-                            ms(median)
+                            duration_ms(w.for_ms),
+                            duration_ms(median)
                         ),
                     });
                 }
