@@ -9,7 +9,7 @@
 
 use std::process::Command;
 
-/// Child mode: runs `workload` (n ops) three times on our loop and prints
+/// Child mode: runs `workload` (n ops) five times on our loop and prints
 /// the best ns/op. `mode`: `threaded` (another thread exists first) or
 /// `single`.
 pub fn child(workload: &str, n: usize, mode: &str) {
@@ -23,7 +23,7 @@ pub fn child(workload: &str, n: usize, mode: &str) {
     drop(r#loop::EventLoop::new().expect("a loop"));
     r#loop::inspect::__start_thread_now();
     let w = crate::workloads::WORKLOADS.iter().find(|w| w.name == workload).expect("a workload");
-    let best = (0..3).map(|_| (w.run)(crate::workloads::Runtime::Loop, n)).fold(f64::INFINITY, f64::min);
+    let best = (0..5).map(|_| (w.run)(crate::workloads::Runtime::Loop, n)).fold(f64::INFINITY, f64::min);
     println!("{best}");
 }
 
@@ -43,7 +43,7 @@ fn run_child(workload: &str, n: usize, mode: &str, on: bool) -> f64 {
 pub fn table(reps: usize) -> String {
     let mut s = String::from(
         "\nInspector endpoint: *with* = ready (thread started, nobody attached), *without* = `LOOP_INSPECT=0`. Child \
-         processes in alternating pairs (each the best of 3 runs; cost: median of the pairs' ratios, with their \
+         processes in alternating pairs (each the best of 5 runs; cost: median of the pairs' ratios, with their \
          range):\n\n\
          | process | workload | with | without | cost | range |\n| --- | --- | ---: | ---: | ---: | --- |\n",
     );
@@ -53,7 +53,7 @@ pub fn table(reps: usize) -> String {
             let mut off = Vec::new();
             let mut ratios = Vec::new();
             let base = |_| run_child(workload, n, mode, false);
-            for k in 0..(2 * reps).max(9) {
+            for k in 0..(2 * reps).max(15) {
                 let (a, b) = if k % 2 == 0 {
                     let a = run_child(workload, n, mode, true);
                     (a, base(k))
