@@ -678,3 +678,89 @@ fn top_times_every_poll_while_it_watches_and_flags_slow_polls_and_self_wakes() {
         out.stdout
     );
 }
+
+/// The output of a terminal program, its escape sequences and spaces
+/// taken out (ratatui moves the cursor instead of printing spaces).
+fn screen_text(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ params final-byte.
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else if !c.is_whitespace() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn top_in_a_terminal_sorts_opens_a_task_and_quits_cleanly() {
+    use std::io::{Read, Write};
+    let _watchdog = loop_tests::watchdog();
+    let fx = Fixture::start("lost_waker");
+    // A pseudo-terminal from util-linux's `script`; keys go to its stdin,
+    // each once the screen shows what the previous one did.
+    let mut term = Command::new("script")
+        .args(["-q", "-c", &format!("stty cols 160 rows 40; {TOOL} top {}", fx.pid()), "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs top in a pseudo-terminal");
+    let mut stdout = term.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut raw = Vec::new();
+    let mut wait_for = |marker: &str, raw: &mut Vec<u8>| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !screen_text(raw).contains(marker) {
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(chunk) => raw.extend(chunk),
+                Err(_) => panic!("top never showed {marker:?}; the screen had:\n{}", screen_text(raw)),
+            }
+        }
+    };
+    let mut stdin = term.stdin.take().unwrap();
+    wait_for("tasks,bybusy/s", &mut raw);
+    // Sort by polls/s (ratatui redraws only the cells that change, so the
+    // title's new word is looked for on its own), then open the first task.
+    let seen = raw.len();
+    stdin.write_all(b"s").unwrap();
+    let mut tail = Vec::new();
+    while !screen_text(&tail).contains("polls/s") {
+        let chunk = rx.recv_timeout(Duration::from_secs(10)).expect("top redraws after s");
+        raw.extend(&chunk);
+        tail = raw[seen..].to_vec();
+    }
+    stdin.write_all(b"\r").unwrap();
+    wait_for("onloop1", &mut raw);
+    stdin.write_all(b"q").unwrap();
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(term.wait());
+    });
+    let status = done_rx.recv_timeout(Duration::from_secs(10)).expect("top quits on q").expect("wait");
+    while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(500)) {
+        raw.extend(chunk);
+    }
+    assert!(status.success(), "top exits 0 on q");
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.contains("\u{1b}[?1049h") && text.contains("\u{1b}[?1049l"), "the alternate screen is left");
+    assert!(text.rfind("\u{1b}[?1049l") > text.rfind("\u{1b}[?1049h"), "and not entered again");
+}
