@@ -727,7 +727,7 @@ fn top_in_a_terminal_sorts_opens_a_task_and_quits_cleanly() {
         }
     });
     let mut raw = Vec::new();
-    let mut wait_for = |marker: &str, raw: &mut Vec<u8>| {
+    let wait_for = |marker: &str, raw: &mut Vec<u8>| {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !screen_text(raw).contains(marker) {
             match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
