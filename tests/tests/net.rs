@@ -167,6 +167,41 @@ fn readuntil_limit_overrun_keeps_the_data() {
     });
 }
 
+/// Python 3.13's `readuntil` with a tuple of separators; the expected
+/// values are what CPython 3.13 returns for the same bytes and limits.
+#[test]
+fn readuntil_any_takes_the_shortest_chunk_ending_in_any_separator() {
+    let _watchdog = loop_tests::watchdog();
+    aio::run(async {
+        let mut r = StreamReader::with_limit(&b"ab\r\ncd\nxyz--end\n"[..], 10);
+        assert_eq!(r.readuntil_any(&[b"\n", b"\r\n"]).await.unwrap(), b"ab\r\n");
+        assert_eq!(r.readuntil_any(&[b"\r\n", b"\n"]).await.unwrap(), b"cd\n");
+        // Both end at the same byte: the shorter separator wins.
+        assert_eq!(r.readuntil_any(&[b"--", b"-"]).await.unwrap(), b"xyz-");
+        assert_eq!(r.readuntil_any(&[b"end\n", b"d\n"]).await.unwrap(), b"-end\n");
+        // The limit counts the bytes before the separator that matched.
+        let mut r = StreamReader::with_limit(&b"abcdefgh--"[..], 4);
+        let err = r.readuntil_any(&[b"--", b"h-"]).await.unwrap_err();
+        let StreamError::LimitOverrun(e) = err else { panic!("expected LimitOverrun, got {err:?}") };
+        assert_eq!(e.consumed, 7);
+        // At EOF without a match: everything read, as IncompleteRead.
+        let mut r = StreamReader::new(&b"abc"[..]);
+        let err = r.readuntil_any(&[b"x", b"yz"]).await.unwrap_err();
+        let StreamError::IncompleteRead(e) = err else { panic!("expected IncompleteRead, got {err:?}") };
+        assert_eq!((e.partial, e.expected), (b"abc".to_vec(), None));
+    });
+}
+
+#[test]
+#[should_panic(expected = "readuntil_any: every separator must be at least one byte")]
+fn readuntil_any_refuses_an_empty_separator() {
+    let _watchdog = loop_tests::watchdog();
+    aio::run(async {
+        let mut r = StreamReader::new(&b"abc"[..]);
+        let _ = r.readuntil_any(&[b"c", b""]).await;
+    });
+}
+
 #[test]
 fn readline_returns_the_partial_line_at_eof() {
     let _watchdog = loop_tests::watchdog();

@@ -224,37 +224,77 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
         &'a mut self,
         separator: &'a [u8],
     ) -> impl Future<Output = Result<Vec<u8>, StreamError>> + use<'a, R> {
-        WaitSite::new(Some(WaitKind::Readable), async move {
-            assert!(!separator.is_empty(), "readuntil: the separator must not be empty");
-            // Where the next search starts: a separator cannot begin before.
-            let mut searched = 0;
-            loop {
-                let data = self.data();
-                if let Some(i) = find(&data[searched..], separator) {
-                    let start = searched + i;
-                    if start > self.limit {
-                        return Err(LimitOverrunError {
-                            message: "separator is found, but chunk is longer than limit".into(),
-                            consumed: start,
-                        }
-                        .into());
-                    }
-                    return Ok(self.take(start + separator.len()));
-                }
-                searched = (data.len() + 1).saturating_sub(separator.len());
-                if searched > self.limit {
+        assert!(!separator.is_empty(), "readuntil: the separator must not be empty");
+        WaitSite::new(Some(WaitKind::Readable), self.read_to_first(vec![separator]))
+    }
+
+    /// Reads up to and including the first of several separators (Python
+    /// 3.13's `readuntil` with a tuple): the shortest chunk that ends with
+    /// any of them; when two end at the same byte, the shorter separator.
+    /// Limits and errors as [`readuntil`](StreamReader::readuntil)'s, the
+    /// limit counting the bytes before the separator that matched.
+    ///
+    /// ```
+    /// use r#loop as aio;
+    /// # aio::run(async {
+    /// let mut reader = aio::StreamReader::new(&b"key: value\r\nrest\n"[..]);
+    /// let line = reader.readuntil_any(&[b"\n", b"\r\n"]).await.unwrap();
+    /// assert_eq!(line, b"key: value\r\n");
+    /// assert_eq!(reader.readuntil_any(&[b"\n", b"\r\n"]).await.unwrap(), b"rest\n");
+    /// # });
+    /// ```
+    ///
+    /// # Panics
+    /// When `separators` is empty or one of them is (asyncio's `ValueError`).
+    #[track_caller]
+    pub fn readuntil_any<'a>(
+        &'a mut self,
+        separators: &'a [&'a [u8]],
+    ) -> impl Future<Output = Result<Vec<u8>, StreamError>> + use<'a, R> {
+        assert!(!separators.is_empty(), "readuntil_any: give at least one separator");
+        assert!(separators.iter().all(|s| !s.is_empty()), "readuntil_any: every separator must be at least one byte");
+        // Shortest first: of two matches ending at the same byte, the
+        // shorter separator wins (asyncio sorts them so).
+        let mut sorted = separators.to_vec();
+        sorted.sort_by_key(|s| s.len());
+        WaitSite::new(Some(WaitKind::Readable), self.read_to_first(sorted))
+    }
+
+    /// `readuntil`'s search: up to the match of `separators` (shortest
+    /// first) that ends first.
+    async fn read_to_first(&mut self, separators: Vec<&[u8]>) -> Result<Vec<u8>, StreamError> {
+        let longest = separators.iter().map(|s| s.len()).max().unwrap_or(1);
+        // Where the next search starts: no separator begins before.
+        let mut searched = 0;
+        loop {
+            let data = self.data();
+            let found = separators
+                .iter()
+                .filter_map(|sep| Some((searched + find(&data[searched..], sep)?, sep.len())))
+                .min_by_key(|&(start, len)| start + len);
+            if let Some((start, len)) = found {
+                if start > self.limit {
                     return Err(LimitOverrunError {
-                        message: "separator is not found, and chunk exceeds the limit".into(),
-                        consumed: searched,
+                        message: "separator is found, but chunk is longer than limit".into(),
+                        consumed: start,
                     }
                     .into());
                 }
-                if self.fill(self.limit).await? == 0 {
-                    let k = self.buffered();
-                    return Err(IncompleteReadError { partial: self.take(k), expected: None }.into());
-                }
+                return Ok(self.take(start + len));
             }
-        })
+            searched = (data.len() + 1).saturating_sub(longest);
+            if searched > self.limit {
+                return Err(LimitOverrunError {
+                    message: "separator is not found, and chunk exceeds the limit".into(),
+                    consumed: searched,
+                }
+                .into());
+            }
+            if self.fill(self.limit).await? == 0 {
+                let k = self.buffered();
+                return Err(IncompleteReadError { partial: self.take(k), expected: None }.into());
+            }
+        }
     }
 
     /// Reads a line (up to and including `\n`); at EOF the partial line
