@@ -292,6 +292,75 @@ fn select_takes_the_first_ready_branch_and_drops_the_others() {
     assert_eq!(first, "a");
 }
 
+/// asyncio's `timeout(None)`, `reschedule(None)` and the state errors,
+/// as CPython 3.13 behaves: no deadline, then one; a deadline removed; a
+/// reschedule after expiry and a second entry refused.
+#[test]
+fn a_timeout_scope_may_have_no_deadline_and_get_or_lose_one() {
+    let _watchdog = loop_tests::watchdog();
+    let ev = paused();
+    ev.run_until_complete(async {
+        let t0 = aio::get_running_loop().time();
+        // None: the block runs as long as it takes.
+        let scope = TimeoutScope::never();
+        assert_eq!(scope.deadline(), None);
+        assert_eq!(
+            scope
+                .run(async {
+                    aio::sleep(Duration::from_secs(3600)).await;
+                    7
+                })
+                .await,
+            Ok(7)
+        );
+        assert_eq!(aio::get_running_loop().time() - t0, Duration::from_secs(3600));
+        // None, then a deadline: it expires then.
+        let scope = TimeoutScope::never();
+        let s = scope.clone();
+        let t1 = aio::get_running_loop().time();
+        let r = scope
+            .run(async move {
+                s.reschedule(aio::get_running_loop().time() + Duration::from_secs(2));
+                aio::sleep(Duration::from_secs(60)).await;
+            })
+            .await;
+        assert!(r.is_err() && scope.expired());
+        assert_eq!(aio::get_running_loop().time() - t1, Duration::from_secs(2));
+        // A deadline, removed while it runs: no expiry.
+        let scope = TimeoutScope::after(Duration::from_millis(10));
+        let s = scope.clone();
+        let r = scope
+            .run(async move {
+                s.reschedule(None);
+                aio::sleep(Duration::from_millis(50)).await;
+            })
+            .await;
+        assert!(r.is_ok() && !scope.expired() && scope.deadline().is_none());
+    });
+}
+
+#[test]
+#[should_panic(expected = "TimeoutScope::reschedule on a scope that has expired")]
+fn rescheduling_an_expired_timeout_scope_panics() {
+    let _watchdog = loop_tests::watchdog();
+    paused().run_until_complete(async {
+        let scope = TimeoutScope::after(Duration::from_millis(10));
+        assert!(scope.run(aio::sleep(Duration::from_secs(1))).await.is_err());
+        scope.reschedule(None);
+    });
+}
+
+#[test]
+#[should_panic(expected = "TimeoutScope::run called twice on one scope")]
+fn running_a_timeout_scope_twice_panics() {
+    let _watchdog = loop_tests::watchdog();
+    paused().run_until_complete(async {
+        let scope = TimeoutScope::after(Duration::from_secs(1));
+        assert_eq!(scope.run(async { 1 }).await, Ok(1));
+        let _ = scope.clone().run(async { 2 }).await;
+    });
+}
+
 #[test]
 fn timeout_scopes_reschedule_and_only_the_expired_one_reports() {
     let _watchdog = loop_tests::watchdog();
@@ -302,7 +371,7 @@ fn timeout_scopes_reschedule_and_only_the_expired_one_reports() {
         let s = scope.clone();
         let r = scope
             .run(async move {
-                s.reschedule(s.deadline() + Duration::from_secs(10));
+                s.reschedule(s.deadline().unwrap() + Duration::from_secs(10));
                 aio::sleep(Duration::from_secs(5)).await;
             })
             .await;

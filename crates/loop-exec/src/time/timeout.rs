@@ -77,7 +77,8 @@ impl<F: Future> Timeout<F> {
     /// then the deadline, moved first to `moved` if given. Once the deadline
     /// has passed and `may_expire` agrees, the future is dropped (cancelled)
     /// and `TimeoutError` returned; if it does not agree (an enclosing scope
-    /// expired too and reports it), the timeout stays pending.
+    /// expired too and reports it), the timeout stays pending. Without
+    /// `armed` the deadline is not looked at (a scope with none).
     /// `#[track_caller]`: the inner future (a task's join) is reported to
     /// wait at the line that awaits the timeout.
     #[track_caller]
@@ -85,6 +86,7 @@ impl<F: Future> Timeout<F> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         moved: Option<Instant>,
+        armed: bool,
         may_expire: impl FnOnce() -> bool,
     ) -> Poll<Result<F::Output, TimeoutError>> {
         let mut this = self.project();
@@ -97,6 +99,9 @@ impl<F: Future> Timeout<F> {
         }
         if let Some(deadline) = moved {
             this.sleep.reset(deadline);
+        }
+        if !armed {
+            return Poll::Pending;
         }
         match Pin::new(&mut *this.sleep).poll(cx) {
             Poll::Ready(()) if may_expire() => {
@@ -114,6 +119,6 @@ impl<F: Future> Future for Timeout<F> {
 
     #[track_caller]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.poll_until(cx, None, || true)
+        self.poll_until(cx, None, true, || true)
     }
 }
