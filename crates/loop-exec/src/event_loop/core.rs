@@ -459,7 +459,10 @@ impl LoopCore {
     fn run_call(&self, cell: &CallbackCell) {
         let Some(f) = cell.take() else { return };
         bump(&self.counters.callbacks, 1);
-        self.shared.beacon.enter_callback();
+        let inspected = self.config.inspect;
+        if inspected {
+            self.shared.beacon.enter_callback();
+        }
         let start = self.config.debug.then(Instant::now);
         if let Err(message) = panics::catch(f) {
             self.report(&ExceptionContext {
@@ -469,7 +472,9 @@ impl LoopCore {
                 location: None,
             });
         }
-        self.shared.beacon.leave();
+        if inspected {
+            self.shared.beacon.leave();
+        }
         if let Some(start) = start {
             let took = start.elapsed();
             if took >= self.config.slow_callback {

@@ -58,11 +58,13 @@ struct ColdMeta {
     /// Times the task woke itself during its own poll (a future that
     /// calls `wake_by_ref` and returns `Pending`: a busy wait).
     self_wakes: Cell<u32>,
-    /// Every task this one waits for (`gather`, `wait`, `as_completed`
-    /// over several tasks report one join each), while it waits only for
-    /// tasks: emptied by a wait of another kind, or by a poll that began
-    /// with no wait pending. At most `MAX_JOINS`; tasks that finished are
-    /// left for the reader to drop.
+    /// Every task this one waits for (`gather`, `wait`, `as_completed`,
+    /// a `TaskGroup` over several tasks report one join each; later polls
+    /// report only the members woken), while it waits only for tasks:
+    /// emptied by a wait of another kind, and started afresh when a poll's
+    /// first report is a join on a task not in it (the next handle of a
+    /// loop awaiting handles one by one). At most `MAX_JOINS`; tasks that
+    /// finished are left for the reader to drop.
     joins: RefCell<Vec<u64>>,
 }
 
@@ -159,17 +161,19 @@ impl TaskMeta {
         self.cold.get().map_or_else(Vec::new, |c| c.joins.borrow().clone())
     }
 
-    /// Notes a join on `awaited` (`fresh`: a new wait, not the one the
-    /// task was in when this poll began), or a wait of another kind.
-    fn note_join(&self, kind: loop_sync::WaitKind, awaited: u64, fresh: bool) {
+    /// Notes a join on `awaited` (`first`: the poll's first report), or a
+    /// wait of another kind.
+    fn note_join(&self, kind: loop_sync::WaitKind, awaited: u64, first: bool) {
         if kind == loop_sync::WaitKind::TaskJoin && awaited != 0 {
             let cold = self.cold.get_or_init(Box::default);
             let mut joins = cold.joins.borrow_mut();
-            if fresh {
-                joins.clear();
-            }
-            if !joins.contains(&awaited) && joins.len() < MAX_JOINS {
-                joins.push(awaited);
+            if !joins.contains(&awaited) {
+                if first {
+                    joins.clear();
+                }
+                if joins.len() < MAX_JOINS {
+                    joins.push(awaited);
+                }
             }
         } else if let Some(cold) = self.cold.get() {
             cold.joins.borrow_mut().clear();
@@ -251,9 +255,7 @@ impl TaskMeta {
     ) {
         self.set_target(target);
         let packed = self.packed.get();
-        // The first report of a poll that began with no wait pending starts
-        // the list of joins afresh.
-        self.note_join(kind, target.resource, packed & (WAIT_BITS | WAITED_BEFORE) == 0);
+        self.note_join(kind, target.resource, packed & WAIT_BITS == 0);
         if packed & WAIT_BITS == 0 {
             let before = if packed & WAITED_BEFORE != 0 { self.waiting_at.get() } else { None };
             first.set((before, self.waiting_since.get()));
@@ -269,6 +271,36 @@ impl TaskMeta {
 mod tests {
     use super::*;
     use crate::task::IdBlock;
+
+    #[test]
+    fn joins_gather_a_polls_members_and_start_afresh_for_the_next_handle() {
+        use loop_sync::{WaitKind, WaitTarget};
+        let meta = TaskMeta::new(IdBlock::new().next(), None, Location::caller(), 0);
+        let first = Cell::new((None, 0));
+        let at = Location::caller();
+        let join = |id| WaitTarget { resource: id, detail: 0 };
+        // gather(7, 8, 9): one poll reports all three.
+        meta.start_poll();
+        for id in [7, 8, 9] {
+            meta.record_wait(WaitKind::TaskJoin, at, join(id), 0, &first);
+        }
+        assert_eq!(meta.joins(), [7, 8, 9]);
+        // Woken by 7's end: the next poll reports 8 only (still pending).
+        meta.start_poll();
+        meta.record_wait(WaitKind::TaskJoin, at, join(8), 0, &first);
+        assert_eq!(meta.joins(), [7, 8, 9], "the members stay (7 is dropped by the reader once gone)");
+        // Handles awaited one by one: each new one starts the list afresh.
+        meta.start_poll();
+        meta.record_wait(WaitKind::TaskJoin, at, join(10), 0, &first);
+        assert_eq!(meta.joins(), [10]);
+        meta.start_poll();
+        meta.record_wait(WaitKind::TaskJoin, at, join(11), 0, &first);
+        assert_eq!(meta.joins(), [11]);
+        // Another kind of wait empties it.
+        meta.start_poll();
+        meta.record_wait(WaitKind::Sleep, at, WaitTarget::NONE, 0, &first);
+        assert!(meta.joins().is_empty());
+    }
 
     #[test]
     fn packed_fields_stay_apart_and_the_poll_count_saturates() {
