@@ -1,6 +1,6 @@
 //! The process's loops, as the inspector lists them: each loop built with
-//! inspection on registers here when it is made, and the first one starts
-//! the endpoint.
+//! inspection on registers here when it is made; the first one binds the
+//! endpoint, whose thread starts at once or after `THREAD_AFTER`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
