@@ -39,6 +39,15 @@ pub struct Lint {
     pub message: String,
 }
 
+/// The id of the task holding a lock, from the token its waits report
+/// (the holder's address), if that task is alive.
+pub fn holder(process: &Process, token: u64) -> Option<u64> {
+    if token == 0 {
+        return None;
+    }
+    process.loops.iter().flat_map(|l| &l.tasks).find(|t| t.addr == token).map(|t| t.id)
+}
+
 /// Every task, by id, with its loop's number.
 pub fn tasks_by_id(process: &Process) -> HashMap<u64, (u64, &Task)> {
     process.loops.iter().flat_map(|l| l.tasks.iter().map(move |t| (t.id, (l.serial, t)))).collect()
@@ -180,13 +189,9 @@ pub fn edges(process: &Process) -> Vec<Edge> {
                 if w.kind == "TaskJoin" && w.resource != 0 && !joins.contains(&w.resource) {
                     joins.push(w.resource);
                 }
-                let holder = w.detail;
-                if matches!(w.kind.as_str(), "Lock" | "Mutex")
-                    && holder != 0
-                    && holder != t.id
-                    && alive.contains_key(&holder)
-                    && seen.insert(holder)
-                {
+                let is_lock = matches!(w.kind.as_str(), "Lock" | "Mutex");
+                let holder = if is_lock { holder(process, w.detail).unwrap_or(0) } else { 0 };
+                if holder != 0 && holder != t.id && alive.contains_key(&holder) && seen.insert(holder) {
                     out.push(Edge {
                         from: t.id,
                         to: holder,

@@ -83,6 +83,9 @@ pub struct Stuck {
 pub struct Task {
     /// Its id (process-wide).
     pub id: u64,
+    /// Its address: the token a lock holds its holder by.
+    #[serde(default)]
+    pub addr: u64,
     /// Its name.
     pub name: Option<String>,
     /// `running`, `scheduled`, `idle` or `cancelling`.
@@ -131,6 +134,7 @@ pub struct Wait {
     pub for_ms: u64,
     /// What exactly (see `loop_sync::WaitTarget`).
     pub resource: u64,
-    /// One fact about it.
+    /// One fact about it (for a lock: its holder's address; see
+    /// `analysis::holder`).
     pub detail: u64,
 }

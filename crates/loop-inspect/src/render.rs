@@ -198,8 +198,10 @@ pub fn resources(process: &Process) -> String {
             let detail = r.waiters.first().map_or(0, |w| w.4);
             let line = match kind {
                 "Lock" | "Mutex" => {
-                    let holder =
-                        if detail == 0 { "holder unknown".to_owned() } else { format!("held by {}", label(detail)) };
+                    let holder = match analysis::holder(process, detail) {
+                        Some(id) => format!("held by {}", label(id)),
+                        None => "holder unknown (not a live task of this process)".to_owned(),
+                    };
                     format!("{kind} {:#x}: {holder}; waiters: {waiters}", r.id)
                 }
                 "Semaphore" => format!("Semaphore {:#x}: {detail} permits free; waiters: {waiters}", r.id),

@@ -46,8 +46,8 @@ pub use condition::{Condition, Relock};
 pub use event::{Event, EventWait};
 pub use lock::{Lock, LockAcquire, LockGuard, Mutex, MutexGuard, MutexLock};
 pub use observe::{
-    current_task_id, note_wait, note_wait_on, set_task_id_source, set_wait_observer, TaskIdSource, WaitKind,
-    WaitObserver, WaitTarget,
+    current_task_token, note_wait, note_wait_on, set_task_slot, set_wait_observer, TaskSlot, WaitKind, WaitObserver,
+    WaitTarget,
 };
 pub use queue::{
     Fifo, Get, Join, Lifo, LifoQueue, Priority, PriorityQueue, Put, Queue, QueueOf, QueueShutDown, QueueStorage,

@@ -11,7 +11,7 @@ use std::panic::Location;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::observe::{current_task_id, note_wait_on, WaitKind, WaitTarget};
+use crate::observe::{current_task_token, note_wait_on, WaitKind, WaitTarget};
 use crate::semaphore::{Acquire, Semaphore, SemaphorePermit};
 
 /// A mutual-exclusion lock without data (asyncio's `Lock`).
@@ -34,16 +34,16 @@ use crate::semaphore::{Acquire, Semaphore, SemaphorePermit};
 #[derive(Debug)]
 pub struct Lock {
     sem: Semaphore,
-    /// The id of the task that took the lock last (0: none known), for
-    /// the waits reported on it (see [`Holder`]).
+    /// The task that took the lock last (0: none known), for the waits
+    /// reported on it (see [`Holder`]).
     holder: Holder,
 }
 
-/// Who took a lock last: the executor's id of the task that was being
-/// polled (`observe::current_task_id`), reported with each wait on the
-/// lock so that a tool can draw "task 7 waits for the lock task 3 holds"
-/// and find deadlock cycles. A hint: stale once the lock is released, and
-/// never read to decide anything.
+/// Who took a lock last: the executor's token of the task that was being
+/// polled (`observe::current_task_token`, the task's address), reported
+/// with each wait on the lock so that a tool can draw "task 7 waits for the
+/// lock task 3 holds" and find deadlock cycles. A hint: stale once the lock
+/// is released, and never read to decide anything.
 #[derive(Debug, Default)]
 struct Holder(AtomicU64);
 
@@ -51,7 +51,7 @@ impl Holder {
     /// The task being polled took the lock.
     #[inline]
     fn taken(&self) {
-        self.0.store(current_task_id(), Ordering::Relaxed);
+        self.0.store(current_task_token(), Ordering::Relaxed);
     }
 
     /// A wait on the lock behind `acquire`: reported with the holder.

@@ -120,7 +120,7 @@ impl WaitKind {
 /// | kind | `resource` | `detail` |
 /// |---|---|---|
 /// | `TaskJoin` | the awaited task's id | 0 |
-/// | `Lock`, `Mutex` | the lock's address | the id of the task holding it (0: unknown) |
+/// | `Lock`, `Mutex` | the lock's address | the token of the task holding it ([`current_task_token`]; 0: unknown) |
 /// | `Semaphore` | its address | permits free when the wait began |
 /// | `Queue*` | the queue's address | its length when the wait began |
 /// | `Event`, `Barrier`, `Condition` | its address | 0 |
@@ -150,13 +150,16 @@ impl WaitTarget {
 /// The observer's signature.
 pub type WaitObserver = fn(WaitKind, &'static Location<'static>, WaitTarget);
 
-/// Where the id of the task being polled comes from (see
-/// [`set_task_id_source`]).
-pub type TaskIdSource = fn() -> u64;
+/// Where an executor keeps the task it is polling: a cell holding a
+/// pointer to the task (`None` between polls). See [`set_task_slot`].
+pub type TaskSlot = Cell<Option<std::ptr::NonNull<()>>>;
 
 thread_local! {
     static WAIT_OBSERVER: Cell<Option<WaitObserver>> = const { Cell::new(None) };
-    static TASK_ID_SOURCE: Cell<Option<TaskIdSource>> = const { Cell::new(None) };
+    /// The running executor's [`TaskSlot`] (null: none), read by a `Lock`
+    /// that records its holder: one thread-local load and one load, cheap
+    /// enough for every uncontended acquire.
+    static TASK_SLOT: Cell<*const TaskSlot> = const { Cell::new(std::ptr::null()) };
 }
 
 /// Installs (or with `None` removes) this thread's wait observer; returns
@@ -178,22 +181,33 @@ pub fn note_wait_on(kind: WaitKind, location: &'static Location<'static>, target
     }
 }
 
-/// Installs (or with `None` removes) this thread's source of the current
-/// task's id, which [`Lock`](crate::Lock) and [`Mutex`](crate::Mutex)
-/// record as their holder; returns the previous one. The `loop` executor
-/// installs it while it runs.
-pub fn set_task_id_source(source: Option<TaskIdSource>) -> Option<TaskIdSource> {
-    TASK_ID_SOURCE.with(|o| o.replace(source))
+/// Installs (or with null removes) this thread's [`TaskSlot`]: where the
+/// executor keeps the task it polls. [`Lock`](crate::Lock) and
+/// [`Mutex`](crate::Mutex) record the task found there as their holder
+/// ([`current_task_token`]). Returns the previous slot. The `loop`
+/// executor installs its own while it runs.
+///
+/// # Safety
+/// `slot` must be null or point to a `TaskSlot` that stays alive, and is
+/// only touched on this thread, until this function is called again on
+/// this thread to replace it.
+pub unsafe fn set_task_slot(slot: *const TaskSlot) -> *const TaskSlot {
+    TASK_SLOT.with(|s| s.replace(slot))
 }
 
-/// The id of the task being polled on this thread, if an executor told
-/// (0: none, or not known).
+/// The task being polled on this thread, as an opaque token: its address
+/// in the executor's slot (0: none, or no executor said). Never
+/// dereferenced: a tool matches it against the tasks' addresses.
 #[inline]
-pub fn current_task_id() -> u64 {
-    match TASK_ID_SOURCE.try_with(Cell::get) {
-        Ok(Some(f)) => f(),
-        _ => 0,
+pub fn current_task_token() -> u64 {
+    let slot = TASK_SLOT.try_with(Cell::get).unwrap_or(std::ptr::null());
+    if slot.is_null() {
+        return 0;
     }
+    // SAFETY: a non-null slot was installed by `set_task_slot`, whose
+    // contract keeps it alive and on this thread until it is replaced.
+    let task = unsafe { &*slot }.get();
+    task.map_or(0, |p| p.as_ptr().addr() as u64)
 }
 
 #[cfg(test)]

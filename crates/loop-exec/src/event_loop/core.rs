@@ -123,6 +123,12 @@ impl LoopCore {
         &self.time
     }
 
+    /// Where the task being polled is named, for `loop_sync` (see
+    /// `Introspection::task_slot`).
+    pub(crate) fn task_slot(&self) -> *const loop_sync::TaskSlot {
+        self.introspection.task_slot()
+    }
+
     /// The id of the task being polled, if any.
     #[inline]
     pub(crate) fn current_task_id(&self) -> Option<crate::task::TaskId> {

@@ -71,8 +71,8 @@ pub(crate) struct Enter {
     previous_observer: Option<loop_sync::WaitObserver>,
     /// The I/O wait observer installed before (restored on drop).
     previous_io_observer: Option<IoWaitObserver>,
-    /// `loop_sync`'s task-id source installed before (restored on drop).
-    previous_task_ids: Option<loop_sync::TaskIdSource>,
+    /// `loop_sync`'s task slot installed before (restored on drop).
+    previous_task_slot: *const loop_sync::TaskSlot,
     /// What `CURRENT_LOOP` held before (restored on drop).
     previous: *const LoopCore,
     /// Our strong count on the loop, as installed in `CURRENT_LOOP`.
@@ -93,13 +93,15 @@ impl Enter {
         let io_observer = if inner.config().introspection { Some(record_io_wait as IoWaitObserver) } else { None };
         let previous_io_observer = loop_core::observe::set_io_wait_observer(io_observer);
         let previous_resolver = loop_core::addrs::set_resolver(Some(crate::event_loop::blocking::resolve_on_pool));
-        let task_ids =
-            if inner.config().introspection { Some(current_task_id as loop_sync::TaskIdSource) } else { None };
-        let previous_task_ids = loop_sync::set_task_id_source(task_ids);
+        let slot = if inner.config().introspection { inner.task_slot() } else { std::ptr::null() };
+        // SAFETY: the slot is a field of the loop `this` keeps alive (an Rc
+        // count) until `drop` puts the previous slot back; both on this
+        // thread, which is the only one that touches the loop.
+        let previous_task_slot = unsafe { loop_sync::set_task_slot(slot) };
         Enter {
             previous_observer,
             previous_io_observer,
-            previous_task_ids,
+            previous_task_slot,
             previous,
             this,
             previous_resolver,
@@ -114,7 +116,10 @@ impl Drop for Enter {
         loop_sync::set_wait_observer(self.previous_observer);
         loop_core::observe::set_io_wait_observer(self.previous_io_observer);
         loop_core::addrs::set_resolver(self.previous_resolver);
-        loop_sync::set_task_id_source(self.previous_task_ids);
+        // SAFETY: the previous slot was valid when it was replaced, and its
+        // owner (an outer `Enter`, or none) is still alive: `Enter`s drop in
+        // the reverse order of their making.
+        unsafe { loop_sync::set_task_slot(self.previous_task_slot) };
         // SAFETY: `this` came from `Rc::into_raw` in `new` and is released
         // exactly once, here, after it was uninstalled.
         drop(unsafe { Rc::from_raw(self.this) });
@@ -124,12 +129,6 @@ impl Drop for Enter {
 /// The wait observer: records on the current task what it now waits on.
 fn record_wait(kind: loop_sync::WaitKind, location: &'static Location<'static>, target: loop_sync::WaitTarget) {
     with_current(|inner| inner.record_wait(kind, location, target));
-}
-
-/// The task-id source of `loop_sync` (a `Lock`'s holder): the task being
-/// polled on this thread's loop.
-fn current_task_id() -> u64 {
-    with_current(|inner| inner.current_task_id().map_or(0, |id| id.as_u64())).unwrap_or(0)
 }
 
 /// The I/O wait observer: records on the current task the socket or pipe

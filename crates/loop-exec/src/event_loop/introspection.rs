@@ -112,6 +112,14 @@ impl Introspection {
         self.current.replace(task)
     }
 
+    /// The cell naming the task being polled, as `loop_sync`'s `TaskSlot`
+    /// (a `Lock` records the task found there as its holder). The same
+    /// layout: `Cell<T>` is `T`, and `Option<NonNull<_>>` of any sized
+    /// type is one thin pointer.
+    pub(crate) fn task_slot(&self) -> *const loop_sync::TaskSlot {
+        std::ptr::from_ref(&self.current).cast()
+    }
+
     /// The task being polled.
     #[inline]
     pub(crate) fn current(&self) -> Option<NonNull<Header>> {

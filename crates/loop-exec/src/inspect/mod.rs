@@ -98,3 +98,50 @@ pub fn snapshot_json() -> String {
     let doc = snapshot::snapshot_document();
     String::from_utf8(doc.chunks().flatten().copied().collect()).expect("the snapshot is UTF-8")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use crate::{spawn, yield_now, EventLoop};
+
+    /// A lock records its holder through the loop's task slot (the one
+    /// `unsafe` read of `loop_sync::current_task_token`, run under Miri
+    /// too): a waiter's report names the holder by its address, outside a
+    /// task nobody.
+    #[test]
+    fn a_lock_waiter_names_the_holder_task_by_its_address() {
+        let ev = EventLoop::new().unwrap();
+        ev.run_until_complete(async {
+            assert_eq!(loop_sync::current_task_token(), 0, "the main future is no task");
+            let lock = Rc::new(loop_sync::Lock::new());
+            let release = Rc::new(loop_sync::Event::new());
+            let (l, r) = (lock.clone(), release.clone());
+            let holder = spawn(async move {
+                let _guard = l.acquire().await;
+                r.wait().await;
+            });
+            yield_now().await;
+            let l = lock.clone();
+            let waiter = spawn(async move { drop(l.acquire().await) });
+            yield_now().await;
+            let (mut holder_addr, mut reported) = (0, None);
+            crate::event_loop::current::with_current(|core| {
+                core.registry().for_each(|task| {
+                    if task.header().meta.id == holder.id() {
+                        holder_addr = task.as_ptr().addr().get() as u64;
+                    }
+                    if task.header().meta.id == waiter.id() {
+                        reported = Some(task.header().meta.waiting_target());
+                    }
+                });
+            });
+            let reported = reported.expect("the waiter is alive");
+            assert_ne!(holder_addr, 0);
+            assert_eq!(reported.detail, holder_addr, "the waiter's report names the holder");
+            release.set();
+            holder.await.unwrap();
+            waiter.await.unwrap();
+        });
+    }
+}

@@ -12,7 +12,7 @@
 //!     { "loop": 1, "index": 0, "thread": "main", "state": "answered", "clock": "real",
 //!       "stats": { "polls", "turns", "parks", "callbacks", "remote_wakes",
 //!                  "tasks", "timers", "next_timer_ms" },
-//!       "tasks": [ { "id", "name", "state", "spawned_at", "polls", "busy_ns",
+//!       "tasks": [ { "id", "addr", "name", "state", "spawned_at", "polls", "busy_ns",
 //!                    "max_poll_ns", "age_ms", "self_wakes", "lost_waker", "joins" (if any),
 //!                    "wait": { "kind", "what", "at", "for_ms", "resource", "detail" } } ] },
 //!     { "loop": 2, "index": 1, "thread": "loop-1", "state": "stuck",
@@ -101,7 +101,9 @@ pub(crate) fn write_loop(pieces: &mut Pieces, name: &LoopLabel, core: &LoopCore)
             TaskState::Idle => "idle",
             TaskState::Cancelling => "cancelling",
         };
-        let _ = write!(out, "{{\"id\":{},\"name\":", info.id.as_u64());
+        // The address: a `Lock` names its holder by it (the token of
+        // `loop_sync::current_task_token`).
+        let _ = write!(out, "{{\"id\":{},\"addr\":{},\"name\":", info.id.as_u64(), task.as_ptr().addr());
         json::opt_string(out, info.name.as_deref());
         let _ = write!(out, ",\"state\":\"{state}\",\"spawned_at\":");
         site(out, info.location);
