@@ -52,13 +52,12 @@ pub fn table(reps: usize) -> String {
             let mut on = Vec::new();
             let mut off = Vec::new();
             let mut ratios = Vec::new();
-            let base = |_| run_child(workload, n, mode, false);
             for k in 0..(2 * reps).max(15) {
                 let (a, b) = if k % 2 == 0 {
                     let a = run_child(workload, n, mode, true);
-                    (a, base(k))
+                    (a, run_child(workload, n, mode, false))
                 } else {
-                    let b = base(k);
+                    let b = run_child(workload, n, mode, false);
                     (run_child(workload, n, mode, true), b)
                 };
                 on.push(a);

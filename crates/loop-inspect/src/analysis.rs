@@ -39,13 +39,10 @@ pub struct Lint {
     pub message: String,
 }
 
-/// The id of the task holding a lock, from the token its waits report
-/// (the holder's address), if that task is alive.
-pub fn holder(process: &Process, token: u64) -> Option<u64> {
-    if token == 0 {
-        return None;
-    }
-    process.loops.iter().flat_map(|l| &l.tasks).find(|t| t.addr == token).map(|t| t.id)
+/// The live tasks by address: a lock's waits name its holder by that token
+/// (`loop_sync::current_task_token`); look it up here, once per snapshot.
+pub fn tasks_by_addr(process: &Process) -> HashMap<u64, u64> {
+    process.loops.iter().flat_map(|l| &l.tasks).filter(|t| t.addr != 0).map(|t| (t.addr, t.id)).collect()
 }
 
 /// Every task, by id, with its loop's number.
@@ -180,6 +177,7 @@ pub struct Edge {
 /// Who waits for whom: joins, and locks to their holders.
 pub fn edges(process: &Process) -> Vec<Edge> {
     let alive = tasks_by_id(process);
+    let holders = tasks_by_addr(process);
     let mut out = Vec::new();
     for l in &process.loops {
         for t in &l.tasks {
@@ -190,8 +188,8 @@ pub fn edges(process: &Process) -> Vec<Edge> {
                     joins.push(w.resource);
                 }
                 let is_lock = matches!(w.kind.as_str(), "Lock" | "Mutex");
-                let holder = if is_lock { holder(process, w.detail).unwrap_or(0) } else { 0 };
-                if holder != 0 && holder != t.id && alive.contains_key(&holder) && seen.insert(holder) {
+                let holder = if is_lock { holders.get(&w.detail).copied() } else { None };
+                if let Some(holder) = holder.filter(|&h| h != t.id && seen.insert(h)) {
                     out.push(Edge {
                         from: t.id,
                         to: holder,

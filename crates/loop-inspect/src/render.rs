@@ -85,6 +85,11 @@ pub fn loop_line(l: &Loop) -> String {
     }
 }
 
+/// "what at line" of a task's wait, or "-".
+pub fn wait_summary(t: &Task) -> String {
+    t.wait.as_ref().map_or_else(|| "-".into(), |w| format!("{} at {}", w.what, w.at))
+}
+
 fn wait_text(t: &Task) -> (String, String, String) {
     match &t.wait {
         Some(w) => (w.what.clone(), w.at.clone(), duration_ms(w.for_ms)),
@@ -177,6 +182,7 @@ pub fn resources(process: &Process) -> String {
     let by_id = analysis::tasks_by_id(process);
     let label = |id: u64| by_id.get(&id).map_or_else(|| format!("task {id}"), |(_, t)| t.label());
     let res = analysis::resources(process);
+    let holders = analysis::tasks_by_addr(process);
     for kind in ["Lock", "Mutex", "Semaphore", "Queue", "Event", "Condition", "Barrier", "Socket", "ChildExit"] {
         for r in res.iter().filter(|r| r.kind == kind) {
             let waiters = r
@@ -198,8 +204,8 @@ pub fn resources(process: &Process) -> String {
             let detail = r.waiters.first().map_or(0, |w| w.4);
             let line = match kind {
                 "Lock" | "Mutex" => {
-                    let holder = match analysis::holder(process, detail) {
-                        Some(id) => format!("held by {}", label(id)),
+                    let holder = match holders.get(&detail) {
+                        Some(&id) => format!("held by {}", label(id)),
                         None => "holder unknown (not a live task of this process)".to_owned(),
                     };
                     format!("{kind} {:#x}: {holder}; waiters: {waiters}", r.id)

@@ -14,7 +14,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, TableState, Wrap};
 use crate::analysis::{self, duration_ms, duration_ns, Thresholds};
 use crate::attach::{self, AttachError};
 use crate::model::{Process, Task};
-use crate::render::loop_line;
+use crate::render::{loop_line, wait_summary};
 
 /// How the task rows are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +129,7 @@ pub fn batch(pid: u32, iterations: u32) -> Result<(), AttachError> {
         println!("      ID   LOOP    POLLS/S     BUSY/S STATE       SPAWNED AT                   WAITS ON");
         for (serial, t) in ordered(&frame, Order::Busy).into_iter().take(20) {
             let (pr, br) = frame.rates.get(&t.id).copied().unwrap_or((0.0, 0.0));
-            let wait = t.wait.as_ref().map_or_else(|| "-".into(), |w| format!("{} at {}", w.what, w.at));
+            let wait = wait_summary(t);
             println!(
                 "{:>8} {:>6} {:>10.0} {:>10} {:<11} {:<28} {wait}",
                 t.id,
@@ -189,7 +189,7 @@ fn run(terminal: &mut ratatui::DefaultTerminal, sampler: &mut Sampler, frame: &m
                     .iter()
                     .map(|(serial, t)| {
                         let (pr, br) = frame.rates.get(&t.id).copied().unwrap_or((0.0, 0.0));
-                        let wait = t.wait.as_ref().map_or_else(|| "-".into(), |w| format!("{} at {}", w.what, w.at));
+                        let wait = wait_summary(t);
                         Row::new(vec![
                             t.id.to_string(),
                             serial.to_string(),

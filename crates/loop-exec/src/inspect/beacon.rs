@@ -110,8 +110,7 @@ impl Beacon {
     /// earlier one has not run. Either way, the loop times every poll for
     /// the next `OBSERVED_FOR_MS` (a real clock's loop only).
     pub(crate) fn begin_request(&self) -> bool {
-        if let Some(origin) = self.origin {
-            let now = Instant::now().saturating_duration_since(origin).as_millis() as u32;
+        if let Some(now) = self.now_tick() {
             self.observed_until.store(now.wrapping_add(OBSERVED_FOR_MS).max(1), Ordering::Relaxed);
         }
         !self.request_pending.swap(true, Ordering::AcqRel)
@@ -134,6 +133,12 @@ impl Beacon {
         false
     }
 
+    /// The loop clock's tick now, read on the inspector's thread (`None`
+    /// for a paused clock).
+    fn now_tick(&self) -> Option<u32> {
+        self.origin.map(|origin| Instant::now().saturating_duration_since(origin).as_millis() as u32)
+    }
+
     /// The queued request runs.
     pub(crate) fn end_request(&self) {
         self.request_pending.store(false, Ordering::Release);
@@ -146,10 +151,8 @@ impl Beacon {
         // SAFETY: `polling_site` only ever holds null or a pointer made from
         // a `&'static Location` (in `enter`), which lives forever.
         let site = unsafe { site.cast_const().as_ref() };
-        let since_turn_ms = self.origin.map(|origin| {
-            let now = Instant::now().saturating_duration_since(origin).as_millis() as u32;
-            u64::from(now.wrapping_sub(self.turn_tick.load(Ordering::Relaxed)))
-        });
+        let since_turn_ms =
+            self.now_tick().map(|now| u64::from(now.wrapping_sub(self.turn_tick.load(Ordering::Relaxed))));
         BeaconReading {
             running: self.running.load(Ordering::Relaxed),
             polling: (polling != 0).then_some(polling),
