@@ -64,7 +64,7 @@ pub use combinators::shield::{shield, Shield};
 pub use combinators::task_group::{ChildError, ChildHandle, GroupClosed, GroupError, GroupHandle, TaskGroup};
 pub use combinators::wait::{wait, EmptyWait, ReturnWhen};
 pub use combinators::yield_now::{yield_now, YieldNow};
-pub use event_loop::blocking::{spawn_blocking, to_thread};
+pub use event_loop::blocking::{spawn_blocking, to_thread, unblock, BlockingJob};
 pub use event_loop::builder::Builder;
 pub use event_loop::callback::{Handle, TimerHandle};
 pub use event_loop::context::{LocalKey, Scoped};

@@ -113,6 +113,7 @@ where
     let handoff =
         Arc::new(Handoff { state: BlockingMutex::new(HandoffState { result: None, waker: None, finished: false }) });
     inner.shared().blocking_in_flight.fetch_add(1, Ordering::SeqCst);
+    inner.count_blocking_job();
     let sender = Sender { handoff: handoff.clone(), loop_shared: inner.shared().clone() };
     // The job runs in a copy of the spawner's context (asyncio's
     // `to_thread` copies it too).
@@ -149,6 +150,55 @@ where
     let location = Location::caller();
     crate::event_loop::current::with_current(|inner| spawn_blocking_on(inner, f, location))
         .unwrap_or_else(|| crate::event_loop::current::no_running_loop("spawn_blocking()"))
+}
+
+/// A blocking function on the running loop's pool, awaited in place: the
+/// future of [`unblock`]. It has no task of its own, so it costs one
+/// allocation fewer than [`spawn_blocking`]; dropping it does not stop
+/// the function (a thread cannot be interrupted), its result is dropped.
+/// A panic in the function is resumed in whoever polls this.
+#[must_use = "the function runs anyway; await the job for its result"]
+pub struct BlockingJob<T> {
+    receiver: Receiver<T>,
+}
+
+impl<T> Future for BlockingJob<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        Pin::new(&mut self.receiver).poll(cx)
+    }
+}
+
+impl<T> std::fmt::Debug for BlockingJob<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockingJob").field("at", &self.receiver.location).finish_non_exhaustive()
+    }
+}
+
+/// Runs the blocking function `f` on the running loop's pool and returns
+/// a future of its result, polled by the caller's own task (asyncio's
+/// `await asyncio.to_thread(f)`, which is a coroutine, not a task). The
+/// loop counts the job as work in flight: a paused clock does not jump
+/// past it. `loop::fs` is built on it.
+///
+/// ```
+/// use r#loop as aio;
+/// let n = aio::run(async { aio::unblock(|| (1..=10).sum::<u32>()).await });
+/// assert_eq!(n, 55);
+/// ```
+///
+/// # Panics
+/// When no loop is running on this thread.
+#[track_caller]
+pub fn unblock<F, T>(f: F) -> BlockingJob<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let location = Location::caller();
+    crate::event_loop::current::with_current(|inner| BlockingJob { receiver: submit(inner, f, location) })
+        .unwrap_or_else(|| crate::event_loop::current::no_running_loop("unblock()"))
 }
 
 /// Alias of [`spawn_blocking`], asyncio's name.

@@ -299,6 +299,11 @@ impl LoopCore {
     }
 
     /// The blocking pool, started on first use.
+    /// Counts one job handed to the blocking pool (`LoopStats::blocking_jobs`).
+    pub(crate) fn count_blocking_job(&self) {
+        bump(&self.counters.blocking_jobs, 1);
+    }
+
     pub(crate) fn blocking_pool(&self) -> std::cell::RefMut<'_, BlockingPool> {
         std::cell::RefMut::map(self.blocking.borrow_mut(), |pool| {
             pool.get_or_insert_with(|| BlockingPool::new(self.config.blocking_threads, self.config.blocking_keep_alive))
@@ -587,6 +592,7 @@ impl LoopCore {
             callbacks: self.counters.callbacks.get(),
             remote_wakes: self.shared.remote_wakes.load(Ordering::Relaxed),
             os_yields: self.counters.os_yields.get(),
+            blocking_jobs: self.counters.blocking_jobs.get(),
             tasks_alive: self.tasks.len(),
             timers_pending: self.time.len(),
         }

@@ -12,6 +12,7 @@ pub(crate) struct Counters {
     pub(crate) timers_fired: Cell<u64>,
     pub(crate) callbacks: Cell<u64>,
     pub(crate) os_yields: Cell<u64>,
+    pub(crate) blocking_jobs: Cell<u64>,
 }
 
 /// Adds one to a counter.
@@ -39,6 +40,9 @@ pub struct LoopStats {
     /// to the OS for a moment (`sched_yield`) so that a thread waiting for
     /// a core could run.
     pub os_yields: u64,
+    /// Jobs handed to the blocking pool: `spawn_blocking` / `to_thread`,
+    /// name lookups, and the operations of `loop::fs`.
+    pub blocking_jobs: u64,
     /// Tasks spawned and not finished.
     pub tasks_alive: usize,
     /// Timers waiting.
