@@ -150,8 +150,8 @@ fn a_sequential_read_through_a_small_buffer_takes_few_pool_hops() {
         }
         let hops = blocking_jobs() - before;
         assert!(got == content, "the bytes read are the file's");
-        // 1,024 reads of 8 KiB; blocks of 64 KiB doubling to 1 MiB: 12.
-        assert!(hops <= 16, "8 MiB through an 8 KiB buffer took {hops} pool hops");
+        // 1,024 reads of 8 KiB; blocks of 64 KiB doubling to 256 KiB: 34.
+        assert!(hops <= 40, "8 MiB through an 8 KiB buffer took {hops} pool hops");
         // The end was found in the last block's hop: another read is 0.
         assert_eq!(file.read(&mut buf).await.unwrap(), 0);
 
@@ -185,7 +185,8 @@ fn writes_are_buffered_behind_and_flushed_in_order() {
         }
         file.flush().await.unwrap();
         let hops = blocking_jobs() - before;
-        assert!(hops <= 8, "3 MiB in 8 KiB writes took {hops} pool hops");
+        // 384 writes of 8 KiB; blocks of at most 256 KiB: 12 or more.
+        assert!(hops <= 24, "3 MiB in 8 KiB writes took {hops} pool hops");
         assert!(std::fs::read(&path).unwrap() == content);
         file.sync_all().await.unwrap();
         assert_eq!(file.metadata().await.unwrap().len(), content.len() as u64);

@@ -5,11 +5,13 @@
 //! Flags: `--quick` (fewer repetitions), `--smoke` (tiny sizes, for CI: only
 //! checks that every workload runs), `--write PATH` (write the Markdown
 //! report), `--only NAME` (one workload; `--only cost` for the bookkeeping
-//! cost table alone; `--only inspector` for the inspector endpoint's).
+//! cost table alone; `--only inspector` for the inspector endpoint's;
+//! `--only fs` for the files table).
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod alloc_count;
+mod fs_workloads;
 mod http;
 mod inspector_cost;
 mod multi_workloads;
@@ -135,6 +137,11 @@ fn main() {
     } else {
         String::new()
     };
+    let fs = if matches!(opts.only.as_deref(), None | Some("fs")) {
+        fs_workloads::table(opts.reps, opts.scale)
+    } else {
+        String::new()
+    };
     let mut rows = Vec::new();
     for w in WORKLOADS
         .iter()
@@ -190,6 +197,7 @@ fn main() {
         let mut md = markdown(&rows, &opts);
         md.push_str(&cost);
         md.push_str(&inspector);
+        md.push_str(&fs);
         md.push_str(&cold);
         md.push_str(&syscalls);
         md.push_str(&http);

@@ -2,6 +2,7 @@
 //! started on demand up to a bound, idle ones retired after a keep-alive.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -16,6 +17,10 @@ struct PoolState {
     threads: usize,
     /// Threads waiting for work.
     idle: usize,
+    /// Threads that just finished a job and watch `PoolShared::queued` a
+    /// moment before waiting: a job pushed meanwhile needs neither a
+    /// notify nor a new thread.
+    spinning: usize,
     shutdown: bool,
     /// Join handles of threads started; finished ones are reaped as new
     /// threads start, the rest joined at shutdown.
@@ -24,6 +29,9 @@ struct PoolState {
 
 struct PoolShared {
     state: BlockingMutex<PoolState>,
+    /// `state.queue.len()`, written under the lock, read by spinning
+    /// threads without it.
+    queued: AtomicUsize,
     /// Signalled when work arrives or the pool shuts down.
     work: Condvar,
     /// Signalled when a thread exits.
@@ -45,9 +53,11 @@ impl BlockingPool {
                     queue: VecDeque::new(),
                     threads: 0,
                     idle: 0,
+                    spinning: 0,
                     shutdown: false,
                     handles: Vec::new(),
                 }),
+                queued: AtomicUsize::new(0),
                 work: Condvar::new(),
                 exited: Condvar::new(),
                 max_threads,
@@ -61,7 +71,10 @@ impl BlockingPool {
     pub(crate) fn execute(&self, job: Job) {
         let mut state = self.shared.state.lock();
         state.queue.push_back(job);
-        if state.idle >= state.queue.len() {
+        self.shared.queued.store(state.queue.len(), Ordering::Release);
+        if state.spinning >= state.queue.len() {
+            // A spinning thread takes it.
+        } else if state.idle >= state.queue.len() {
             self.shared.work.notify_one();
         } else if state.threads < self.shared.max_threads {
             state.threads += 1;
@@ -106,6 +119,7 @@ impl BlockingPool {
         let dropped: Vec<Job> = {
             let mut state = self.shared.state.lock();
             state.shutdown = true;
+            self.shared.queued.store(0, Ordering::Release);
             state.queue.drain(..).collect()
         };
         drop(dropped);
@@ -129,13 +143,29 @@ impl BlockingPool {
     }
 }
 
+/// How long a thread that finished a job watches for the next before it
+/// waits on the condition variable: the loop often submits the next job
+/// of a sequence (a file's next block, the next `stat`) right after the
+/// last one's result, and a thread still awake takes it without a futex
+/// wake on either side.
+const SPIN_FOR_WORK: Duration = Duration::from_micros(50);
+
 fn worker(shared: Arc<PoolShared>) {
     let mut state = shared.state.lock();
     loop {
-        if let Some(job) = state.queue.pop_front() {
+        if let Some(job) = pop(&shared, &mut state) {
             drop(state);
             job();
             state = shared.state.lock();
+            // One thread watches at a time: on few cores, more would take
+            // the CPU from the threads running jobs.
+            if state.queue.is_empty() && state.spinning == 0 && !state.shutdown {
+                state.spinning += 1;
+                drop(state);
+                spin_for_work(&shared);
+                state = shared.state.lock();
+                state.spinning -= 1;
+            }
             continue;
         }
         if state.shutdown {
@@ -151,6 +181,31 @@ fn worker(shared: Arc<PoolShared>) {
     state.threads -= 1;
     drop(state);
     shared.exited.notify_all();
+}
+
+fn pop(shared: &PoolShared, state: &mut PoolState) -> Option<Job> {
+    let job = state.queue.pop_front();
+    if job.is_some() {
+        shared.queued.store(state.queue.len(), Ordering::Release);
+    }
+    job
+}
+
+/// Watches `queued` for up to [`SPIN_FOR_WORK`] (the caller then looks
+/// under the lock, so a job pushed at the last moment is not missed).
+fn spin_for_work(shared: &PoolShared) {
+    let start = Instant::now();
+    loop {
+        for _ in 0..64 {
+            if shared.queued.load(Ordering::Acquire) > 0 {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+        if start.elapsed() >= SPIN_FOR_WORK {
+            return;
+        }
+    }
 }
 
 #[cfg(test)]

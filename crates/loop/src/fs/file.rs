@@ -25,8 +25,12 @@ use crate::BlockingJob;
 /// buffer, if larger)...
 const MIN_BLOCK: usize = 64 * 1024;
 /// ...and each further sequential read twice as much, up to this. Writes
-/// are handed to the OS in blocks of up to this size too.
-const MAX_BLOCK: usize = 1024 * 1024;
+/// are handed to the OS in blocks of up to this size too. Larger blocks
+/// mean fewer hops, but a block the caller copies out of should stay in
+/// the CPU's cache: on the benchmark machine, reading 100 MiB through an
+/// 8 KiB buffer took 146-188 µs/MiB with 256 KiB blocks and 219-228 with
+/// 1 MiB ones (a hop costs about 2 µs once the pool thread is awake).
+const MAX_BLOCK: usize = 256 * 1024;
 /// Sequential reads in a row after which the next block is read ahead
 /// while the caller consumes this one.
 const READ_AHEAD_AFTER: u32 = 2;
@@ -36,7 +40,7 @@ const READ_AHEAD_AFTER: u32 = 2;
 /// methods.
 ///
 /// **Fewer pool hops.** Reads are served from a read-ahead buffer filled
-/// 64 KiB at first, then in doubling blocks up to 1 MiB, the next block
+/// 64 KiB at first, then in doubling blocks up to 256 KiB, the next block
 /// read while the current one is consumed; writes are buffered and handed
 /// to the OS one block at a time, the next block filling while the last
 /// is written.
@@ -557,6 +561,7 @@ impl File {
                 } else {
                     self.io.queued = Some(chunk);
                 }
+                self.read_ahead();
             }
             Done::Write { buf, result } => {
                 self.io.recycle(buf);
@@ -613,7 +618,7 @@ impl File {
 
     /// Starts a job reading the next block (after any rewind owed).
     fn start_read(&mut self, want: usize) {
-        let want = want.clamp(self.io.block, MAX_BLOCK.max(self.io.block));
+        let want = want.clamp(self.io.block, MAX_BLOCK);
         let mut data = self.io.spare.pop().unwrap_or_default();
         let rewind = std::mem::take(&mut self.io.rewind);
         let known = self.io.regular;
@@ -675,6 +680,13 @@ impl File {
                 self.io.recycle(old.data);
             }
         }
+        self.read_ahead();
+    }
+
+    /// Starts reading the next block while the caller consumes this one,
+    /// when the reads look sequential and nothing else is pending: one
+    /// block in the caller's hands, one on its way.
+    fn read_ahead(&mut self) {
         let read_ahead = self.io.job.is_none()
             && self.io.queued.is_none()
             && !self.io.eof
