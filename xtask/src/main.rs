@@ -131,7 +131,8 @@ fn ci_steps() -> Result<(), String> {
     // hyper on loop: a server answering HTTP/1.1 and HTTP/2, a keep-alive
     // client, an axum Router, hyper-util's pooled Client.
     for example in ["hyper_server", "hyper_client", "axum_app", "pooled_client"] {
-        run("cargo", &["run", "--locked", "-p", "loop", "--features", "hyper", "--example", example])?;
+        let package = if example == "axum_app" { "loop-peers" } else { "loop" };
+        run("cargo", &["run", "--locked", "-p", package, "--features", "loop/hyper", "--example", example])?;
     }
     // Documentation builds without warnings (broken or ambiguous links).
     run_env("cargo", &["doc", "--workspace", "--no-deps", "--locked"], &[("RUSTDOCFLAGS", "-D warnings")])?;

@@ -227,7 +227,8 @@ fn left_out() -> BTreeMap<String, (usize, &'static str)> {
 /// under Wine: the scraper, the tour, hyper's server and clients, axum,
 /// and the echo server with its client.
 fn run_examples() -> Result<(), String> {
-    let build = ["build", "--locked", "--target", TARGET, "-p", "loop", "--examples", "--target-dir"];
+    let build =
+        ["build", "--locked", "--target", TARGET, "-p", "loop", "-p", "loop-peers", "--examples", "--target-dir"];
     println!("\n==> cargo {} {}", build.join(" "), target_dir().display());
     let status = Command::new("cargo")
         .args(build)

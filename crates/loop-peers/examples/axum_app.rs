@@ -2,7 +2,7 @@
 //! feature `hyper` of `loop`): `aio::hyper::serve` with hyper-util's
 //! `TowerToHyperService`.
 //!
-//! `cargo run --features hyper --example axum_app` serves, asks itself two
+//! `cargo run -p loop-peers --example axum_app` serves, asks itself two
 //! requests and exits; `... -- serve 127.0.0.1:8080` serves until Ctrl-C.
 
 use aio::hyper::{http_body_util, hyper, hyper_util, Io};
