@@ -72,6 +72,8 @@ extern crate self as r#loop;
 #[cfg(feature = "tokio-compat")]
 pub mod compat;
 pub mod fs;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "hyper")]
 pub mod hyper;
 mod least_connections;

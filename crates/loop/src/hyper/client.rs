@@ -181,10 +181,26 @@ impl tower_service::Service<hyper::Uri> for Connector {
             }
             #[cfg(feature = "tls")]
             if let Some(config) = tls {
-                let tls = crate::tls::start_tls(stream, &host, config).await?;
+                let tls = crate::tls::start_tls(stream, &host, config).await.map_err(|e| match e {
+                    crate::tls::TlsError::Io(e) => e,
+                    crate::tls::TlsError::Closed => io::Error::new(io::ErrorKind::UnexpectedEof, TlsHandshakeFailed(e)),
+                    crate::tls::TlsError::HandshakeTimeout(_) => {
+                        io::Error::new(io::ErrorKind::TimedOut, TlsHandshakeFailed(e))
+                    }
+                    e => io::Error::new(io::ErrorKind::InvalidData, TlsHandshakeFailed(e)),
+                })?;
                 return Ok(MaybeTls::Tls(Box::new(Io::new_at(tls, at))));
             }
             Err(io::Error::new(io::ErrorKind::Unsupported, "https:// needs a Connector with TLS (feature tls)"))
         })
     }
 }
+
+/// The error of a [`Connector`] whose TCP connection was made but whose TLS
+/// handshake failed (inside the returned `io::Error`, whose kind is the
+/// one `io::Error::from(TlsError)` gives: `loop::http` tells the two
+/// apart with it).
+#[cfg(feature = "tls")]
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct TlsHandshakeFailed(pub crate::tls::TlsError);

@@ -58,6 +58,8 @@ pub use http_body_util;
 pub use hyper;
 pub use hyper_util;
 
+#[cfg(feature = "tls")]
+pub use client::TlsHandshakeFailed;
 pub use client::{Connector, MaybeTls};
 pub use exec::{LocalExec, SendExec};
 pub use io::{Io, Reverse};
