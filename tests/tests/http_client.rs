@@ -264,7 +264,10 @@ fn https_with_a_certificate_made_now_and_an_untrusted_one_refused() {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
     let der = cert.cert.der().clone();
     let key = aio::tls::rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
-    let server_config = aio::tls::server_config(vec![der.clone()], key).unwrap();
+    // The server offers HTTP/2 and HTTP/1.1 by ALPN, and speaks either.
+    let mut server_config = (*aio::tls::server_config(vec![der.clone()], key).unwrap()).clone();
+    server_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let server_config = Arc::new(server_config);
     let mut roots = aio::tls::rustls::RootCertStore::empty();
     roots.add(der).unwrap();
     let client_config = aio::tls::client_config_with_roots(roots);
@@ -278,7 +281,7 @@ fn https_with_a_certificate_made_now_and_an_untrusted_one_refused() {
                 aio::spawn(async move {
                     let Ok(tls) = aio::tls::accept(tcp, config).await else { return };
                     let service = hyper::service::service_fn(move |req| route(req, counts.clone()));
-                    let _ = hyper::server::conn::http1::Builder::new()
+                    let _ = aio::hyper::hyper_util::server::conn::auto::Builder::new(aio::hyper::LocalExec)
                         .serve_connection(aio::hyper::Io::new(tls), service)
                         .await;
                 })
@@ -287,10 +290,26 @@ fn https_with_a_certificate_made_now_and_an_untrusted_one_refused() {
         })
         .detach();
         let url = format!("https://localhost:{port}/hello");
-        let s = aio::http::ClientSession::builder().tls_config(client_config).build();
+        let s = aio::http::ClientSession::builder().tls_config(client_config.clone()).build();
+        for _ in 0..3 {
+            let res = s.get(&url).await.unwrap();
+            assert_eq!(res.version(), aio::http::Version::HTTP_2);
+            let text = res.text().await.unwrap();
+            assert_eq!(text, "hello GET   HTTP/2.0", "{text}");
+        }
+        // Many at once: multiplexed over one HTTP/2 connection.
+        let answers = aio::gather((0..20).map(|_| {
+            let (s, url) = (s.clone(), url.clone());
+            async move { s.get(url).await?.text().await }
+        }))
+        .await;
+        assert!(answers.iter().all(|a| a.is_ok()), "{answers:?}");
+        assert_eq!(s.connections_opened(), 1, "HTTP/2: one connection for 23 requests");
+        // HTTP/1.1 when asked.
+        let s = aio::http::ClientSession::builder().tls_config(client_config).http2(false).build();
         for _ in 0..3 {
             let text = s.get(&url).await.unwrap().text().await.unwrap();
-            assert!(text.starts_with("hello GET"), "{text}");
+            assert_eq!(text, "hello GET   HTTP/1.1", "{text}");
         }
         // Kept alive (at most one extra: see the proxy test's note).
         assert!(s.connections_opened() <= 2, "{} TLS connections for 3 requests", s.connections_opened());

@@ -81,6 +81,7 @@ impl ClientSession {
             #[cfg(feature = "tls")]
             tls: None,
             idle_timeout: Duration::from_secs(15),
+            http2: true,
         }
     }
 
@@ -154,6 +155,7 @@ pub struct ClientSessionBuilder {
     #[cfg(feature = "tls")]
     tls: Option<Arc<crate::tls::rustls::ClientConfig>>,
     idle_timeout: Duration,
+    http2: bool,
 }
 
 impl ClientSessionBuilder {
@@ -220,6 +222,13 @@ impl ClientSessionBuilder {
         self
     }
 
+    /// Whether `https://` offers HTTP/2 (by ALPN; the server chooses).
+    /// Default true. Plain `http://` is always HTTP/1.1.
+    pub fn http2(mut self, offer: bool) -> Self {
+        self.http2 = offer;
+        self
+    }
+
     /// How long an idle keep-alive connection stays in the pool. Default
     /// 15 s.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
@@ -237,9 +246,13 @@ impl ClientSessionBuilder {
             .unwrap_or_else(|| panic!("ClientSession::build() needs a running loop (call it inside aio::run)"))
             .handle();
         #[cfg(feature = "tls")]
-        let inner = match self.tls {
-            Some(config) => Connector::with_tls(config),
-            None => Connector::new(),
+        let inner = {
+            // HTTP/2 where the server offers it (ALPN), else HTTP/1.1.
+            let mut config = (*self.tls.unwrap_or_else(crate::tls::client_config)).clone();
+            if self.http2 && config.alpn_protocols.is_empty() {
+                config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            }
+            Connector::with_tls(Arc::new(config))
         };
         #[cfg(not(feature = "tls"))]
         let inner = Connector::new();

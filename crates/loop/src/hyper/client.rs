@@ -145,8 +145,15 @@ impl hyper::rt::Write for MaybeTls {
 }
 
 impl hyper_util::client::legacy::connect::Connection for MaybeTls {
+    /// HTTP/2 when the TLS handshake chose it by ALPN (a config whose
+    /// `alpn_protocols` offers `h2`): the pool then speaks HTTP/2 on it.
     fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
-        hyper_util::client::legacy::connect::Connected::new()
+        let connected = hyper_util::client::legacy::connect::Connected::new();
+        match self {
+            #[cfg(feature = "tls")]
+            MaybeTls::Tls(io) if io.get_ref().get_ref().1.alpn_protocol() == Some(b"h2") => connected.negotiated_h2(),
+            _ => connected,
+        }
     }
 }
 
