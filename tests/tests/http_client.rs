@@ -62,6 +62,8 @@ async fn route(req: Request<Incoming>, counts: Arc<Counts>) -> Result<Response<B
     let method = req.method().clone();
     let content_type = req.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
     let agent = req.headers().get("x-agent").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let cookie = req.headers().get("cookie").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let accept = req.headers().get("accept-encoding").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
     let version = format!("{:?}", req.version());
     let body = req.into_body().collect().await.unwrap().to_bytes();
     Ok(match path.as_str() {
@@ -72,6 +74,33 @@ async fn route(req: Request<Incoming>, counts: Arc<Counts>) -> Result<Response<B
             .body(full(r#"{"name":"loop","stars":42}"#))
             .unwrap(),
         "/loop" => redirect(302, "/loop"),
+        "/login" => Response::builder()
+            .status(302)
+            .header("location", "/whoami")
+            .header("set-cookie", "session=abc123; Path=/")
+            .body(full(""))
+            .unwrap(),
+        "/whoami" => Response::new(full(format!("cookie: {cookie}"))),
+        "/gzip" | "/br" | "/gzip-cut" => {
+            use std::io::Write;
+            let text = compressible();
+            let (coding, mut packed) = if path == "/br" {
+                let mut out = Vec::new();
+                let mut w = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
+                w.write_all(text.as_bytes()).unwrap();
+                drop(w);
+                ("br", out)
+            } else {
+                let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                w.write_all(text.as_bytes()).unwrap();
+                ("gzip", w.finish().unwrap())
+            };
+            if path == "/gzip-cut" {
+                packed.truncate(packed.len() / 2);
+            }
+            assert!(accept.contains("gzip") && accept.contains("br"), "asked for: {accept}");
+            Response::builder().header("content-encoding", coding).body(full(packed)).unwrap()
+        }
         "/see-other" => redirect(303, "/echo"),
         "/temporary" => redirect(307, "/echo"),
         "/absent" => Response::builder().status(404).body(full("no")).unwrap(),
@@ -96,6 +125,11 @@ async fn route(req: Request<Incoming>, counts: Arc<Counts>) -> Result<Response<B
         },
         _ => Response::builder().status(500).body(full("?")).unwrap(),
     })
+}
+
+/// 200 KB of text that compresses well.
+fn compressible() -> String {
+    (0..10_000).map(|i| format!("line {i:05}\n")).collect::<Vec<_>>().join("")
 }
 
 /// An HTTP/1.1 + HTTP/2 (prior knowledge) server on a fresh port, on this
@@ -194,6 +228,36 @@ fn json_both_ways() {
         // Not that JSON: a decode error naming the URL.
         let e = s.get(format!("http://{addr}/hello")).await.unwrap().json::<Repo>().await.unwrap_err();
         assert!(matches!(e, aio::http::Error::Decode { .. }), "{e:?}");
+    });
+}
+
+#[test]
+fn gzip_and_brotli_bodies_are_decoded_and_cookies_kept() {
+    let _watchdog = loop_tests::watchdog();
+    aio::run(async {
+        let (addr, _) = server().await;
+        let s = session();
+        for coding in ["gzip", "br"] {
+            let res = s.get(format!("http://{addr}/{coding}")).await.unwrap();
+            assert!(res.headers().get("content-encoding").is_none(), "the headers describe the decoded body");
+            let text = res.text().await.unwrap();
+            assert!(text == compressible(), "{coding}: {} bytes decoded", text.len());
+        }
+        // Cut short: a decode error, not a silently short body.
+        let e = s.get(format!("http://{addr}/gzip-cut")).await.unwrap().bytes().await.unwrap_err();
+        assert!(matches!(e, aio::http::Error::Decode { .. }), "{e:?}");
+
+        // A cookie set by a redirect is sent to where it leads, and after.
+        let text = s.get(format!("http://{addr}/login")).await.unwrap().text().await.unwrap();
+        assert_eq!(text, "cookie: session=abc123");
+        let text = s.get(format!("http://{addr}/whoami")).await.unwrap().text().await.unwrap();
+        assert_eq!(text, "cookie: session=abc123");
+        // Another session has its own jar; one without a jar sends none.
+        let text = session().get(format!("http://{addr}/whoami")).await.unwrap().text().await.unwrap();
+        assert_eq!(text, "cookie: ");
+        let none = aio::http::ClientSession::builder().cookies(false).build();
+        let text = none.get(format!("http://{addr}/login")).await.unwrap().text().await.unwrap();
+        assert_eq!(text, "cookie: ");
     });
 }
 

@@ -35,6 +35,7 @@
 //! - [`get`] and friends: one-off calls, each on a session of its own.
 
 mod connect;
+mod decode;
 mod error;
 mod request;
 mod response;

@@ -144,12 +144,33 @@ impl RequestBuilder {
             for (name, value) in &headers {
                 map.append(name, value.clone());
             }
+            #[cfg(feature = "cookies")]
+            if let (Some(jar), false) = (&inner.cookies, map.contains_key(header::COOKIE)) {
+                if let Ok(at) = url::Url::parse(&url) {
+                    let jar = jar.borrow();
+                    let pairs: Vec<String> = jar.get_request_values(&at).map(|(k, v)| format!("{k}={v}")).collect();
+                    if let (false, Ok(value)) = (pairs.is_empty(), HeaderValue::try_from(pairs.join("; "))) {
+                        map.insert(header::COOKIE, value);
+                    }
+                }
+            }
             let request = request
                 .body(Full::new(body.clone()))
                 .map_err(|e| Error::InvalidUrl { url: url.clone(), reason: e.to_string() })?;
             let sent = inner.pool.request(request);
             let head = within(sent, timeouts.read, deadline, total, &url).await?;
             let head = head.map_err(|e| request_error(&url, e))?;
+            #[cfg(feature = "cookies")]
+            if let (Some(jar), Ok(at)) = (&inner.cookies, url::Url::parse(&url)) {
+                let mut jar = jar.borrow_mut();
+                for set in head.headers().get_all(header::SET_COOKIE) {
+                    if let Ok(set) = set.to_str() {
+                        // A cookie the store refuses (bad domain...) is
+                        // not kept, as a browser would not.
+                        let _ = jar.parse(set, &at);
+                    }
+                }
+            }
             let status = head.status();
             let location = head.headers().get(header::LOCATION).and_then(|l| l.to_str().ok()).map(str::to_string);
             match (status, location) {

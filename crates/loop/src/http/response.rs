@@ -11,6 +11,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::HeaderMap;
 use hyper::{StatusCode, Version};
 
+use super::decode::Decoder;
 use super::request::within;
 use super::Error;
 
@@ -28,6 +29,10 @@ pub struct Response {
     read: Option<Duration>,
     deadline: Option<Instant>,
     total: Option<Duration>,
+    /// Decodes a compressed body (features `gzip`, `brotli`).
+    decoder: Option<Decoder>,
+    /// The body has ended (and the decoder was finished).
+    ended: bool,
 }
 
 impl Response {
@@ -38,8 +43,9 @@ impl Response {
         deadline: Option<Instant>,
         total: Option<Duration>,
     ) -> Response {
-        let (head, body) = response.into_parts();
-        Response { head, body, url, read, deadline, total }
+        let (mut head, body) = response.into_parts();
+        let decoder = Decoder::for_response(&mut head.headers);
+        Response { head, body, url, read, deadline, total, decoder, ended: false }
     }
 
     /// The status code.
@@ -77,20 +83,39 @@ impl Response {
         Ok(self)
     }
 
-    /// The next piece of the body, `None` at its end.
+    /// The next piece of the body (decoded, if it came compressed and
+    /// decoding is compiled in), `None` at its end.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        let decode_error = |url: &str, e: std::io::Error| Error::Decode { url: url.to_string(), source: Box::new(e) };
         loop {
+            if self.ended {
+                return Ok(None);
+            }
             let frame = within(self.body.frame(), self.read, self.deadline, self.total, &self.url).await?;
             match frame {
-                None => return Ok(None),
+                None => {
+                    self.ended = true;
+                    if let Some(decoder) = &mut self.decoder {
+                        let rest = decoder.finish().map_err(|e| decode_error(&self.url, e))?;
+                        if !rest.is_empty() {
+                            return Ok(Some(rest));
+                        }
+                    }
+                    return Ok(None);
+                }
                 Some(Err(source)) => return Err(Error::Body { url: self.url.clone(), source }),
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
+                        let data = match &mut self.decoder {
+                            Some(decoder) => decoder.feed(&data).map_err(|e| decode_error(&self.url, e))?,
+                            None => data,
+                        };
                         if !data.is_empty() {
                             return Ok(Some(data));
                         }
                     }
-                    // Trailers, or an empty piece: read on.
+                    // Trailers, an empty piece, or compressed bytes that
+                    // decoded to nothing yet: read on.
                 }
             }
         }

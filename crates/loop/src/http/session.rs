@@ -47,6 +47,9 @@ pub(crate) struct Inner {
     pub(crate) timeouts: Timeouts,
     pub(crate) max_redirects: usize,
     pub(crate) limits: Arc<Limits>,
+    /// The session's cookies (feature `cookies`; `None` when turned off).
+    #[cfg(feature = "cookies")]
+    pub(crate) cookies: Option<std::cell::RefCell<cookie_store::CookieStore>>,
 }
 
 /// The session's timeouts (none by default, but `total`: 5 minutes, as
@@ -82,6 +85,8 @@ impl ClientSession {
             tls: None,
             idle_timeout: Duration::from_secs(15),
             http2: true,
+            #[cfg(feature = "cookies")]
+            cookies: true,
         }
     }
 
@@ -156,6 +161,8 @@ pub struct ClientSessionBuilder {
     tls: Option<Arc<crate::tls::rustls::ClientConfig>>,
     idle_timeout: Duration,
     http2: bool,
+    #[cfg(feature = "cookies")]
+    cookies: bool,
 }
 
 impl ClientSessionBuilder {
@@ -222,6 +229,15 @@ impl ClientSessionBuilder {
         self
     }
 
+    /// Whether the session keeps the cookies servers set and sends them
+    /// back (feature `cookies`; on by default, as aiohttp's `CookieJar`).
+    #[cfg(feature = "cookies")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cookies")))]
+    pub fn cookies(mut self, keep: bool) -> Self {
+        self.cookies = keep;
+        self
+    }
+
     /// Whether `https://` offers HTTP/2 (by ALPN; the server chooses).
     /// Default true. Plain `http://` is always HTTP/1.1.
     pub fn http2(mut self, offer: bool) -> Self {
@@ -257,6 +273,10 @@ impl ClientSessionBuilder {
         #[cfg(not(feature = "tls"))]
         let inner = Connector::new();
         let limits = Arc::new(Limits::new(self.limit, self.limit_per_host));
+        let mut headers = self.headers;
+        if let Some(codings) = super::decode::accept_encoding() {
+            headers.entry(hyper::header::ACCEPT_ENCODING).or_insert(codings);
+        }
         let connector = LimitedConnector { inner, limits: limits.clone(), connect_timeout: self.timeouts.connect };
         let pool = hyper_util::client::legacy::Client::builder(SendExec(handle))
             .timer(Timer)
@@ -266,10 +286,12 @@ impl ClientSessionBuilder {
         ClientSession {
             inner: Rc::new(Inner {
                 pool,
-                headers: self.headers,
+                headers,
                 timeouts: self.timeouts,
                 max_redirects: self.max_redirects,
                 limits,
+                #[cfg(feature = "cookies")]
+                cookies: self.cookies.then(|| std::cell::RefCell::new(cookie_store::CookieStore::default())),
             }),
         }
     }
