@@ -20,7 +20,7 @@ pub(crate) fn accept_encoding() -> Option<HeaderValue> {
 /// A decoder fed the body's compressed pieces.
 pub(crate) enum Decoder {
     #[cfg(feature = "gzip")]
-    Gzip(flate2::write::GzDecoder<Vec<u8>>),
+    Gzip(Box<flate2::write::GzDecoder<Vec<u8>>>),
     #[cfg(feature = "brotli")]
     Brotli(Box<brotli_decompressor::DecompressorWriter<Vec<u8>>>),
 }
@@ -40,7 +40,7 @@ impl Decoder {
         let coding = headers.get(hyper::header::CONTENT_ENCODING)?.to_str().ok()?.trim().to_ascii_lowercase();
         let decoder = match coding.as_str() {
             #[cfg(feature = "gzip")]
-            "gzip" | "x-gzip" => Decoder::Gzip(flate2::write::GzDecoder::new(Vec::new())),
+            "gzip" | "x-gzip" => Decoder::Gzip(Box::new(flate2::write::GzDecoder::new(Vec::new()))),
             #[cfg(feature = "brotli")]
             "br" => Decoder::Brotli(Box::new(brotli_decompressor::DecompressorWriter::new(Vec::new(), 16 * 1024))),
             _ => return None,
