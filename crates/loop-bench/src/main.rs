@@ -6,13 +6,15 @@
 //! checks that every workload runs), `--write PATH` (write the Markdown
 //! report), `--only NAME` (one workload; `--only cost` for the bookkeeping
 //! cost table alone; `--only inspector` for the inspector endpoint's;
-//! `--only fs` for the files table).
+//! `--only fs` for the files table, `--only http-client` for the HTTP
+//! client's).
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod alloc_count;
 mod fs_workloads;
 mod http;
+mod http_client;
 mod inspector_cost;
 mod multi_workloads;
 mod net_workloads;
@@ -142,6 +144,11 @@ fn main() {
     } else {
         String::new()
     };
+    let http_client = if matches!(opts.only.as_deref(), None | Some("http-client")) {
+        http_client::table(opts.reps, opts.scale)
+    } else {
+        String::new()
+    };
     let mut rows = Vec::new();
     for w in WORKLOADS
         .iter()
@@ -198,6 +205,7 @@ fn main() {
         md.push_str(&cost);
         md.push_str(&inspector);
         md.push_str(&fs);
+        md.push_str(&http_client);
         md.push_str(&cold);
         md.push_str(&syscalls);
         md.push_str(&http);

@@ -1,12 +1,12 @@
 //! The scraper demo: fetch many pages concurrently over HTTPS, asyncio
-//! style, with hyper's pooled keep-alive client on `loop`.
+//! style, with `loop::http`'s `ClientSession` (aiohttp's).
 //!
 //! By default it is offline and deterministic: it makes a certificate for
 //! `localhost` (rcgen), starts a small hyper HTTPS server on 127.0.0.1
 //! whose pages answer after an artificial latency, and fetches every page
-//! through hyper-util's pooled `Client` (`loop::hyper::Connector` with TLS
-//! trusting that certificate), a `Semaphore` capping concurrency and
-//! `wait_for` timeouts. It prints each page's size, the total time against
+//! with one `ClientSession` (its keep-alive pool trusting that
+//! certificate, a 2 s total timeout per request), a `Semaphore` capping
+//! concurrency. It prints each page's size, the total time against
 //! the sum of the latencies, how few connections the pool needed, and,
 //! 100 ms in, what the loop's tasks are waiting on and where
 //! (`all_tasks()`), the way you would look into a stuck program.
@@ -14,10 +14,11 @@
 //! `cargo run --example scraper` (options: pages, concurrency limit), or
 //! `cargo run --example scraper -- https://example.com/ https://www.rust-lang.org/`
 //! to fetch real pages: DNS on the blocking pool, TLS with the operating
-//! system's roots, the same concurrency limit, 10 s timeouts.
+//! system's roots (HTTP/2 where offered), the same concurrency limit, 10 s
+//! timeouts.
 
-use aio::hyper::{http_body_util, hyper, hyper_util, Connector, Io, SendExec, Timer};
-use http_body_util::{BodyExt, Empty, Full};
+use aio::hyper::{http_body_util, hyper, Io, Timer};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use r#loop as aio;
@@ -28,8 +29,6 @@ use std::convert::Infallible;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-type Client = hyper_util::client::legacy::Client<Connector, Empty<Bytes>>;
 
 /// The latency and size of page `n` (deterministic).
 fn page_spec(n: usize) -> (Duration, usize) {
@@ -87,43 +86,26 @@ async fn serve(config: Arc<rustls::ServerConfig>) -> std::io::Result<(u16, Rc<Ce
     Ok((port, connections))
 }
 
-/// GETs `url` with the pooled client: the status and the body size.
-async fn fetch(client: &Client, url: &str) -> Result<(StatusCode, usize), Box<dyn std::error::Error>> {
-    let res = client.get(url.parse()?).await?;
-    let status = res.status();
-    let body = res.into_body().collect().await?.to_bytes();
-    Ok((status, body.len()))
-}
-
-/// A pooled keep-alive client on this loop, connecting with `connector`.
-fn client(connector: Connector) -> Client {
-    hyper_util::client::legacy::Client::builder(SendExec(aio::get_running_loop().handle()))
-        .timer(Timer)
-        .pool_idle_timeout(Duration::from_secs(30))
-        .build(connector)
+/// GETs `url` with the session: the status and the body size.
+async fn fetch(session: &aio::http::ClientSession, url: &str) -> Result<(StatusCode, usize), aio::http::Error> {
+    let res = session.get(url).await?;
+    Ok((res.status(), res.bytes().await?.len()))
 }
 
 /// Fetches the URLs given on the command line, at most `limit` at a time.
 async fn scrape_urls(urls: Vec<String>, limit: usize) {
-    let client = client(Connector::new());
-    let gate = Rc::new(Semaphore::new(limit));
+    let session = aio::http::ClientSession::builder().total_timeout(Duration::from_secs(10)).build();
+    let gate = Semaphore::new(limit);
     let started = Instant::now();
-    let tasks: Vec<_> = urls
-        .iter()
-        .map(|url| {
-            let (gate, url, client) = (gate.clone(), url.clone(), client.clone());
-            aio::TaskBuilder::new().name(url.clone()).spawn(async move {
-                let _permit = gate.acquire().await;
-                aio::wait_for(async { fetch(&client, &url).await.map_err(|e| e.to_string()) }, Duration::from_secs(10))
-                    .await
-            })
-        })
-        .collect();
-    for (url, task) in urls.iter().zip(tasks) {
-        match task.await.expect("fetch task") {
-            Ok(Ok((status, size))) => println!("{url}: {status}, {size} bytes"),
-            Ok(Err(e)) => println!("{url}: error: {e}"),
-            Err(_) => println!("{url}: timed out after 10 s"),
+    let results = aio::gather(urls.iter().map(|url| async {
+        let _permit = gate.acquire().await;
+        fetch(&session, url).await
+    }))
+    .await;
+    for (url, result) in urls.iter().zip(results) {
+        match result {
+            Ok((status, size)) => println!("{url}: {status}, {size} bytes"),
+            Err(e) => println!("{url}: error: {e}"),
         }
     }
     println!("{} URLs in {:.2?}", urls.len(), started.elapsed());
@@ -140,18 +122,19 @@ async fn main() {
     let limit: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10);
     let (server_config, roots) = localhost_tls();
     let (port, connections) = serve(server_config).await.expect("start the demo server");
-    let client = client(Connector::with_tls(aio::tls::client_config_with_roots(roots)));
+    let session = aio::http::ClientSession::builder()
+        .tls_config(aio::tls::client_config_with_roots(roots))
+        .total_timeout(Duration::from_secs(2))
+        .build();
     println!("demo server on https://localhost:{port}; fetching {pages} pages, at most {limit} at a time");
     let gate = Rc::new(Semaphore::new(limit));
     let started = Instant::now();
     let tasks: Vec<_> = (0..pages)
         .map(|n| {
-            let (gate, client) = (gate.clone(), client.clone());
+            let (gate, session) = (gate.clone(), session.clone());
             aio::TaskBuilder::new().name(format!("fetch-{n}")).spawn(async move {
                 let _permit = gate.acquire().await;
-                let url = format!("https://localhost:{port}/page/{n}");
-                aio::wait_for(async { fetch(&client, &url).await.map_err(|e| e.to_string()) }, Duration::from_secs(2))
-                    .await
+                fetch(&session, &format!("https://localhost:{port}/page/{n}")).await
             })
         })
         .collect();
@@ -165,21 +148,17 @@ async fn main() {
         let (latency, _) = page_spec(n);
         total_latency += latency;
         match task.await.expect("fetch task") {
-            Ok(Ok((status, size))) if status.is_success() => {
+            Ok((status, size)) if status.is_success() => {
                 bytes += size;
                 println!("page {n:>3}: {size:>6} bytes (latency {latency:?})");
             }
-            Ok(Ok((status, _))) => {
+            Ok((status, _)) => {
                 failed += 1;
                 println!("page {n:>3}: {status}");
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 failed += 1;
                 println!("page {n:>3}: error: {e}");
-            }
-            Err(_) => {
-                failed += 1;
-                println!("page {n:>3}: timed out");
             }
         }
     }

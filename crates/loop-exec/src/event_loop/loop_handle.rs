@@ -121,6 +121,22 @@ impl LoopHandle {
         Ok(ThreadsafeTask::from_raw(handle))
     }
 
+    /// Whether this handle's loop is the one running on this thread (then
+    /// plain [`spawn`](crate::spawn) reaches it without crossing threads).
+    ///
+    /// ```
+    /// use r#loop as aio;
+    /// aio::run(async {
+    ///     let handle = aio::get_running_loop().handle();
+    ///     assert!(handle.is_current());
+    ///     let elsewhere = std::thread::spawn(move || handle.is_current()).join().unwrap();
+    ///     assert!(!elsewhere);
+    /// });
+    /// ```
+    pub fn is_current(&self) -> bool {
+        crate::event_loop::current::with_current(|inner| Arc::ptr_eq(inner.shared(), &self.shared)).unwrap_or(false)
+    }
+
     /// Whether the loop has closed.
     pub fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::SeqCst)

@@ -2,6 +2,7 @@
 //! redirects followed, timeouts applied, errors typed.
 
 use std::future::{Future, IntoFuture};
+use std::panic::Location;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,8 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, StatusCode, Uri};
+
+use loop_sync::WaitKind;
 
 use super::{ClientSession, Error, Response};
 
@@ -24,11 +27,19 @@ pub struct RequestBuilder {
     body: Bytes,
     timeout: Option<Duration>,
     error: Option<Error>,
+    /// Where the request was made: its task's waits are reported there.
+    at: &'static Location<'static>,
 }
 
 impl RequestBuilder {
-    pub(crate) fn new(session: ClientSession, method: Method, url: &str) -> RequestBuilder {
+    pub(crate) fn new(
+        session: ClientSession,
+        method: Method,
+        url: &str,
+        at: &'static Location<'static>,
+    ) -> RequestBuilder {
         RequestBuilder {
+            at,
             session,
             method,
             url: url.to_string(),
@@ -157,7 +168,9 @@ impl RequestBuilder {
             let request = request
                 .body(Full::new(body.clone()))
                 .map_err(|e| Error::InvalidUrl { url: url.clone(), reason: e.to_string() })?;
-            let sent = inner.pool.request(request);
+            // Reported as a read at the caller's line (the pool's own
+            // channel reports nothing).
+            let sent = crate::WaitSite::at(Some(WaitKind::Readable), self.at, inner.pool.request(request));
             let head = within(sent, timeouts.read, deadline, total, &url).await?;
             let head = head.map_err(|e| request_error(&url, e))?;
             #[cfg(feature = "cookies")]
@@ -196,7 +209,7 @@ impl RequestBuilder {
                     // connection goes back to the pool once read).
                     drop(head);
                 }
-                _ => return Ok(Response::new(head, url, timeouts.read, deadline, total)),
+                _ => return Ok(Response::new(head, url, timeouts.read, deadline, total, self.at)),
             }
         }
     }

@@ -33,6 +33,8 @@ pub struct Response {
     decoder: Option<Decoder>,
     /// The body has ended (and the decoder was finished).
     ended: bool,
+    /// Where the request was made: body reads are reported there.
+    at: &'static std::panic::Location<'static>,
 }
 
 impl Response {
@@ -42,10 +44,11 @@ impl Response {
         read: Option<Duration>,
         deadline: Option<Instant>,
         total: Option<Duration>,
+        at: &'static std::panic::Location<'static>,
     ) -> Response {
         let (mut head, body) = response.into_parts();
         let decoder = Decoder::for_response(&mut head.headers);
-        Response { head, body, url, read, deadline, total, decoder, ended: false }
+        Response { head, body, url, read, deadline, total, decoder, ended: false, at }
     }
 
     /// The status code.
@@ -91,7 +94,8 @@ impl Response {
             if self.ended {
                 return Ok(None);
             }
-            let frame = within(self.body.frame(), self.read, self.deadline, self.total, &self.url).await?;
+            let next = crate::WaitSite::at(Some(loop_sync::WaitKind::Readable), self.at, self.body.frame());
+            let frame = within(next, self.read, self.deadline, self.total, &self.url).await?;
             match frame {
                 None => {
                     self.ended = true;

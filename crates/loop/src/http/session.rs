@@ -92,32 +92,38 @@ impl ClientSession {
 
     /// A request with `method` to `url`: add headers, a query, a body, then
     /// `.await` it (or [`send`](RequestBuilder::send)).
+    #[track_caller]
     pub fn request(&self, method: Method, url: impl AsRef<str>) -> RequestBuilder {
-        RequestBuilder::new(self.clone(), method, url.as_ref())
+        RequestBuilder::new(self.clone(), method, url.as_ref(), std::panic::Location::caller())
     }
 
     /// A `GET` of `url`.
+    #[track_caller]
     pub fn get(&self, url: impl AsRef<str>) -> RequestBuilder {
         self.request(Method::GET, url)
     }
 
     /// A `POST` to `url` (give it a body: [`RequestBuilder::body`],
     /// [`form`](RequestBuilder::form), [`json`](RequestBuilder::json)).
+    #[track_caller]
     pub fn post(&self, url: impl AsRef<str>) -> RequestBuilder {
         self.request(Method::POST, url)
     }
 
     /// A `PUT` to `url`.
+    #[track_caller]
     pub fn put(&self, url: impl AsRef<str>) -> RequestBuilder {
         self.request(Method::PUT, url)
     }
 
     /// A `DELETE` of `url`.
+    #[track_caller]
     pub fn delete(&self, url: impl AsRef<str>) -> RequestBuilder {
         self.request(Method::DELETE, url)
     }
 
     /// A `HEAD` of `url`.
+    #[track_caller]
     pub fn head(&self, url: impl AsRef<str>) -> RequestBuilder {
         self.request(Method::HEAD, url)
     }

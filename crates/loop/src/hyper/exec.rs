@@ -28,7 +28,13 @@ where
     F::Output: Send + 'static,
 {
     fn execute(&self, fut: F) {
-        // A closed loop drops the work, as a stopped runtime would.
-        let _ = self.0.spawn_threadsafe(fut);
+        if self.0.is_current() {
+            // On the loop's own thread (a pooled client's request, most
+            // often): a plain spawn, no trip through the remote queue.
+            crate::spawn(fut).detach();
+        } else {
+            // A closed loop drops the work, as a stopped runtime would.
+            let _ = self.0.spawn_threadsafe(fut);
+        }
     }
 }
