@@ -155,6 +155,19 @@ fn a_sequential_read_through_a_small_buffer_takes_few_pool_hops() {
         // The end was found in the last block's hop: another read is 0.
         assert_eq!(file.read(&mut buf).await.unwrap(), 0);
 
+        // Reading ahead stops when something else is asked: a flush or
+        // a seek after sequential reads waits for one block, not the rest
+        // of the file.
+        let mut file = aio::fs::File::open(&path).await.unwrap();
+        for _ in 0..40 {
+            file.read_exact(&mut buf).await.unwrap();
+        }
+        let before = blocking_jobs();
+        file.flush().await.unwrap();
+        assert_eq!(file.stream_position().await.unwrap(), 40 * 8192);
+        let hops = blocking_jobs() - before;
+        assert!(hops <= 2, "a flush and a seek after reading took {hops} hops");
+
         // read_to_end and fs::read agree.
         let mut file = aio::fs::File::open(&path).await.unwrap();
         let mut all = Vec::new();

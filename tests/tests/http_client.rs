@@ -208,6 +208,7 @@ fn requests_with_headers_query_and_bodies() {
 
 #[test]
 fn json_both_ways() {
+    let _watchdog = loop_tests::watchdog();
     #[derive(serde::Serialize)]
     struct Query<'a> {
         name: &'a str,
@@ -217,7 +218,6 @@ fn json_both_ways() {
         name: String,
         stars: u32,
     }
-    let _watchdog = loop_tests::watchdog();
     aio::run(async {
         let (addr, _) = server().await;
         let s = session();
@@ -468,10 +468,18 @@ fn through_the_fault_proxy_latency_and_one_byte_segments() {
         }
         let body = s.get(format!("http://{}/big?100000", proxy.addr())).await.unwrap().bytes().await.unwrap();
         assert_eq!(body.len(), 100_000);
-        // Six requests, kept alive. (hyper-util races a new connection
+        // Redirects, a posted body, and a gzip body cut into 1-byte reads.
+        let res = s.get(format!("http://{}/redirect/2", proxy.addr())).await.unwrap();
+        assert_eq!(res.url(), format!("http://{}/hello", proxy.addr()));
+        assert!(res.text().await.unwrap().starts_with("hello GET"));
+        let res = s.post(format!("http://{}/echo", proxy.addr())).form(&[("k", "v w")]).await.unwrap();
+        assert_eq!(res.text().await.unwrap(), "POST application/x-www-form-urlencoded k=v+w");
+        let text = s.get(format!("http://{}/gzip", proxy.addr())).await.unwrap().text().await.unwrap();
+        assert!(text == compressible(), "gzip through 1-byte segments: {} bytes", text.len());
+        // Eleven requests, kept alive. (hyper-util races a new connection
         // against the pool's: a request made the moment the last body was
         // read can win that race before the first connection is back.)
         let connections = proxy.stats().connections.load(Ordering::SeqCst);
-        assert!(connections <= 2, "{connections} connections through the proxy for 6 requests");
+        assert!(connections <= 2, "{connections} connections through the proxy for 11 requests");
     });
 }

@@ -561,7 +561,9 @@ impl File {
                 } else {
                     self.io.queued = Some(chunk);
                 }
-                self.read_ahead();
+                // The read paths start the next block (`read_ahead`), not
+                // this: a write, seek or flush waiting for this read would
+                // otherwise wait for the next, and the next, to the end.
             }
             Done::Write { buf, result } => {
                 self.io.recycle(buf);
@@ -663,6 +665,8 @@ impl File {
     /// Copies read-ahead bytes into `buf`, starting the next block's read
     /// when reading looks sequential.
     fn take_ahead(&mut self, buf: &mut [u8]) -> usize {
+        // The next block is read while this one is copied out.
+        self.read_ahead();
         let n = self.io.ahead.remaining().min(buf.len());
         let at = self.io.ahead.pos;
         buf[..n].copy_from_slice(&self.io.ahead.data[at..at + n]);
@@ -729,6 +733,7 @@ impl File {
         loop {
             let n = self.io.ahead.remaining();
             if n > 0 {
+                self.read_ahead();
                 out.extend_from_slice(&self.io.ahead.data[self.io.ahead.pos..]);
                 self.io.ahead.pos += n;
                 self.after_take();

@@ -6,9 +6,9 @@
 //!
 //! #[aio::main]
 //! async fn main() -> Result<(), aio::http::Error> {
-//!     let session = aio::http::ClientSession::builder().limit_per_host(4).build();
+//!     let session = &aio::http::ClientSession::builder().limit_per_host(4).build();
 //!     let urls = ["https://www.rust-lang.org/", "https://docs.rs/"];
-//!     let pages = aio::gather(urls.iter().map(|url| async {
+//!     let pages = aio::gather(urls.iter().map(|url| async move {
 //!         let page = session.get(url).await?.error_for_status()?;
 //!         Ok::<_, aio::http::Error>(page.bytes().await?.len())
 //!     }))
