@@ -5,7 +5,7 @@
 //! `loop` task they panic with "there is no reactor running". Entering a
 //! current-thread tokio runtime around them instead hangs silently: that
 //! runtime's reactor only turns while something blocks on it, and nothing
-//! does. [`tokio`] wraps such a future so it runs with a tokio context
+//! does. [`tokio()`] wraps such a future so it runs with a tokio context
 //! whose reactor turns on a thread of its own (async-compat's).
 //!
 //! **The cost:** a second reactor and its thread (started on first use,
