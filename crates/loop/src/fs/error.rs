@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 /// assert!(err.to_string().starts_with("cannot read `/no/such/file`: "), "{err}");
 /// let detail = err.get_ref().and_then(|e| e.downcast_ref::<aio::fs::PathError>()).unwrap();
 /// assert_eq!(detail.path(), std::path::Path::new("/no/such/file"));
-/// assert_eq!(detail.os_error().raw_os_error(), Some(2));
+/// assert!(detail.os_error().raw_os_error().is_some()); // ENOENT; on Windows ERROR_PATH_NOT_FOUND
 /// ```
 #[derive(Debug)]
 pub struct PathError {
