@@ -63,7 +63,11 @@ fn every_function_does_what_std_does_and_errors_name_the_path() {
         assert!(!aio::fs::try_exists(dir.join("none")).await.unwrap());
 
         let b = dir.join("b.txt");
-        assert_eq!(aio::fs::copy(&a, &b).await.unwrap(), 5);
+        let copied = aio::fs::copy(&a, &b).await.unwrap();
+        // std counts the bytes through CopyFileEx's progress callback on
+        // Windows, which Wine does not call: 0 there.
+        assert!(copied == 5 || (cfg!(windows) && copied == 0), "copied {copied}");
+        assert_eq!(std::fs::read(&b).unwrap(), b"alpha");
         let c = dir.join("c.txt");
         aio::fs::rename(&b, &c).await.unwrap();
         assert!(!b.exists() && c.exists());
