@@ -103,7 +103,9 @@ impl RequestBuilder {
         self.content_type("application/x-www-form-urlencoded").body(encoded)
     }
 
-    /// The body, as JSON (`application/json`; feature `json`).
+    /// The body, as JSON (`application/json`; feature `json`). A value
+    /// serde_json cannot write (a map with non-string keys) is returned
+    /// by the `.await`, as [`Error::Decode`].
     #[cfg(feature = "json")]
     #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
