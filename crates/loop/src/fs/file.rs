@@ -152,7 +152,6 @@ impl Chunk {
 enum Op {
     Read,
     Write,
-    Seek(SeekFrom),
     Call(Call),
 }
 
@@ -160,6 +159,7 @@ enum Op {
 /// with its reads and writes.
 #[derive(Clone, Debug, PartialEq)]
 enum Call {
+    Seek(SeekFrom),
     SyncAll,
     SyncData,
     SetLen(u64),
@@ -172,13 +172,13 @@ enum Call {
 enum Done {
     Read { data: Vec<u8>, eof: bool, regular: bool, result: io::Result<()> },
     Write { buf: Vec<u8>, result: io::Result<()> },
-    Seek(io::Result<u64>),
     Call(io::Result<Out>),
 }
 
 /// The result of a [`Call`].
 enum Out {
     Unit,
+    Position(u64),
     File(std::fs::File),
 }
 
@@ -519,6 +519,7 @@ impl File {
                 let run = || -> io::Result<Out> {
                     seek_back(file, rewind)?;
                     Ok(match op {
+                        Call::Seek(pos) => Out::Position((&mut &*file).seek(pos)?),
                         Call::SyncAll => file.sync_all().map(|()| Out::Unit)?,
                         Call::SyncData => file.sync_data().map(|()| Out::Unit)?,
                         Call::SetLen(size) => file.set_len(size).map(|()| Out::Unit)?,
@@ -571,13 +572,13 @@ impl File {
                     self.io.error.get_or_insert(e);
                 }
             }
-            // A seek or call whose caller went away: it happened.
-            Done::Seek(result) => {
+            // A seek or call whose caller went away: it happened, and its
+            // error is the next operation's.
+            Done::Call(result) => {
                 if let Err(e) = result {
                     self.io.error.get_or_insert(e);
                 }
             }
-            Done::Call(_) => {}
         }
     }
 
@@ -809,33 +810,10 @@ impl File {
     }
 
     fn poll_seek_to(&mut self, cx: &mut Context<'_>, pos: SeekFrom) -> Poll<io::Result<u64>> {
-        loop {
-            if let Some((op, _)) = &self.io.job {
-                let mine = *op == Op::Seek(pos);
-                match ready!(self.poll_job(cx)) {
-                    Done::Seek(result) if mine => return Poll::Ready(result),
-                    done => self.apply(done),
-                }
-                continue;
-            }
-            if let Some(e) = self.io.error.take() {
-                return Poll::Ready(Err(e));
-            }
-            if !self.io.behind.is_empty() {
-                self.start_write();
-                continue;
-            }
-            self.drop_read_ahead();
-            let rewind = std::mem::take(&mut self.io.rewind);
-            let path = self.path.clone();
-            let job = self.shared.submit(self.path.clone(), move |mut file| {
-                let result = seek_back(file, rewind)
-                    .and_then(|()| file.seek(pos))
-                    .map_err(|e| error::at_maybe("cannot seek in", path.as_deref(), e));
-                Done::Seek(result)
-            });
-            self.io.job = Some((Op::Seek(pos), job));
-        }
+        self.poll_call(cx, &Call::Seek(pos)).map_ok(|out| match out {
+            Out::Position(position) => position,
+            _ => unreachable!("a seek gives a position"),
+        })
     }
 }
 
@@ -846,7 +824,7 @@ fn call_op(call: &Call) -> &'static str {
         Call::SetLen(_) => "cannot set the length of",
         Call::SetPermissions(_) => "cannot set permissions of",
         Call::TryClone => "cannot clone the handle of",
-        Call::Rewind => "cannot seek in",
+        Call::Rewind | Call::Seek(_) => "cannot seek in",
     }
 }
 
