@@ -137,3 +137,29 @@ fn many_sleeps_registered_and_dropped_leave_no_timer() {
     });
     assert_eq!(ev.stats().timers_pending, 0);
 }
+
+/// asyncio runs overdue timers by deadline, equal deadlines in the order
+/// they were scheduled (CPython 3.13 prints the same order for this
+/// program, with `loop.call_at(now - 0.010, ...)` and so on). Right after a
+/// loop starts, both deadlines are before it was made: they used to round
+/// to one tick and run in scheduling order.
+#[test]
+fn overdue_timers_run_in_deadline_order_even_before_the_loop_began() {
+    let _watchdog = loop_tests::watchdog();
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let out = aio::run(async {
+        let ev = aio::get_running_loop();
+        let out = Rc::new(RefCell::new(Vec::new()));
+        let now = ev.time();
+        let at = |ms| now.checked_sub(Duration::from_millis(ms)).expect("this machine booted a while ago");
+        for (ms, name) in [(10, "later deadline, scheduled first"), (20, "earlier, second"), (20, "earlier, third")] {
+            let out = out.clone();
+            ev.call_at(at(ms), move || out.borrow_mut().push(name));
+        }
+        aio::sleep(Duration::from_millis(5)).await;
+        let got = out.borrow().clone();
+        got
+    });
+    assert_eq!(out, ["earlier, second", "earlier, third", "later deadline, scheduled first"]);
+}

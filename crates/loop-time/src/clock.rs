@@ -71,22 +71,38 @@ pub fn is_never(when: Instant, now: Instant) -> bool {
 /// ```
 #[derive(Debug)]
 pub struct Clock {
-    /// Tick 0: the instant the clock was made.
+    /// Tick 0: [`HEADROOM`] before the clock was made (or boot, if that
+    /// is sooner), so that a deadline already past when it is set keeps its
+    /// place among other past deadlines instead of every one of them
+    /// rounding to tick 0.
     origin: Instant,
+    /// The instant the clock was made: a paused clock reads this plus how
+    /// far it was advanced.
+    start: Instant,
     /// `None` for a real clock; for a paused clock, how far it has been
-    /// advanced from `origin`.
+    /// advanced from `start`.
     paused_at: Option<Cell<Duration>>,
+}
+
+/// How far back from its creation a clock counts ticks (one day).
+pub const HEADROOM: Duration = Duration::from_secs(86_400);
+
+/// The origin for a clock made at `start`.
+fn origin_for(start: Instant) -> Instant {
+    start.checked_sub(HEADROOM).unwrap_or(start)
 }
 
 impl Clock {
     /// A clock that follows [`Instant::now`].
     pub fn real() -> Clock {
-        Clock { origin: Instant::now(), paused_at: None }
+        let start = Instant::now();
+        Clock { origin: origin_for(start), start, paused_at: None }
     }
 
     /// A paused clock: it reads the same instant until advanced.
     pub fn paused() -> Clock {
-        Clock { origin: Instant::now(), paused_at: Some(Cell::new(Duration::ZERO)) }
+        let start = Instant::now();
+        Clock { origin: origin_for(start), start, paused_at: Some(Cell::new(Duration::ZERO)) }
     }
 
     /// Whether this clock is paused.
@@ -98,7 +114,7 @@ impl Clock {
     pub fn now(&self) -> Instant {
         match &self.paused_at {
             None => Instant::now(),
-            Some(at) => self.origin + at.get(),
+            Some(at) => self.start + at.get(),
         }
     }
 
@@ -178,11 +194,27 @@ mod tests {
         assert_eq!(clock.deadline_tick(o), 0);
         assert_eq!(clock.deadline_tick(o + Duration::from_micros(1)), 1);
         assert_eq!(clock.deadline_tick(o + Duration::from_millis(7)), 7);
+        let base = clock.now_tick();
         clock.advance(Duration::from_micros(7_999));
-        assert_eq!(clock.now_tick(), 7);
+        assert_eq!(clock.now_tick(), base + 7);
         clock.advance(Duration::from_micros(1));
-        assert_eq!(clock.now_tick(), 8);
-        assert_eq!(clock.instant_of(8), clock.now());
+        assert_eq!(clock.now_tick(), base + 8);
+        assert_eq!(clock.instant_of(base + 8), clock.now());
+    }
+
+    #[test]
+    fn deadlines_already_past_at_creation_keep_their_order() {
+        // asyncio orders overdue timers by deadline: two deadlines before
+        // the clock was made must not both round to one tick.
+        let clock = Clock::real();
+        let now = clock.now();
+        let (Some(earlier), Some(later)) =
+            (now.checked_sub(Duration::from_millis(20)), now.checked_sub(Duration::from_millis(10)))
+        else {
+            return; // this close to boot, there is no past to order
+        };
+        assert!(clock.deadline_tick(earlier) < clock.deadline_tick(later));
+        assert!(clock.deadline_tick(later) <= clock.now_tick());
     }
 
     #[test]

@@ -54,6 +54,10 @@ struct Slot {
 
 const EMPTY_SLOT: Slot = Slot { head: NIL, tail: NIL };
 
+/// Entries whose storage an empty wheel keeps (a few KiB); beyond it, the
+/// last timer to go takes the storage with it.
+const KEEP_WHEN_EMPTY: usize = 1024;
+
 /// A hierarchical timer wheel with O(1) insert and cancel.
 ///
 /// Time is counted in ticks (the event loop uses milliseconds since its
@@ -300,7 +304,13 @@ impl<T> TimerWheel<T> {
 
     /// Takes the value out of an (already unlinked) entry and frees it.
     fn release(&mut self, index: u32) -> T {
-        self.entries.remove(index as usize).value
+        let value = self.entries.remove(index as usize).value;
+        if self.entries.is_empty() && self.entries.capacity() > KEEP_WHEN_EMPTY {
+            // A burst of timers (a million created and cancelled) would
+            // otherwise keep its storage for the loop's life.
+            self.entries = Slab::new();
+        }
+        value
     }
 }
 
@@ -348,6 +358,24 @@ mod tests {
         wheel.insert(500, 2);
         assert_eq!(wheel.next_deadline(), Some(1_000));
         assert_eq!(fired(&mut wheel, 1_000), [1, 2, 3]);
+    }
+
+    #[test]
+    fn an_emptied_wheel_gives_its_storage_back() {
+        let mut wheel = TimerWheel::new();
+        let keys: Vec<_> = (0..100_000u64).map(|i| wheel.insert(10 + i % 5_000, i)).collect();
+        assert!(wheel.entries.capacity() >= 100_000);
+        for key in keys {
+            wheel.cancel(key);
+        }
+        assert!(wheel.is_empty());
+        assert!(wheel.entries.capacity() <= KEEP_WHEN_EMPTY, "{} entries kept", wheel.entries.capacity());
+        // Still works, and a small wheel keeps its storage.
+        let a = wheel.insert(7, 1);
+        assert_eq!(wheel.cancel(a), Some(1));
+        let b = wheel.insert(7, 2);
+        assert_eq!(fired(&mut wheel, 7), [2]);
+        assert_eq!(wheel.cancel(b), None);
     }
 
     #[test]

@@ -51,9 +51,13 @@ impl TimeDriver {
         let clock = if paused { Clock::paused() } else { Clock::real() };
         let now = clock.now();
         let turn_tick = clock.tick_of(now) as u32;
+        // The wheel starts at the clock's present (ticks count from a day
+        // back: see `Clock`), so early timers need no cascading down.
+        let mut wheel = TimerWheel::new();
+        wheel.advance_to(clock.tick_of(now), |_, _| {});
         TimeDriver {
             clock,
-            wheel: RefCell::new(TimerWheel::new()),
+            wheel: RefCell::new(wheel),
             fired: RefCell::new(Vec::new()),
             turn_start: Cell::new(now),
             turn_tick: Cell::new(turn_tick),
