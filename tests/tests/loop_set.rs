@@ -231,6 +231,7 @@ fn shutdown_reports_a_loop_that_does_not_stop_in_time() {
     blocked_rx.recv().unwrap();
     let err = set.shutdown().unwrap_err();
     assert_eq!(err.stuck, vec![1]);
+    assert!(err.blocking.is_empty(), "a task, not a blocking job");
     assert!(err.panicked.is_empty());
     assert!(err.to_string().contains("loop(s) [1] did not stop"), "{err}");
     release_tx.send(()).unwrap();

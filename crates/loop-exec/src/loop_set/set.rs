@@ -94,22 +94,36 @@ pub struct LoopSetBuilder {
 
 /// Some loops of a set did not stop cleanly in [`LoopSet::shutdown`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", describe_shutdown(.stuck, .panicked))]
+#[error("{}", describe_shutdown(.stuck, .blocking, .panicked))]
 pub struct ShutdownError {
     /// Loops whose thread was still running at the deadline (a task that
-    /// blocks its thread, e.g. a synchronous sleep or a busy loop). Their
-    /// threads are left running, detached.
+    /// blocks its thread, e.g. a synchronous sleep or a busy loop, or a
+    /// blocking job the loop waits for as it closes: see `blocking`).
+    /// Their threads are left running, detached.
     pub stuck: Vec<usize>,
+    /// Of the `stuck` loops, those with blocking jobs (`spawn_blocking`,
+    /// `to_thread`, `unblock`, `loop::fs`) still running, and how many:
+    /// closing, a loop waits for its pool, so such a job is the likelier
+    /// cause than a task.
+    pub blocking: Vec<(usize, usize)>,
     /// Loops whose thread panicked outside any task (in an exception
     /// handler, say), with the panic message. Task panics never land here:
     /// they end the task, not the loop.
     pub panicked: Vec<(usize, String)>,
 }
 
-fn describe_shutdown(stuck: &[usize], panicked: &[(usize, String)]) -> String {
+fn describe_shutdown(stuck: &[usize], blocking: &[(usize, usize)], panicked: &[(usize, String)]) -> String {
     let mut parts = Vec::new();
-    if !stuck.is_empty() {
-        parts.push(format!("loop(s) {stuck:?} did not stop within the shutdown timeout (a task blocks its thread?)"));
+    let by_tasks: Vec<usize> = stuck.iter().copied().filter(|i| !blocking.iter().any(|(b, _)| b == i)).collect();
+    if !by_tasks.is_empty() {
+        parts
+            .push(format!("loop(s) {by_tasks:?} did not stop within the shutdown timeout (a task blocks its thread?)"));
+    }
+    for (i, jobs) in blocking {
+        parts.push(format!(
+            "loop {i} did not stop within the shutdown timeout: it waits for {jobs} blocking job(s) still running \
+             (spawn_blocking / to_thread / unblock / loop::fs) on its pool"
+        ));
     }
     for (i, message) in panicked {
         parts.push(format!("loop {i} panicked outside a task: {message}"));
@@ -347,13 +361,18 @@ impl LoopSet {
             }
         }
         let stuck: Vec<usize> = (0..self.threads.len()).filter(|&i| self.threads[i].is_some()).collect();
+        let blocking: Vec<(usize, usize)> = stuck
+            .iter()
+            .map(|&i| (i, self.handle.loops[i].shared.blocking_in_flight.load(Ordering::SeqCst)))
+            .filter(|&(_, jobs)| jobs > 0)
+            .collect();
         // Threads still running are given up on (detached).
         self.threads.iter_mut().for_each(|t| *t = None);
         if stuck.is_empty() && panicked.is_empty() {
             Ok(())
         } else {
             panicked.sort();
-            Err(ShutdownError { stuck, panicked })
+            Err(ShutdownError { stuck, blocking, panicked })
         }
     }
 }
