@@ -84,12 +84,23 @@ pub struct Clock {
     paused_at: Option<Cell<Duration>>,
 }
 
-/// How far back from its creation a clock counts ticks (one day).
+/// How far back from its creation a clock counts ticks (one day, or as
+/// much of it as the platform's `Instant` allows).
 pub const HEADROOM: Duration = Duration::from_secs(86_400);
 
-/// The origin for a clock made at `start`.
+/// The origin for a clock made at `start`: [`HEADROOM`] before it, or as
+/// far back as the platform's `Instant` goes (on Windows it counts from
+/// boot and cannot go below zero), in whole milliseconds so that ticks
+/// keep their boundaries at the clock's start.
 fn origin_for(start: Instant) -> Instant {
-    start.checked_sub(HEADROOM).unwrap_or(start)
+    let mut ms = HEADROOM.as_millis() as u64;
+    while ms > 0 {
+        if let Some(origin) = start.checked_sub(Duration::from_millis(ms)) {
+            return origin;
+        }
+        ms /= 2;
+    }
+    start
 }
 
 impl Clock {
@@ -213,6 +224,9 @@ mod tests {
         else {
             return; // this close to boot, there is no past to order
         };
+        if earlier < clock.origin() {
+            return; // the platform's clock has no more past than that
+        }
         assert!(clock.deadline_tick(earlier) < clock.deadline_tick(later));
         assert!(clock.deadline_tick(later) <= clock.now_tick());
     }
