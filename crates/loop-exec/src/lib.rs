@@ -58,6 +58,7 @@ mod loop_set;
 mod task;
 mod time;
 
+pub use blocking::executor::{BlockingFn, Executor};
 pub use combinators::as_completed::{as_completed, AsCompleted, AsCompletedWithin};
 pub use combinators::gather::{gather, try_gather, Gather, TryGather};
 pub use combinators::shield::{shield, Shield};
@@ -68,7 +69,7 @@ pub use event_loop::blocking::{spawn_blocking, to_thread, unblock, BlockingJob};
 pub use event_loop::builder::Builder;
 pub use event_loop::callback::{Handle, TimerHandle};
 pub use event_loop::context::{LocalKey, Scoped};
-pub use event_loop::exception::{ExceptionContext, ExceptionHandler};
+pub use event_loop::exception::{default_exception_handler, ExceptionContext, ExceptionHandler, PanicPayload};
 pub use event_loop::loop_handle::{LoopClosed, LoopHandle};
 pub use event_loop::loop_ref::{
     all_tasks, current_task, dump_tasks, get_running_loop, run, try_get_running_loop, EventLoop, LoopRef,

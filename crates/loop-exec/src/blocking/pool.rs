@@ -113,8 +113,9 @@ impl BlockingPool {
     }
 
     /// Stops taking work, drops queued jobs, and waits up to `timeout` for
-    /// running jobs to finish and their threads to exit.
-    pub(crate) fn shutdown(self, timeout: Duration) {
+    /// running jobs to finish and their threads to exit; true if they all
+    /// did.
+    pub(crate) fn shutdown(self, timeout: Duration) -> bool {
         let deadline = loop_time::deadline_after(Instant::now(), timeout);
         let dropped: Vec<Job> = {
             let mut state = self.shared.state.lock();
@@ -140,6 +141,15 @@ impl BlockingPool {
                 let _ = handle.join();
             }
         }
+        all_exiting
+    }
+
+    /// Lets the threads finish the jobs queued and exit, without waiting
+    /// for them (the pool was replaced by `set_default_executor`: jobs
+    /// already submitted still run and deliver).
+    pub(crate) fn retire(self) {
+        self.shared.state.lock().shutdown = true;
+        self.shared.work.notify_all();
     }
 }
 

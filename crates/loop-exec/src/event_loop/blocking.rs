@@ -11,6 +11,7 @@ use std::thread;
 
 use loop_sync::__locks::BlockingMutex;
 
+use crate::blocking::executor::BlockingFn;
 use crate::event_loop::core::LoopCore;
 use crate::event_loop::shared::LoopShared;
 use crate::task::Task;
@@ -58,7 +59,7 @@ impl<T> Drop for Sender<T> {
 }
 
 /// The loop side of a blocking job.
-struct Receiver<T> {
+pub(crate) struct Receiver<T> {
     handoff: Arc<Handoff<T>>,
     /// Where `spawn_blocking` was called: the task's wait location.
     location: &'static Location<'static>,
@@ -79,7 +80,10 @@ impl<T> Future for Receiver<T> {
                 panic::resume_unwind(payload)
             }
             None if state.finished => {
-                panic!("spawn_blocking: the job was dropped unrun because the loop's blocking pool shut down")
+                panic!(
+                    "a blocking job was dropped unrun: its executor shut down (the loop closed, or \
+                     shutdown_default_executor ran) or dropped it; submit jobs before shutting it down"
+                )
             }
             None => {
                 state.waker = Some(cx.waker().clone());
@@ -110,6 +114,21 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    submit_to(inner, |job| inner.execute_blocking(job), f, location)
+}
+
+/// [`submit`] through `send` (an executor's `execute`) rather than to the
+/// loop's default executor.
+pub(crate) fn submit_to<F, T>(
+    inner: &LoopCore,
+    send: impl FnOnce(BlockingFn),
+    f: F,
+    location: &'static Location<'static>,
+) -> Receiver<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
     let handoff =
         Arc::new(Handoff { state: BlockingMutex::new(HandoffState { result: None, waker: None, finished: false }) });
     inner.shared().blocking_in_flight.fetch_add(1, Ordering::SeqCst);
@@ -118,10 +137,11 @@ where
     // The job runs in a copy of the spawner's context (asyncio's
     // `to_thread` copies it too).
     let ctx = crate::event_loop::context::current();
-    inner.blocking_pool().execute(Box::new(move || {
+    let job = Box::new(move || {
         let result = crate::event_loop::context::enter(&ctx, || crate::task::panics::catch_payload(f));
         sender.send(result);
-    }));
+    });
+    send(job);
     Receiver { handoff, location }
 }
 

@@ -15,11 +15,12 @@ use std::time::Instant;
 
 use loop_core::{Notifier, Reactor};
 
+use crate::blocking::executor::{BlockingFn, DefaultExecutor, Dispatch, Executor};
 use crate::blocking::pool::BlockingPool;
 use crate::event_loop::callback_cell::CallbackCell;
 use crate::event_loop::config::Config;
 use crate::event_loop::current::{is_running_here, Enter};
-use crate::event_loop::exception::{ExceptionContext, ExceptionHandler};
+use crate::event_loop::exception::{ExceptionContext, ExceptionHandler, PanicPayload};
 use crate::event_loop::introspection::{slow_poll, Introspection};
 use crate::event_loop::run_queue::{RunQueue, Runnable, BUDGET};
 use crate::event_loop::shared::{LoopShared, Remote};
@@ -65,8 +66,9 @@ pub(crate) struct LoopCore {
     stopping: Cell<bool>,
     closed: Cell<bool>,
     config: Config,
-    /// Started on first use.
-    blocking: RefCell<Option<BlockingPool>>,
+    /// Where blocking jobs go: the loop's pool (started on first use), an
+    /// executor of the user's, or nobody once shut down.
+    executor: RefCell<DefaultExecutor>,
     exception_handler: RefCell<Option<ExceptionHandler>>,
     /// Tasks and callbacks run since the reactor was last asked for events.
     polls_since_io: Cell<usize>,
@@ -187,7 +189,7 @@ impl LoopCore {
             stopping: Cell::new(false),
             closed: Cell::new(false),
             config,
-            blocking: RefCell::new(None),
+            executor: RefCell::new(DefaultExecutor::Pool(None)),
             exception_handler: RefCell::new(None),
             polls_since_io: Cell::new(0),
             busy_turns: Cell::new(0),
@@ -288,26 +290,49 @@ impl LoopCore {
     /// Hands a panic or error report to the exception handler.
     pub(crate) fn report(&self, ctx: &ExceptionContext) {
         let handler = self.exception_handler.borrow().clone();
-        match handler {
-            Some(h) => h(ctx),
-            None => crate::event_loop::exception::default_exception_handler(ctx),
-        }
+        crate::event_loop::exception::call_handler(handler.as_ref(), ctx);
+    }
+
+    /// The handler set, `None` for the default one.
+    pub(crate) fn exception_handler(&self) -> Option<ExceptionHandler> {
+        self.exception_handler.borrow().clone()
     }
 
     pub(crate) fn set_exception_handler(&self, handler: Option<ExceptionHandler>) {
         *self.exception_handler.borrow_mut() = handler;
     }
 
-    /// The blocking pool, started on first use.
     /// Counts one job handed to the blocking pool (`LoopStats::blocking_jobs`).
     pub(crate) fn count_blocking_job(&self) {
         bump(&self.counters.blocking_jobs, 1);
     }
 
-    pub(crate) fn blocking_pool(&self) -> std::cell::RefMut<'_, BlockingPool> {
-        std::cell::RefMut::map(self.blocking.borrow_mut(), |pool| {
-            pool.get_or_insert_with(|| BlockingPool::new(self.config.blocking_threads, self.config.blocking_keep_alive))
-        })
+    /// Hands `job` to the default executor: the loop's pool (started on
+    /// first use), the user's executor, or, once shut down, nobody (the
+    /// job is dropped, which tells its awaiter).
+    pub(crate) fn execute_blocking(&self, job: BlockingFn) {
+        let start = || BlockingPool::new(self.config.blocking_threads, self.config.blocking_keep_alive);
+        let dispatch = self.executor.borrow_mut().dispatch(job, start);
+        match dispatch {
+            Dispatch::Done => {}
+            Dispatch::To(executor, job) => executor.execute(job),
+            Dispatch::Drop(job) => drop(job),
+        }
+    }
+
+    /// Makes `executor` the default; the loop's own pool, if it was
+    /// started, finishes the jobs it has and retires.
+    pub(crate) fn set_default_executor(&self, executor: Arc<dyn Executor>) {
+        let old = self.executor.replace(DefaultExecutor::Custom(executor));
+        if let DefaultExecutor::Pool(Some(pool)) = old {
+            pool.retire();
+        }
+    }
+
+    /// Takes the default executor out for shutting down; later jobs are
+    /// dropped unrun.
+    pub(crate) fn take_default_executor(&self) -> DefaultExecutor {
+        self.executor.replace(DefaultExecutor::ShutDown)
     }
 
     /// Runs the loop until `future` completes and returns its output.
@@ -478,13 +503,11 @@ impl LoopCore {
             self.shared.beacon.enter_callback();
         }
         let start = self.config.debug.then(Instant::now);
-        if let Err(message) = panics::catch(f) {
-            self.report(&ExceptionContext {
-                message: format!("panic in a callback: {message}"),
-                task_id: None,
-                task_name: None,
-                location: None,
-            });
+        if let Err(payload) = panics::catch_payload(f) {
+            let message = panics::message(&*payload);
+            let mut ctx = ExceptionContext::new(format!("panic in a callback: {message}"));
+            ctx.payload = Some(PanicPayload::new(payload));
+            self.report(&ctx);
         }
         if inspected {
             self.shared.beacon.leave();
@@ -640,9 +663,9 @@ impl LoopCore {
             }
         }
         drop(self.time.take_all());
-        let pool = self.blocking.borrow_mut().take();
-        if let Some(pool) = pool {
-            pool.shutdown(self.config.shutdown_timeout);
+        let executor = self.take_default_executor();
+        if executor.is_started() {
+            executor.shutdown(self.config.shutdown_timeout);
         }
         self.closed.set(true);
     }

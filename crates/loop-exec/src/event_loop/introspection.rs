@@ -253,12 +253,11 @@ pub(crate) fn slow_poll(header: &Header, took: Duration, threshold: Duration) ->
         (Some(kind), Some(at)) => format!("; it then waited on {} at {}:{}", kind.describe(), at.file(), at.line()),
         _ => String::new(),
     };
-    ExceptionContext {
-        message: format!(
-            "slow poll: one poll took {took:.3?}, blocking the loop (slow_callback_duration is {threshold:.3?}){then}"
-        ),
-        task_id: Some(meta.id),
-        task_name: meta.name().map(str::to_owned),
-        location: Some(meta.location),
-    }
+    let mut ctx = ExceptionContext::new(format!(
+        "slow poll: one poll took {took:.3?}, blocking the loop (slow_callback_duration is {threshold:.3?}){then}"
+    ));
+    ctx.task_id = Some(meta.id);
+    ctx.task_name = meta.name().map(str::to_owned);
+    ctx.location = Some(meta.location);
+    ctx
 }

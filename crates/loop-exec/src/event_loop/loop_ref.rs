@@ -9,15 +9,19 @@ use std::panic::Location;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use crate::blocking::executor::{BlockingFn, Executor};
 use crate::event_loop::callback::{Handle, TimerHandle};
 use crate::event_loop::callback_cell::CallbackCell;
 use crate::event_loop::config::Config;
 use crate::event_loop::core::LoopCore;
-use crate::event_loop::exception::ExceptionContext;
+use crate::event_loop::exception::{ExceptionContext, ExceptionHandler};
 use crate::event_loop::loop_handle::LoopHandle;
 use crate::event_loop::stats::LoopStats;
 use crate::event_loop::time_driver::TimerEntry;
 use crate::task::{Task, TaskInfo};
+use crate::time::timeout::TimeoutError;
 
 /// A reference to an event loop, usable on the loop's thread (returned by
 /// [`get_running_loop`]). Everything but running and closing the loop is
@@ -177,15 +181,184 @@ impl LoopRef {
         crate::event_loop::blocking::spawn_blocking_on(&self.inner, f, Location::caller())
     }
 
-    /// Sets the handler for panics in detached tasks and callbacks
-    /// (asyncio's `set_exception_handler`).
+    /// Runs `f` on `executor` rather than the loop's default one and
+    /// returns a task for its result (asyncio's
+    /// `run_in_executor(executor, f)`). A panic in `f` becomes
+    /// `TaskError::Panicked`; a job the executor drops unrun fails the task
+    /// with a panic that says so.
+    ///
+    /// ```
+    /// use r#loop as aio;
+    ///
+    /// let on_new_thread = |job: aio::BlockingFn| {
+    ///     std::thread::spawn(job);
+    /// };
+    /// let sum = aio::run(async move {
+    ///     aio::get_running_loop().run_in_executor_with(&on_new_thread, || (1..=4).sum::<u32>()).await
+    /// });
+    /// assert_eq!(sum, Ok(10));
+    /// ```
+    #[track_caller]
+    pub fn run_in_executor_with<E, F, T>(&self, executor: &E, f: F) -> Task<T>
+    where
+        E: Executor + ?Sized,
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let location = Location::caller();
+        let job = crate::event_loop::blocking::submit_to(&self.inner, |job| executor.execute(job), f, location);
+        self.inner.spawn(job, None, location)
+    }
+
+    /// Makes `executor` the loop's default (asyncio's
+    /// `set_default_executor`): `spawn_blocking`, `to_thread`, `unblock`,
+    /// `run_in_executor`, `loop::fs` and name lookups send their jobs to it
+    /// from now on. The loop's own pool, if it had started, finishes the
+    /// jobs it has and retires. At `close()` (which `loop::run` calls) the
+    /// loop calls [`Executor::shutdown`] with the shutdown timeout.
+    ///
+    /// ```
+    /// use r#loop as aio;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let jobs = Arc::new(AtomicUsize::new(0));
+    /// let counted = jobs.clone();
+    /// aio::run(async move {
+    ///     aio::get_running_loop().set_default_executor(move |job: aio::BlockingFn| {
+    ///         counted.fetch_add(1, Ordering::Relaxed);
+    ///         std::thread::spawn(job);
+    ///     });
+    ///     assert_eq!(aio::to_thread(|| 6 * 7).await, Ok(42));
+    /// });
+    /// assert_eq!(jobs.load(Ordering::Relaxed), 1);
+    /// ```
+    ///
+    /// # Panics
+    /// When the loop is closed.
+    pub fn set_default_executor(&self, executor: impl Executor) {
+        self.check_open("set_default_executor");
+        self.inner.set_default_executor(Arc::new(executor));
+    }
+
+    /// Shuts the default executor down (asyncio's
+    /// `shutdown_default_executor`): jobs not yet started are dropped
+    /// (their awaiters fail, saying why), and the future resolves once the
+    /// running ones finish, or with [`TimeoutError`] after `timeout` (their
+    /// threads are then left to finish alone). The wait happens on a
+    /// thread of its own: the loop keeps running meanwhile. Later blocking
+    /// jobs are dropped unrun, unless a new executor is set.
+    ///
+    /// `loop::run` does the same at its end, through `close()`, bounded by
+    /// [`Builder::shutdown_timeout`](crate::Builder::shutdown_timeout).
+    ///
+    /// ```
+    /// use r#loop as aio;
+    /// use std::time::Duration;
+    ///
+    /// aio::run(async {
+    ///     let ev = aio::get_running_loop();
+    ///     assert_eq!(aio::to_thread(|| 1).await, Ok(1));
+    ///     ev.shutdown_default_executor(Duration::from_secs(5)).await.unwrap();
+    ///     // Later jobs have nowhere to run.
+    ///     assert!(aio::to_thread(|| 2).await.unwrap_err().is_panic());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn shutdown_default_executor(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), TimeoutError>> + 'static {
+        let executor = self.inner.take_default_executor();
+        let finished = executor.is_started().then(|| {
+            let shut_down = move || executor.shutdown(timeout);
+            crate::event_loop::blocking::submit_to(&self.inner, on_own_thread, shut_down, Location::caller())
+        });
+        async move {
+            let in_time = match finished {
+                Some(job) => job.await,
+                None => true,
+            };
+            if in_time {
+                Ok(())
+            } else {
+                Err(TimeoutError::new())
+            }
+        }
+    }
+
+    /// Sets the handler for panics in detached tasks and callbacks, slow
+    /// polls in debug mode, and what code reports through
+    /// [`call_exception_handler`](Self::call_exception_handler) (asyncio's
+    /// `set_exception_handler`).
+    ///
+    /// ```
+    /// use r#loop as aio;
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    ///
+    /// aio::run(async {
+    ///     let ev = aio::get_running_loop();
+    ///     let seen = Rc::new(RefCell::new(Vec::new()));
+    ///     let s = seen.clone();
+    ///     ev.set_exception_handler(move |ctx| s.borrow_mut().push(ctx.message.clone()));
+    ///     ev.call_soon(|| panic!("boom"));
+    ///     aio::yield_now().await;
+    ///     assert_eq!(*seen.borrow(), ["panic in a callback: boom"]);
+    /// });
+    /// ```
     pub fn set_exception_handler(&self, handler: impl Fn(&ExceptionContext) + 'static) {
         self.inner.set_exception_handler(Some(Rc::new(handler)));
     }
 
-    /// Restores the default exception handler (print to stderr).
+    /// Restores the default exception handler (print to stderr), asyncio's
+    /// `set_exception_handler(None)`.
     pub fn reset_exception_handler(&self) {
         self.inner.set_exception_handler(None);
+    }
+
+    /// The handler set by [`set_exception_handler`](Self::set_exception_handler),
+    /// `None` while the default one is in use (asyncio's
+    /// `get_exception_handler`).
+    ///
+    /// ```
+    /// use r#loop as aio;
+    ///
+    /// aio::run(async {
+    ///     let ev = aio::get_running_loop();
+    ///     assert!(ev.get_exception_handler().is_none());
+    ///     ev.set_exception_handler(|_| {});
+    ///     assert!(ev.get_exception_handler().is_some());
+    /// });
+    /// ```
+    pub fn get_exception_handler(&self) -> Option<ExceptionHandler> {
+        self.inner.exception_handler()
+    }
+
+    /// Hands `context` to the loop's exception handler (asyncio's
+    /// `call_exception_handler`), for errors your code catches and
+    /// cannot return to anyone. If the handler panics, the default handler
+    /// reports that panic along with `context`; the loop goes on.
+    ///
+    /// ```
+    /// use r#loop as aio;
+    ///
+    /// aio::run(async {
+    ///     let ev = aio::get_running_loop();
+    ///     ev.set_exception_handler(|ctx| assert_eq!(ctx.message, "cache refresh failed"));
+    ///     ev.call_exception_handler(&aio::ExceptionContext::new("cache refresh failed"));
+    /// });
+    /// ```
+    pub fn call_exception_handler(&self, context: &ExceptionContext) {
+        self.inner.report(context);
+    }
+
+    /// The default handler (print to stderr), whichever handler is set:
+    /// asyncio's `loop.default_exception_handler`, for a handler of yours
+    /// to pass on what it does not handle. The same as
+    /// [`default_exception_handler`](crate::default_exception_handler).
+    pub fn default_exception_handler(&self, context: &ExceptionContext) {
+        crate::event_loop::exception::default_exception_handler(context);
     }
 
     /// Snapshots of every task that has not finished.
@@ -272,8 +445,8 @@ impl EventLoop {
 
     /// Closes the loop: cancels every task that is left (dropping their
     /// futures on this thread), drops queued callbacks and timers, and shuts
-    /// the blocking pool down (waiting up to the shutdown timeout). Calling
-    /// it twice is harmless.
+    /// the default executor down (the blocking pool, or yours: waiting up to
+    /// the shutdown timeout). Calling it twice is harmless.
     ///
     /// # Panics
     /// When the loop is running.
@@ -323,8 +496,10 @@ impl fmt::Debug for EventLoop {
 
 /// Runs `future` on a fresh event loop and returns its output (asyncio's
 /// `asyncio.run`). Afterwards the tasks left over are cancelled (their
-/// futures dropped on this thread), the blocking pool is shut down within a
-/// bound and the loop is closed: nothing is left behind.
+/// futures dropped on this thread), the default executor (the blocking
+/// pool, or the one [`set_default_executor`](LoopRef::set_default_executor)
+/// gave) is shut down within a bound and the loop is closed: nothing is
+/// left behind.
 ///
 /// ```
 /// use r#loop as aio;
@@ -454,4 +629,21 @@ pub fn dump_tasks() -> String {
 pub fn all_tasks() -> Vec<TaskInfo> {
     crate::event_loop::current::with_current(|inner| inner.all_tasks())
         .unwrap_or_else(|| crate::event_loop::current::no_running_loop("all_tasks()"))
+}
+
+/// Runs a job on a thread started for it (the wait of
+/// `shutdown_default_executor`), or inline if the OS refuses a thread.
+fn on_own_thread(job: BlockingFn) {
+    let slot = Arc::new(loop_sync::__locks::BlockingMutex::new(Some(job)));
+    let theirs = slot.clone();
+    let started = std::thread::Builder::new().name("loop-executor-shutdown".into()).spawn(move || {
+        if let Some(job) = theirs.lock().take() {
+            job();
+        }
+    });
+    if started.is_err() {
+        if let Some(job) = slot.lock().take() {
+            job();
+        }
+    }
 }

@@ -41,14 +41,13 @@ impl Schedule for Arc<LoopShared> {
     }
 
     fn unhandled_panic(&self, header: &Header, message: String) {
-        let ctx = crate::event_loop::exception::ExceptionContext {
-            message: format!("panic in a task nobody awaited: {message}"),
-            task_id: Some(header.meta.id),
-            task_name: header.meta.name().map(str::to_owned),
-            location: Some(header.meta.location),
-        };
+        let mut ctx =
+            crate::event_loop::exception::ExceptionContext::new(format!("panic in a task nobody awaited: {message}"));
+        ctx.task_id = Some(header.meta.id);
+        ctx.task_name = header.meta.name().map(str::to_owned);
+        ctx.location = Some(header.meta.location);
         if with_current(|inner| inner.report(&ctx)).is_none() {
-            crate::event_loop::exception::default_exception_handler(&ctx);
+            crate::event_loop::exception::call_handler(None, &ctx);
         }
     }
 }
