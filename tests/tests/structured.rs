@@ -241,6 +241,45 @@ fn as_completed_yields_in_completion_order_with_an_overall_timeout() {
     });
 }
 
+/// CPython `test_tasks.test_as_completed_same_tasks_in_as_out` (3.13's
+/// async-iterator form): the tasks given come back themselves as they
+/// finish, so the caller can tell which one it was; with a timeout, the
+/// finished ones come back, then `TimeoutError` once, and the rest stay
+/// pending (`test_as_completed_with_timeout`).
+#[test]
+fn as_completed_tasks_gives_back_the_tasks_themselves() {
+    let _watchdog = loop_tests::watchdog();
+    let ev = paused();
+    ev.run_until_complete(async {
+        let tasks: Vec<_> = [30u64, 10, 20].map(|ms| aio::spawn(aio::sleep(Duration::from_millis(ms)))).into();
+        let ids: Vec<_> = tasks.iter().map(|t| t.id()).collect();
+        let mut finished = aio::as_completed(tasks).tasks();
+        let mut order = Vec::new();
+        while let Some(task) = finished.next().await {
+            assert!(task.is_done(), "yielded once finished");
+            order.push(task.id());
+            assert_eq!(task.await, Ok(()), "its result is there at once");
+        }
+        assert_eq!(order, [ids[1], ids[2], ids[0]]);
+
+        let tasks = [5u64, 50].map(|ms| {
+            aio::spawn(async move {
+                aio::sleep(Duration::from_millis(ms)).await;
+                ms
+            })
+        });
+        let fast = tasks[0].id();
+        let mut finished = aio::as_completed(tasks).timeout(Duration::from_millis(20)).tasks();
+        let first = finished.next().await.expect("one").expect("before the timeout");
+        assert_eq!(first.id(), fast);
+        assert!(matches!(finished.next().await, Some(Err(_))), "then the timeout");
+        assert!(finished.next().await.is_none());
+        let mut pending = finished.into_pending();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending.pop().unwrap().await, Ok(50), "the slow one ran on");
+    });
+}
+
 #[test]
 fn shield_survives_the_awaiters_cancellation() {
     let _watchdog = loop_tests::watchdog();

@@ -59,7 +59,9 @@ mod task;
 mod time;
 
 pub use blocking::executor::{BlockingFn, Executor};
-pub use combinators::as_completed::{as_completed, AsCompleted, AsCompletedWithin};
+pub use combinators::as_completed::{
+    as_completed, AsCompleted, AsCompletedTasks, AsCompletedTasksWithin, AsCompletedWithin,
+};
 pub use combinators::gather::{gather, try_gather, Gather, TryGather};
 pub use combinators::shield::{shield, Shield};
 pub use combinators::task_group::{ChildError, ChildHandle, GroupClosed, GroupError, GroupHandle, TaskGroup};

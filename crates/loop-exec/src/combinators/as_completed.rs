@@ -71,11 +71,50 @@ impl<T> AsCompleted<T> {
         self.tasks.into_iter().flatten().collect()
     }
 
+    /// The same stream, giving back the tasks themselves as they finish
+    /// (Python 3.13's `async for task in as_completed(tasks)`), so the
+    /// caller can tell which one it was; awaiting a yielded task gives its
+    /// result at once.
+    ///
+    /// ```
+    /// use r#loop as aio;
+    /// use std::time::Duration;
+    ///
+    /// let ev = aio::EventLoop::builder().paused_clock().build()?;
+    /// let order = ev.run_until_complete(async {
+    ///     let tasks = [("slow", 3), ("fast", 1)].map(|(name, s)| {
+    ///         aio::TaskBuilder::new().name(name).spawn(aio::sleep(Duration::from_secs(s)))
+    ///     });
+    ///     let mut finished = aio::as_completed(tasks).tasks();
+    ///     let mut order = Vec::new();
+    ///     while let Some(task) = finished.next().await {
+    ///         order.push(task.name().unwrap().to_owned());
+    ///         task.await.unwrap();
+    ///     }
+    ///     order
+    /// });
+    /// assert_eq!(order, ["fast", "slow"]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn tasks(self) -> AsCompletedTasks<T> {
+        AsCompletedTasks { inner: self }
+    }
+
     fn poll_next_result(
         &mut self,
         cx: &mut Context<'_>,
         at: &'static Location<'static>,
     ) -> Poll<Option<Result<T, TaskError>>> {
+        self.poll_next_task(cx, at).map(|finished| {
+            finished.map(|mut task| match Pin::new(&mut task).poll(cx) {
+                Poll::Ready(result) => result,
+                Poll::Pending => unreachable!("as_completed yields finished tasks only"),
+            })
+        })
+    }
+
+    /// The next task to have finished.
+    fn poll_next_task(&mut self, cx: &mut Context<'_>, at: &'static Location<'static>) -> Poll<Option<Task<T>>> {
         if self.remaining == 0 {
             return Poll::Ready(None);
         }
@@ -84,9 +123,19 @@ impl<T> AsCompleted<T> {
             if task.poll_finished_at(&mut Context::from_waker(waker), at).is_ready() {
                 // Others woken with it stay queued for the next call, which
                 // a stream's consumer makes right after this result.
-                let mut task = self.tasks[i].take().expect("checked above");
                 self.remaining -= 1;
-                return Pin::new(&mut task).poll(cx).map(Some);
+                return Poll::Ready(self.tasks[i].take());
+            }
+        }
+        Poll::Pending
+    }
+
+    /// The deadline's part of the `timeout` forms: `Err` once it passed.
+    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<TimeoutError> {
+        if let Some(d) = self.deadline.as_mut() {
+            if Pin::new(d).poll(cx).is_ready() {
+                self.expired = true;
+                return Poll::Ready(TimeoutError::new());
             }
         }
         Poll::Pending
@@ -122,6 +171,13 @@ impl<T> AsCompletedWithin<T> {
         self.inner.into_pending()
     }
 
+    /// The same stream, giving back the tasks themselves as they finish
+    /// (see [`AsCompleted::tasks`]), then `Err(TimeoutError)` once if the
+    /// timeout expires first.
+    pub fn tasks(self) -> AsCompletedTasksWithin<T> {
+        AsCompletedTasksWithin { inner: self.inner }
+    }
+
     fn poll_next_within(
         &mut self,
         cx: &mut Context<'_>,
@@ -133,18 +189,87 @@ impl<T> AsCompletedWithin<T> {
         if let Poll::Ready(r) = self.inner.poll_next_result(cx, at) {
             return Poll::Ready(r.map(Ok));
         }
-        if let Some(d) = self.inner.deadline.as_mut() {
-            if Pin::new(d).poll(cx).is_ready() {
-                self.inner.expired = true;
-                return Poll::Ready(Some(Err(TimeoutError::new())));
-            }
-        }
-        Poll::Pending
+        self.inner.poll_deadline(cx).map(|e| Some(Err(e)))
     }
 }
 
 impl<T> Stream for AsCompletedWithin<T> {
     type Item = Result<Result<T, TaskError>, TimeoutError>;
+
+    #[track_caller]
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_next_within(cx, Location::caller())
+    }
+}
+
+/// The stream of [`AsCompleted::tasks`]: the tasks themselves, finished,
+/// in the order they finished.
+pub struct AsCompletedTasks<T> {
+    inner: AsCompleted<T>,
+}
+
+impl<T> AsCompletedTasks<T> {
+    /// The next task to finish; `None` when all were yielded.
+    #[track_caller]
+    #[allow(clippy::should_implement_trait)] // the async `next`; `Stream` is implemented too
+    pub fn next(&mut self) -> impl Future<Output = Option<Task<T>>> + use<'_, T> {
+        let at = Location::caller();
+        std::future::poll_fn(move |cx| self.inner.poll_next_task(cx, at))
+    }
+
+    /// The tasks not yielded yet.
+    pub fn into_pending(self) -> Vec<Task<T>> {
+        self.inner.into_pending()
+    }
+}
+
+impl<T> Stream for AsCompletedTasks<T> {
+    type Item = Task<T>;
+
+    #[track_caller]
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Task<T>>> {
+        self.get_mut().inner.poll_next_task(cx, Location::caller())
+    }
+}
+
+/// The stream of [`AsCompletedWithin::tasks`]: finished tasks, then
+/// `Err(TimeoutError)` once if the timeout expires first.
+pub struct AsCompletedTasksWithin<T> {
+    inner: AsCompleted<T>,
+}
+
+impl<T> AsCompletedTasksWithin<T> {
+    /// The next task to finish; `Err(TimeoutError)` once (then `None`) if
+    /// the timeout expires first.
+    #[track_caller]
+    #[allow(clippy::should_implement_trait)] // the async `next`; `Stream` is implemented too
+    pub fn next(&mut self) -> impl Future<Output = Option<Result<Task<T>, TimeoutError>>> + use<'_, T> {
+        let at = Location::caller();
+        std::future::poll_fn(move |cx| self.poll_next_within(cx, at))
+    }
+
+    /// The tasks not yielded yet.
+    pub fn into_pending(self) -> Vec<Task<T>> {
+        self.inner.into_pending()
+    }
+
+    fn poll_next_within(
+        &mut self,
+        cx: &mut Context<'_>,
+        at: &'static Location<'static>,
+    ) -> Poll<Option<Result<Task<T>, TimeoutError>>> {
+        if self.inner.expired {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(t) = self.inner.poll_next_task(cx, at) {
+            return Poll::Ready(t.map(Ok));
+        }
+        self.inner.poll_deadline(cx).map(|e| Some(Err(e)))
+    }
+}
+
+impl<T> Stream for AsCompletedTasksWithin<T> {
+    type Item = Result<Task<T>, TimeoutError>;
 
     #[track_caller]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
