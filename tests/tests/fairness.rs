@@ -51,6 +51,34 @@ fn a_task_that_is_always_ready_does_not_starve_remote_wakes() {
     assert!(out.0, "the remote call never ran in {} turns of a busy task: starved", out.1);
 }
 
+/// The main future of `run` is not a task in the run queue: when only it
+/// was busy (yielding while it waits for a connection another task
+/// accepts), the loop counted no polls and never looked at the reactor,
+/// so the accept never came (found by the `close_clients` proxy test).
+#[test]
+fn a_main_future_yielding_in_a_loop_does_not_starve_sockets() {
+    let _watchdog = loop_tests::watchdog();
+    let accepted = aio::run(async {
+        let listener = aio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let done = Rc::new(Cell::new(false));
+        let d = done.clone();
+        let _acceptor = aio::spawn(async move {
+            let _conn = listener.accept().await.unwrap();
+            d.set(true);
+        });
+        let client = std::thread::spawn(move || std::net::TcpStream::connect(addr).unwrap());
+        let mut spins = 0u64;
+        while !done.get() && spins < SPIN_BOUND {
+            spins += 1;
+            aio::yield_now().await;
+        }
+        drop(client.join().unwrap());
+        (done.get(), spins)
+    });
+    assert!(accepted.0, "the accept never completed in {} turns of a busy main future: starved", accepted.1);
+}
+
 #[test]
 fn a_task_that_wakes_itself_without_yield_now_still_lets_others_run() {
     let _watchdog = loop_tests::watchdog();

@@ -280,3 +280,43 @@ fn a_stream_reader_over_a_fragmenting_link_reads_what_a_direct_one_does() {
     assert_eq!(direct[4], b"last");
     assert!(direct[5].is_empty(), "then EOF");
 }
+
+/// `close_clients` through the proxy (1-byte segments, latency): the
+/// handler's EOF comes from its own socket, so it still ends, and its
+/// answer reaches the client byte by byte before the EOF.
+#[test]
+fn close_clients_through_a_slow_fragmenting_proxy() {
+    let _watchdog = loop_tests::watchdog();
+    aio::run(async {
+        let got_hello = std::rc::Rc::new(aio::sync::Event::new());
+        let got = got_hello.clone();
+        let server = aio::start_server(
+            move |mut reader, writer| {
+                let got = got.clone();
+                async move {
+                    let first = reader.readexactly(5).await.unwrap();
+                    got.set();
+                    let rest = reader.read_to_end().await.unwrap();
+                    writer.write(format!("read {} then {} bytes\n", first.len(), rest.len()).as_bytes());
+                }
+            },
+            "127.0.0.1:0",
+        )
+        .await
+        .unwrap();
+        let proxy = Proxy::tcp(
+            server.local_addr().unwrap(),
+            Faults { segment: Some(1), latency_down: Duration::from_millis(2), ..Faults::default() },
+        );
+        let (mut reader, writer) = aio::open_connection(proxy.addr()).await.unwrap();
+        writer.write(b"hello");
+        writer.drain().await.unwrap();
+        got_hello.wait().await;
+        server.close();
+        server.close_clients();
+        server.wait_closed().await;
+        assert_eq!(reader.readline().await.unwrap(), b"read 5 then 0 bytes\n");
+        assert!(reader.read_to_end().await.unwrap().is_empty());
+        drop(writer);
+    });
+}

@@ -195,11 +195,32 @@ impl<T: AsSource> Async<T> {
         for<'a> &'a T: Read,
     {
         let len = buf.len();
+        #[cfg(windows)]
+        if self.source.read_shut.load(std::sync::atomic::Ordering::Acquire) {
+            return Poll::Ready(Ok(0));
+        }
         let (r, seen) = ready!(self.poll_io_seen(READ, cx, &mut |mut io: &T| io.read(buf), at));
         if let Ok(n) = r {
             self.note_short(READ, n, len, seen);
         }
         Poll::Ready(r)
+    }
+
+    /// Shuts reading down: the reads that follow end at EOF, and the tasks
+    /// waiting to read are woken to see it. Unix: `shutdown(SHUT_RD)`, so
+    /// the bytes already received are read first. Windows: the OS is not
+    /// asked (Winsock resets a TCP connection shut down for receiving that
+    /// still has bytes to receive); reads end at EOF at once.
+    pub(crate) fn shutdown_read(&self, os_shutdown: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
+        #[cfg(windows)]
+        {
+            let _ = os_shutdown;
+            self.source.read_shut.store(true, std::sync::atomic::Ordering::Release);
+        }
+        #[cfg(not(windows))]
+        os_shutdown()?;
+        self.source.set_ready(READ, true);
+        Ok(())
     }
 
     /// Writes from `buf` (`AsyncWrite`'s work), clearing readiness after a

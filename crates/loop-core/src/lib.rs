@@ -58,7 +58,9 @@ mod sys;
 pub use affinity::{available_cores, pin_to_core};
 pub use async_io::{Async, Ready};
 pub use net::addrs;
-pub use net::{Incoming, OwnedReadHalf, OwnedWriteHalf, Target, TcpListener, TcpStream, ToAddrs, UdpSocket};
+pub use net::{
+    Incoming, OwnedReadHalf, OwnedWriteHalf, ShutdownHandle, Target, TcpListener, TcpStream, ToAddrs, UdpSocket,
+};
 #[cfg(unix)]
 pub use net::{UnixDatagram, UnixListener, UnixReadHalf, UnixStream, UnixWriteHalf};
 pub use reactor::{Notifier, Reactor};

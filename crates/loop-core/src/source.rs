@@ -97,6 +97,11 @@ pub(crate) struct Source {
     /// Linux's epoll is edge-triggered and never re-arms.
     #[cfg(not(target_os = "linux"))]
     armed: Mutex<u8>,
+    /// Windows: reading was shut down through a `ShutdownHandle`; reads
+    /// end at EOF without asking the OS (Winsock's own `shutdown(SD_RECEIVE)`
+    /// resets a TCP connection that still has bytes to receive).
+    #[cfg(windows)]
+    pub(crate) read_shut: std::sync::atomic::AtomicBool,
 }
 
 impl Source {
@@ -157,8 +162,9 @@ impl Source {
         Seen(self.dirs[dir].state.load(Ordering::Acquire))
     }
 
-    /// The reactor: the OS reported `dir` ready.
-    fn set_ready(&self, dir: usize, closed: bool) {
+    /// The reactor: the OS reported `dir` ready (`closed`: for good, as
+    /// after a hang-up or a shutdown for reading).
+    pub(crate) fn set_ready(&self, dir: usize, closed: bool) {
         let d = &self.dirs[dir];
         readiness::set_ready_with(&d.state, &d.wakers, closed);
     }
@@ -214,6 +220,8 @@ impl SourceTable {
             dirs: [Direction::default(), Direction::default()],
             #[cfg(not(target_os = "linux"))]
             armed: Mutex::new(0),
+            #[cfg(windows)]
+            read_shut: std::sync::atomic::AtomicBool::new(false),
         });
         entry.insert(Arc::downgrade(&source));
         self.live.fetch_add(1, Ordering::Relaxed);

@@ -12,7 +12,9 @@ use loop_exec::WaitSite;
 
 pub use crate::least_connections::{serve_least_connections, LeastConnections};
 pub use loop_core::addrs::{Resolver, Target, ToAddrs};
-pub use loop_core::{Async, Incoming, OwnedReadHalf, OwnedWriteHalf, Ready, TcpListener, TcpStream, UdpSocket};
+pub use loop_core::{
+    Async, Incoming, OwnedReadHalf, OwnedWriteHalf, Ready, ShutdownHandle, TcpListener, TcpStream, UdpSocket,
+};
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use loop_core::{UnixDatagram, UnixListener, UnixReadHalf, UnixStream, UnixWriteHalf};

@@ -247,12 +247,15 @@ macro_rules! stream_io_impls {
 }
 
 pub mod addrs;
+mod shutdown_handle;
 mod tcp;
 mod udp;
 #[cfg(unix)]
 mod uds;
 
 pub use addrs::{Target, ToAddrs};
+pub use shutdown_handle::ShutdownHandle;
+pub(crate) use shutdown_handle::ShutdownSocket;
 
 pub use tcp::{Incoming, OwnedReadHalf, OwnedWriteHalf, TcpListener, TcpStream};
 pub use udp::UdpSocket;

@@ -250,6 +250,14 @@ impl TcpStream {
         self.io.get_ref().shutdown(how)
     }
 
+    /// A handle that shuts this stream down from elsewhere without keeping
+    /// it open (see [`ShutdownHandle`]).
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        let target: std::sync::Weak<dyn ShutdownSocket> =
+            Arc::downgrade(&self.io) as std::sync::Weak<Async<net::TcpStream>>;
+        ShutdownHandle::new(target)
+    }
+
     stream_methods!();
 
     /// Splits into a read half and a write half that can live in different

@@ -106,6 +106,14 @@ impl UnixStream {
         self.io.get_ref().shutdown(how)
     }
 
+    /// A handle that shuts this stream down from elsewhere without keeping
+    /// it open (see [`ShutdownHandle`](crate::ShutdownHandle)).
+    pub fn shutdown_handle(&self) -> crate::ShutdownHandle {
+        let target: std::sync::Weak<dyn crate::net::ShutdownSocket> =
+            Arc::downgrade(&self.io) as std::sync::Weak<Async<unix::UnixStream>>;
+        crate::ShutdownHandle::new(target)
+    }
+
     stream_methods!();
 
     /// The local address.

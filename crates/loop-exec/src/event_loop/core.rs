@@ -432,7 +432,11 @@ impl LoopCore {
         }
         self.queue.wake_deferred();
         let n = self.queue.start_turn();
-        self.polls_since_io.set(self.polls_since_io.get() + n);
+        // A turn that was not idle counts one poll at least: the main
+        // future of `run`/`run_until_complete` is not in the queue, and one
+        // that only yields (a `yield_now` loop waiting for a socket) would
+        // otherwise never let the reactor be looked at.
+        self.polls_since_io.set(self.polls_since_io.get() + n.max(1));
         self.introspection.sample_turn(inspected && self.shared.beacon.observed(self.time.turn_tick()));
         if crate::inspect::directory::thread_pending() && (parked || self.counters.turns.get().is_multiple_of(64)) {
             crate::inspect::directory::start_thread_when_due();

@@ -8,7 +8,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use loop_core::{TcpListener, TcpStream};
+use loop_core::{ShutdownHandle, TcpListener, TcpStream};
 #[cfg(unix)]
 use loop_core::{UnixListener, UnixReadHalf, UnixWriteHalf};
 use loop_exec::{Task, WaitSite};
@@ -20,6 +20,8 @@ use crate::net::ToAddrs;
 /// Handler tasks of a server, and how to wait for them.
 struct Clients {
     tasks: RefCell<HashMap<u64, Task<()>>>,
+    /// Each client's connection, weakly: what `close_clients` shuts down.
+    connections: RefCell<HashMap<u64, ShutdownHandle>>,
     next: Cell<u64>,
     closed: Cell<bool>,
     /// Set once the server is closed and every handler finished.
@@ -45,6 +47,7 @@ struct ClientGuard {
 impl Drop for ClientGuard {
     fn drop(&mut self) {
         let task = self.clients.tasks.borrow_mut().remove(&self.id);
+        self.clients.connections.borrow_mut().remove(&self.id);
         if let Some(task) = task {
             task.detach();
         }
@@ -139,6 +142,51 @@ impl Server {
         }
     }
 
+    /// Closes every client's connection for reading (Python 3.13's
+    /// `Server.close_clients`): a handler waiting to read sees EOF once the
+    /// bytes already received are read, so it can finish as it does when a
+    /// client hangs up. What the handler still writes is delivered, and the
+    /// connection closes when the handler drops its writer or ends.
+    /// Handlers that never read do not notice: [`abort_clients`](Self::abort_clients)
+    /// cancels those. Call [`close`](Self::close) first to stop new
+    /// connections.
+    ///
+    /// ```
+    /// use r#loop as aio;
+    ///
+    /// aio::run(async {
+    ///     let server = aio::start_server(
+    ///         |mut reader, writer| async move {
+    ///             // Reads until EOF: the client's or close_clients'.
+    ///             let got = reader.read_to_end().await.unwrap();
+    ///             writer.write(format!("bye after {} bytes\n", got.len()).as_bytes());
+    ///         },
+    ///         "127.0.0.1:0",
+    ///     )
+    ///     .await?;
+    ///     let (mut reader, writer) = aio::open_connection(server.local_addr().unwrap()).await?;
+    ///     writer.write(b"hello");
+    ///     writer.drain().await?;
+    ///     while server.active_clients() == 0 {
+    ///         aio::yield_now().await;
+    ///     }
+    ///     server.close();
+    ///     server.close_clients();
+    ///     server.wait_closed().await;
+    ///     assert_eq!(reader.readline().await?, b"bye after 5 bytes\n");
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn close_clients(&self) {
+        let connections: Vec<ShutdownHandle> = self.clients.connections.borrow().values().cloned().collect();
+        for connection in connections {
+            // Fails only when the peer is already gone (not connected):
+            // its reads end at EOF or an error all the same.
+            let _ = connection.shutdown(std::net::Shutdown::Read);
+        }
+    }
+
     /// Cancels every running handler (asyncio's `abort_clients`).
     pub fn abort_clients(&self) {
         let tasks: Vec<_> = self.clients.tasks.borrow().keys().copied().collect();
@@ -190,11 +238,12 @@ impl fmt::Debug for Server {
     }
 }
 
-fn spawn_client<Fut>(clients: &Rc<Clients>, fut: Fut)
+fn spawn_client<Fut>(clients: &Rc<Clients>, connection: ShutdownHandle, fut: Fut)
 where
     Fut: Future<Output = ()> + 'static,
 {
     let id = clients.next.get();
+    clients.connections.borrow_mut().insert(id, connection);
     clients.next.set(id + 1);
     let guard = ClientGuard { clients: clients.clone(), id };
     let task = loop_exec::TaskBuilder::new().name(format!("loop: server client {id}")).spawn(async move {
@@ -207,6 +256,7 @@ where
 fn new_clients() -> Rc<Clients> {
     Rc::new(Clients {
         tasks: RefCell::new(HashMap::new()),
+        connections: RefCell::new(HashMap::new()),
         next: Cell::new(0),
         closed: Cell::new(false),
         all_done: Event::new(),
@@ -310,15 +360,18 @@ where
             let listener = listener.clone();
             async move { listener.accept().await }
         },
+        |(stream, _): &(TcpStream, SocketAddr)| stream.shutdown_handle(),
         move |(stream, _)| handle(stream),
     )
 }
 
 /// Runs the accept loop of a server: every accepted connection becomes a
-/// client task running `handle(connection)`.
-fn serve<C, A, AF, H, Fut>(local_addr: Option<SocketAddr>, accept: A, handle: H) -> Server
+/// client task running `handle(connection)`; `shutdown_handle` gives the
+/// handle `close_clients` uses.
+fn serve<C, A, AF, S, H, Fut>(local_addr: Option<SocketAddr>, accept: A, shutdown_handle: S, handle: H) -> Server
 where
     A: Fn() -> AF + 'static,
+    S: Fn(&C) -> ShutdownHandle + 'static,
     AF: Future<Output = io::Result<C>>,
     H: Fn(C) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
@@ -329,7 +382,7 @@ where
     let accept = loop_exec::TaskBuilder::new().name("loop: server accept loop").spawn(async move {
         loop {
             match accept().await {
-                Ok(conn) => spawn_client(&c, handle(conn)),
+                Ok(conn) => spawn_client(&c, shutdown_handle(&conn), handle(conn)),
                 Err(e) => crate::accept::accept_error_pause(e).await,
             }
         }
@@ -364,6 +417,7 @@ where
                 let listener = listener.clone();
                 async move { listener.accept().await }
             },
+            |(stream, _): &(loop_core::UnixStream, _)| stream.shutdown_handle(),
             move |(stream, _)| {
                 let (r, w) = stream.into_split();
                 handler(StreamReader::new(r), StreamWriter::new(w))
