@@ -112,7 +112,13 @@ impl Source {
     pub(crate) fn poll_ready(&self, dir: usize, cx: &mut Context<'_>, at: &'static Location<'static>) -> Poll<Seen> {
         let d = &self.dirs[dir];
         match readiness::poll_ready_with(&d.state, &d.wakers, cx.waker()) {
-            Some(state) => Poll::Ready(Seen(state)),
+            Some(state) => {
+                // Ready: one unit of the task's cooperative budget; once it
+                // is spent the task yields (woken for its next turn) and the
+                // readiness stays for then.
+                std::task::ready!(loop_coop::poll_proceed(cx));
+                Poll::Ready(Seen(state))
+            }
             None => {
                 #[cfg(not(target_os = "linux"))]
                 if self.registry.core.poller.oneshot() {

@@ -80,6 +80,7 @@ pub use event_loop::seeds::check_seeds;
 pub use event_loop::spawn::{create_task, spawn, TaskBuilder};
 pub use event_loop::stats::LoopStats;
 pub use event_loop::wait_site::WaitSite;
+pub use loop_coop::{unconstrained, Unconstrained};
 pub use loop_set::handle::LoopSetHandle;
 pub use loop_set::set::{LoopSet, LoopSetBuilder, ShutdownError};
 pub use loop_sync::{CancelledError, InvalidStateError, ResultCell};

@@ -163,44 +163,46 @@ impl Future for BarrierWait<'_> {
     type Output = Result<BarrierWaitResult, BrokenBarrierError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let parties = self.barrier.parties;
-        let mut wakes = WakeList::default();
-        let result = {
-            let mut state = self.barrier.state.lock();
-            match self.key {
-                None => {
-                    if state.broken {
-                        return Poll::Ready(Err(BrokenBarrierError));
+        loop_coop::budgeted(cx, |cx| {
+            let parties = self.barrier.parties;
+            let mut wakes = WakeList::default();
+            let result = {
+                let mut state = self.barrier.state.lock();
+                match self.key {
+                    None => {
+                        if state.broken {
+                            return Poll::Ready(Err(BrokenBarrierError));
+                        }
+                        if state.waiters.len() + 1 < parties {
+                            self.key = Some(state.waiters.push_back(Slot::Waiting, cx.waker().clone()));
+                            note_wait_on(WaitKind::Barrier, self.location, WaitTarget::at(self.barrier, 0));
+                            return Poll::Pending;
+                        }
+                        // We complete the round: release everyone, in order.
+                        hit(Path::BarrierRoundCompleted);
+                        for (index, key) in state.waiters.keys().into_iter().enumerate() {
+                            *state.waiters.payload_mut(key) = Slot::Released(index);
+                            wakes.push(state.waiters.unlink(key));
+                        }
+                        Poll::Ready(Ok(BarrierWaitResult { index: parties - 1, parties }))
                     }
-                    if state.waiters.len() + 1 < parties {
-                        self.key = Some(state.waiters.push_back(Slot::Waiting, cx.waker().clone()));
-                        note_wait_on(WaitKind::Barrier, self.location, WaitTarget::at(self.barrier, 0));
-                        return Poll::Pending;
+                    Some(key) => {
+                        if state.waiters.is_linked(key) {
+                            state.waiters.set_waker(key, cx.waker());
+                            note_wait_on(WaitKind::Barrier, self.location, WaitTarget::at(self.barrier, 0));
+                            return Poll::Pending;
+                        }
+                        self.key = None;
+                        match state.waiters.remove(key) {
+                            Slot::Released(index) => Poll::Ready(Ok(BarrierWaitResult { index, parties })),
+                            Slot::Broken | Slot::Waiting => Poll::Ready(Err(BrokenBarrierError)),
+                        }
                     }
-                    // We complete the round: release everyone, in order.
-                    hit(Path::BarrierRoundCompleted);
-                    for (index, key) in state.waiters.keys().into_iter().enumerate() {
-                        *state.waiters.payload_mut(key) = Slot::Released(index);
-                        wakes.push(state.waiters.unlink(key));
-                    }
-                    Poll::Ready(Ok(BarrierWaitResult { index: parties - 1, parties }))
                 }
-                Some(key) => {
-                    if state.waiters.is_linked(key) {
-                        state.waiters.set_waker(key, cx.waker());
-                        note_wait_on(WaitKind::Barrier, self.location, WaitTarget::at(self.barrier, 0));
-                        return Poll::Pending;
-                    }
-                    self.key = None;
-                    match state.waiters.remove(key) {
-                        Slot::Released(index) => Poll::Ready(Ok(BarrierWaitResult { index, parties })),
-                        Slot::Broken | Slot::Waiting => Poll::Ready(Err(BrokenBarrierError)),
-                    }
-                }
-            }
-        };
-        wakes.wake_all();
-        result
+            };
+            wakes.wake_all();
+            result
+        })
     }
 }
 

@@ -103,32 +103,34 @@ impl Future for EventWait<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.key.is_none() && self.event.is_set() {
-            return Poll::Ready(());
-        }
-        let mut waiters = self.event.waiters.lock();
-        match self.key {
-            None => {
-                if self.event.flag.load(Ordering::Acquire) {
-                    return Poll::Ready(());
-                }
-                hit(Path::EventWaited);
-                self.key = Some(waiters.push_back((), cx.waker().clone()));
-                note_wait_on(WaitKind::Event, self.location, WaitTarget::at(self.event, 0));
-                Poll::Pending
+        loop_coop::budgeted(cx, |cx| {
+            if self.key.is_none() && self.event.is_set() {
+                return Poll::Ready(());
             }
-            Some(key) => {
-                if waiters.is_linked(key) {
-                    waiters.set_waker(key, cx.waker());
+            let mut waiters = self.event.waiters.lock();
+            match self.key {
+                None => {
+                    if self.event.flag.load(Ordering::Acquire) {
+                        return Poll::Ready(());
+                    }
+                    hit(Path::EventWaited);
+                    self.key = Some(waiters.push_back((), cx.waker().clone()));
                     note_wait_on(WaitKind::Event, self.location, WaitTarget::at(self.event, 0));
                     Poll::Pending
-                } else {
-                    waiters.remove(key);
-                    self.key = None;
-                    Poll::Ready(())
+                }
+                Some(key) => {
+                    if waiters.is_linked(key) {
+                        waiters.set_waker(key, cx.waker());
+                        note_wait_on(WaitKind::Event, self.location, WaitTarget::at(self.event, 0));
+                        Poll::Pending
+                    } else {
+                        waiters.remove(key);
+                        self.key = None;
+                        Poll::Ready(())
+                    }
                 }
             }
-        }
+        })
     }
 }
 

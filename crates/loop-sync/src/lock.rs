@@ -118,8 +118,11 @@ impl<'a> Future for LockAcquire<'a> {
     type Output = LockGuard<'a>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<LockGuard<'a>> {
-        let lock = self.lock;
-        poll_lock(&mut self.inner, &lock.holder, WaitKind::Lock, cx).map(|permit| LockGuard { _permit: permit, lock })
+        loop_coop::budgeted(cx, |cx| {
+            let lock = self.lock;
+            poll_lock(&mut self.inner, &lock.holder, WaitKind::Lock, cx)
+                .map(|permit| LockGuard { _permit: permit, lock })
+        })
     }
 }
 
@@ -230,9 +233,11 @@ impl<'a, T: ?Sized> Future for MutexLock<'a, T> {
     type Output = MutexGuard<'a, T>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<MutexGuard<'a, T>> {
-        let mutex = self.mutex;
-        poll_lock(&mut self.inner, &mutex.holder, WaitKind::Mutex, cx)
-            .map(|permit| MutexGuard { _permit: permit, mutex })
+        loop_coop::budgeted(cx, |cx| {
+            let mutex = self.mutex;
+            poll_lock(&mut self.inner, &mutex.holder, WaitKind::Mutex, cx)
+                .map(|permit| MutexGuard { _permit: permit, mutex })
+        })
     }
 }
 

@@ -241,17 +241,19 @@ impl<T: Clone> Future for Wait<T> {
     type Output = Result<T, CancelledError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        let mut state = this.cell.shared.state.lock();
-        if let Some(result) = this.cell.shared.outcome.get() {
-            this.slot = None;
-            return Poll::Ready(result.clone());
-        }
-        match this.slot {
-            Some(i) => state.waiters.set(i, cx.waker()),
-            None => this.slot = Some(state.waiters.insert(cx.waker().clone())),
-        }
-        Poll::Pending
+        loop_coop::budgeted(cx, |cx| {
+            let this = &mut *self;
+            let mut state = this.cell.shared.state.lock();
+            if let Some(result) = this.cell.shared.outcome.get() {
+                this.slot = None;
+                return Poll::Ready(result.clone());
+            }
+            match this.slot {
+                Some(i) => state.waiters.set(i, cx.waker()),
+                None => this.slot = Some(state.waiters.insert(cx.waker().clone())),
+            }
+            Poll::Pending
+        })
     }
 }
 

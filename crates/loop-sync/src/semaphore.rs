@@ -316,62 +316,64 @@ impl<'a> Future for Acquire<'a> {
     type Output = SemaphorePermit<'a>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SemaphorePermit<'a>> {
-        let sem = self.sem;
-        let n = self.n;
-        if self.key.is_none() && sem.try_take(n) {
-            hit(Path::SemaphoreFast);
-            return Poll::Ready(SemaphorePermit { sem, n });
-        }
-        let mut wakes = WakeList::default();
-        let mut state = sem.state.lock();
-        let result = match self.key {
-            None => {
-                // Queue up; from now on the fast paths step aside.
-                sem.word.fetch_or(WAITERS, Ordering::AcqRel);
-                let key = state.waiters.push_back(Want { needed: n, assigned: 0 }, cx.waker().clone());
-                // At the head of the queue we collect what is free now (and,
-                // with enough, are done at once) — unless a waiter has been
-                // handed its permits and not run yet: then we queue behind
-                // it, and it passes free permits on when it runs.
-                if state.handed == 0 {
-                    state.assign(&sem.word, &mut wakes);
-                }
-                if state.waiters.is_linked(key) {
-                    hit(Path::SemaphoreQueued);
-                    self.key = Some(key);
-                    Poll::Pending
-                } else {
-                    // Served at once: we were last in the queue, so nobody is
-                    // behind us to pass permits on to.
-                    state.waiters.remove(key);
-                    state.handed -= 1;
-                    state.clear_waiters_bit_if_idle(&sem.word);
-                    Poll::Ready(SemaphorePermit { sem, n })
-                }
+        loop_coop::budgeted(cx, |cx| {
+            let sem = self.sem;
+            let n = self.n;
+            if self.key.is_none() && sem.try_take(n) {
+                hit(Path::SemaphoreFast);
+                return Poll::Ready(SemaphorePermit { sem, n });
             }
-            Some(key) => {
-                if state.waiters.is_linked(key) {
-                    state.waiters.set_waker(key, cx.waker());
-                    Poll::Pending
-                } else {
-                    hit(Path::SemaphoreHandedOnRelease);
-                    state.waiters.remove(key);
-                    self.key = None;
-                    // Run at last: pass on what is free to those behind us
-                    // (asyncio's `acquire` does it in its `finally`).
-                    state.handed -= 1;
-                    state.assign(&sem.word, &mut wakes);
-                    Poll::Ready(SemaphorePermit { sem, n })
+            let mut wakes = WakeList::default();
+            let mut state = sem.state.lock();
+            let result = match self.key {
+                None => {
+                    // Queue up; from now on the fast paths step aside.
+                    sem.word.fetch_or(WAITERS, Ordering::AcqRel);
+                    let key = state.waiters.push_back(Want { needed: n, assigned: 0 }, cx.waker().clone());
+                    // At the head of the queue we collect what is free now (and,
+                    // with enough, are done at once) — unless a waiter has been
+                    // handed its permits and not run yet: then we queue behind
+                    // it, and it passes free permits on when it runs.
+                    if state.handed == 0 {
+                        state.assign(&sem.word, &mut wakes);
+                    }
+                    if state.waiters.is_linked(key) {
+                        hit(Path::SemaphoreQueued);
+                        self.key = Some(key);
+                        Poll::Pending
+                    } else {
+                        // Served at once: we were last in the queue, so nobody is
+                        // behind us to pass permits on to.
+                        state.waiters.remove(key);
+                        state.handed -= 1;
+                        state.clear_waiters_bit_if_idle(&sem.word);
+                        Poll::Ready(SemaphorePermit { sem, n })
+                    }
                 }
+                Some(key) => {
+                    if state.waiters.is_linked(key) {
+                        state.waiters.set_waker(key, cx.waker());
+                        Poll::Pending
+                    } else {
+                        hit(Path::SemaphoreHandedOnRelease);
+                        state.waiters.remove(key);
+                        self.key = None;
+                        // Run at last: pass on what is free to those behind us
+                        // (asyncio's `acquire` does it in its `finally`).
+                        state.handed -= 1;
+                        state.assign(&sem.word, &mut wakes);
+                        Poll::Ready(SemaphorePermit { sem, n })
+                    }
+                }
+            };
+            drop(state);
+            wakes.wake_all();
+            if result.is_pending() {
+                let free = sem.available_permits() as u64;
+                note_wait_on(self.kind, self.location, WaitTarget::at(sem, free));
             }
-        };
-        drop(state);
-        wakes.wake_all();
-        if result.is_pending() {
-            let free = sem.available_permits() as u64;
-            note_wait_on(self.kind, self.location, WaitTarget::at(sem, free));
-        }
-        result
+            result
+        })
     }
 }
 

@@ -69,6 +69,13 @@ impl<T> Future for Receiver<T> {
     type Output = T;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        loop_coop::budgeted(cx, |cx| self.poll_result(cx))
+    }
+}
+
+impl<T> Receiver<T> {
+    /// The result, once the job delivered it.
+    fn poll_result(&self, cx: &mut Context<'_>) -> Poll<T> {
         let mut state = self.handoff.state.lock();
         match state.result.take() {
             Some(Ok(value)) => Poll::Ready(value),

@@ -142,6 +142,42 @@ impl Builder {
         self
     }
 
+    /// The cooperative budget: how many ready results (a read with data
+    /// waiting, a free lock, a queued item, a timer already due, an
+    /// `accept` that fails at once) a task may take in one poll before
+    /// the runtime's futures make it yield to the loop, so that a task
+    /// whose awaits are always ready cannot starve the loop's other tasks,
+    /// timers and I/O. Default `Some(128)` (tokio's too); `None` turns it
+    /// off for the whole loop. [`unconstrained`](crate::unconstrained)
+    /// turns it off for one future.
+    ///
+    /// ```
+    /// use r#loop as aio;
+    ///
+    /// let ev = aio::EventLoop::builder().coop_budget(Some(32)).build()?;
+    /// ev.run_until_complete(async {
+    ///     let event = aio::sync::Event::new();
+    ///     event.set();
+    ///     for _ in 0..100 {
+    ///         event.wait().await; // yields to the loop every 32 waits
+    ///     }
+    /// });
+    /// assert!(ev.stats().budget_yields >= 3);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Panics
+    /// On `Some(0)`: a task could then never take a ready result. Use
+    /// `None` for no limit.
+    pub fn coop_budget(mut self, budget: Option<u32>) -> Builder {
+        assert!(
+            budget != Some(0),
+            "coop_budget(Some(0)): a task could never take a ready result; give at least 1, or None for no limit"
+        );
+        self.config.coop_budget = budget;
+        self
+    }
+
     /// Seeded scheduling, for tests: in every turn the tasks that are ready
     /// run in an order drawn from `seed`, instead of asyncio's FIFO.
     /// Callbacks keep their `call_soon` order. Together with

@@ -22,6 +22,9 @@ pub(crate) struct Config {
     pub(crate) blocking_threads: usize,
     pub(crate) blocking_keep_alive: Duration,
     pub(crate) shutdown_timeout: Duration,
+    /// Ready results a task may take per poll before its leaf futures make
+    /// it yield (`loop_coop`); `None`: no limit.
+    pub(crate) coop_budget: Option<u32>,
     /// Seeded scheduling: the tasks ready in one turn run in an order
     /// drawn from this seed (`None`: asyncio's FIFO).
     pub(crate) seed: Option<u64>,
@@ -48,6 +51,7 @@ impl Config {
             blocking_threads: (cores + 4).min(32),
             blocking_keep_alive: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),
+            coop_budget: Some(loop_coop::DEFAULT_BUDGET),
             seed,
             index: None,
             set: None,

@@ -75,6 +75,8 @@ pub(crate) struct LoopCore {
     /// Turns since the loop last parked (see `BUSY_TURNS_PER_OS_YIELD`).
     busy_turns: Cell<u32>,
     counters: Counters,
+    /// `Enter`s of this loop alive (nested ones count too).
+    entered: Cell<u32>,
 }
 
 /// Turns a loop runs without parking before it gives its core to the OS
@@ -194,6 +196,7 @@ impl LoopCore {
             polls_since_io: Cell::new(0),
             busy_turns: Cell::new(0),
             counters: Counters::default(),
+            entered: Cell::new(0),
         }))
     }
 
@@ -346,6 +349,7 @@ impl LoopCore {
         let mut future = pin!(future);
         loop {
             if main.woken.swap(false, Ordering::SeqCst) {
+                loop_coop::reset(self.config.coop_budget);
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                     self.forget_stop();
                     return output;
@@ -552,6 +556,7 @@ impl LoopCore {
         let waker = task.borrowed_waker();
         let mut cx = Context::from_waker(&waker);
         let start = (self.introspection.turn_weight() > 0).then(Instant::now);
+        loop_coop::reset(self.config.coop_budget);
         let done = task.poll(&mut cx);
         if let Some(start) = start {
             let took = start.elapsed();
@@ -623,9 +628,39 @@ impl LoopCore {
             remote_wakes: self.shared.remote_wakes.load(Ordering::Relaxed),
             os_yields: self.counters.os_yields.get(),
             blocking_jobs: self.counters.blocking_jobs.get(),
+            budget_yields: self.counters.budget_yields.get()
+                + if self.is_entered() {
+                    loop_coop::forced_yields() - self.counters.budget_yields_base.get()
+                } else {
+                    0
+                },
             tasks_alive: self.tasks.len(),
             timers_pending: self.time.len(),
         }
+    }
+
+    /// Notes the thread's budget-yield count as this run's start.
+    /// (The outermost `Enter` of this loop counts; nested ones share it.)
+    pub(crate) fn enter_coop(&self) {
+        if self.entered.get() == 0 {
+            self.counters.budget_yields_base.set(loop_coop::forced_yields());
+        }
+        self.entered.set(self.entered.get() + 1);
+    }
+
+    /// Adds this run's budget yields to the loop's count (when the
+    /// outermost `Enter` leaves).
+    pub(crate) fn leave_coop(&self) {
+        self.entered.set(self.entered.get() - 1);
+        if self.entered.get() == 0 {
+            let run = loop_coop::forced_yields() - self.counters.budget_yields_base.get();
+            bump(&self.counters.budget_yields, run);
+        }
+    }
+
+    /// Whether an `Enter` of this loop is alive on its thread.
+    fn is_entered(&self) -> bool {
+        self.entered.get() > 0
     }
 
     /// asyncio's close after `run`: cancel what is left (dropping every

@@ -86,6 +86,7 @@ pub(crate) struct Enter {
 impl Enter {
     pub(crate) fn new(inner: &Rc<LoopCore>) -> Enter {
         let reactor = inner.enter_reactor();
+        inner.enter_coop();
         let this = Rc::into_raw(inner.clone());
         let previous = CURRENT_LOOP.with(|current| current.replace(this));
         let observer = if inner.config().introspection { Some(record_wait as loop_sync::WaitObserver) } else { None };
@@ -113,6 +114,12 @@ impl Enter {
 impl Drop for Enter {
     fn drop(&mut self) {
         let _ = CURRENT_LOOP.try_with(|current| current.set(self.previous));
+        // SAFETY: `this` is alive: our strong count is released below.
+        unsafe { &*self.this }.leave_coop();
+        // Off the loop, futures polled on this thread (by another executor,
+        // or `futures::executor::block_on` after `run`) are never held back
+        // by what the last task poll left of its budget.
+        loop_coop::reset(None);
         loop_sync::set_wait_observer(self.previous_observer);
         loop_core::observe::set_io_wait_observer(self.previous_io_observer);
         loop_core::addrs::set_resolver(self.previous_resolver);

@@ -13,6 +13,12 @@ pub(crate) struct Counters {
     pub(crate) callbacks: Cell<u64>,
     pub(crate) os_yields: Cell<u64>,
     pub(crate) blocking_jobs: Cell<u64>,
+    /// Budget yields of this loop's runs that ended (`loop_coop` counts per
+    /// thread; an `Enter` adds its run's share when it leaves).
+    pub(crate) budget_yields: Cell<u64>,
+    /// The thread's `loop_coop::forced_yields()` when this loop was last
+    /// entered.
+    pub(crate) budget_yields_base: Cell<u64>,
 }
 
 /// Adds one to a counter.
@@ -43,6 +49,11 @@ pub struct LoopStats {
     /// Jobs handed to the blocking pool: `spawn_blocking` / `to_thread`,
     /// name lookups, and the operations of `loop::fs`.
     pub blocking_jobs: u64,
+    /// Times a task spent its cooperative budget
+    /// ([`Builder::coop_budget`](crate::Builder::coop_budget)) and was made
+    /// to yield to the loop: a task whose awaits were all ready. Many of
+    /// them mean a task that would otherwise have held the loop.
+    pub budget_yields: u64,
     /// Tasks spawned and not finished.
     pub tasks_alive: usize,
     /// Timers waiting.

@@ -201,7 +201,9 @@ impl<T> Future for Task<T> {
     /// awaiting task is reported to wait (see `all_tasks`).
     #[track_caller]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().poll_join(cx, true, Location::caller())
+        let at = Location::caller();
+        let this = self.get_mut();
+        loop_coop::budgeted(cx, |cx| this.poll_join(cx, true, at))
     }
 }
 

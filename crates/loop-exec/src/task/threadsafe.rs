@@ -162,12 +162,15 @@ impl<T> Future for ThreadsafeTask<T> {
     /// reported to wait.
     #[track_caller]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let at = Location::caller();
         let this = self.get_mut();
-        let polled = this.poll_join(cx);
-        if polled.is_pending() {
-            crate::task::note_join_wait(Location::caller(), this.id());
-        }
-        polled
+        loop_coop::budgeted(cx, |cx| {
+            let polled = this.poll_join(cx);
+            if polled.is_pending() {
+                crate::task::note_join_wait(at, this.id());
+            }
+            polled
+        })
     }
 }
 

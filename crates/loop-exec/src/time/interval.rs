@@ -53,7 +53,7 @@ impl Interval {
     #[track_caller]
     pub fn tick(&mut self) -> impl Future<Output = Instant> + use<'_> {
         let at = Location::caller();
-        std::future::poll_fn(move |cx| self.poll_tick_at(cx, at))
+        std::future::poll_fn(move |cx| loop_coop::budgeted(cx, |cx| self.poll_tick_at(cx, at)))
     }
 
     /// The period.
@@ -64,7 +64,8 @@ impl Interval {
     /// Polls for the next tick.
     #[track_caller]
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
-        self.poll_tick_at(cx, Location::caller())
+        let at = Location::caller();
+        loop_coop::budgeted(cx, |cx| self.poll_tick_at(cx, at))
     }
 
     /// `poll_tick`, with the wait reported at `at`.

@@ -220,8 +220,10 @@ impl Future for Sleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        crate::event_loop::current::with_current(|inner| this.poll_on(inner, cx))
-            .unwrap_or_else(|| crate::event_loop::current::no_running_loop("sleep()"))
+        loop_coop::budgeted(cx, |cx| {
+            crate::event_loop::current::with_current(|inner| this.poll_on(inner, cx))
+                .unwrap_or_else(|| crate::event_loop::current::no_running_loop("sleep()"))
+        })
     }
 }
 

@@ -17,57 +17,59 @@ impl<S: QueueStorage<T>, T> Future for Put<'_, S, T> {
     type Output = Result<(), QueueShutDown<T>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        let mut wakes = WakeList::default();
-        let result = {
-            let mut state = this.queue.shared.state.lock();
-            match this.key {
-                None => {
-                    let item = this.item.take().expect("Put polled after completion");
-                    if state.shutdown {
-                        Poll::Ready(Err(QueueShutDown(item)))
-                    } else if state.has_room() && state.putters.is_empty() {
-                        state.unfinished += 1;
-                        state.deliver(item, &mut wakes);
-                        Poll::Ready(Ok(()))
-                    } else {
-                        hit(Path::QueuePutWaited);
-                        this.item = Some(item);
-                        this.key = Some(state.putters.push_back(PutSlot::Waiting, cx.waker().clone()));
-                        Poll::Pending
-                    }
-                }
-                Some(key) => {
-                    if state.putters.is_linked(key) {
-                        state.putters.set_waker(key, cx.waker());
-                        Poll::Pending
-                    } else {
-                        this.key = None;
+        loop_coop::budgeted(cx, |cx| {
+            let this = &mut *self;
+            let mut wakes = WakeList::default();
+            let result = {
+                let mut state = this.queue.shared.state.lock();
+                match this.key {
+                    None => {
                         let item = this.item.take().expect("Put polled after completion");
-                        match state.putters.remove(key) {
-                            PutSlot::Granted => {
-                                state.reserved -= 1;
-                                state.unfinished += 1;
-                                if !state.getters.is_empty() {
-                                    hit(Path::QueueGrantedPutterHandedToGetter);
+                        if state.shutdown {
+                            Poll::Ready(Err(QueueShutDown(item)))
+                        } else if state.has_room() && state.putters.is_empty() {
+                            state.unfinished += 1;
+                            state.deliver(item, &mut wakes);
+                            Poll::Ready(Ok(()))
+                        } else {
+                            hit(Path::QueuePutWaited);
+                            this.item = Some(item);
+                            this.key = Some(state.putters.push_back(PutSlot::Waiting, cx.waker().clone()));
+                            Poll::Pending
+                        }
+                    }
+                    Some(key) => {
+                        if state.putters.is_linked(key) {
+                            state.putters.set_waker(key, cx.waker());
+                            Poll::Pending
+                        } else {
+                            this.key = None;
+                            let item = this.item.take().expect("Put polled after completion");
+                            match state.putters.remove(key) {
+                                PutSlot::Granted => {
+                                    state.reserved -= 1;
+                                    state.unfinished += 1;
+                                    if !state.getters.is_empty() {
+                                        hit(Path::QueueGrantedPutterHandedToGetter);
+                                    }
+                                    state.deliver(item, &mut wakes);
+                                    // Handed straight to a getter, the item took no
+                                    // slot: the one we were granted is free again.
+                                    state.grant_putters(&mut wakes);
+                                    Poll::Ready(Ok(()))
                                 }
-                                state.deliver(item, &mut wakes);
-                                // Handed straight to a getter, the item took no
-                                // slot: the one we were granted is free again.
-                                state.grant_putters(&mut wakes);
-                                Poll::Ready(Ok(()))
+                                PutSlot::ShutDown | PutSlot::Waiting => Poll::Ready(Err(QueueShutDown(item))),
                             }
-                            PutSlot::ShutDown | PutSlot::Waiting => Poll::Ready(Err(QueueShutDown(item))),
                         }
                     }
                 }
+            };
+            wakes.wake_all();
+            if result.is_pending() {
+                note_wait_on(WaitKind::QueuePut, this.location, this.queue.wait_target());
             }
-        };
-        wakes.wake_all();
-        if result.is_pending() {
-            note_wait_on(WaitKind::QueuePut, this.location, this.queue.wait_target());
-        }
-        result
+            result
+        })
     }
 }
 
@@ -101,38 +103,40 @@ impl<S: QueueStorage<T>, T> Future for Get<'_, S, T> {
     type Output = Result<T, QueueShutDown>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut wakes = WakeList::default();
-        let result = {
-            let mut state = self.queue.shared.state.lock();
-            match self.key {
-                None => match state.take(&mut wakes) {
-                    Some(item) => Poll::Ready(Ok(item)),
-                    None if state.shutdown => Poll::Ready(Err(QueueShutDown(()))),
-                    None => {
-                        hit(Path::QueueGetWaited);
-                        self.key = Some(state.getters.push_back(GetSlot::Waiting, cx.waker().clone()));
-                        Poll::Pending
-                    }
-                },
-                Some(key) => {
-                    if state.getters.is_linked(key) {
-                        state.getters.set_waker(key, cx.waker());
-                        Poll::Pending
-                    } else {
-                        self.key = None;
-                        match state.getters.remove(key) {
-                            GetSlot::Handed(item) => Poll::Ready(Ok(item)),
-                            GetSlot::ShutDown | GetSlot::Waiting => Poll::Ready(Err(QueueShutDown(()))),
+        loop_coop::budgeted(cx, |cx| {
+            let mut wakes = WakeList::default();
+            let result = {
+                let mut state = self.queue.shared.state.lock();
+                match self.key {
+                    None => match state.take(&mut wakes) {
+                        Some(item) => Poll::Ready(Ok(item)),
+                        None if state.shutdown => Poll::Ready(Err(QueueShutDown(()))),
+                        None => {
+                            hit(Path::QueueGetWaited);
+                            self.key = Some(state.getters.push_back(GetSlot::Waiting, cx.waker().clone()));
+                            Poll::Pending
+                        }
+                    },
+                    Some(key) => {
+                        if state.getters.is_linked(key) {
+                            state.getters.set_waker(key, cx.waker());
+                            Poll::Pending
+                        } else {
+                            self.key = None;
+                            match state.getters.remove(key) {
+                                GetSlot::Handed(item) => Poll::Ready(Ok(item)),
+                                GetSlot::ShutDown | GetSlot::Waiting => Poll::Ready(Err(QueueShutDown(()))),
+                            }
                         }
                     }
                 }
+            };
+            wakes.wake_all();
+            if result.is_pending() {
+                note_wait_on(WaitKind::QueueGet, self.location, self.queue.wait_target());
             }
-        };
-        wakes.wake_all();
-        if result.is_pending() {
-            note_wait_on(WaitKind::QueueGet, self.location, self.queue.wait_target());
-        }
-        result
+            result
+        })
     }
 }
 
@@ -170,33 +174,35 @@ impl<S: QueueStorage<T>, T> Future for Join<'_, S, T> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut state = self.queue.shared.state.lock();
-        match self.key {
-            None if state.unfinished == 0 => Poll::Ready(()),
-            None => {
-                self.key = Some(state.joiners.push_back((), cx.waker().clone()));
-                note_wait_on(
-                    WaitKind::QueueJoin,
-                    self.location,
-                    WaitTarget::at(&*self.queue.shared, state.unfinished as u64),
-                );
-                Poll::Pending
+        loop_coop::budgeted(cx, |cx| {
+            let mut state = self.queue.shared.state.lock();
+            match self.key {
+                None if state.unfinished == 0 => Poll::Ready(()),
+                None => {
+                    self.key = Some(state.joiners.push_back((), cx.waker().clone()));
+                    note_wait_on(
+                        WaitKind::QueueJoin,
+                        self.location,
+                        WaitTarget::at(&*self.queue.shared, state.unfinished as u64),
+                    );
+                    Poll::Pending
+                }
+                Some(key) if state.joiners.is_linked(key) => {
+                    state.joiners.set_waker(key, cx.waker());
+                    note_wait_on(
+                        WaitKind::QueueJoin,
+                        self.location,
+                        WaitTarget::at(&*self.queue.shared, state.unfinished as u64),
+                    );
+                    Poll::Pending
+                }
+                Some(key) => {
+                    state.joiners.remove(key);
+                    self.key = None;
+                    Poll::Ready(())
+                }
             }
-            Some(key) if state.joiners.is_linked(key) => {
-                state.joiners.set_waker(key, cx.waker());
-                note_wait_on(
-                    WaitKind::QueueJoin,
-                    self.location,
-                    WaitTarget::at(&*self.queue.shared, state.unfinished as u64),
-                );
-                Poll::Pending
-            }
-            Some(key) => {
-                state.joiners.remove(key);
-                self.key = None;
-                Poll::Ready(())
-            }
-        }
+        })
     }
 }
 
