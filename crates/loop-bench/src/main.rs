@@ -12,6 +12,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod alloc_count;
+mod coop;
 mod fs_workloads;
 mod http;
 mod http_client;
@@ -144,6 +145,11 @@ fn main() {
     } else {
         String::new()
     };
+    let coop = if matches!(opts.only.as_deref(), None | Some("coop")) {
+        coop::table(opts.reps)
+    } else {
+        String::new()
+    };
     let http_client = if matches!(opts.only.as_deref(), None | Some("http-client")) {
         http_client::table(opts.reps, opts.scale)
     } else {
@@ -206,6 +212,7 @@ fn main() {
         md.push_str(&inspector);
         md.push_str(&fs);
         md.push_str(&http_client);
+        md.push_str(&coop);
         md.push_str(&cold);
         md.push_str(&syscalls);
         md.push_str(&http);
