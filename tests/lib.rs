@@ -214,3 +214,19 @@ pub fn pattern(seed: u32, n: usize) -> Vec<u8> {
         .map(|j| (j as u32).wrapping_mul(2_654_435_761).wrapping_add(seed.wrapping_mul(40_503)) as u8 ^ (j >> 8) as u8)
         .collect()
 }
+
+/// The value of `var`, set by `cargo xtask ci` (or `cargo xtask
+/// with-services`) for a server it started; `None`, after saying the test
+/// skips, when the variable is absent (a plain `cargo test`).
+pub fn service(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            eprintln!(
+                "SKIPPED: {var} is not set; `cargo xtask ci` (or `cargo xtask with-services cargo test ...`) starts \
+                 the server this test needs"
+            );
+            None
+        }
+    }
+}

@@ -15,6 +15,9 @@
 //!   (`x86_64-pc-windows-gnu`) and run under Wine (see `wine.rs`).
 //! - `loom`: loom models of loop-sync's waiter hand-offs and loop-exec's
 //!   cross-thread wake and park paths.
+//! - `with-services COMMAND...`: runs COMMAND with PostgreSQL and Redis
+//!   started as `ci` starts them for the library tests (`services.rs`), e.g.
+//!   `cargo xtask with-services cargo test -p loop-tests --test postgres`.
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -22,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
 use std::time::Instant;
 
+mod services;
 mod wine;
 
 fn main() {
@@ -37,9 +41,10 @@ fn main() {
         Some("doc-paths") => doc_paths(),
         Some("deps") => no_c_toolchain_deps(),
         Some("readme") => readme_names(),
+        Some("with-services") => with_services(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [--quick] | soak [--clients N] | miri | loom | wine | cross | doc-paths | deps | readme>"
+                "usage: cargo xtask <ci | bench [--quick] | soak [--clients N] | miri | loom | wine | cross | doc-paths | deps | readme | with-services COMMAND...>"
             );
             exit(2);
         }
@@ -123,7 +128,10 @@ fn ci_steps() -> Result<(), String> {
     readme_names()?;
     no_c_toolchain_deps()?;
     run("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
-    run("cargo", &["test", "--workspace", "--locked", "--no-fail-fast"])?;
+    // PostgreSQL and Redis for the library tests and recipes, stopped when
+    // `services` drops (at the end of this function, or on a failure).
+    let services = services::Services::start();
+    run_env("cargo", &["test", "--workspace", "--locked", "--no-fail-fast"], &services.env())?;
     run("cargo", &["build", "--workspace", "--examples", "--locked"])?;
     // The main demo, as the README's first command runs it (offline: its
     // HTTPS server and certificate are made at start).
@@ -550,6 +558,14 @@ fn soak(args: &[String]) -> Result<(), String> {
         &["test", "--release", "--locked", "-p", "loop-tests", "--test", "stress", "--", "--nocapture"],
         &[("LOOP_STRESS_OPS", "1000000")],
     )
+}
+
+/// Runs `args` (a command and its arguments) with the test servers up.
+fn with_services(args: &[String]) -> Result<(), String> {
+    let (program, rest) = args.split_first().ok_or("with-services needs a command to run")?;
+    let services = services::Services::start();
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    run_env(program, &rest, &services.env())
 }
 
 fn bench(args: &[String]) -> Result<(), String> {

@@ -20,6 +20,9 @@ const YIELDERS: usize = 10;
 /// Timer sleeps and pings measured per run.
 const SAMPLES: usize = 300;
 
+/// Reads one measure out of a run's percentiles.
+type Measure = fn(&Lateness) -> f64;
+
 /// One run's percentiles, in microseconds.
 #[derive(Clone, Copy, Default)]
 struct Lateness {
@@ -194,7 +197,7 @@ pub fn table(reps: usize) -> String {
         "\nBusy tasks against timers and I/O ({YIELDERS} tasks looping on yield_now on one thread, beside a 1 ms timer and a client thread's 1-byte pings, {SAMPLES} of each per run; µs, median of {reps} rounds; \"vs tokio\" = tokio's p99 / ours per round, median [min-max]):\n\n\
          | measure | loop | tokio | smol | vs tokio |\n| --- | ---: | ---: | ---: | ---: |\n"
     );
-    let rows: [(&str, fn(&Lateness) -> f64); 4] = [
+    let rows: [(&str, Measure); 4] = [
         ("timer lateness p99", |l| l.timer_p99),
         ("timer lateness max", |l| l.timer_max),
         ("ping round trip p99", |l| l.ping_p99),

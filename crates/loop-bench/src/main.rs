@@ -145,11 +145,7 @@ fn main() {
     } else {
         String::new()
     };
-    let coop = if matches!(opts.only.as_deref(), None | Some("coop")) {
-        coop::table(opts.reps)
-    } else {
-        String::new()
-    };
+    let coop = if matches!(opts.only.as_deref(), None | Some("coop")) { coop::table(opts.reps) } else { String::new() };
     let http_client = if matches!(opts.only.as_deref(), None | Some("http-client")) {
         http_client::table(opts.reps, opts.scale)
     } else {

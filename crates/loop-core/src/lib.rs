@@ -54,6 +54,8 @@ mod reactor_core;
 mod readiness;
 mod source;
 mod sys;
+#[cfg(feature = "tokio-io")]
+pub mod tokio_io;
 
 pub use affinity::{available_cores, pin_to_core};
 pub use async_io::{Async, Ready};

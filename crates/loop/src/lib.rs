@@ -83,6 +83,9 @@ pub mod process;
 mod split;
 #[cfg(feature = "tls")]
 pub mod tls;
+#[cfg(feature = "tokio-io")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-io")))]
+pub use loop_core::tokio_io;
 
 pub use split::{split, ReadHalf, WriteHalf};
 pub mod signal;

@@ -213,6 +213,24 @@ macro_rules! stream_io_impls {
                 self.io.poll_read_buf(cx, buf, Location::caller())
             }
         }
+
+        /// tokio's `AsyncRead` (feature `tokio-io`): the same read, for
+        /// libraries written against tokio's traits. No tokio runtime is
+        /// involved.
+        #[cfg(feature = "tokio-io")]
+        impl tokio::io::AsyncRead for $ty {
+            #[track_caller]
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut tokio::io::ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                let at = Location::caller();
+                let n = std::task::ready!(self.io.poll_read_buf(cx, buf.initialize_unfilled(), at))?;
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+        }
     };
     (write $ty:ty, $inner:ty, $shutdown:expr) => {
         impl AsyncWrite for $ty {
@@ -241,6 +259,38 @@ macro_rules! stream_io_impls {
                     Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
                     other => other,
                 })
+            }
+        }
+
+        /// tokio's `AsyncWrite` (feature `tokio-io`): the same writes, for
+        /// libraries written against tokio's traits; `poll_shutdown` sends
+        /// EOF. No tokio runtime is involved.
+        #[cfg(feature = "tokio-io")]
+        impl tokio::io::AsyncWrite for $ty {
+            #[track_caller]
+            fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+                self.io.poll_write_buf(cx, buf, Location::caller())
+            }
+
+            #[track_caller]
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                self.io.poll_write_vectored_buf(cx, bufs, Location::caller())
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                AsyncWrite::poll_close(self, cx)
             }
         }
     };
