@@ -5,7 +5,10 @@
 //! - `cat`: copies stdin to stdout until EOF;
 //! - `tee`: copies stdin to stdout and to stderr until EOF;
 //! - `sleep SECS`: sleeps, then exits 0;
-//! - `echo WORDS...`: prints the words, space-separated, and a newline.
+//! - `echo WORDS...`: prints the words, space-separated, and a newline;
+//! - `tokio-without-compat`: `loop::install_tokio_panic_hint()` (what
+//!   `#[loop::main]` does), then a tokio timer made outside any tokio
+//!   runtime: tokio's panic, and loop's hint after it.
 
 use std::io::{Read, Write};
 
@@ -32,8 +35,12 @@ fn main() {
         }
         "sleep" => std::thread::sleep(std::time::Duration::from_secs(arg(1).parse().expect("child sleep SECS"))),
         "echo" => println!("{}", args[1..].join(" ")),
+        "tokio-without-compat" => {
+            r#loop::install_tokio_panic_hint();
+            drop(tokio::time::sleep(std::time::Duration::from_millis(1)));
+        }
         other => {
-            eprintln!("child: unknown mode {other:?} (exit, cat, tee, sleep, echo)");
+            eprintln!("child: unknown mode {other:?} (exit, cat, tee, sleep, echo, tokio-without-compat)");
             std::process::exit(2);
         }
     }

@@ -52,3 +52,36 @@ fn reqwest_runs_inside_loop_run_through_the_compat_wrapper() {
         server.wait_closed().await;
     });
 }
+
+/// A tokio-only call made on a loop without compat panics with tokio's
+/// "no reactor running"; the task's error carries loop's hint on what to
+/// do (docs/ecosystem.md, compat::tokio, the tokio-io feature).
+#[test]
+fn a_tokio_only_call_without_compat_fails_with_a_hint() {
+    let _watchdog = loop_tests::watchdog();
+    let err = aio::run(async {
+        aio::spawn(async {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        })
+        .await
+        .unwrap_err()
+    });
+    let aio::TaskError::Panicked(message) = err else { panic!("expected a panic, got {err:?}") };
+    assert!(message.contains("Tokio 1.x runtime"), "{message}");
+    assert!(message.ends_with(aio::TOKIO_HINT), "{message}");
+    assert!(message.contains("loop::compat::tokio") && message.contains("docs/ecosystem.md"));
+}
+
+/// Outside a task (in `main`, as `#[loop::main]` runs it), the panic hook
+/// that `install_tokio_panic_hint` adds prints the hint after tokio's
+/// message.
+#[test]
+fn the_panic_hook_prints_the_hint_after_tokios_message() {
+    let _watchdog = loop_tests::watchdog();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_child")).arg("tokio-without-compat").output().unwrap();
+    assert!(!out.status.success(), "tokio panicked");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let tokio_at = stderr.find("Tokio 1.x runtime").unwrap_or_else(|| panic!("tokio's message: {stderr}"));
+    let hint_at = stderr.find(aio::TOKIO_HINT).unwrap_or_else(|| panic!("the hint: {stderr}"));
+    assert!(tokio_at < hint_at, "the hint comes after tokio's message: {stderr}");
+}

@@ -142,6 +142,13 @@ fn ci_steps() -> Result<(), String> {
         let package = if example == "axum_app" { "loop-peers" } else { "loop" };
         run("cargo", &["run", "--locked", "-p", package, "--features", "loop/hyper", "--example", example])?;
     }
+    // The recipes of docs/ecosystem.md against the real servers (skipped,
+    // with the warning `Services::start` printed, when one is missing).
+    for (example, needs) in [("postgres", "LOOP_TEST_POSTGRES"), ("redis", "LOOP_TEST_REDIS")] {
+        if services.has(needs) {
+            run_env("cargo", &["run", "--locked", "-p", "loop-peers", "--example", example], &services.env())?;
+        }
+    }
     // Documentation builds without warnings (broken or ambiguous links).
     run_env("cargo", &["doc", "--workspace", "--no-deps", "--locked"], &[("RUSTDOCFLAGS", "-D warnings")])?;
     // The benchmark harness is built by clippy above; run its quickest mode

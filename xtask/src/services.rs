@@ -48,6 +48,11 @@ impl Services {
         services
     }
 
+    /// Whether the server behind the variable `var` runs.
+    pub fn has(&self, var: &str) -> bool {
+        self.env.iter().any(|(k, _)| k == var)
+    }
+
     /// The environment the tests and recipes read.
     pub fn env(&self) -> Vec<(&str, &str)> {
         self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()

@@ -85,6 +85,7 @@ pub use loop_set::handle::LoopSetHandle;
 pub use loop_set::set::{LoopSet, LoopSetBuilder, ShutdownError};
 pub use loop_sync::{CancelledError, InvalidStateError, ResultCell};
 pub use task::threadsafe::ThreadsafeTask;
+pub use task::{install_tokio_panic_hint, TOKIO_HINT};
 pub use task::{Task, TaskError, TaskId, TaskInfo, TaskState, WaitInfo};
 pub use time::interval::{interval, Interval};
 pub use time::scope::TimeoutScope;

@@ -48,14 +48,15 @@
 pub use loop_core::{available_cores, pin_to_core};
 pub use loop_exec::{
     all_tasks, as_completed, check_seeds, create_task, current_task, default_exception_handler, dump_tasks, gather,
-    get_running_loop, interval, run, select, shield, sleep, sleep_until, spawn, spawn_blocking, task_local, timeout_at,
-    to_thread, try_gather, try_get_running_loop, unblock, unconstrained, wait, wait_for, yield_now, AsCompleted,
-    AsCompletedTasks, AsCompletedTasksWithin, AsCompletedWithin, BlockingFn, BlockingJob, Builder, ChildError,
-    ChildHandle, EmptyWait, EventLoop, ExceptionContext, ExceptionHandler, Executor, Gather, GroupClosed, GroupError,
-    GroupHandle, Handle, Interval, LocalKey, LoopClosed, LoopFuture, LoopHandle, LoopRef, LoopSet, LoopSetBuilder,
-    LoopSetHandle, LoopStats, PanicPayload, ReturnWhen, Scoped, Shield, ShutdownError, Sleep, Task, TaskBuilder,
-    TaskError, TaskGroup, TaskId, TaskInfo, TaskState, ThreadsafeTask, Timeout, TimeoutError, TimeoutScope,
-    TimerHandle, TryGather, Unconstrained, WaitInfo, WaitSite, YieldNow,
+    get_running_loop, install_tokio_panic_hint, interval, run, select, shield, sleep, sleep_until, spawn,
+    spawn_blocking, task_local, timeout_at, to_thread, try_gather, try_get_running_loop, unblock, unconstrained, wait,
+    wait_for, yield_now, AsCompleted, AsCompletedTasks, AsCompletedTasksWithin, AsCompletedWithin, BlockingFn,
+    BlockingJob, Builder, ChildError, ChildHandle, EmptyWait, EventLoop, ExceptionContext, ExceptionHandler, Executor,
+    Gather, GroupClosed, GroupError, GroupHandle, Handle, Interval, LocalKey, LoopClosed, LoopFuture, LoopHandle,
+    LoopRef, LoopSet, LoopSetBuilder, LoopSetHandle, LoopStats, PanicPayload, ReturnWhen, Scoped, Shield,
+    ShutdownError, Sleep, Task, TaskBuilder, TaskError, TaskGroup, TaskId, TaskInfo, TaskState, ThreadsafeTask,
+    Timeout, TimeoutError, TimeoutScope, TimerHandle, TryGather, Unconstrained, WaitInfo, WaitSite, YieldNow,
+    TOKIO_HINT,
 };
 
 pub use loop_macros::{main, test};

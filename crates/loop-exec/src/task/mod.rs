@@ -5,6 +5,7 @@ mod handle;
 mod join_waker;
 pub(crate) mod meta;
 pub(crate) mod panics;
+pub use panics::{install_tokio_panic_hint, TOKIO_HINT};
 pub(crate) mod raw;
 pub(crate) mod refs;
 pub(crate) mod registry;

@@ -24,15 +24,60 @@ pub(crate) fn catch_payload<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> 
     panic::catch_unwind(AssertUnwindSafe(f))
 }
 
-/// The text of a panic payload (`&str` or `String`), or a placeholder.
+/// The text of a panic payload (`&str` or `String`), or a placeholder;
+/// with [`TOKIO_HINT`] after it when it is tokio's "no runtime" panic.
 pub(crate) fn message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
+    let text = if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
     } else {
         "<non-string panic payload>".to_string()
+    };
+    if is_tokio_context_panic(&text) {
+        format!("{text}\n{TOKIO_HINT}")
+    } else {
+        text
     }
+}
+
+/// What a `loop` user is told after tokio's "there is no reactor running,
+/// must be called from the context of a Tokio 1.x runtime".
+pub const TOKIO_HINT: &str = "hint (loop): a tokio-only call ran on a loop thread, where no tokio runtime is. Use the \
+     library natively over loop's sockets (feature `tokio-io`), or wrap the code that makes tokio objects in \
+     `loop::compat::tokio(...)` (feature `tokio-compat`); docs/ecosystem.md has a recipe per library.";
+
+/// Whether `message` is one of tokio's panics for a call made outside its
+/// runtime.
+pub fn is_tokio_context_panic(message: &str) -> bool {
+    message.contains("Tokio 1.x runtime") || message.contains("there is no reactor running")
+}
+
+/// Makes every panic that is tokio's "no runtime" one print [`TOKIO_HINT`]
+/// after the usual message, from whatever thread (the previous panic hook
+/// still runs first). `#[loop::main]` installs it; calling it again does
+/// nothing.
+///
+/// ```
+/// use r#loop as aio;
+/// aio::install_tokio_panic_hint();
+/// ```
+pub fn install_tokio_panic_hint() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            previous(info);
+            let payload = info.payload();
+            let text = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+            if text.is_some_and(is_tokio_context_panic) {
+                eprintln!("{TOKIO_HINT}");
+            }
+        }));
+    });
 }
 
 pin_project_lite::pin_project! {
