@@ -220,6 +220,7 @@ fn readme_names() -> Result<(), String> {
         "AsyncWrite",
         "AsyncRead",
         "NoTls",
+        "Router",
         "connect_raw",
         "KEY",
         "LOOP_DEBUG",
@@ -607,5 +608,7 @@ fn bench(args: &[String]) -> Result<(), String> {
     } else {
         println!("xtask: wrk could not be installed: skipping the HTTP table");
     }
-    run("cargo", &cargo_args)
+    // PostgreSQL for the request/response table (native, compat, tokio).
+    let services = services::Services::start();
+    run_env("cargo", &cargo_args, &services.env())
 }

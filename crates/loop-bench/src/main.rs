@@ -19,6 +19,7 @@ mod http_client;
 mod inspector_cost;
 mod multi_workloads;
 mod net_workloads;
+mod pg;
 mod scaling;
 mod sync_workloads;
 mod workloads;
@@ -146,6 +147,11 @@ fn main() {
         String::new()
     };
     let coop = if matches!(opts.only.as_deref(), None | Some("coop")) { coop::table(opts.reps) } else { String::new() };
+    let pg = if matches!(opts.only.as_deref(), None | Some("pg")) && opts.scale >= 1.0 {
+        pg::table(opts.reps)
+    } else {
+        String::new()
+    };
     let http_client = if matches!(opts.only.as_deref(), None | Some("http-client")) {
         http_client::table(opts.reps, opts.scale)
     } else {
@@ -209,6 +215,7 @@ fn main() {
         md.push_str(&fs);
         md.push_str(&http_client);
         md.push_str(&coop);
+        md.push_str(&pg);
         md.push_str(&cold);
         md.push_str(&syscalls);
         md.push_str(&http);

@@ -1,11 +1,11 @@
 //! An axum `Router` served on `loop` (axum without its `tokio` feature;
-//! feature `hyper` of `loop`): `aio::hyper::serve` with hyper-util's
-//! `TowerToHyperService`.
+//! feature `hyper` of `loop`): a `Router` is a tower service, and
+//! `aio::hyper::serve_tower` serves it.
 //!
 //! `cargo run -p loop-peers --example axum_app` serves, asks itself two
 //! requests and exits; `... -- serve 127.0.0.1:8080` serves until Ctrl-C.
 
-use aio::hyper::{http_body_util, hyper, hyper_util, Io};
+use aio::hyper::{http_body_util, hyper, Io};
 use axum::extract::{Path, Query};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -43,8 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("axum on loop at http://{addr}");
     let stop = aio::sync::ResultCell::<()>::new();
     let stopped = stop.clone();
-    let service = hyper_util::service::TowerToHyperService::new(app());
-    let server = aio::spawn(aio::hyper::serve(listener, service, async move {
+    let server = aio::spawn(aio::hyper::serve_tower(listener, app(), async move {
         let _ = stopped.await;
     }));
     if serve_forever {

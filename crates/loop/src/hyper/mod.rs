@@ -63,5 +63,6 @@ pub use client::TlsHandshakeFailed;
 pub use client::{Connector, MaybeTls};
 pub use exec::{LocalExec, SendExec};
 pub use io::{Io, Reverse};
-pub use server::{serve, serve_connection, SHUTDOWN_TIMEOUT};
+pub use server::{serve, serve_connection, serve_connection_tower, serve_tower, SHUTDOWN_TIMEOUT};
 pub use timer::Timer;
+pub use tower_service;

@@ -136,6 +136,73 @@ where
     })
 }
 
+/// [`serve`] for a tower `Service`: an axum `Router`, a tonic generated
+/// server, anything built with tower layers. Each connection gets a clone,
+/// seen through hyper-util's `TowerToHyperService`.
+///
+/// ```
+/// use r#loop as aio;
+/// use aio::hyper::{http_body_util::Full, hyper::body::{Bytes, Incoming}, hyper::{Request, Response}};
+/// use std::convert::Infallible;
+/// use std::future::Ready;
+/// use std::task::{Context, Poll};
+///
+/// /// A tower service by hand (axum's `Router` is one too).
+/// #[derive(Clone)]
+/// struct Hello;
+///
+/// impl aio::hyper::tower_service::Service<Request<Incoming>> for Hello {
+///     type Response = Response<Full<Bytes>>;
+///     type Error = Infallible;
+///     type Future = Ready<Result<Self::Response, Infallible>>;
+///     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+///         Poll::Ready(Ok(()))
+///     }
+///     fn call(&mut self, _: Request<Incoming>) -> Self::Future {
+///         std::future::ready(Ok(Response::new(Full::new(Bytes::from("hello")))))
+///     }
+/// }
+///
+/// aio::run(async {
+///     let listener = aio::net::TcpListener::bind("127.0.0.1:0").await?;
+///     let stop = aio::sync::Event::new();
+///     stop.set(); // serve nothing: stop at once
+///     aio::hyper::serve_tower(listener, Hello, stop.wait()).await
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[track_caller]
+pub fn serve_tower<S, B>(
+    listener: TcpListener,
+    service: S,
+    shutdown: impl Future<Output = ()>,
+) -> impl Future<Output = io::Result<()>>
+where
+    S: tower_service::Service<Request<Incoming>, Response = Response<B>> + Clone + 'static,
+    S::Future: 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    serve(listener, hyper_util::service::TowerToHyperService::new(service), shutdown)
+}
+
+/// [`serve_connection`] for a tower `Service` (see [`serve_tower`]).
+#[track_caller]
+pub fn serve_connection_tower<S, B>(
+    stream: crate::net::TcpStream,
+    service: S,
+) -> impl Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>>
+where
+    S: tower_service::Service<Request<Incoming>, Response = Response<B>> + Clone + 'static,
+    S::Future: 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    serve_connection(stream, hyper_util::service::TowerToHyperService::new(service))
+}
+
 /// The connections of a [`serve`], counted so that shutdown can wait for
 /// the last.
 #[derive(Default)]
