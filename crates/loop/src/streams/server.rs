@@ -143,37 +143,43 @@ impl Server {
     }
 
     /// Closes every client's connection for reading (Python 3.13's
-    /// `Server.close_clients`): a handler waiting to read sees EOF once the
-    /// bytes already received are read, so it can finish as it does when a
-    /// client hangs up. What the handler still writes is delivered, and the
-    /// connection closes when the handler drops its writer or ends.
-    /// Handlers that never read do not notice: [`abort_clients`](Self::abort_clients)
-    /// cancels those. Call [`close`](Self::close) first to stop new
-    /// connections.
+    /// `Server.close_clients`): a handler waiting to read sees EOF, so it
+    /// can finish as it does when a client hangs up. On Unix the bytes
+    /// already received are read first; on Windows reads end at once (the
+    /// bytes not yet read are dropped). What the handler still writes is
+    /// delivered, and the connection closes when the handler drops its
+    /// writer or ends. Handlers that never read do not notice:
+    /// [`abort_clients`](Self::abort_clients) cancels those. Call
+    /// [`close`](Self::close) first to stop new connections.
     ///
     /// ```
     /// use r#loop as aio;
+    /// use std::rc::Rc;
     ///
     /// aio::run(async {
+    ///     let greeted = Rc::new(aio::sync::Event::new());
+    ///     let g = greeted.clone();
     ///     let server = aio::start_server(
-    ///         |mut reader, writer| async move {
-    ///             // Reads until EOF: the client's or close_clients'.
-    ///             let got = reader.read_to_end().await.unwrap();
-    ///             writer.write(format!("bye after {} bytes\n", got.len()).as_bytes());
+    ///         move |mut reader, writer| {
+    ///             let g = g.clone();
+    ///             async move {
+    ///                 let hello = reader.readline().await.unwrap();
+    ///                 g.set();
+    ///                 // Reads until EOF: the client's, or close_clients'.
+    ///                 let rest = reader.read_to_end().await.unwrap();
+    ///                 writer.write(format!("bye after {} + {} bytes\n", hello.len(), rest.len()).as_bytes());
+    ///             }
     ///         },
     ///         "127.0.0.1:0",
     ///     )
     ///     .await?;
     ///     let (mut reader, writer) = aio::open_connection(server.local_addr().unwrap()).await?;
-    ///     writer.write(b"hello");
-    ///     writer.drain().await?;
-    ///     while server.active_clients() == 0 {
-    ///         aio::yield_now().await;
-    ///     }
+    ///     writer.write(b"hello\n");
+    ///     greeted.wait().await;
     ///     server.close();
     ///     server.close_clients();
     ///     server.wait_closed().await;
-    ///     assert_eq!(reader.readline().await?, b"bye after 5 bytes\n");
+    ///     assert_eq!(reader.readline().await?, b"bye after 6 + 0 bytes\n");
     ///     Ok::<(), Box<dyn std::error::Error>>(())
     /// })
     /// .unwrap();
