@@ -211,3 +211,34 @@ impl tower_service::Service<hyper::Uri> for Connector {
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
 pub struct TlsHandshakeFailed(pub crate::tls::TlsError);
+
+/// hyper-util's pooled `Client` speaking HTTP/2 only, on the running loop
+/// (`SendExec`, `Timer`, [`Connector::new`]): what a gRPC client sends
+/// through. tonic's generated clients take it as their transport, with the
+/// server's origin: `GreeterClient::with_origin(aio::hyper::http2_client(), uri)`.
+/// `B` is the request body type (`tonic::body::Body` for tonic).
+///
+/// ```
+/// use r#loop as aio;
+/// use aio::hyper::{http_body_util::Empty, hyper::body::Bytes};
+///
+/// aio::run(async {
+///     let client = aio::hyper::http2_client::<Empty<Bytes>>();
+///     # drop(client);
+/// });
+/// ```
+///
+/// # Panics
+/// When no loop is running on this thread.
+#[track_caller]
+pub fn http2_client<B>() -> hyper_util::client::legacy::Client<Connector, B>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+{
+    let handle = crate::get_running_loop().handle();
+    hyper_util::client::legacy::Client::builder(super::SendExec(handle))
+        .timer(super::Timer)
+        .http2_only(true)
+        .build(Connector::new())
+}

@@ -60,7 +60,7 @@ pub use hyper_util;
 
 #[cfg(feature = "tls")]
 pub use client::TlsHandshakeFailed;
-pub use client::{Connector, MaybeTls};
+pub use client::{http2_client, Connector, MaybeTls};
 pub use exec::{LocalExec, SendExec};
 pub use io::{Io, Reverse};
 pub use server::{serve, serve_connection, serve_connection_tower, serve_tower, SHUTDOWN_TIMEOUT};
