@@ -144,8 +144,16 @@ fn ci_steps() -> Result<(), String> {
     }
     // The recipes of docs/ecosystem.md against the real servers (skipped,
     // with the warning `Services::start` printed, when one is missing).
-    for (example, needs) in [("postgres", "LOOP_TEST_POSTGRES"), ("redis", "LOOP_TEST_REDIS")] {
-        if services.has(needs) {
+    let recipes = [
+        ("postgres", Some("LOOP_TEST_POSTGRES")),
+        ("redis", Some("LOOP_TEST_REDIS")),
+        ("sqlx", Some("LOOP_TEST_POSTGRES")),
+        ("sqlite", None),
+        ("websocket", None),
+        ("grpc", None),
+    ];
+    for (example, needs) in recipes {
+        if needs.is_none_or(|var| services.has(var)) {
             run_env("cargo", &["run", "--locked", "-p", "loop-peers", "--example", example], &services.env())?;
         }
     }
