@@ -77,25 +77,29 @@ pub(crate) trait ShutdownSocket: Send + Sync {
 
 impl ShutdownSocket for Async<std::net::TcpStream> {
     fn shutdown_socket(&self, how: Shutdown) -> io::Result<()> {
-        if how != Shutdown::Read {
-            self.get_ref().shutdown(Shutdown::Write)?;
-        }
-        if how != Shutdown::Write {
-            self.shutdown_read(|| self.get_ref().shutdown(Shutdown::Read))?;
-        }
-        Ok(())
+        shut_down(self, how, |h| self.get_ref().shutdown(h))
     }
 }
 
 #[cfg(unix)]
 impl ShutdownSocket for Async<std::os::unix::net::UnixStream> {
     fn shutdown_socket(&self, how: Shutdown) -> io::Result<()> {
-        if how != Shutdown::Read {
-            self.get_ref().shutdown(Shutdown::Write)?;
-        }
-        if how != Shutdown::Write {
-            self.shutdown_read(|| self.get_ref().shutdown(Shutdown::Read))?;
-        }
-        Ok(())
+        shut_down(self, how, |h| self.get_ref().shutdown(h))
     }
+}
+
+/// Shuts `socket` down as `how` says: writing through the OS (`os`), reading
+/// through [`Async::shutdown_read`] (which wakes the readers).
+fn shut_down<T: crate::sys::AsSource>(
+    socket: &Async<T>,
+    how: Shutdown,
+    os: impl Fn(Shutdown) -> io::Result<()>,
+) -> io::Result<()> {
+    if how != Shutdown::Read {
+        os(Shutdown::Write)?;
+    }
+    if how != Shutdown::Write {
+        socket.shutdown_read(|| os(Shutdown::Read))?;
+    }
+    Ok(())
 }
