@@ -12,6 +12,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod alloc_count;
+mod chart;
 mod coop;
 mod fs_workloads;
 mod http;
@@ -115,6 +116,17 @@ fn main() {
         inspector_cost::child(&args[0], args[1].parse().expect("n"), &args[2]);
         return;
     }
+    // `--chart-from FILE.md`: the chart of the main table recorded in FILE
+    // (FILE.svg beside it), without running anything.
+    if let Some(md) = std::env::args().skip_while(|a| a != "--chart-from").nth(1) {
+        let text = std::fs::read_to_string(&md).expect("read the report");
+        let ratios = chart::ratios_of_table(&text);
+        assert!(!ratios.is_empty(), "{md} has no `| workload | unit | loop | tokio | smol |` table");
+        let svg_path = std::path::Path::new(&md).with_extension("svg");
+        std::fs::write(&svg_path, chart::svg(&ratios, "loop against its peers (same run)")).expect("write the chart");
+        println!("wrote {} ({} workloads)", svg_path.display(), ratios.len());
+        return;
+    }
     let opts = parse();
     if let Some((rt, n)) = &opts.single {
         run_single(opts.only.as_deref().unwrap_or(""), rt, *n);
@@ -158,15 +170,18 @@ fn main() {
         String::new()
     };
     let mut rows = Vec::new();
-    for w in WORKLOADS
+    let selected: Vec<&Workload> = WORKLOADS
         .iter()
         .chain(sync_workloads::SYNC_WORKLOADS)
         .chain(net_workloads::NET_WORKLOADS)
         .chain(multi_workloads::MULTI_WORKLOADS)
-    {
-        if opts.only.as_deref().is_some_and(|o| !o.split(',').any(|name| name == w.name)) {
-            continue;
-        }
+        .filter(|w| opts.only.as_deref().is_none_or(|o| o.split(',').any(|name| name == w.name)))
+        .collect();
+    for (index, w) in selected.iter().copied().enumerate() {
+        // Where the run is, on stderr (the table goes to stdout).
+        let progress = |rep: usize| {
+            eprintln!("[{}/{}] {}: repetition {rep}/{}", index + 1, selected.len(), w.name, opts.reps);
+        };
         let n = ((w.n as f64) * opts.scale).max(10.0) as usize;
         // Warm every runtime up once at full size (so no runtime pays for
         // faulting in fresh heap pages that the next one then reuses: the
@@ -180,6 +195,7 @@ fn main() {
         }
         let mut samples: Vec<Vec<f64>> = vec![Vec::new(); RUNTIMES.len()];
         for rep in 0..opts.reps {
+            progress(rep + 1);
             for k in 0..RUNTIMES.len() {
                 let i = (rep + k) % RUNTIMES.len();
                 samples[i].push((w.run)(RUNTIMES[i], n));
@@ -222,6 +238,16 @@ fn main() {
         md.push_str(&scaling);
         std::fs::write(path, md).expect("write the report");
         println!("wrote {path}");
+        if !rows.is_empty() {
+            let ratios: Vec<chart::Ratios> = rows
+                .iter()
+                .map(|r| (r.workload.title.to_string(), r.values[1] / r.values[0], r.values[2] / r.values[0]))
+                .collect();
+            let svg_path = std::path::Path::new(path).with_extension("svg");
+            std::fs::write(&svg_path, chart::svg(&ratios, "loop against its peers (same run)"))
+                .expect("write the chart");
+            println!("wrote {}", svg_path.display());
+        }
     }
 }
 
@@ -275,6 +301,7 @@ fn markdown(rows: &[Row], opts: &Options) -> String {
     s.push_str("(half of its spawn time) while another's kept theirs. The table below therefore measures a\n");
     s.push_str("warm heap; the first-run table further down measures each runtime cold, in fresh processes.\n\n");
     s.push_str(&format!("Date: {date}. Machine: {cpu}, {cores} cores. {rustc}. Repetitions: {}.\n\n", opts.reps));
+    s.push_str("![loop's ratio to tokio and to smol per workload](BENCHMARKS.svg)\n\n");
     s.push_str("| workload | unit | loop | tokio | smol | vs best peer | vs tokio |\n");
     s.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
     for row in rows {
