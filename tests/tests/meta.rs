@@ -6,9 +6,12 @@
 fn every_test_starts_with_a_watchdog() {
     let _watchdog = loop_tests::watchdog();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    // The recipes' tests (crates/loop-recipes) are held to the same rule.
+    let recipes = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/loop-recipes/tests");
     let mut missing = Vec::new();
     let mut tests = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
+    let entries = std::fs::read_dir(&dir).unwrap().chain(std::fs::read_dir(&recipes).unwrap());
+    for entry in entries {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|e| e != "rs") {
             continue;

@@ -154,7 +154,7 @@ fn ci_steps() -> Result<(), String> {
     ];
     for (example, needs) in recipes {
         if needs.is_none_or(|var| services.has(var)) {
-            run_env("cargo", &["run", "--locked", "-p", "loop-peers", "--example", example], &services.env())?;
+            run_env("cargo", &["run", "--locked", "-p", "loop-recipes", "--example", example], &services.env())?;
         }
     }
     // Documentation builds without warnings (broken or ambiguous links).

@@ -4,7 +4,7 @@
 //! `aio::wait_for`.
 //!
 //! ```text
-//! REDIS_ADDR=127.0.0.1:6379 cargo run -p loop-peers --example redis
+//! REDIS_ADDR=127.0.0.1:6379 cargo run -p loop-recipes --example redis
 //! ```
 //! (`cargo xtask ci` runs it against the redis-server it starts.)
 

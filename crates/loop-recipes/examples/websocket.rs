@@ -3,7 +3,7 @@
 //! client on one loop.
 //!
 //! ```text
-//! cargo run -p loop-peers --example websocket
+//! cargo run -p loop-recipes --example websocket
 //! ```
 
 use async_tungstenite::tungstenite::Message;

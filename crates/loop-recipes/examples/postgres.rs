@@ -4,7 +4,7 @@
 //! future runs as a `loop` task.
 //!
 //! ```text
-//! DATABASE_URL="host=127.0.0.1 user=postgres" cargo run -p loop-peers --example postgres
+//! DATABASE_URL="host=127.0.0.1 user=postgres" cargo run -p loop-recipes --example postgres
 //! ```
 //! (`cargo xtask ci` runs it against the PostgreSQL server it starts.)
 

@@ -3,7 +3,7 @@
 //! tokio-postgres runs natively instead (`--example postgres`).
 //!
 //! ```text
-//! DATABASE_URL=postgres://postgres@127.0.0.1/postgres cargo run -p loop-peers --example sqlx
+//! DATABASE_URL=postgres://postgres@127.0.0.1/postgres cargo run -p loop-recipes --example sqlx
 //! ```
 //! (`cargo xtask ci` runs it against the PostgreSQL server it starts.)
 

@@ -8,7 +8,7 @@
 //! tonic-build would), so it builds without `protoc`.
 //!
 //! ```text
-//! cargo run -p loop-peers --example grpc
+//! cargo run -p loop-recipes --example grpc
 //! ```
 
 use aio::hyper::tower_service::Service;

@@ -2,7 +2,7 @@
 //! job, so the loop never waits on the disk.
 //!
 //! ```text
-//! cargo run -p loop-peers --example sqlite
+//! cargo run -p loop-recipes --example sqlite
 //! ```
 
 use r#loop as aio;
