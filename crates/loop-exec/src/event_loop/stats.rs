@@ -49,10 +49,11 @@ pub struct LoopStats {
     /// Jobs handed to the blocking pool: `spawn_blocking` / `to_thread`,
     /// name lookups, and the operations of `loop::fs`.
     pub blocking_jobs: u64,
-    /// Times a task spent its cooperative budget
-    /// ([`Builder::coop_budget`](crate::Builder::coop_budget)) and was made
-    /// to yield to the loop: a task whose awaits were all ready. Many of
-    /// them mean a task that would otherwise have held the loop.
+    /// Times a leaf future found its task's cooperative budget
+    /// ([`Builder::coop_budget`](crate::Builder::coop_budget)) spent and
+    /// made the task yield to the loop (a task polling several leaves in
+    /// that poll counts once per leaf). Many of them mean a task whose
+    /// awaits were all ready, which would otherwise have held the loop.
     pub budget_yields: u64,
     /// Tasks spawned and not finished.
     pub tasks_alive: usize,
