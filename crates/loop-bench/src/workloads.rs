@@ -96,6 +96,15 @@ pub const WORKLOADS: &[Workload] = &[
         run: memory_per_task,
     },
     Workload {
+        name: "oneshot-cell",
+        title: "memory per idle one-shot (the cell alone)",
+        unit: "bytes",
+        about: "live heap bytes per one-shot, made and kept idle: loop's ResultCell, tokio's oneshot (sender and \
+                receiver), smol's bounded(1) channel (smol has no one-shot).",
+        n: 10_000,
+        run: memory_per_oneshot,
+    },
+    Workload {
         name: "memory-oneshot",
         title: "memory per idle task waiting on tokio's oneshot",
         unit: "bytes",
@@ -463,6 +472,37 @@ fn memory_per_task_oneshot(rt: Runtime, n: usize) -> f64 {
             memory_body_oneshot!(n, spawn, smol::future::yield_now())
         }),
     }
+}
+
+fn memory_per_oneshot(rt: Runtime, n: usize) -> f64 {
+    let before = live_bytes();
+    let bytes = match rt {
+        Runtime::Loop => {
+            let cells: Vec<ResultCell<()>> = (0..n).map(|_| ResultCell::new()).collect();
+            let bytes = live_bytes() - before;
+            drop(cells);
+            bytes
+        }
+        Runtime::Tokio => {
+            let pairs: Vec<_> = (0..n).map(|_| tokio::sync::oneshot::channel::<()>()).collect();
+            let bytes = live_bytes() - before;
+            drop(pairs);
+            bytes
+        }
+        Runtime::Smol => {
+            let pairs: Vec<_> = (0..n).map(|_| smol::channel::bounded::<()>(1)).collect();
+            let bytes = live_bytes() - before;
+            drop(pairs);
+            bytes
+        }
+    };
+    // Less the vector holding them (measured with them).
+    let holder = match rt {
+        Runtime::Loop => std::mem::size_of::<ResultCell<()>>(),
+        Runtime::Tokio => std::mem::size_of::<(tokio::sync::oneshot::Sender<()>, tokio::sync::oneshot::Receiver<()>)>(),
+        Runtime::Smol => std::mem::size_of::<(smol::channel::Sender<()>, smol::channel::Receiver<()>)>(),
+    };
+    (bytes as f64 - (holder * n) as f64) / n as f64
 }
 
 fn memory_per_task(rt: Runtime, n: usize) -> f64 {

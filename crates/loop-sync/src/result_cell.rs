@@ -20,51 +20,62 @@ pub struct InvalidStateError;
 
 type DoneCallback<T> = Box<dyn FnOnce(&Result<T, CancelledError>) + Send>;
 
+/// What a cell's pending waits and callbacks need, behind its lock. The
+/// common case (one waiter, no callback) lives inline; anything more goes
+/// to one boxed `Rest`, so an idle cell costs 64 bytes in all (it was 104
+/// with the two vectors inline: issue 27).
 struct Waiting<T> {
-    /// Wakers of pending `wait`s, by slot; a dropped `Wait` frees its slot.
-    waiters: WakerSlots,
+    /// Slot 0: the first waiter's waker.
+    first: Option<Waker>,
+    /// Whether slot 0 is taken (its waker may be `None` between polls).
+    first_taken: bool,
+    /// More waiters and the done callbacks, made on first need.
+    rest: Option<Box<Rest<T>>>,
+}
+
+/// The rare part of [`Waiting`].
+struct Rest<T> {
+    /// Slot `i` is `more[i - 1]`; freed slots are reused.
+    more: Vec<Option<Waker>>,
     /// Run once the outcome is set, in registration order.
     callbacks: Vec<DoneCallback<T>>,
 }
 
-/// The wakers of a cell's pending waits. The first lives inline: most
-/// cells have one waiter, which then costs no allocation (slot 0); more go
-/// to a vector (slot `i` is `more[i - 1]`), where freed slots are reused.
-#[derive(Default)]
-struct WakerSlots {
-    first: Option<Waker>,
-    /// Whether slot 0 is taken (its waker may be `None` between polls).
-    first_taken: bool,
-    more: Vec<Option<Waker>>,
-}
+impl<T> Waiting<T> {
+    fn new() -> Waiting<T> {
+        Waiting { first: None, first_taken: false, rest: None }
+    }
 
-impl WakerSlots {
-    /// Takes a free slot for `waker`; returns its number.
+    fn rest(&mut self) -> &mut Rest<T> {
+        self.rest.get_or_insert_with(|| Box::new(Rest { more: Vec::new(), callbacks: Vec::new() }))
+    }
+
+    /// Registers a waiter's waker; its slot.
     fn insert(&mut self, waker: Waker) -> u32 {
         if !self.first_taken {
             self.first_taken = true;
             self.first = Some(waker);
             return 0;
         }
-        let i = match self.more.iter().position(Option::is_none) {
+        let more = &mut self.rest().more;
+        let i = match more.iter().position(Option::is_none) {
             Some(i) => i,
             None => {
-                self.more.push(None);
-                self.more.len() - 1
+                more.push(None);
+                more.len() - 1
             }
         };
-        self.more[i] = Some(waker);
+        more[i] = Some(waker);
         u32::try_from(i + 1).expect("more than 4 billion waits on one ResultCell")
     }
 
     fn slot(&mut self, i: u32) -> Option<&mut Option<Waker>> {
         match i {
             0 => Some(&mut self.first),
-            i => self.more.get_mut(i as usize - 1),
+            i => self.rest.as_mut()?.more.get_mut(i as usize - 1),
         }
     }
 
-    /// Updates slot `i`'s waker (unless it would wake the same task).
     fn set(&mut self, i: u32, waker: &Waker) {
         if let Some(slot) = self.slot(i) {
             if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
@@ -73,7 +84,6 @@ impl WakerSlots {
         }
     }
 
-    /// Frees slot `i` (its `Wait` was dropped).
     fn remove(&mut self, i: u32) {
         if let Some(slot) = self.slot(i) {
             *slot = None;
@@ -83,10 +93,22 @@ impl WakerSlots {
         }
     }
 
-    fn wake_all(self) {
-        for waker in self.first.into_iter().chain(self.more.into_iter().flatten()) {
-            waker.wake();
-        }
+    fn add_callback(&mut self, callback: DoneCallback<T>) {
+        self.rest().callbacks.push(callback);
+    }
+
+    /// Takes everything out: the wakers to wake and the callbacks to run.
+    fn take(&mut self) -> (impl Iterator<Item = Waker>, Vec<DoneCallback<T>>) {
+        self.first_taken = false;
+        let first = self.first.take();
+        let (more, callbacks) = match self.rest.take() {
+            Some(rest) => {
+                let Rest { more, callbacks } = *rest;
+                (more, callbacks)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        (first.into_iter().chain(more.into_iter().flatten()), callbacks)
     }
 }
 
@@ -138,10 +160,7 @@ impl<T> ResultCell<T> {
     /// An empty cell.
     pub fn new() -> Self {
         ResultCell {
-            shared: Arc::new(CellShared {
-                outcome: OnceLock::new(),
-                state: BlockingMutex::new(Waiting { waiters: WakerSlots::default(), callbacks: Vec::new() }),
-            }),
+            shared: Arc::new(CellShared { outcome: OnceLock::new(), state: BlockingMutex::new(Waiting::new()) }),
         }
     }
 
@@ -149,9 +168,9 @@ impl<T> ResultCell<T> {
         let (waiters, callbacks) = {
             let mut state = self.shared.state.lock();
             self.shared.outcome.set(result).map_err(|_| InvalidStateError)?;
-            (std::mem::take(&mut state.waiters), std::mem::take(&mut state.callbacks))
+            state.take()
         };
-        waiters.wake_all();
+        waiters.for_each(Waker::wake);
         if let Some(result) = self.shared.outcome.get() {
             for cb in callbacks {
                 cb(result);
@@ -187,7 +206,7 @@ impl<T> ResultCell<T> {
         {
             let mut state = self.shared.state.lock();
             if self.shared.outcome.get().is_none() {
-                state.callbacks.push(Box::new(f));
+                state.add_callback(Box::new(f));
                 return;
             }
         }
@@ -249,8 +268,8 @@ impl<T: Clone> Future for Wait<T> {
                 return Poll::Ready(result.clone());
             }
             match this.slot {
-                Some(i) => state.waiters.set(i, cx.waker()),
-                None => this.slot = Some(state.waiters.insert(cx.waker().clone())),
+                Some(i) => state.set(i, cx.waker()),
+                None => this.slot = Some(state.insert(cx.waker().clone())),
             }
             Poll::Pending
         })
@@ -261,7 +280,7 @@ impl<T> Drop for Wait<T> {
     fn drop(&mut self) {
         if let Some(i) = self.slot {
             let mut state = self.cell.shared.state.lock();
-            state.waiters.remove(i);
+            state.remove(i);
         }
     }
 }
@@ -283,9 +302,9 @@ mod tests {
     fn the_first_waiter_is_inline_and_freed_slots_are_reused() {
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(count.clone());
-        let mut slots = WakerSlots::default();
+        let mut slots = Waiting::<()>::new();
         assert_eq!(slots.insert(waker.clone()), 0, "the first waiter takes the inline slot");
-        assert!(slots.more.is_empty(), "no allocation for one waiter");
+        assert!(slots.rest.is_none(), "no allocation for one waiter");
         assert_eq!(slots.insert(waker.clone()), 1);
         assert_eq!(slots.insert(waker.clone()), 2);
         slots.remove(0);
@@ -293,7 +312,15 @@ mod tests {
         assert_eq!(slots.insert(waker.clone()), 0, "slot 0 reused");
         assert_eq!(slots.insert(waker.clone()), 1, "slot 1 reused");
         slots.set(2, &waker);
-        slots.wake_all();
+        let (wakers, callbacks) = slots.take();
+        wakers.for_each(Waker::wake);
+        assert!(callbacks.is_empty());
         assert_eq!(count.0.load(Ordering::SeqCst), 3, "every taken slot woken once");
+    }
+
+    #[test]
+    fn an_idle_cell_fits_in_64_bytes() {
+        // The shared block behind the Arc (the Arc's two counts included).
+        assert!(std::mem::size_of::<CellShared<()>>() + 16 <= 64, "{}", std::mem::size_of::<CellShared<()>>());
     }
 }
