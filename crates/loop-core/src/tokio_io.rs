@@ -73,12 +73,23 @@ impl<T> TokioTraits<T> {
 
 impl<T: AsyncRead> tokio::io::AsyncRead for TokioTraits<T> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> Poll<io::Result<()>> {
-        // futures-io reads into initialized bytes: the unfilled part is
-        // zeroed once (a `ReadBuf` remembers what it initialized).
-        let n = std::task::ready!(self.project().inner.poll_read(cx, buf.initialize_unfilled()))?;
-        buf.advance(n);
-        Poll::Ready(Ok(()))
+        poll_read_into(self.project().inner, cx, buf)
     }
+}
+
+/// tokio's read through futures-io's: what the sockets' tokio impls and
+/// [`TokioTraits`] share. futures-io reads into initialized bytes, so the
+/// unfilled part is zeroed once (a `ReadBuf` remembers what it
+/// initialized).
+#[track_caller]
+pub(crate) fn poll_read_into<R: AsyncRead + ?Sized>(
+    reader: Pin<&mut R>,
+    cx: &mut Context<'_>,
+    buf: &mut tokio::io::ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    let n = std::task::ready!(reader.poll_read(cx, buf.initialize_unfilled()))?;
+    buf.advance(n);
+    Poll::Ready(Ok(()))
 }
 
 impl<T: AsyncWrite> tokio::io::AsyncWrite for TokioTraits<T> {

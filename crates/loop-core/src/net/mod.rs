@@ -214,7 +214,7 @@ macro_rules! stream_io_impls {
             }
         }
 
-        /// tokio's `AsyncRead` (feature `tokio-io`): the same read, for
+        /// tokio's `AsyncRead` (feature `tokio-io`): futures-io's read, for
         /// libraries written against tokio's traits. No tokio runtime is
         /// involved.
         #[cfg(feature = "tokio-io")]
@@ -225,10 +225,7 @@ macro_rules! stream_io_impls {
                 cx: &mut Context<'_>,
                 buf: &mut tokio::io::ReadBuf<'_>,
             ) -> Poll<io::Result<()>> {
-                let at = Location::caller();
-                let n = std::task::ready!(self.io.poll_read_buf(cx, buf.initialize_unfilled(), at))?;
-                buf.advance(n);
-                Poll::Ready(Ok(()))
+                crate::tokio_io::poll_read_into(self, cx, buf)
             }
         }
     };
@@ -262,14 +259,14 @@ macro_rules! stream_io_impls {
             }
         }
 
-        /// tokio's `AsyncWrite` (feature `tokio-io`): the same writes, for
+        /// tokio's `AsyncWrite` (feature `tokio-io`): futures-io's writes, for
         /// libraries written against tokio's traits; `poll_shutdown` sends
         /// EOF. No tokio runtime is involved.
         #[cfg(feature = "tokio-io")]
         impl tokio::io::AsyncWrite for $ty {
             #[track_caller]
             fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-                self.io.poll_write_buf(cx, buf, Location::caller())
+                AsyncWrite::poll_write(self, cx, buf)
             }
 
             #[track_caller]
@@ -278,15 +275,15 @@ macro_rules! stream_io_impls {
                 cx: &mut Context<'_>,
                 bufs: &[IoSlice<'_>],
             ) -> Poll<io::Result<usize>> {
-                self.io.poll_write_vectored_buf(cx, bufs, Location::caller())
+                AsyncWrite::poll_write_vectored(self, cx, bufs)
             }
 
             fn is_write_vectored(&self) -> bool {
                 true
             }
 
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                AsyncWrite::poll_flush(self, cx)
             }
 
             fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
