@@ -18,6 +18,7 @@
 //! | `source.rs` | `Source`: one registered fd, its cached readiness and a waker per direction; the `SourceTable` of them |
 //! | `async_io.rs` | [`Async<T>`]: `read_with` / `write_with` over any fd, retried on `WouldBlock` |
 //! | `net/` | sockets on `Async`: `tcp.rs`, `udp.rs`, `uds.rs` (Unix domain); shared read/write helpers in `mod.rs` |
+//! | `foreign.rs` | [`ForeignDriver`]: another loop's driver (tokio's, for `loop::compat`) turned inside this reactor's park (Linux) |
 //! | `observe.rs` | the hook that tells the executor what a task waits on |
 //!
 //! **How an event travels.** A task calls `Async::read_with`; the read
@@ -46,6 +47,8 @@
 mod affinity;
 mod arm;
 mod async_io;
+#[cfg(target_os = "linux")]
+mod foreign;
 mod net;
 pub mod observe;
 mod park;
@@ -59,6 +62,8 @@ pub mod tokio_io;
 
 pub use affinity::{available_cores, pin_to_core};
 pub use async_io::{Async, Ready};
+#[cfg(target_os = "linux")]
+pub use foreign::{set_foreign_driver, wake_foreign_park, ForeignDriver};
 pub use net::addrs;
 pub use net::{
     Incoming, OwnedReadHalf, OwnedWriteHalf, ShutdownHandle, Target, TcpListener, TcpStream, ToAddrs, UdpSocket,

@@ -36,8 +36,13 @@ pub struct Notifier {
 impl Reactor {
     /// Creates a reactor with its own OS poller.
     pub fn new() -> io::Result<Reactor> {
-        let core =
-            Arc::new(ReactorCore { poller: Sys::new()?, parked: AtomicBool::new(false), notifies: AtomicU64::new(0) });
+        let core = Arc::new(ReactorCore {
+            poller: Sys::new()?,
+            parked: AtomicBool::new(false),
+            notifies: AtomicU64::new(0),
+            #[cfg(target_os = "linux")]
+            id: crate::reactor_core::next_id(),
+        });
         Ok(Reactor { sources: Arc::new(SourceTable::new(core.clone())), core, events: Events::new() })
     }
 
@@ -71,6 +76,26 @@ impl Reactor {
         // The announce / look / wait order is `park_with`'s (model-checked).
         let result = park_with(&core.parked, may_block, |block| {
             let timeout = if block { timeout } else { Some(Duration::ZERO) };
+            #[cfg(target_os = "linux")]
+            if let Some(foreign) = crate::foreign::installed() {
+                // Events left in the kernel by a full buffer would not mark
+                // the poller readable again: collect them before blocking.
+                if timeout == Some(Duration::ZERO) || Sys::filled(events) {
+                    foreign.turn();
+                } else if !crate::foreign::park_in(&*foreign, core.poller.fd(), core.id, timeout) {
+                    // Woken by the loop's own thread (the foreign driver's
+                    // work queued a task), not by an event of ours: nothing
+                    // to collect, and the poller's readiness (if any) is
+                    // still cached for next time.
+                    events.clear();
+                    return Ok(0);
+                }
+                // Collect even with no source: the foreign driver cleared
+                // its cache of the poller's readiness, so a notification
+                // left in the poller would not wake its next park.
+                events.clear();
+                return core.poller.wait(events, Some(Duration::ZERO));
+            }
             if timeout == Some(Duration::ZERO) && sources.len() == 0 {
                 return Ok(0);
             }
@@ -87,10 +112,15 @@ impl Reactor {
         }
     }
 
-    /// Collects whatever events are ready without blocking. Free (no
-    /// syscall) while no I/O source is registered.
+    /// Collects whatever events are ready without blocking (and turns an
+    /// installed [`ForeignDriver`](crate::ForeignDriver)). Free (no syscall)
+    /// while no I/O source is registered and no foreign driver is installed.
     pub fn poll_now(&mut self) -> io::Result<usize> {
-        if self.sources.len() == 0 {
+        #[cfg(target_os = "linux")]
+        let idle = self.sources.len() == 0 && crate::foreign::installed().is_none();
+        #[cfg(not(target_os = "linux"))]
+        let idle = self.sources.len() == 0;
+        if idle {
             return Ok(0);
         }
         self.park(Some(Duration::ZERO), || false)

@@ -17,6 +17,18 @@ pub(crate) struct ReactorCore {
     pub(crate) parked: AtomicBool,
     /// How many `notify` syscalls were made (a counter for diagnostics).
     pub(crate) notifies: AtomicU64,
+    /// Unique per reactor in the process: a foreign driver that caches a
+    /// registration of `poller` tells this reactor from an earlier one
+    /// whose fd number the OS gave out again.
+    #[cfg(target_os = "linux")]
+    pub(crate) id: u64,
+}
+
+/// The next [`ReactorCore::id`].
+#[cfg(target_os = "linux")]
+pub(crate) fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl ReactorCore {

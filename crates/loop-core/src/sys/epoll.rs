@@ -52,6 +52,21 @@ impl EventBuffer for EpollEvents {
     }
 }
 
+impl Epoll {
+    /// The epoll fd itself: readable while it holds events, so another
+    /// poller can wait on it (see `foreign.rs`).
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.epoll.as_fd()
+    }
+
+    /// Whether the last `wait` filled the whole buffer, so that events may
+    /// be left in the kernel's ready list.
+    pub(crate) fn filled(events: &EpollEvents) -> bool {
+        events.list.len() == events.list.capacity()
+    }
+}
+
 impl Driver for Epoll {
     type Events = EpollEvents;
 

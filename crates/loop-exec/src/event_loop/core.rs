@@ -146,12 +146,18 @@ impl LoopCore {
             self.introspection.note_self_wake(task.header());
         }
         self.queue.push_task(task);
+        // A waker run by tokio's driver while the loop is parked in it
+        // (`loop::compat`) must end that park.
+        #[cfg(target_os = "linux")]
+        loop_core::wake_foreign_park();
     }
 
     /// Queues a `call_soon` callback.
     #[inline]
     pub(crate) fn push_call(&self, cell: Rc<CallbackCell>) {
         self.queue.push_call(cell);
+        #[cfg(target_os = "linux")]
+        loop_core::wake_foreign_park();
     }
 
     /// Wakes `waker` at the start of the next turn (`yield_now`).
