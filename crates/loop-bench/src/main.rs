@@ -212,11 +212,8 @@ fn main() {
     }
     let cold = if opts.only.is_none() && opts.scale >= 1.0 { cold_table() } else { String::new() };
     let syscalls = if opts.syscalls { syscall_table(&rows) } else { String::new() };
-    let http = if opts.http {
-        http::http_table(opts.reps.min(5), if opts.scale < 1.0 { 1 } else { 3 })
-    } else {
-        String::new()
-    };
+    let http =
+        if opts.http { http::http_table(opts.reps, if opts.scale < 1.0 { 1 } else { 3 }) } else { String::new() };
     let scaling = if opts.scaling || opts.scale < 1.0 {
         // The smoke run (CI) takes a short look, without wrk.
         let (reps, seconds) = if opts.scale < 1.0 { (1, 0.2) } else { (opts.reps.min(3), 2.0) };

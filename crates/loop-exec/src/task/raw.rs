@@ -23,6 +23,27 @@ use super::{Schedule, TaskError};
 use crate::task::panics;
 
 /// The first part of every task cell, whatever its future and scheduler.
+///
+/// **What each byte buys** (72 bytes on 64-bit targets; a test holds the
+/// size). The cell adds the scheduler (8: an `Arc<LoopShared>`, where
+/// wakes from other threads go) and the stage, the larger of the future
+/// and its output (`Result<T, TaskError>`, 32 bytes for `T = ()`).
+///
+/// | bytes | field | buys |
+/// |---:|---|---|
+/// | 8 | `state` | reference count and flags in one atomic word: a wake from any thread is one read-modify-write |
+/// | 8 | `vtable` | poll, cancel, output and free without knowing the future's type |
+/// | 8 | `join_waker` | the awaiter's waker in one word (a task awaiting a task stores just its pointer) |
+/// | 8 | `meta.packed` | registry index, what the task waits on, stage kind and poll count: one load and one store per poll |
+/// | 8 | `meta.id` | the process-unique `TaskId` (`all_tasks`, errors, the inspector) |
+/// | 8 | `meta.cold` | name, busy time, the wait's target, joins: one pointer, allocated only for tasks that need them |
+/// | 8 | `meta.location` | where `spawn` was called (errors, the inspector) |
+/// | 4 | `meta.created_tick` | the task's age, in loop ticks |
+/// | 4 | `meta.waiting_since` | how long the current wait has lasted |
+/// | 8 | `meta.waiting_at` | the source line of the current wait |
+///
+/// The last four (24 bytes) are what lets `loop-inspect` say, from outside
+/// the process, which task waits on what, where, and since when.
 #[repr(C)]
 pub(crate) struct Header {
     /// Flags and reference count (see `state.rs`). Any thread.

@@ -423,3 +423,12 @@ fn the_task_registry_grows_and_shrinks_by_chunks_and_keeps_every_slot_right() {
     });
     ev.close();
 }
+
+/// The header's size, as accounted byte by byte on `Header` (raw.rs):
+/// growing it costs every task, so it should be a decision, made here.
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn task_header_is_72_bytes() {
+    assert_eq!(std::mem::size_of::<crate::task::raw::Header>(), 72);
+    assert_eq!(std::mem::size_of::<crate::task::meta::TaskMeta>(), 48);
+}
