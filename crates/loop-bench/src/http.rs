@@ -18,9 +18,29 @@ pub async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infall
 
 /// Starts a server thread for `rt`; returns its address.
 pub fn start(rt: &str) -> SocketAddr {
+    start_counted(rt).0
+}
+
+/// Starts a server thread for `rt`; returns its address and the thread's
+/// id (Linux: its CPU time is in `/proc/self/task/ID/stat`).
+fn start_counted(rt: &str) -> (SocketAddr, u32) {
     let (tx, rx) = std::sync::mpsc::channel();
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     let rt = rt.to_string();
-    std::thread::spawn(move || match rt.as_str() {
+    std::thread::spawn(move || {
+        #[cfg(target_os = "linux")]
+        // SAFETY: gettid has no preconditions.
+        let _ = tid_tx.send(unsafe { libc::gettid() } as u32);
+        #[cfg(not(target_os = "linux"))]
+        let _ = tid_tx.send(0);
+        serve(&rt, tx)
+    });
+    (rx.recv().expect("the server thread started"), tid_rx.recv().expect("the server thread's id"))
+}
+
+/// Serves `rt`'s hello-world on this thread, sending the address first.
+fn serve(rt: &str, tx: std::sync::mpsc::Sender<SocketAddr>) {
+    match rt {
         "loop" => aio::run(async move {
             let listener = aio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
@@ -47,7 +67,9 @@ pub fn start(rt: &str) -> SocketAddr {
                 }
             })
         }
-        "floor" => floor_server(tx),
+        "floor" => floor_server(tx, false),
+        #[cfg(target_os = "linux")]
+        "floor-uring" => floor_server(tx, true),
         _ => {
             let ex = std::rc::Rc::new(smol::LocalExecutor::new());
             let e = ex.clone();
@@ -63,8 +85,16 @@ pub fn start(rt: &str) -> SocketAddr {
                 }
             }))
         }
-    });
-    rx.recv().expect("the server thread started")
+    }
+}
+
+/// CPU seconds the thread `tid` of this process has used (user + system),
+/// or `None` where `/proc` does not tell.
+fn thread_cpu(tid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
 }
 
 /// The response hyper writes for `hello` (status line, content-length,
@@ -78,7 +108,12 @@ const FLOOR_RESPONSE: &[u8] =
 /// requests in it (each ends with a blank line; wrk sends no body), one
 /// `write` of that many responses. Bytes of a request cut across reads
 /// carry over.
-fn floor_server(tx: std::sync::mpsc::Sender<SocketAddr>) {
+///
+/// With `uring` (Linux), the writes of one epoll batch are not made one by
+/// one: each is queued as an io_uring `SEND` and the batch goes to the
+/// kernel in one `io_uring_enter` (what an io_uring write path in the
+/// runtime could save).
+fn floor_server(tx: std::sync::mpsc::Sender<SocketAddr>, uring: bool) {
     use polling::{Event, Events, PollMode, Poller};
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
@@ -87,6 +122,11 @@ fn floor_server(tx: std::sync::mpsc::Sender<SocketAddr>) {
         sock: TcpStream,
         /// Bytes of a request not yet complete.
         partial: Vec<u8>,
+        /// uring: the responses being sent (the kernel reads them until
+        /// the send's completion), and those queued behind them.
+        sending: Vec<u8>,
+        queued: Vec<u8>,
+        closed: bool,
     }
     const LISTENER: usize = usize::MAX - 1;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -96,10 +136,13 @@ fn floor_server(tx: std::sync::mpsc::Sender<SocketAddr>) {
     // SAFETY: the listener lives as long as the poller (this function
     // never returns while serving).
     unsafe { poller.add_with_mode(&listener, Event::readable(LISTENER), PollMode::Level).unwrap() };
+    #[cfg(target_os = "linux")]
+    let mut ring = uring.then(|| io_uring::IoUring::new(1024).expect("io_uring (the floor-uring server)"));
+    #[cfg(not(target_os = "linux"))]
+    let _ = uring;
     let mut conns: slab::Slab<Conn> = slab::Slab::new();
     let mut events = Events::new();
     let mut buf = vec![0u8; 64 * 1024];
-    let mut out = Vec::with_capacity(64 * FLOOR_RESPONSE.len());
     loop {
         events.clear();
         poller.wait(&mut events, None).unwrap();
@@ -112,38 +155,92 @@ fn floor_server(tx: std::sync::mpsc::Sender<SocketAddr>) {
                     // SAFETY: the socket is deleted from the poller before
                     // its `Conn` is removed from the slab (below).
                     unsafe { poller.add_with_mode(&sock, Event::readable(entry.key()), PollMode::Level).unwrap() };
-                    entry.insert(Conn { sock, partial: Vec::new() });
+                    entry.insert(Conn {
+                        sock,
+                        partial: Vec::new(),
+                        sending: Vec::new(),
+                        queued: Vec::new(),
+                        closed: false,
+                    });
                 }
                 continue;
             }
             let Some(conn) = conns.get_mut(ev.key) else { continue };
             let n = match conn.sock.read(&mut buf) {
                 Ok(0) | Err(_) => {
-                    let conn = conns.remove(ev.key);
                     poller.delete(&conn.sock).unwrap();
+                    conn.closed = true;
+                    if conn.sending.is_empty() {
+                        conns.remove(ev.key);
+                    }
                     continue;
                 }
                 Ok(n) => n,
             };
             conn.partial.extend_from_slice(&buf[..n]);
-            let mut requests = 0;
             let mut from = 0;
             while let Some(end) = conn.partial[from..].windows(4).position(|w| w == b"\r\n\r\n") {
-                requests += 1;
+                conn.queued.extend_from_slice(FLOOR_RESPONSE);
                 from += end + 4;
             }
             conn.partial.drain(..from);
-            out.clear();
-            for _ in 0..requests {
-                out.extend_from_slice(FLOOR_RESPONSE);
+            #[cfg(target_os = "linux")]
+            if let Some(ring) = ring.as_mut() {
+                if conn.sending.is_empty() && !conn.queued.is_empty() {
+                    std::mem::swap(&mut conn.sending, &mut conn.queued);
+                    push_send(ring, &conn.sock, &conn.sending, ev.key);
+                }
+                continue;
             }
             // wrk waits for each response before the next request, so a
             // response always fits the socket buffer: one write.
-            if !out.is_empty() && conn.sock.write_all(&out).is_err() {
+            let failed = !conn.queued.is_empty() && conn.sock.write_all(&conn.queued).is_err();
+            conn.queued.clear();
+            if failed {
                 let conn = conns.remove(ev.key);
                 poller.delete(&conn.sock).unwrap();
             }
         }
+        #[cfg(target_os = "linux")]
+        if let Some(ring) = ring.as_mut() {
+            // One enter for the batch's sends; sends to sockets with room
+            // complete inside it, so their completions are there at once.
+            ring.submit().unwrap();
+            let done: Vec<(usize, i32)> = ring.completion().map(|c| (c.user_data() as usize, c.result())).collect();
+            for (key, result) in done {
+                let Some(conn) = conns.get_mut(key) else { continue };
+                let sent = usize::try_from(result).unwrap_or(conn.sending.len());
+                conn.sending.drain(..sent.min(conn.sending.len()));
+                if conn.closed {
+                    if conn.sending.is_empty() {
+                        conns.remove(key);
+                    }
+                    continue;
+                }
+                if conn.sending.is_empty() {
+                    std::mem::swap(&mut conn.sending, &mut conn.queued);
+                }
+                if !conn.sending.is_empty() {
+                    push_send(ring, &conn.sock, &conn.sending, key);
+                }
+            }
+        }
+    }
+}
+
+/// Queues a `SEND` of `bytes` on `sock`, completing with `key`.
+#[cfg(target_os = "linux")]
+fn push_send(ring: &mut io_uring::IoUring, sock: &std::net::TcpStream, bytes: &[u8], key: usize) {
+    use std::os::fd::AsRawFd;
+    let send = io_uring::opcode::Send::new(io_uring::types::Fd(sock.as_raw_fd()), bytes.as_ptr(), bytes.len() as u32)
+        .build()
+        .user_data(key as u64);
+    // SAFETY: `bytes` is the connection's `sending` buffer, which is neither
+    // touched nor freed until this send's completion is reaped (the
+    // connection stays in the slab, closed or not, until then); the socket
+    // stays open as long too.
+    while unsafe { ring.submission().push(&send) }.is_err() {
+        ring.submit().unwrap();
     }
 }
 
@@ -175,53 +272,71 @@ pub fn http_table(reps: usize, seconds: u32) -> String {
         print!("{msg}");
         return msg.to_string();
     }
-    let runtimes = ["loop", "tokio", "smol", "floor"];
-    let addrs: Vec<SocketAddr> = runtimes.iter().map(|rt| start(rt)).collect();
-    for addr in &addrs {
+    let runtimes: &[&str] = if cfg!(target_os = "linux") {
+        &["loop", "tokio", "smol", "floor", "floor-uring"]
+    } else {
+        &["loop", "tokio", "smol", "floor"]
+    };
+    let servers: Vec<(SocketAddr, u32)> = runtimes.iter().map(|rt| start_counted(rt)).collect();
+    for (addr, _) in &servers {
         let _ = wrk(*addr, 1); // warm up
     }
     // Alternate the servers within each repetition (rotating which goes
-    // first); each repetition gives one loop/tokio pair.
-    let mut results: Vec<Vec<(f64, f64)>> = vec![Vec::new(); runtimes.len()];
+    // first); each repetition gives one pair for every ratio. Per server:
+    // requests/s, p99 (ms), and requests per CPU-second of the server's
+    // thread (wrk -t1 can saturate its own core first, and then every
+    // server's requests/s is the client's; CPU per request is not).
+    let mut results: Vec<Vec<[f64; 3]>> = vec![Vec::new(); runtimes.len()];
     for rep in 0..reps {
         for k in 0..runtimes.len() {
             let i = (rep + k) % runtimes.len();
-            if let Some(r) = wrk(addrs[i], seconds) {
-                results[i].push(r);
+            let (addr, tid) = servers[i];
+            let before = thread_cpu(tid);
+            if let Some((rps, p99)) = wrk(addr, seconds) {
+                let cpu = before.zip(thread_cpu(tid)).map_or(f64::NAN, |(b, a)| a - b);
+                results[i].push([rps, p99, rps * seconds as f64 / cpu]);
             }
         }
     }
     let spread = |mut v: Vec<f64>| {
-        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v.sort_by(|a, b| a.total_cmp(b));
         match v.len() {
             0 => (f64::NAN, f64::NAN, f64::NAN),
             n => (v[n / 2], v[0], v[n - 1]),
         }
     };
-    let pairs = results[0].len().min(results[1].len()).min(results[3].len());
-    let per_pair = |i: usize, j: usize| spread((0..pairs).map(|k| results[i][k].0 / results[j][k].0).collect());
+    let pairs = results.iter().map(Vec::len).min().unwrap_or(0);
+    let per_pair =
+        |i: usize, j: usize, m: usize| spread((0..pairs).map(|k| results[i][k][m] / results[j][k][m]).collect());
+    let floor = runtimes.iter().position(|rt| *rt == "floor").expect("the floor runs");
     let mut s = format!(
         "\nHTTP/1.1 keep-alive hello-world with hyper 1.x, one server thread per runtime, `wrk -t1 -c64 -d{seconds}s` \
          (loop: `loop::hyper::Io`; tokio: hyper-util's `TokioIo`, `current_thread` + `LocalSet`; smol: \
          smol-hyper's `FuturesIo`, `LocalExecutor`; floor: a hand-written epoll responder writing the same \
-         bytes, no HTTP library). {reps} repetitions, the servers taking turns in rotating order; requests/s \
-         and p99 are medians, the ratios are per repetition, median [min-max]:\n\n\
-         | server | requests/s | p99 latency | vs tokio | of the floor |\n| --- | ---: | ---: | ---: | ---: |\n",
+         bytes, no HTTP library; floor-uring: the floor with each epoll batch's writes sent as io_uring \
+         `SEND`s in one `io_uring_enter`). {reps} repetitions, the servers taking turns in rotating order; \
+         values are medians, ratios are per repetition, median [min-max]. \"per CPU-s\" is requests per \
+         CPU-second of the server's thread: when wrk's one thread saturates its core, requests/s is the \
+         client's limit for every server, and CPU per request is what tells the servers apart:\n\n\
+         | server | requests/s | vs tokio | requests per CPU-s | per CPU-s vs tokio | per CPU-s vs the floor | p99 latency |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
     for (i, rt) in runtimes.iter().enumerate() {
-        let (rps, _, _) = spread(results[i].iter().map(|x| x.0).collect());
-        let (p99, _, _) = spread(results[i].iter().map(|x| x.1).collect());
-        let (vt, vtl, vth) = per_pair(i, 1);
-        let (vf, vfl, vfh) = per_pair(i, 3);
+        let col = |m: usize| spread(results[i].iter().map(|x| x[m]).collect()).0;
+        let (vt, vtl, vth) = per_pair(i, 1, 0);
+        let (ct, ctl, cth) = per_pair(i, 1, 2);
+        let (cf, cfl, cfh) = per_pair(i, floor, 2);
         s.push_str(&format!(
-            "| {rt} | {rps:.0} | {p99:.2} ms | {vt:.2}x [{vtl:.2}-{vth:.2}] | {:.0}% [{:.0}-{:.0}] |\n",
-            vf * 100.0,
-            vfl * 100.0,
-            vfh * 100.0
+            "| {rt} | {:.0} | {vt:.2}x [{vtl:.2}-{vth:.2}] | {:.0} | {ct:.2}x [{ctl:.2}-{cth:.2}] | {cf:.2}x [{cfl:.2}-{cfh:.2}] | {:.2} ms |\n",
+            col(0),
+            col(2),
+            col(1)
         ));
         println!(
-            "http {rt:<6} {rps:>9.0} req/s  p99 {p99:.2} ms  {vt:.2}x tokio [{vtl:.2}-{vth:.2}]  {:.0}% of the floor",
-            vf * 100.0
+            "http {rt:<11} {:>7.0} req/s ({vt:.2}x tokio)  {:>7.0} req/CPU-s ({ct:.2}x tokio [{ctl:.2}-{cth:.2}], {cf:.2}x floor)  p99 {:.2} ms",
+            col(0),
+            col(2),
+            col(1)
         );
     }
     s
