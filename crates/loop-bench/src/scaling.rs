@@ -243,13 +243,23 @@ pub fn scaling_table(reps: usize, seconds: f64, with_http: bool) -> String {
                 }
             }
         }
+        let per_rep = samples.clone();
         let rows: Vec<(f64, f64)> = samples
             .into_iter()
             .map(|v| (median(v.iter().map(|x| x.0).collect()), median(v.iter().map(|x| x.1).collect())))
             .collect();
         for (i, srv) in servers.iter().enumerate() {
-            let vs = match rows.get(i + 1) {
-                Some(tokio_row) if !srv.tokio => format!("{:.2}x", rows[i].1 / tokio_row.1),
+            // Per repetition, loop's CPU-second rate over tokio's with as
+            // many threads (the next server): median [min-max].
+            let vs = match per_rep.get(i + 1) {
+                Some(tokio_reps) if !srv.tokio => {
+                    let mut r: Vec<f64> = per_rep[i].iter().zip(tokio_reps).map(|(l, t)| l.1 / t.1).collect();
+                    r.sort_by(f64::total_cmp);
+                    match r.len() {
+                        0 => String::new(),
+                        n => format!("{:.2}x [{:.2}-{:.2}]", r[n / 2], r[0], r[n - 1]),
+                    }
+                }
                 _ => String::new(),
             };
             println!(

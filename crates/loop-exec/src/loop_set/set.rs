@@ -151,7 +151,13 @@ impl LoopSetBuilder {
     }
 
     /// How many loops (threads) to run. Default: the available cores
-    /// (`std::thread::available_parallelism`).
+    /// (`std::thread::available_parallelism`), right for a server that has
+    /// its cores to itself. When other busy threads share those cores (a
+    /// load generator on the same small machine), fewer loops can do more
+    /// per CPU-second: on 2 shared cores, one loop served hyper's
+    /// hello-world at 242k requests per CPU-second and two at 223k
+    /// (BENCHMARKS.md, "Two loops on two shared cores"); measure before
+    /// choosing.
     ///
     /// # Panics
     /// When `n` is 0.
