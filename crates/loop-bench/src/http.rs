@@ -272,11 +272,14 @@ pub fn http_table(reps: usize, seconds: u32) -> String {
         print!("{msg}");
         return msg.to_string();
     }
-    let runtimes: &[&str] = if cfg!(target_os = "linux") {
-        &["loop", "tokio", "smol", "floor", "floor-uring"]
-    } else {
-        &["loop", "tokio", "smol", "floor"]
-    };
+    // floor-uring only where io_uring is allowed (container seccomp
+    // profiles often refuse it: EPERM/ENOSYS).
+    #[cfg(target_os = "linux")]
+    let uring = io_uring::IoUring::new(8).is_ok();
+    #[cfg(not(target_os = "linux"))]
+    let uring = false;
+    let runtimes: &[&str] =
+        if uring { &["loop", "tokio", "smol", "floor", "floor-uring"] } else { &["loop", "tokio", "smol", "floor"] };
     let servers: Vec<(SocketAddr, u32)> = runtimes.iter().map(|rt| start_counted(rt)).collect();
     for (addr, _) in &servers {
         let _ = wrk(*addr, 1); // warm up
