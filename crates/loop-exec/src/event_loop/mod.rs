@@ -1,11 +1,11 @@
 //! The event loop: [`EventLoop`](crate::EventLoop) and
 //! [`LoopRef`](crate::LoopRef) (`loop_ref.rs`), the core that owns the
-//! loop's parts and runs its turn (`core.rs`), and those parts: the run
+//! loop's parts and runs its turn (`core/`), and those parts: the run
 //! queue, the time driver, introspection, what other threads share, the
 //! current-loop context, callbacks, settings and stats.
 //!
 //! Three files here depend on each other, as tokio's scheduler core, its
-//! context and its blocking spawner do: `core.rs` (the loop) runs inside
+//! context and its blocking spawner do: `core/` (the loop) runs inside
 //! the `Enter` guard of `current.rs` (which loop runs on this thread), and
 //! `Enter` installs `blocking.rs`'s name resolver, which submits jobs to the
 //! running core's pool. No folder depends back on this one except through
