@@ -81,3 +81,126 @@ pub(crate) fn park_in(driver: &dyn ForeignDriver, poller: BorrowedFd<'_>, id: u6
 pub(crate) fn installed() -> Option<Rc<dyn ForeignDriver>> {
     FOREIGN.with(|f| f.borrow().clone())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The seam with a real foreign driver: `poll(2)` on the reactor's
+    //! epoll fd, which is all a driver needs to wait on the loop's events.
+
+    use super::*;
+    use crate::Reactor;
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    use std::sync::mpsc;
+
+    /// Waits with `poll(2)`; `work` stands for what a real driver runs
+    /// while it waits (tokio's tasks), here called once per park.
+    #[derive(Default)]
+    struct PollDriver {
+        turns: Cell<usize>,
+        parks: Cell<usize>,
+        woke: Cell<bool>,
+        /// Ids of the pollers it was handed.
+        ids: RefCell<Vec<u64>>,
+        work: RefCell<Option<Box<dyn Fn()>>>,
+    }
+
+    impl ForeignDriver for PollDriver {
+        fn turn(&self) {
+            self.turns.set(self.turns.get() + 1);
+        }
+
+        fn park(&self, poller: BorrowedFd<'_>, poller_id: u64, timeout: Option<Duration>) -> bool {
+            self.parks.set(self.parks.get() + 1);
+            self.ids.borrow_mut().push(poller_id);
+            if let Some(work) = self.work.borrow().as_ref() {
+                work();
+            }
+            if self.woke.replace(false) {
+                return false;
+            }
+            let timeout = timeout.map(|t| Timespec { tv_sec: t.as_secs() as _, tv_nsec: t.subsec_nanos() as _ });
+            let mut fds = [PollFd::new(&poller, PollFlags::IN)];
+            poll(&mut fds, timeout.as_ref()).unwrap();
+            true
+        }
+
+        fn wake(&self) {
+            self.woke.set(true);
+        }
+    }
+
+    /// A fresh `PollDriver`, installed on this thread until the guard
+    /// drops (libtest may run several tests on one thread).
+    fn install() -> (Rc<PollDriver>, Installed) {
+        let driver = Rc::new(PollDriver::default());
+        set_foreign_driver(driver.clone());
+        (driver, Installed)
+    }
+
+    struct Installed;
+
+    impl Drop for Installed {
+        fn drop(&mut self) {
+            FOREIGN.with(|f| f.borrow_mut().take());
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "poll(2) is not among Miri's shims")]
+    fn a_blocking_park_waits_in_the_foreign_driver_until_a_notify() {
+        let mut reactor = Reactor::new().unwrap();
+        let (driver, _installed) = install();
+        let notifier = reactor.notifier();
+        let (tx, rx) = mpsc::channel();
+        let t = std::thread::spawn(move || {
+            rx.recv().unwrap();
+            notifier.notify();
+        });
+        // The notify lands in the reactor's epoll, which makes its fd
+        // readable to the driver's poll: the unbounded park ends.
+        reactor
+            .park(None, || {
+                tx.send(()).unwrap();
+                true
+            })
+            .unwrap();
+        t.join().unwrap();
+        assert_eq!((driver.parks.get(), driver.turns.get()), (1, 0));
+        assert_eq!(reactor.notify_count(), 1);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "poll(2) is not among Miri's shims")]
+    fn work_that_queues_loop_work_ends_the_park_and_only_then() {
+        let mut reactor = Reactor::new().unwrap();
+        let (driver, _installed) = install();
+        // Outside a park, the call does nothing.
+        wake_foreign_park();
+        assert!(!driver.woke.get());
+        // The driver's work queues loop work (as a tokio task waking a loop
+        // task does): the park ends without waiting for the poller.
+        *driver.work.borrow_mut() = Some(Box::new(wake_foreign_park));
+        assert_eq!(reactor.park(None, || true).unwrap(), 0);
+        assert_eq!(driver.parks.get(), 1);
+        assert!(!PARKED.get(), "the park is over");
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "poll(2) is not among Miri's shims")]
+    fn polls_turn_the_driver_and_each_reactor_has_its_own_id() {
+        let mut first = Reactor::new().unwrap();
+        let (driver, _installed) = install();
+        // No source, but a driver: the poll is not skipped.
+        first.poll_now().unwrap();
+        first.park(Some(Duration::from_secs(30)), || false).unwrap();
+        assert_eq!((driver.turns.get(), driver.parks.get()), (2, 0));
+        first.park(Some(Duration::ZERO), || true).unwrap();
+        assert_eq!(driver.turns.get(), 3, "a zero timeout only turns");
+        let mut second = Reactor::new().unwrap();
+        first.park(Some(Duration::from_millis(1)), || true).unwrap();
+        second.park(Some(Duration::from_millis(1)), || true).unwrap();
+        let ids = driver.ids.borrow();
+        assert_eq!(ids.len(), 2);
+        assert_ne!(ids[0], ids[1], "two reactors, two ids");
+    }
+}
