@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::ThreadId;
 
 use crossbeam_queue::SegQueue;
+use crossbeam_utils::CachePadded;
 use loop_core::Notifier;
 
 use crate::task::raw::TaskRef;
@@ -23,6 +24,14 @@ pub(crate) enum Remote {
 }
 
 /// State of one loop that any thread may touch.
+///
+/// Fields written often sit on cache lines of their own (`CachePadded`),
+/// apart from what every remote push reads (`notifier`, `closed`): the
+/// beacon, which the loop writes at every poll of an inspected loop; the
+/// counters other threads write (`remote_wakes`, `load`,
+/// `blocking_in_flight`). Unpadded, they shared one line: each remote
+/// spawn's write to `load` took the line from the loop, whose next poll
+/// took it back.
 pub(crate) struct LoopShared {
     /// Wakes and callbacks from other threads, drained every turn.
     pub(crate) injector: SegQueue<Remote>,
@@ -33,19 +42,19 @@ pub(crate) struct LoopShared {
     /// Jobs handed to the blocking pool and not yet delivered back. While
     /// non-zero, a paused clock does not auto-advance (their results are
     /// "I/O" the loop is waiting for).
-    pub(crate) blocking_in_flight: AtomicUsize,
+    pub(crate) blocking_in_flight: CachePadded<AtomicUsize>,
     /// Count of wakes that arrived from other threads.
-    pub(crate) remote_wakes: AtomicU64,
+    pub(crate) remote_wakes: CachePadded<AtomicU64>,
     /// For a loop of a `LoopSet`: its load, the set's signal for placing
     /// work. The loop stores its live task count when it parks and, while
     /// busy, every `BUDGET` polls (only when it changed); each spawn from
     /// another thread adds one until then.
-    pub(crate) load: AtomicUsize,
+    pub(crate) load: CachePadded<AtomicUsize>,
     /// The thread the loop was made on, the only one that runs it (the
     /// loop is not `Send`): its tasks' futures live there.
     pub(crate) owner: ThreadId,
     /// What the loop is polling, for the inspector (see `inspect/`).
-    pub(crate) beacon: crate::inspect::Beacon,
+    pub(crate) beacon: CachePadded<crate::inspect::Beacon>,
 }
 
 impl LoopShared {
@@ -54,11 +63,11 @@ impl LoopShared {
             injector: SegQueue::new(),
             notifier,
             closed: AtomicBool::new(false),
-            blocking_in_flight: AtomicUsize::new(0),
-            remote_wakes: AtomicU64::new(0),
-            load: AtomicUsize::new(0),
+            blocking_in_flight: CachePadded::new(AtomicUsize::new(0)),
+            remote_wakes: CachePadded::new(AtomicU64::new(0)),
+            load: CachePadded::new(AtomicUsize::new(0)),
             owner: std::thread::current().id(),
-            beacon,
+            beacon: CachePadded::new(beacon),
         }
     }
 
