@@ -22,20 +22,29 @@ pub fn start(rt: &str) -> SocketAddr {
 }
 
 /// Starts a server thread for `rt`; returns its address and the thread's
-/// id (Linux: its CPU time is in `/proc/self/task/ID/stat`).
-fn start_counted(rt: &str) -> (SocketAddr, u32) {
+/// CPU-time clock (Linux; the servers run until the process exits, so the
+/// clock stays valid).
+fn start_counted(rt: &str) -> (SocketAddr, Option<libc::clockid_t>) {
     let (tx, rx) = std::sync::mpsc::channel();
-    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     let rt = rt.to_string();
-    std::thread::spawn(move || {
-        #[cfg(target_os = "linux")]
-        // SAFETY: gettid has no preconditions.
-        let _ = tid_tx.send(unsafe { libc::gettid() } as u32);
-        #[cfg(not(target_os = "linux"))]
-        let _ = tid_tx.send(0);
-        serve(&rt, tx)
-    });
-    (rx.recv().expect("the server thread started"), tid_rx.recv().expect("the server thread's id"))
+    let thread = std::thread::spawn(move || serve(&rt, tx));
+    let clock = cpu_clock_of(&thread);
+    (rx.recv().expect("the server thread started"), clock)
+}
+
+/// The CPU-time clock of `thread`, for `scaling::cpu`.
+#[cfg(target_os = "linux")]
+fn cpu_clock_of<T>(thread: &std::thread::JoinHandle<T>) -> Option<libc::clockid_t> {
+    use std::os::unix::thread::JoinHandleExt;
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: the `pthread_t` is that of a thread whose handle we hold
+    // (alive or not yet joined), and `clock` is a valid place to write.
+    (unsafe { libc::pthread_getcpuclockid(thread.as_pthread_t(), &mut clock) } == 0).then_some(clock)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cpu_clock_of<T>(_: &std::thread::JoinHandle<T>) -> Option<libc::clockid_t> {
+    None
 }
 
 /// Serves `rt`'s hello-world on this thread, sending the address first.
@@ -86,15 +95,6 @@ fn serve(rt: &str, tx: std::sync::mpsc::Sender<SocketAddr>) {
             }))
         }
     }
-}
-
-/// CPU seconds the thread `tid` of this process has used (user + system),
-/// or `None` where `/proc` does not tell.
-fn thread_cpu(tid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
 }
 
 /// The response hyper writes for `hello` (status line, content-length,
@@ -280,7 +280,7 @@ pub fn http_table(reps: usize, seconds: u32) -> String {
     let uring = false;
     let runtimes: &[&str] =
         if uring { &["loop", "tokio", "smol", "floor", "floor-uring"] } else { &["loop", "tokio", "smol", "floor"] };
-    let servers: Vec<(SocketAddr, u32)> = runtimes.iter().map(|rt| start_counted(rt)).collect();
+    let servers: Vec<(SocketAddr, Option<libc::clockid_t>)> = runtimes.iter().map(|rt| start_counted(rt)).collect();
     for (addr, _) in &servers {
         let _ = wrk(*addr, 1); // warm up
     }
@@ -293,10 +293,11 @@ pub fn http_table(reps: usize, seconds: u32) -> String {
     for rep in 0..reps {
         for k in 0..runtimes.len() {
             let i = (rep + k) % runtimes.len();
-            let (addr, tid) = servers[i];
-            let before = thread_cpu(tid);
+            let (addr, clock) = servers[i];
+            let thread_cpu = || clock.map(|c| crate::scaling::cpu(c).as_secs_f64());
+            let before = thread_cpu();
             if let Some((rps, p99)) = wrk(addr, seconds) {
-                let cpu = before.zip(thread_cpu(tid)).map_or(f64::NAN, |(b, a)| a - b);
+                let cpu = before.zip(thread_cpu()).map_or(f64::NAN, |(b, a)| a - b);
                 results[i].push([rps, p99, rps * seconds as f64 / cpu]);
             }
         }

@@ -106,11 +106,12 @@ async fn tokio_echo(mut s: tokio::net::TcpStream) {
     }
 }
 
-/// CPU time of the process (all threads) or of the calling thread.
-fn cpu(clock: libc::clockid_t) -> Duration {
+/// CPU time on a CPU-time clock: the process's (all threads), the
+/// calling thread's, or another thread's (`pthread_getcpuclockid`).
+pub(crate) fn cpu(clock: libc::clockid_t) -> Duration {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec; the clock ids are the
-    // two POSIX CPU-time clocks.
+    // SAFETY: `ts` is a valid, writable timespec; `clock` is a CPU-time
+    // clock (an invalid id only makes the call fail, leaving `ts` zero).
     unsafe { libc::clock_gettime(clock, &mut ts) };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }

@@ -90,7 +90,6 @@ mod tests {
     use super::*;
     use crate::Reactor;
     use rustix::event::{poll, PollFd, PollFlags, Timespec};
-    use std::sync::mpsc;
 
     /// Waits with `poll(2)`; `work` stands for what a real driver runs
     /// while it waits (tokio's tasks), here called once per park.
@@ -150,21 +149,9 @@ mod tests {
     fn a_blocking_park_waits_in_the_foreign_driver_until_a_notify() {
         let mut reactor = Reactor::new().unwrap();
         let (driver, _installed) = install();
-        let notifier = reactor.notifier();
-        let (tx, rx) = mpsc::channel();
-        let t = std::thread::spawn(move || {
-            rx.recv().unwrap();
-            notifier.notify();
-        });
         // The notify lands in the reactor's epoll, which makes its fd
         // readable to the driver's poll: the unbounded park ends.
-        reactor
-            .park(None, || {
-                tx.send(()).unwrap();
-                true
-            })
-            .unwrap();
-        t.join().unwrap();
+        crate::reactor::tests::park_until_notified_from_another_thread(&mut reactor);
         assert_eq!((driver.parks.get(), driver.turns.get()), (1, 0));
         assert_eq!(reactor.notify_count(), 1);
     }

@@ -159,7 +159,7 @@ impl fmt::Debug for Notifier {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
     use std::sync::mpsc;
@@ -173,16 +173,17 @@ mod tests {
         assert!(start.elapsed() >= Duration::from_millis(5));
     }
 
-    #[test]
-    fn notify_from_another_thread_interrupts_an_unbounded_park() {
-        let mut reactor = Reactor::new().unwrap();
+    /// Parks `reactor` without bound while another thread notifies it. The
+    /// notifier only learns it may notify once the reactor is about to park,
+    /// so the notify interrupts the park (it is not a notify of a loop that
+    /// was awake, which the reactor skips).
+    pub(crate) fn park_until_notified_from_another_thread(reactor: &mut Reactor) {
         let notifier = reactor.notifier();
         let (tx, rx) = mpsc::channel();
         let t = std::thread::spawn(move || {
             rx.recv().unwrap();
             notifier.notify();
         });
-        // The sender only learns it may notify once we are about to park.
         reactor
             .park(None, || {
                 tx.send(()).unwrap();
@@ -190,6 +191,12 @@ mod tests {
             })
             .unwrap();
         t.join().unwrap();
+    }
+
+    #[test]
+    fn notify_from_another_thread_interrupts_an_unbounded_park() {
+        let mut reactor = Reactor::new().unwrap();
+        park_until_notified_from_another_thread(&mut reactor);
         assert_eq!(reactor.notify_count(), 1);
     }
 
