@@ -2,10 +2,12 @@
 //! `park_with` / `notify_with` the reactor uses: a wake queued by another
 //! thread is never lost while the loop goes to sleep. The OS poller is
 //! modelled as a sticky notification (eventfd) behind a condition
-//! variable. Run with `cargo xtask loom` (it sets `--cfg loop_loom`).
+//! variable; the injection queue as a lock-free set of bits, pushed with a
+//! release and looked at with an acquire, as `SegQueue` does (a mutex there
+//! would order the two sides by itself and hide a missing fence). Run with `cargo xtask loom` (it sets `--cfg loop_loom`).
 #![cfg(loop_loom)]
 
-use loom::sync::atomic::{AtomicBool, Ordering};
+use loom::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
 use loop_core::__model::{notify_with, park_with, ParkFlag};
@@ -15,6 +17,12 @@ struct Flag(AtomicBool);
 impl ParkFlag for Flag {
     fn swap_flag(&self, v: bool) -> bool {
         self.0.swap(v, Ordering::SeqCst)
+    }
+    fn load_flag(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+    fn fence(&self) {
+        loom::sync::atomic::fence(Ordering::SeqCst);
     }
 }
 
@@ -41,10 +49,27 @@ impl Poller {
     }
 }
 
+/// The injection queue: bit `i` is item `i`.
+struct Injector(AtomicU32);
+
+impl Injector {
+    fn push(&self, item: u32) {
+        self.0.fetch_or(1 << item, Ordering::Release);
+    }
+    /// Takes every queued item.
+    fn take(&self) -> Vec<u32> {
+        let bits = self.0.swap(0, Ordering::Acquire);
+        (0..32).filter(|i| bits & (1 << i) != 0).collect()
+    }
+    fn is_empty(&self) -> bool {
+        self.0.load(Ordering::Acquire) == 0
+    }
+}
+
 struct Loop {
     parked: Flag,
     poller: Poller,
-    injector: Mutex<Vec<u32>>,
+    injector: Injector,
 }
 
 #[test]
@@ -53,23 +78,24 @@ fn a_wake_is_never_lost_while_the_loop_parks() {
         let lp = Arc::new(Loop {
             parked: Flag(AtomicBool::new(false)),
             poller: Poller { pending: Mutex::new(false), cv: Condvar::new() },
-            injector: Mutex::new(Vec::new()),
+            injector: Injector(AtomicU32::new(0)),
         });
         let waker = {
             let lp = lp.clone();
             thread::spawn(move || {
-                lp.injector.lock().unwrap().push(7);
+                lp.injector.push(7);
                 notify_with(&lp.parked, || lp.poller.notify());
             })
         };
         // The loop: park until the remote work is there (a lost wake-up
         // would block forever, which loom reports as a deadlock).
         loop {
-            if let Some(work) = lp.injector.lock().unwrap().pop() {
-                assert_eq!(work, 7);
+            let work = lp.injector.take();
+            if !work.is_empty() {
+                assert_eq!(work, [7]);
                 break;
             }
-            park_with(&lp.parked, || lp.injector.lock().unwrap().is_empty(), |block| lp.poller.wait(block));
+            park_with(&lp.parked, || lp.injector.is_empty(), |block| lp.poller.wait(block));
         }
         waker.join().unwrap();
     });
@@ -81,23 +107,22 @@ fn many_wakers_make_one_interrupt_between_them_and_none_is_lost() {
         let lp = Arc::new(Loop {
             parked: Flag(AtomicBool::new(false)),
             poller: Poller { pending: Mutex::new(false), cv: Condvar::new() },
-            injector: Mutex::new(Vec::new()),
+            injector: Injector(AtomicU32::new(0)),
         });
         let wakers: Vec<_> = (0..2)
             .map(|i| {
                 let lp = lp.clone();
                 thread::spawn(move || {
-                    lp.injector.lock().unwrap().push(i);
+                    lp.injector.push(i);
                     notify_with(&lp.parked, || lp.poller.notify())
                 })
             })
             .collect();
         let mut got = Vec::new();
         while got.len() < 2 {
-            let drained: Vec<u32> = std::mem::take(&mut *lp.injector.lock().unwrap());
-            got.extend(drained);
+            got.extend(lp.injector.take());
             if got.len() < 2 {
-                park_with(&lp.parked, || lp.injector.lock().unwrap().is_empty(), |block| lp.poller.wait(block));
+                park_with(&lp.parked, || lp.injector.is_empty(), |block| lp.poller.wait(block));
             }
         }
         let interrupts = wakers.into_iter().map(|w| w.join().unwrap()).filter(|&i| i).count();

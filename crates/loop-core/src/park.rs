@@ -5,32 +5,52 @@
 //! The rule it keeps: a wake-up queued by another thread is never lost
 //! while the loop parks. The loop announces `parked` *before* it looks at
 //! its queues one last time; a waker queues its work *before* it looks at
-//! `parked`. Both sides access the flag with read-modify-writes: if the
-//! waker's swap comes first, the loop's announcement reads what it wrote
-//! and so synchronizes with it, and the loop's look sees the queued work;
-//! if the announcement comes first, the waker's swap reads `true` and
-//! interrupts the wait (the OS notification is sticky, so an interrupt
-//! sent before the wait starts still ends it).
+//! `parked`. Each side puts a `SeqCst` fence between its write and its
+//! read (the loop: announce, fence, look; the waker: queue, fence, look at
+//! the flag). The two fences are ordered one way or the other: if the
+//! waker's comes first, the loop's look sees the queued work; if the
+//! loop's comes first, the waker sees `parked` set and interrupts the wait
+//! (the OS notification is sticky, so an interrupt sent before the wait
+//! starts still ends it).
 //!
-//! The announcement used to be a plain `SeqCst` store. Then the argument
-//! needs the store and the queue's (non-`SeqCst`) look to stay in order,
-//! the store-buffering pattern, which the C++ memory model does not promise
-//! (x86 happens to, its `SeqCst` store being an `xchg`). The loom model
-//! found that lost wake-up; with a swap it passes. Parking costs a system
-//! call, so the swap is not measurable.
+//! The waker *reads* the flag and swaps it only when it is set (one
+//! interrupt for many simultaneous wakers: the first swap clears it). A
+//! busy loop never has the flag set, so a stream of remote pushes leaves
+//! its cache line shared between the threads, where a swap at every push
+//! took the line from the loop each time (A/B in issue 27's note:
+//! a third of `push_remote`'s time under remote spawns went to that swap).
+//!
+//! History: the announcement was once a plain `SeqCst` store and the
+//! waker's side a swap, with no fences; that is the store-buffering
+//! pattern, which the C++ memory model does not order, and the loom model
+//! found the lost wake-up. Then both sides swapped. Now both sides fence,
+//! which the model checks (its queue is lock-free, as the real one).
 
 use std::sync::atomic::Ordering;
 
-/// The `parked` flag: a std `AtomicBool`, or loom's in the model. Every
-/// access is a `SeqCst` swap (see the module docs for why not a store).
+/// The `parked` flag: a std `AtomicBool`, or loom's in the model, with the
+/// fence of the same world (see the module docs for the protocol).
 pub trait ParkFlag {
     /// Swaps in `v`, returning the old value (`SeqCst`).
     fn swap_flag(&self, v: bool) -> bool;
+    /// Reads the flag (`Relaxed`: the fence before it orders it).
+    fn load_flag(&self) -> bool;
+    /// A `SeqCst` fence.
+    fn fence(&self);
 }
 
 impl ParkFlag for std::sync::atomic::AtomicBool {
+    #[inline]
     fn swap_flag(&self, v: bool) -> bool {
         self.swap(v, Ordering::SeqCst)
+    }
+    #[inline]
+    fn load_flag(&self) -> bool {
+        self.load(Ordering::Relaxed)
+    }
+    #[inline]
+    fn fence(&self) {
+        std::sync::atomic::fence(Ordering::SeqCst);
     }
 }
 
@@ -39,6 +59,7 @@ impl ParkFlag for std::sync::atomic::AtomicBool {
 /// poll), then retract the announcement.
 pub fn park_with<F: ParkFlag, R>(parked: &F, may_block: impl FnOnce() -> bool, wait: impl FnOnce(bool) -> R) -> R {
     parked.swap_flag(true);
+    parked.fence();
     let block = may_block();
     let result = wait(block);
     parked.swap_flag(false);
@@ -49,8 +70,10 @@ pub fn park_with<F: ParkFlag, R>(parked: &F, may_block: impl FnOnce() -> bool, w
 /// if the loop has announced that it parks (one interrupt for many
 /// simultaneous wakers: the first clears the flag). Returns whether it
 /// interrupted.
+#[inline]
 pub fn notify_with<F: ParkFlag>(parked: &F, interrupt: impl FnOnce()) -> bool {
-    if parked.swap_flag(false) {
+    parked.fence();
+    if parked.load_flag() && parked.swap_flag(false) {
         interrupt();
         true
     } else {

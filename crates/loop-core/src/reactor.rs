@@ -135,6 +135,12 @@ impl Reactor {
 impl Notifier {
     /// Wakes the reactor if it is parked (or about to park); otherwise does
     /// nothing, because the loop will look at its queues before parking.
+    ///
+    /// It begins with a `SeqCst` fence (the park handshake's, see
+    /// `park.rs`): the caller's writes before it are ordered before its
+    /// reads after it, so a caller with a handshake of its own (a queue
+    /// and a closed flag) need not fence again.
+    #[inline]
     pub fn notify(&self) {
         notify_with(&self.core.parked, || {
             self.core.notifies.fetch_add(1, Ordering::Relaxed);

@@ -79,14 +79,16 @@ impl LoopShared {
         }
         self.injector.push(work);
         // The close stores `closed` and then drains; we push and then look at
-        // `closed`. The fence makes that pair a Dekker handshake (one of the
-        // two sees the other's write), so no work is left in the queue of a
-        // closed loop: a spawned task there would never resolve its handle.
-        std::sync::atomic::fence(Ordering::SeqCst);
+        // `closed`. A `SeqCst` fence between our two steps (and one between
+        // the close's) makes that pair a Dekker handshake: one of the two
+        // sees the other's write, so no work is left in the queue of a
+        // closed loop, where a spawned task would never resolve its handle.
+        // `notify` begins with that fence (it needs one for the park
+        // handshake too), so it comes first; notifying a loop that has
+        // just closed costs nothing.
+        self.notifier.notify();
         if self.closed.load(Ordering::SeqCst) {
             self.drain_dropping();
-        } else {
-            self.notifier.notify();
         }
     }
 
