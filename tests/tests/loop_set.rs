@@ -110,6 +110,48 @@ fn index_and_placement_on_the_least_loaded_loop() {
 }
 
 #[test]
+fn bursts_from_two_threads_spread_evenly_while_the_loops_are_busy() {
+    let _watchdog = loop_tests::watchdog();
+    let set = Arc::new(set(2));
+    // Both loops stuck in a task, so neither publishes its load: placement
+    // sees only the spawns on their way (each thread's own, and the
+    // others' in batches).
+    let (started_tx, started) = mpsc::channel();
+    let mut release = Vec::new();
+    let blockers: Vec<_> = (0..2)
+        .map(|i| {
+            let (tx, rx) = mpsc::channel::<()>();
+            release.push(tx);
+            let started_tx = started_tx.clone();
+            set.spawn_on(i, async move {
+                started_tx.send(()).unwrap();
+                let _ = rx.recv();
+            })
+            .unwrap()
+        })
+        .collect();
+    started.recv().unwrap();
+    started.recv().unwrap();
+    let burst = |set: &aio::LoopSet| -> Vec<_> { (0..64).map(|_| set.spawn(async { index() }).unwrap()).collect() };
+    let mine = burst(&set);
+    let theirs = std::thread::spawn({
+        let set = set.clone();
+        move || burst(&set)
+    })
+    .join()
+    .unwrap();
+    drop(release);
+    for b in blockers {
+        b.wait().unwrap();
+    }
+    let mut per_loop = [0usize; 2];
+    for t in mine.into_iter().chain(theirs) {
+        per_loop[t.wait().unwrap()] += 1;
+    }
+    assert!(per_loop.iter().all(|&n| (62..=66).contains(&n)), "128 spawns over two equal loops: {per_loop:?}");
+}
+
+#[test]
 fn block_on_runs_the_main_future_and_resumes_its_panic() {
     let _watchdog = loop_tests::watchdog();
     let set = set(2);

@@ -1,9 +1,9 @@
 //! `LoopSetHandle`: the spawning side of a `LoopSet`, shared by its loops.
 
 use std::future::Future;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use super::placement;
 use crate::event_loop::loop_handle::{LoopClosed, LoopHandle};
 use crate::event_loop::loop_ref::{all_tasks, current_task, LoopRef};
 use crate::task::threadsafe::ThreadsafeTask;
@@ -63,24 +63,6 @@ impl LoopSetHandle {
         }
     }
 
-    /// The loop to place new work on: the one with the least load (live
-    /// tasks, plus spawns on their way). With more than four loops, the less
-    /// loaded of two picked at random (the "power of two choices"), so a
-    /// spawn reads two loops' counters, not all of them.
-    fn least_loaded(&self) -> usize {
-        let load = |i: usize| self.loops[i].shared.load.load(Ordering::Relaxed);
-        let n = self.loops.len();
-        if n <= 4 {
-            return (0..n).min_by_key(|&i| load(i)).unwrap_or(0);
-        }
-        let (a, b) = two_random(n);
-        if load(b) < load(a) {
-            b
-        } else {
-            a
-        }
-    }
-
     /// Spawns a `Send` future on the least-loaded loop. The handle can be
     /// awaited anywhere or [`wait`](ThreadsafeTask::wait)ed on a plain
     /// thread. `Err` only when that loop has stopped (its thread panicked).
@@ -90,7 +72,8 @@ impl LoopSetHandle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_on(self.least_loaded(), future)
+        let handle = &self.loops[placement::place(&self.loops, None)];
+        handle.spawn_threadsafe(future)
     }
 
     /// Spawns a `Send` future on loop `index`.
@@ -104,9 +87,8 @@ impl LoopSetHandle {
         F::Output: Send + 'static,
     {
         let handle = self.handle(index);
-        let task = handle.spawn_threadsafe(future)?;
-        handle.shared.load.fetch_add(1, Ordering::Relaxed);
-        Ok(task)
+        placement::place(&self.loops, Some(index));
+        handle.spawn_threadsafe(future)
     }
 
     /// Runs the future `build` makes on the least-loaded loop; `build` runs
@@ -119,10 +101,8 @@ impl LoopSetHandle {
         F: Future + 'static,
         F::Output: Send + 'static,
     {
-        let handle = self.handle(self.least_loaded());
-        let task = handle.spawn_fn(build)?;
-        handle.shared.load.fetch_add(1, Ordering::Relaxed);
-        Ok(task)
+        let handle = &self.loops[placement::place(&self.loops, None)];
+        handle.spawn_fn(build)
     }
 
     /// Starts the same set-up on every loop: `build(index)` runs on loop
@@ -204,25 +184,4 @@ impl std::fmt::Debug for LoopSetHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoopSetHandle").field("loops", &self.loops.len()).finish()
     }
-}
-
-/// Two distinct indexes below `n` (n >= 2), from a per-thread xorshift.
-fn two_random(n: usize) -> (usize, usize) {
-    thread_local! {
-        static STATE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-    }
-    STATE.with(|s| {
-        let mut x = s.get();
-        if x == 0 {
-            // Seeded from the thread's stack address: distinct per thread.
-            x = (std::ptr::addr_of!(x).addr() as u64) | 1;
-        }
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        s.set(x);
-        let a = (x % n as u64) as usize;
-        let b = (a + 1 + ((x >> 32) % (n as u64 - 1)) as usize) % n;
-        (a, b)
-    })
 }
