@@ -7,7 +7,10 @@
 //! report), `--only NAME` (one workload; `--only cost` for the bookkeeping
 //! cost table alone; `--only inspector` for the inspector endpoint's;
 //! `--only fs` for the files table, `--only http-client` for the HTTP
-//! client's).
+//! client's). For profiling under `wrk`: `--serve RT` (the HTTP table's
+//! one-thread server) and `--serve-scaling loop|tokio THREADS` (the
+//! scaling table's). The report keeps its hand-written notes: everything
+//! from the `NOTES_MARKER` line on.
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -110,6 +113,11 @@ fn main() {
         loop {
             std::thread::park();
         }
+    }
+    if let Some(i) = std::env::args().position(|a| a == "--serve-scaling") {
+        let args: Vec<String> = std::env::args().skip(i + 1).collect();
+        let threads = args.get(1).and_then(|n| n.parse().ok()).expect("--serve-scaling loop|tokio THREADS");
+        scaling::serve_only(&args[0], threads);
     }
     if let Some(i) = std::env::args().position(|a| a == "--inspector-child") {
         let args: Vec<String> = std::env::args().skip(i + 1).collect();
@@ -233,6 +241,7 @@ fn main() {
         md.push_str(&syscalls);
         md.push_str(&http);
         md.push_str(&scaling);
+        md.push_str(&kept_notes(path));
         std::fs::write(path, md).expect("write the report");
         println!("wrote {path}");
         if !rows.is_empty() {
@@ -245,6 +254,21 @@ fn main() {
                 .expect("write the chart");
             println!("wrote {}", svg_path.display());
         }
+    }
+}
+
+/// The line of the report from which on the text is written by hand (the
+/// A/Bs and findings of each change): a new run keeps it and everything
+/// after it.
+const NOTES_MARKER: &str = "<!-- Notes written by hand from here on: `cargo xtask bench` keeps them. -->";
+
+/// The hand-written notes of the report at `path` (from [`NOTES_MARKER`]
+/// on), or just the marker when there are none yet.
+fn kept_notes(path: &str) -> String {
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    match old.find(NOTES_MARKER) {
+        Some(at) => format!("\n{}", &old[at..]),
+        None => format!("\n{NOTES_MARKER}\n"),
     }
 }
 

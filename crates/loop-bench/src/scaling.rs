@@ -47,6 +47,18 @@ enum Service {
     Hello,
 }
 
+/// `--serve-scaling loop|tokio THREADS`: only the scaling table's hyper
+/// server, on `THREADS` threads (for `perf stat` while wrk drives it);
+/// prints the address, serves until killed.
+pub fn serve_only(runtime: &str, threads: usize) -> ! {
+    let server = Server { tokio: runtime == "tokio", threads };
+    let (_running, addr) = start(server, Service::Hello);
+    println!("{addr}");
+    loop {
+        std::thread::park();
+    }
+}
+
 fn start(server: Server, service: Service) -> (Running, SocketAddr) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
