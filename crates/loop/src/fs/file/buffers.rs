@@ -290,22 +290,37 @@ impl File {
             if self.io.ahead.remaining() > 0 {
                 return Poll::Ready(Ok(self.take_ahead(buf)));
             }
-            if let Some(e) = self.io.error.take() {
-                return Poll::Ready(Err(e));
-            }
-            if self.io.eof && self.io.job.is_none() {
-                self.io.eof = false;
-                return Poll::Ready(Ok(0));
-            }
-            if self.io.job.is_some() {
-                let done = ready!(self.poll_job(cx));
-                self.apply(done);
-            } else if !self.io.behind.is_empty() {
-                self.start_write();
-            } else {
-                self.start_read(buf.len());
+            if let Some(end) = ready!(self.poll_refill(cx, buf.len(), false)) {
+                return Poll::Ready(end);
             }
         }
+    }
+
+    /// A read's wait when nothing is read ahead: the error or end of file
+    /// to report (`Some`), else one step towards more bytes (`None`: look
+    /// again): the running job's end, the pending writes, or a read of
+    /// `want` bytes (`to_end`: a read-ahead block, reading to the end).
+    fn poll_refill(&mut self, cx: &mut Context<'_>, want: usize, to_end: bool) -> Poll<Option<io::Result<usize>>> {
+        if let Some(e) = self.io.error.take() {
+            return Poll::Ready(Some(Err(e)));
+        }
+        if self.io.eof && self.io.job.is_none() {
+            self.io.eof = false;
+            return Poll::Ready(Some(Ok(0)));
+        }
+        if self.io.job.is_some() {
+            let done = ready!(self.poll_job(cx));
+            self.apply(done);
+        } else if !self.io.behind.is_empty() {
+            self.start_write();
+        } else if to_end {
+            // Reading to the end: read ahead from the start.
+            self.io.streak = self.io.streak.max(READ_AHEAD_AFTER);
+            self.start_read(0);
+        } else {
+            self.start_read(want);
+        }
+        Poll::Ready(None)
     }
 
     /// `read_to_end`'s step: appends whole read-ahead blocks.
@@ -319,22 +334,8 @@ impl File {
                 self.after_take();
                 return Poll::Ready(Ok(n));
             }
-            if let Some(e) = self.io.error.take() {
-                return Poll::Ready(Err(e));
-            }
-            if self.io.eof && self.io.job.is_none() {
-                self.io.eof = false;
-                return Poll::Ready(Ok(0));
-            }
-            if self.io.job.is_some() {
-                let done = ready!(self.poll_job(cx));
-                self.apply(done);
-            } else if !self.io.behind.is_empty() {
-                self.start_write();
-            } else {
-                // Reading to the end: read ahead from the start.
-                self.io.streak = self.io.streak.max(READ_AHEAD_AFTER);
-                self.start_read(0);
+            if let Some(end) = ready!(self.poll_refill(cx, 0, true)) {
+                return Poll::Ready(end);
             }
         }
     }
