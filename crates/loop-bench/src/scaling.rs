@@ -51,6 +51,7 @@ enum Service {
 /// server, on `THREADS` threads (for `perf stat` while wrk drives it);
 /// prints the address, serves until killed.
 pub fn serve_only(runtime: &str, threads: usize) -> ! {
+    assert!(matches!(runtime, "loop" | "tokio"), "--serve-scaling: the runtime is loop or tokio, not {runtime}");
     let server = Server { tokio: runtime == "tokio", threads };
     let (_running, addr) = start(server, Service::Hello);
     println!("{addr}");

@@ -4,7 +4,8 @@
 //! modelled as a sticky notification (eventfd) behind a condition
 //! variable; the injection queue as a lock-free set of bits, pushed with a
 //! release and looked at with an acquire, as `SegQueue` does (a mutex there
-//! would order the two sides by itself and hide a missing fence). Run with `cargo xtask loom` (it sets `--cfg loop_loom`).
+//! would order the two sides by itself and hide a missing fence). Run
+//! with `cargo xtask loom` (it sets `--cfg loop_loom`).
 #![cfg(loop_loom)]
 
 use loom::sync::atomic::{AtomicBool, AtomicU32, Ordering};
