@@ -265,7 +265,12 @@ const NOTES_MARKER: &str = "<!-- Notes written by hand from here on: `cargo xtas
 /// The hand-written notes of the report at `path` (from [`NOTES_MARKER`]
 /// on), or just the marker when there are none yet.
 fn kept_notes(path: &str) -> String {
-    let old = std::fs::read_to_string(path).unwrap_or_default();
+    notes_of(&std::fs::read_to_string(path).unwrap_or_default())
+}
+
+/// The notes part of a report's text: a blank line, then the marker and
+/// everything after it (or the marker alone).
+fn notes_of(old: &str) -> String {
     match old.find(NOTES_MARKER) {
         Some(at) => format!("\n{}", &old[at..]),
         None => format!("\n{NOTES_MARKER}\n"),
@@ -478,4 +483,26 @@ fn syscall_table(rows: &[Row]) -> String {
         s.push_str(&line);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{notes_of, NOTES_MARKER};
+
+    #[test]
+    fn a_rewritten_report_keeps_its_notes_once_and_drops_the_old_tables() {
+        let notes = "## A finding\n\nMeasured by hand.\n";
+        let old = format!("# Benchmarks\n\n| old table |\n\n{NOTES_MARKER}\n{notes}");
+        let new = format!("# Benchmarks\n\n| new table |\n{}", notes_of(&old));
+        assert_eq!(new, format!("# Benchmarks\n\n| new table |\n\n{NOTES_MARKER}\n{notes}"));
+        // A second run keeps them again, once.
+        assert_eq!(notes_of(&new), notes_of(&old));
+        assert_eq!(new.matches(NOTES_MARKER).count(), 1);
+    }
+
+    #[test]
+    fn a_report_without_notes_gets_the_marker() {
+        assert_eq!(notes_of("# Benchmarks\n| table |\n"), format!("\n{NOTES_MARKER}\n"));
+        assert_eq!(notes_of(""), format!("\n{NOTES_MARKER}\n"));
+    }
 }
