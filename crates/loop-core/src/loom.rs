@@ -4,8 +4,9 @@
 //! modelled as a sticky notification (eventfd) behind a condition
 //! variable; the injection queue as a lock-free set of bits, pushed with a
 //! release and looked at with an acquire, as `SegQueue` does (a mutex there
-//! would order the two sides by itself and hide a missing fence). Run
-//! with `cargo xtask loom` (it sets `--cfg loop_loom`).
+//! would order the two sides by itself and hide a missing fence). The
+//! same fence closes the handshake between a remote push and the loop's
+//! close. Run with `cargo xtask loom` (it sets `--cfg loop_loom`).
 #![cfg(loop_loom)]
 
 use loom::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -130,6 +131,40 @@ fn many_wakers_make_one_interrupt_between_them_and_none_is_lost() {
         assert!(interrupts <= 2);
         got.sort();
         assert_eq!(got, [0, 1]);
+    });
+}
+
+/// `push_remote` against `close` (loop-exec's `LoopShared` and
+/// `LoopCore::close`): the pusher queues, then looks at `closed` after the
+/// `SeqCst` fence that `notify_with` begins with; the closer stores
+/// `closed`, fences, then drains. Whichever comes first, no work stays in
+/// the queue of a closed loop, where a spawned task would never resolve its
+/// handle: the closer's drain takes it, or the pusher sees `closed` and
+/// drains it itself.
+#[test]
+fn work_pushed_while_the_loop_closes_is_never_left_in_its_queue() {
+    loom::model(|| {
+        let lp = Arc::new(Loop {
+            parked: Flag(AtomicBool::new(false)),
+            poller: Poller { pending: Mutex::new(false), cv: Condvar::new() },
+            injector: Injector(AtomicU32::new(0)),
+        });
+        let closed = Arc::new(AtomicBool::new(false));
+        let pusher = {
+            let (lp, closed) = (lp.clone(), closed.clone());
+            thread::spawn(move || {
+                lp.injector.push(3);
+                notify_with(&lp.parked, || lp.poller.notify());
+                if closed.load(Ordering::SeqCst) {
+                    lp.injector.take();
+                }
+            })
+        };
+        closed.store(true, Ordering::SeqCst);
+        loom::sync::atomic::fence(Ordering::SeqCst);
+        lp.injector.take();
+        pusher.join().unwrap();
+        assert!(lp.injector.is_empty(), "work was left in a closed loop's queue");
     });
 }
 
