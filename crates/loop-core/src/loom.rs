@@ -74,14 +74,21 @@ struct Loop {
     injector: Injector,
 }
 
-#[test]
-fn a_wake_is_never_lost_while_the_loop_parks() {
-    loom::model(|| {
-        let lp = Arc::new(Loop {
+impl Loop {
+    /// An awake loop with nothing queued and no notification pending.
+    fn new() -> Arc<Loop> {
+        Arc::new(Loop {
             parked: Flag(AtomicBool::new(false)),
             poller: Poller { pending: Mutex::new(false), cv: Condvar::new() },
             injector: Injector(AtomicU32::new(0)),
-        });
+        })
+    }
+}
+
+#[test]
+fn a_wake_is_never_lost_while_the_loop_parks() {
+    loom::model(|| {
+        let lp = Loop::new();
         let waker = {
             let lp = lp.clone();
             thread::spawn(move || {
@@ -106,11 +113,7 @@ fn a_wake_is_never_lost_while_the_loop_parks() {
 #[test]
 fn many_wakers_make_one_interrupt_between_them_and_none_is_lost() {
     loom::model(|| {
-        let lp = Arc::new(Loop {
-            parked: Flag(AtomicBool::new(false)),
-            poller: Poller { pending: Mutex::new(false), cv: Condvar::new() },
-            injector: Injector(AtomicU32::new(0)),
-        });
+        let lp = Loop::new();
         let wakers: Vec<_> = (0..2)
             .map(|i| {
                 let lp = lp.clone();
@@ -144,11 +147,7 @@ fn many_wakers_make_one_interrupt_between_them_and_none_is_lost() {
 #[test]
 fn work_pushed_while_the_loop_closes_is_never_left_in_its_queue() {
     loom::model(|| {
-        let lp = Arc::new(Loop {
-            parked: Flag(AtomicBool::new(false)),
-            poller: Poller { pending: Mutex::new(false), cv: Condvar::new() },
-            injector: Injector(AtomicU32::new(0)),
-        });
+        let lp = Loop::new();
         let closed = Arc::new(AtomicBool::new(false));
         let pusher = {
             let (lp, closed) = (lp.clone(), closed.clone());
